@@ -1,0 +1,249 @@
+//! What waits and assertions can check: the Kubernetes view, the node view, etcd, and the gap
+//! between them (ghost and phantom pods).
+
+use std::collections::BTreeMap;
+
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+use super::super::values::{Count, Duration};
+use super::faults::{ResourceRef, TaintEffect, default_namespace};
+
+#[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
+#[serde(rename_all = "kebab-case", deny_unknown_fields)]
+pub enum Condition {
+    /// Pods matching a name or selector (and optionally a node) have these properties.
+    Pods(PodsCondition),
+    /// A pod's log (current or previous container) contains a line.
+    PodLogs(PodLogsCondition),
+    /// A node's Ready condition, taints and labels.
+    Node(NodeCondition),
+    /// A namespace is Active, Terminating or absent.
+    Namespace(NamespaceCondition),
+    /// Any object exists or not, or one of its fields has a value.
+    Resource(ResourceCondition),
+    /// An event with this reason was recorded.
+    Event(EventCondition),
+    /// A raw etcd key exists or not, or a prefix holds a number of keys.
+    EtcdKey(EtcdKeyCondition),
+    /// The number of live containerd shims (one per pod sandbox) on a node.
+    Shims(ShimsCondition),
+    /// A pod has (or has not) a live sandbox on the nodes.
+    Sandbox(SandboxCondition),
+    /// The kubelet process is running (or not) in a node.
+    Kubelet(KubeletCondition),
+    /// Ghost pods (running on a node, deleted in the API) and phantoms (the reverse).
+    Drift(DriftCondition),
+    /// How long an earlier step took.
+    Duration(DurationCondition),
+}
+
+#[derive(Debug, Clone, Copy, Deserialize, Serialize, JsonSchema, PartialEq, Eq)]
+pub enum PodPhase {
+    Pending,
+    Running,
+    Succeeded,
+    Failed,
+    Unknown,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct PodsCondition {
+    #[serde(default = "default_namespace")]
+    pub namespace: String,
+    #[serde(default)]
+    pub name: Option<String>,
+    /// A label selector, like `app.kubernetes.io/name=deployment`.
+    #[serde(default)]
+    pub selector: Option<String>,
+    /// Only pods the API places on this node.
+    #[serde(default)]
+    pub node: Option<String>,
+    /// `restarts`, `exit-code` and `reason` look at this container only (default: any).
+    #[serde(default)]
+    pub container: Option<String>,
+    /// How many pods match (after the filters below). Default: at least one.
+    #[serde(default)]
+    pub count: Option<Count>,
+    #[serde(default)]
+    pub phase: Option<PodPhase>,
+    #[serde(default)]
+    pub ready: Option<bool>,
+    /// `true`: every matching pod has a deletionTimestamp ("Terminating").
+    #[serde(default)]
+    pub terminating: Option<bool>,
+    /// Container restarts, summed per pod.
+    #[serde(default)]
+    pub restarts: Option<Count>,
+    /// Exit code of the last terminated container state.
+    #[serde(default)]
+    pub exit_code: Option<i32>,
+    /// Reason of the last terminated state (`Completed`, `Error`, `OOMKilled`).
+    #[serde(default)]
+    pub reason: Option<String>,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct PodLogsCondition {
+    #[serde(default = "default_namespace")]
+    pub namespace: String,
+    pub pod: String,
+    #[serde(default)]
+    pub container: Option<String>,
+    /// Read the previous (terminated) container's log.
+    #[serde(default)]
+    pub previous: bool,
+    /// A substring that some line must contain.
+    pub contains: String,
+    /// `false`: no line may contain it (e.g. a signal that must never reach the app).
+    #[serde(default)]
+    pub present: Option<bool>,
+}
+
+#[derive(Debug, Clone, Copy, Deserialize, Serialize, JsonSchema, PartialEq, Eq)]
+pub enum ConditionStatus {
+    True,
+    False,
+    Unknown,
+}
+
+/// A taint to look for; `value` and `effect` are matched only when given.
+#[derive(Debug, Clone, Deserialize, Serialize, JsonSchema, PartialEq, Eq)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct TaintMatch {
+    pub key: String,
+    #[serde(default)]
+    pub value: Option<String>,
+    #[serde(default)]
+    pub effect: Option<TaintEffect>,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct NodeCondition {
+    pub name: String,
+    /// The status of the node's Ready condition (a dead kubelet gives `Unknown`).
+    #[serde(default)]
+    pub ready: Option<ConditionStatus>,
+    /// Taints the node must have.
+    #[serde(default)]
+    pub taints: Vec<TaintMatch>,
+    /// Taints the node must not have.
+    #[serde(default)]
+    pub no_taints: Vec<TaintMatch>,
+    /// Labels the node must carry.
+    #[serde(default)]
+    pub labels: BTreeMap<String, String>,
+}
+
+#[derive(Debug, Clone, Copy, Deserialize, Serialize, JsonSchema, PartialEq, Eq)]
+#[serde(rename_all = "kebab-case")]
+pub enum NamespaceState {
+    Active,
+    Terminating,
+    Absent,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct NamespaceCondition {
+    pub name: String,
+    pub state: NamespaceState,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct ResourceCondition {
+    pub resource: ResourceRef,
+    /// Default `true`.
+    #[serde(default)]
+    pub exists: Option<bool>,
+    /// A dotted path into the object, like `status.phase` or `metadata.finalizers`.
+    #[serde(default)]
+    pub field: Option<String>,
+    /// The value the field must have.
+    #[serde(default)]
+    pub equals: Option<serde_json::Value>,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct EventCondition {
+    #[serde(default = "default_namespace")]
+    pub namespace: String,
+    pub reason: String,
+    /// The involved object's name, when it matters.
+    #[serde(default)]
+    pub object: Option<String>,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct EtcdKeyCondition {
+    #[serde(default)]
+    pub key: Option<String>,
+    #[serde(default)]
+    pub prefix: Option<String>,
+    /// For `key`: whether it exists (default `true`).
+    #[serde(default)]
+    pub exists: Option<bool>,
+    /// For `prefix`: how many keys are under it.
+    #[serde(default)]
+    pub count: Option<Count>,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct ShimsCondition {
+    pub node: String,
+    pub count: Count,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct SandboxCondition {
+    #[serde(default = "default_namespace")]
+    pub namespace: String,
+    pub pod: String,
+    /// Look only on this node.
+    #[serde(default)]
+    pub node: Option<String>,
+    /// Whether a live sandbox must exist (default `true`).
+    #[serde(default)]
+    pub present: Option<bool>,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct KubeletCondition {
+    pub node: String,
+    pub running: bool,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct DriftCondition {
+    /// Only this node.
+    #[serde(default)]
+    pub node: Option<String>,
+    /// Only pods of this namespace.
+    #[serde(default)]
+    pub namespace: Option<String>,
+    #[serde(default)]
+    pub ghosts: Option<Count>,
+    #[serde(default)]
+    pub phantoms: Option<Count>,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct DurationCondition {
+    /// The `name` of an earlier step.
+    pub step: String,
+    #[serde(default)]
+    pub at_least: Option<Duration>,
+    #[serde(default)]
+    pub at_most: Option<Duration>,
+}

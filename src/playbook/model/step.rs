@@ -1,0 +1,311 @@
+//! One step: an optional `name` plus exactly one action key (`- kubelet-stop: {node: x}`).
+//!
+//! Actions are externally tagged so every error can point inside the step. serde's derive cannot
+//! put a sibling `name` key next to an externally tagged enum without `flatten` (which breaks
+//! `deny_unknown_fields`), so `Step` is deserialized by hand and hands the action key to the
+//! derived `Action` enum.
+
+use std::fmt;
+
+use schemars::{JsonSchema, Schema, SchemaGenerator, json_schema};
+use serde::de::{self, DeserializeSeed, IntoDeserializer, MapAccess, Visitor};
+use serde::{Deserialize, Deserializer, Serialize};
+
+use super::super::de::Recover;
+use super::super::values::Duration;
+use super::Wait;
+use super::conditions::Condition;
+use super::faults::*;
+
+/// A step of a playbook.
+#[derive(Debug, Clone)]
+pub struct Step {
+    pub name: Option<String>,
+    pub action: Action,
+}
+
+/// Everything a step can do.
+#[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
+#[serde(rename_all = "kebab-case", deny_unknown_fields)]
+pub enum Action {
+    /// Apply Kubernetes manifests (server-side apply); deleted again when the run ends.
+    Apply(Apply),
+    /// Stop the kubelet in a node: `chmod -x /usr/bin/kubelet`, then kill it. Undo: `chmod +x`.
+    KubeletStop(NodeRef),
+    /// Pause a node container (docker pause). Undo: unpause.
+    NodePause(NodeRef),
+    /// Stop a node container (docker stop). Undo: start.
+    NodeStop(NodeStop),
+    /// Kill a node container with a signal (docker kill). Undo: start.
+    NodeKill(NodeKill),
+    /// Send a signal to a pod's container process inside its node. No undo.
+    ContainerKill(ContainerKill),
+    /// Delete pods (graceful, or `force`: grace 0 and background propagation). No undo.
+    PodDelete(PodDelete),
+    /// Delete a namespace. No undo.
+    NamespaceDelete(NamespaceDelete),
+    /// Delete any resource. No undo.
+    ResourceDelete(ResourceDelete),
+    /// Add a finalizer to a resource. Undo: remove exactly that finalizer.
+    FinalizerAdd(FinalizerAdd),
+    /// Remove one finalizer, or all of them, from a resource. No undo.
+    FinalizerRemove(FinalizerRemove),
+    /// Empty a namespace's `spec.finalizers` through `/finalize`. No undo.
+    NamespaceFinalize(NamespaceRef),
+    /// Cordon a node. Undo: uncordon.
+    NodeCordon(NodeRef),
+    /// Taint a node. Undo: remove the taint.
+    NodeTaint(NodeTaint),
+    /// Delete a raw etcd key or prefix; the values are backed up first. Undo: restore them.
+    EtcdDelete(EtcdDelete),
+    /// Run a command (argv, never a shell string) in a node container, with an optional undo.
+    Exec(Exec),
+    /// Wait until a condition holds, or fail after a timeout.
+    Wait(Wait),
+    /// Pause the playbook for a fixed time.
+    Sleep(Duration),
+    /// Check a condition once; the run fails if it does not hold.
+    Assert(Condition),
+    /// A named group of steps, reported together.
+    Group(Vec<Recover<Step>>),
+    /// Undo now what an earlier named step (or group) injected, instead of at the end.
+    Undo(String),
+}
+
+impl Action {
+    /// The key that names this action in a playbook (`kubelet-stop`).
+    pub fn key(&self) -> &'static str {
+        match self {
+            Action::Apply(_) => "apply",
+            Action::KubeletStop(_) => "kubelet-stop",
+            Action::NodePause(_) => "node-pause",
+            Action::NodeStop(_) => "node-stop",
+            Action::NodeKill(_) => "node-kill",
+            Action::ContainerKill(_) => "container-kill",
+            Action::PodDelete(_) => "pod-delete",
+            Action::NamespaceDelete(_) => "namespace-delete",
+            Action::ResourceDelete(_) => "resource-delete",
+            Action::FinalizerAdd(_) => "finalizer-add",
+            Action::FinalizerRemove(_) => "finalizer-remove",
+            Action::NamespaceFinalize(_) => "namespace-finalize",
+            Action::NodeCordon(_) => "node-cordon",
+            Action::NodeTaint(_) => "node-taint",
+            Action::EtcdDelete(_) => "etcd-delete",
+            Action::Exec(_) => "exec",
+            Action::Wait(_) => "wait",
+            Action::Sleep(_) => "sleep",
+            Action::Assert(_) => "assert",
+            Action::Group(_) => "group",
+            Action::Undo(_) => "undo",
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for Step {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        d.deserialize_map(StepVisitor)
+    }
+}
+
+struct StepVisitor;
+
+impl<'de> Visitor<'de> for StepVisitor {
+    type Value = Step;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a step: a mapping with one action key (like `kubelet-stop: {node: NAME}`) and an optional `name`")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Step, A::Error> {
+        let mut name = None;
+        let mut action: Option<(String, Action)> = None;
+        while let Some(key) = map.next_key::<String>()? {
+            if key == "name" {
+                if name.is_some() {
+                    return Err(de::Error::duplicate_field("name"));
+                }
+                name = Some(map.next_value::<String>()?);
+                continue;
+            }
+            if let Some((first, _)) = &action {
+                return Err(de::Error::custom(format!(
+                    "a step has exactly one action, but this one has `{first}` and `{key}`; split it into two steps"
+                )));
+            }
+            let a = map.next_value_seed(ActionSeed { tag: key.clone() })?;
+            action = Some((key, a));
+        }
+        match action {
+            Some((_, action)) => Ok(Step { name, action }),
+            None => Err(de::Error::custom(format!(
+                "this step has no action; expected one of {}",
+                action_keys().join(", ")
+            ))),
+        }
+    }
+}
+
+/// Every action key, for messages and the schema.
+pub fn action_keys() -> Vec<&'static str> {
+    ACTION_KEYS.to_vec()
+}
+
+const ACTION_KEYS: &[&str] = &[
+    "apply",
+    "kubelet-stop",
+    "node-pause",
+    "node-stop",
+    "node-kill",
+    "container-kill",
+    "pod-delete",
+    "namespace-delete",
+    "resource-delete",
+    "finalizer-add",
+    "finalizer-remove",
+    "namespace-finalize",
+    "node-cordon",
+    "node-taint",
+    "etcd-delete",
+    "exec",
+    "wait",
+    "sleep",
+    "assert",
+    "group",
+    "undo",
+];
+
+/// Deserializes the value of an action key as the `Action` variant that key names.
+struct ActionSeed {
+    tag: String,
+}
+
+impl<'de> DeserializeSeed<'de> for ActionSeed {
+    type Value = Action;
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Action, D::Error> {
+        Action::deserialize(Tagged {
+            tag: self.tag,
+            value: d,
+        })
+    }
+}
+
+/// A (tag, value) pair presented to serde as an externally tagged enum.
+struct Tagged<D> {
+    tag: String,
+    value: D,
+}
+
+impl<'de, D: Deserializer<'de>> Deserializer<'de> for Tagged<D> {
+    type Error = D::Error;
+    fn deserialize_any<V: Visitor<'de>>(self, v: V) -> Result<V::Value, D::Error> {
+        v.visit_enum(self)
+    }
+    serde::forward_to_deserialize_any! {
+        bool i8 i16 i32 i64 i128 u8 u16 u32 u64 u128 f32 f64 char str string bytes byte_buf
+        option unit unit_struct newtype_struct seq tuple tuple_struct map struct enum identifier
+        ignored_any
+    }
+}
+
+impl<'de, D: Deserializer<'de>> de::EnumAccess<'de> for Tagged<D> {
+    type Error = D::Error;
+    type Variant = TaggedValue<D>;
+    fn variant_seed<V: DeserializeSeed<'de>>(
+        self,
+        seed: V,
+    ) -> Result<(V::Value, TaggedValue<D>), D::Error> {
+        let tag: de::value::StringDeserializer<D::Error> = self.tag.clone().into_deserializer();
+        let v = seed.deserialize(tag).map_err(|_: D::Error| {
+            let mut msg = format!("unknown step type `{}`", self.tag);
+            if let Some(s) =
+                crate::playbook::suggest::did_you_mean(&self.tag, ACTION_KEYS.iter().copied())
+            {
+                msg += &format!("; did you mean `{s}`?");
+            }
+            <D::Error as de::Error>::custom(msg)
+        })?;
+        Ok((v, TaggedValue(self.value)))
+    }
+}
+
+struct TaggedValue<D>(D);
+
+impl<'de, D: Deserializer<'de>> de::VariantAccess<'de> for TaggedValue<D> {
+    type Error = D::Error;
+    fn unit_variant(self) -> Result<(), D::Error> {
+        Ok(())
+    }
+    fn newtype_variant_seed<T: DeserializeSeed<'de>>(self, seed: T) -> Result<T::Value, D::Error> {
+        seed.deserialize(self.0)
+    }
+    fn tuple_variant<V: Visitor<'de>>(self, len: usize, v: V) -> Result<V::Value, D::Error> {
+        self.0.deserialize_tuple(len, v)
+    }
+    fn struct_variant<V: Visitor<'de>>(
+        self,
+        fields: &'static [&'static str],
+        v: V,
+    ) -> Result<V::Value, D::Error> {
+        self.0.deserialize_struct("", fields, v)
+    }
+}
+
+impl Serialize for Step {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        let mut m = s.serialize_map(None)?;
+        if let Some(n) = &self.name {
+            m.serialize_entry("name", n)?;
+        }
+        m.serialize_entry(self.action.key(), &ActionBody(&self.action))?;
+        m.end()
+    }
+}
+
+/// Serializes only the body of an action (what follows its key).
+struct ActionBody<'a>(&'a Action);
+
+impl Serialize for ActionBody<'_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let v = serde_json::to_value(self.0).map_err(serde::ser::Error::custom)?;
+        match v {
+            serde_json::Value::Object(mut o) => match o.remove(self.0.key()) {
+                Some(body) => body.serialize(s),
+                None => s.serialize_unit(),
+            },
+            other => other.serialize(s),
+        }
+    }
+}
+
+impl JsonSchema for Step {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "Step".into()
+    }
+    fn json_schema(g: &mut SchemaGenerator) -> Schema {
+        // The derived `Action` schema is a oneOf of single-key objects; a step is one of those
+        // objects plus an optional `name`.
+        let action = Action::json_schema(g).to_value();
+        let variants = action
+            .get("oneOf")
+            .and_then(|v| v.as_array())
+            .cloned()
+            .unwrap_or_default();
+        let with_name: Vec<serde_json::Value> = variants
+            .into_iter()
+            .map(|mut v| {
+                if let Some(props) = v.get_mut("properties").and_then(|p| p.as_object_mut()) {
+                    props.insert(
+                        "name".into(),
+                        serde_json::json!({"type": "string", "description": "A name for reports and references (`duration` assertions)."}),
+                    );
+                }
+                v
+            })
+            .collect();
+        json_schema!({
+            "description": "A step: one action key, plus an optional `name`.",
+            "oneOf": with_name,
+        })
+    }
+}

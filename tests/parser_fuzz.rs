@@ -1,0 +1,193 @@
+//! The playbook parser never panics: arbitrary bytes, and valid playbooks mutated at random
+//! (bytes dropped, duplicated, replaced; lines swapped, re-indented, cut), are loaded and must
+//! give a plan or diagnostics. Deterministic seeds, bounded in count and time, so it is part of
+//! every test run. A failure prints the input that broke it.
+
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use kind_chaos::playbook::{self, Sources};
+
+/// xorshift64*: small, deterministic, good enough to drive mutations.
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
+    }
+    fn below(&mut self, n: usize) -> usize {
+        if n == 0 {
+            0
+        } else {
+            (self.next() % n as u64) as usize
+        }
+    }
+}
+
+const TOKENS: &[&str] = &[
+    ":",
+    "- ",
+    "{",
+    "}",
+    "[",
+    "]",
+    ",",
+    "\n",
+    "  ",
+    "&a ",
+    "*a",
+    "!!str ",
+    "'",
+    "\"",
+    "#",
+    "~",
+    "-1",
+    "1e9",
+    "null",
+    "true",
+    "5 minutes",
+    "---\n",
+    "? ",
+    "|\n",
+    "\t",
+    "é",
+    "\u{0}",
+    "name: x\n",
+    "group:\n  - ",
+];
+
+fn mutate(rng: &mut Rng, input: &str) -> String {
+    let mut s: Vec<char> = input.chars().collect();
+    for _ in 0..=rng.below(4) {
+        let at = rng.below(s.len() + 1);
+        match rng.below(6) {
+            0 if !s.is_empty() => {
+                let end = (at + rng.below(12)).min(s.len());
+                s.drain(at.min(end)..end);
+            }
+            1 => {
+                let tok = TOKENS[rng.below(TOKENS.len())];
+                for (i, c) in tok.chars().enumerate() {
+                    s.insert((at + i).min(s.len()), c);
+                }
+            }
+            2 if !s.is_empty() => {
+                let i = at.min(s.len() - 1);
+                s[i] = char::from_u32(rng.below(0x7f) as u32).unwrap_or(' ');
+            }
+            3 => {
+                let text: String = s.iter().collect();
+                let mut lines: Vec<&str> = text.lines().collect();
+                if lines.len() > 1 {
+                    let (a, b) = (rng.below(lines.len()), rng.below(lines.len()));
+                    lines.swap(a, b);
+                }
+                s = lines.join("\n").chars().collect();
+            }
+            4 => {
+                let text: String = s.iter().collect();
+                let mut lines: Vec<String> = text.lines().map(String::from).collect();
+                if !lines.is_empty() {
+                    let i = rng.below(lines.len());
+                    lines[i] = format!("{}{}", " ".repeat(rng.below(5)), lines[i].trim_start());
+                }
+                s = lines.join("\n").chars().collect();
+            }
+            _ => {
+                let end = (at + rng.below(40)).min(s.len());
+                let chunk: Vec<char> = s[at.min(end)..end].to_vec();
+                for (i, c) in chunk.into_iter().enumerate() {
+                    s.insert((end + i).min(s.len()), c);
+                }
+            }
+        }
+    }
+    s.into_iter().collect()
+}
+
+fn load_must_not_panic(text: &str) {
+    let dir = Path::new("tests/fixtures/valid/fuzz.yaml");
+    let r = catch_unwind(AssertUnwindSafe(|| {
+        if let Err(e) = playbook::load_str(dir, text, Sources::default()) {
+            assert!(
+                !e.diagnostics.is_empty(),
+                "an invalid playbook without diagnostics"
+            );
+            let _ = e.render(false);
+        }
+    }));
+    if r.is_err() {
+        panic!("the parser panicked on this input:\n-----\n{text}\n-----\n{text:?}");
+    }
+}
+
+fn seeds() -> Vec<String> {
+    let mut out = Vec::new();
+    for dir in [
+        "playbooks",
+        "tests/fixtures/valid",
+        "tests/fixtures/invalid",
+    ] {
+        for e in std::fs::read_dir(dir).unwrap() {
+            let p = e.unwrap().path();
+            if p.extension().is_some_and(|x| x == "yaml") {
+                out.push(std::fs::read_to_string(p).unwrap());
+            }
+        }
+    }
+    out
+}
+
+const BUDGET: Duration = Duration::from_secs(8);
+
+#[test]
+fn mutated_playbooks_never_panic_the_parser() {
+    // Panics are caught per input; keep the default hook from printing each one.
+    let seeds = seeds();
+    let mut rng = Rng(0x9E37_79B9_7F4A_7C15);
+    let start = Instant::now();
+    let mut n = 0;
+    while n < 20_000 && start.elapsed() < BUDGET {
+        let base = &seeds[rng.below(seeds.len())];
+        let mut text = mutate(&mut rng, base);
+        if rng.below(3) == 0 {
+            text = mutate(&mut rng, &text);
+        }
+        load_must_not_panic(&text);
+        n += 1;
+    }
+    assert!(n >= 500, "only {n} inputs in {BUDGET:?}");
+}
+
+#[test]
+fn arbitrary_bytes_never_panic_the_parser() {
+    let mut rng = Rng(0xD1B5_4A32_D192_ED03);
+    let start = Instant::now();
+    let mut n = 0;
+    while n < 20_000 && start.elapsed() < BUDGET / 2 {
+        let len = rng.below(200);
+        let bytes: Vec<u8> = (0..len).map(|_| (rng.next() & 0xff) as u8).collect();
+        load_must_not_panic(&String::from_utf8_lossy(&bytes));
+        n += 1;
+    }
+    assert!(n >= 500, "only {n} inputs");
+}
+
+#[test]
+fn invalid_utf8_files_are_a_clear_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path().join("bad.yaml");
+    std::fs::write(&p, b"name: \xff\xfe\n").unwrap();
+    let e = playbook::load(&p).unwrap_err();
+    assert!(
+        e.diagnostics[0]
+            .message
+            .contains("cannot read the playbook"),
+        "{:?}",
+        e.diagnostics
+    );
+}
