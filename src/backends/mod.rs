@@ -1,0 +1,165 @@
+//! The backend traits the engine drives, speaking only this project's types, and the adapters
+//! behind them. A backend is one way into the cluster: the node containers (Docker), the
+//! Kubernetes API, and etcd. The engine connects each lazily through a [`Connector`], so a
+//! playbook that only touches nodes and etcd runs while the API server is down.
+
+pub mod docker;
+pub mod etcd;
+pub mod fake;
+pub mod kube;
+mod types;
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use futures::stream::BoxStream;
+
+pub use types::*;
+
+use crate::playbook::model::{NodeTaint, Propagation, ResourceRef};
+use crate::playbook::values::Signal;
+
+/// What went wrong talking to a backend. The kind decides the exit code.
+#[derive(Debug, Clone, thiserror::Error, PartialEq, Eq)]
+#[error("{message}")]
+pub struct BackendError {
+    pub kind: ErrorKind,
+    pub message: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ErrorKind {
+    /// The backend cannot be reached or is not set up (no Docker, no cluster, etcd down): exit 3.
+    Unavailable,
+    /// The named thing does not exist (a node, a pod).
+    NotFound,
+    /// The backend refused or failed the operation.
+    Failed,
+}
+
+impl BackendError {
+    pub fn unavailable(m: impl Into<String>) -> Self {
+        BackendError {
+            kind: ErrorKind::Unavailable,
+            message: m.into(),
+        }
+    }
+    pub fn not_found(m: impl Into<String>) -> Self {
+        BackendError {
+            kind: ErrorKind::NotFound,
+            message: m.into(),
+        }
+    }
+    pub fn failed(m: impl Into<String>) -> Self {
+        BackendError {
+            kind: ErrorKind::Failed,
+            message: m.into(),
+        }
+    }
+}
+
+pub type Result<T, E = BackendError> = std::result::Result<T, E>;
+
+/// The node containers of a kind cluster: faults on them and what really runs in them.
+#[async_trait]
+pub trait NodeOps: Send + Sync {
+    /// The cluster's node containers.
+    async fn nodes(&self) -> Result<Vec<NodeContainer>>;
+    /// `chmod -x` the kubelet and kill it (`stop`), or `chmod +x` and wait for it (`start`).
+    async fn kubelet(&self, node: &str, action: KubeletAction) -> Result<()>;
+    /// Pause, unpause, stop, start or kill a node container.
+    async fn container(&self, node: &str, action: ContainerAction) -> Result<()>;
+    /// Sends a signal to a pod's container process inside `node`.
+    async fn kill_pod_container(
+        &self,
+        node: &str,
+        pod: &PodKey,
+        container: Option<&str>,
+        signal: Signal,
+    ) -> Result<()>;
+    /// Runs an argv in a node container.
+    async fn exec(&self, node: &str, argv: &[String]) -> Result<ExecOutput>;
+    /// What runs on the nodes (all of them when `node` is `None`), read in parallel.
+    async fn reality(&self, node: Option<&str>) -> Result<Vec<NodeReality>>;
+}
+
+/// The Kubernetes API.
+#[async_trait]
+pub trait KubeOps: Send + Sync {
+    /// Server-side applies the documents; returns what was applied, for deletion later.
+    async fn apply(
+        &self,
+        documents: &[serde_json::Value],
+        namespace: Option<&str>,
+    ) -> Result<Vec<ResourceRef>>;
+    async fn delete(&self, target: &ResourceRef, opts: &DeleteOptions) -> Result<()>;
+    async fn pods(&self, query: &PodQuery) -> Result<Vec<PodView>>;
+    async fn pod_logs(
+        &self,
+        pod: &PodKey,
+        container: Option<&str>,
+        previous: bool,
+    ) -> Result<String>;
+    async fn nodes(&self) -> Result<Vec<NodeView>>;
+    async fn namespace(&self, name: &str) -> Result<Option<NamespaceView>>;
+    async fn get(&self, target: &ResourceRef) -> Result<Option<serde_json::Value>>;
+    async fn events(&self, namespace: &str) -> Result<Vec<EventView>>;
+    /// Adds or removes one finalizer; `Ok(false)` when there was nothing to change.
+    async fn finalizer(
+        &self,
+        target: &ResourceRef,
+        finalizer: &str,
+        op: FinalizerOp,
+    ) -> Result<bool>;
+    /// Removes every finalizer; returns the ones removed.
+    async fn clear_finalizers(&self, target: &ResourceRef) -> Result<Vec<String>>;
+    /// Empties `spec.finalizers` of a namespace through `/finalize`.
+    async fn finalize_namespace(&self, name: &str) -> Result<()>;
+    async fn cordon(&self, node: &str, cordoned: bool) -> Result<()>;
+    async fn taint(&self, taint: &NodeTaint, present: bool) -> Result<()>;
+    /// Something in the cluster changed: waits look again at once instead of at the next poll.
+    /// Backends that cannot watch return a stream that never yields.
+    fn changes(&self) -> BoxStream<'static, ()> {
+        Box::pin(futures::stream::pending())
+    }
+}
+
+/// etcd, raw.
+#[async_trait]
+pub trait EtcdOps: Send + Sync {
+    /// Reads the keys and values (one key, or all under a prefix) at one revision, changing
+    /// nothing: the engine journals them before it asks for the delete.
+    async fn read(&self, selector: &EtcdSelector) -> Result<EtcdBackup>;
+    /// Reads the keys (one, or all under a prefix) at one revision, then deletes them.
+    /// The returned backup holds every value deleted.
+    async fn delete(&self, selector: &EtcdSelector) -> Result<EtcdBackup>;
+    /// Puts the backed-up values back; keys that exist again are skipped unless `force`.
+    async fn restore(&self, backup: &EtcdBackup, force: bool) -> Result<RestoreReport>;
+    async fn exists(&self, key: &str) -> Result<bool>;
+    async fn count(&self, prefix: &str) -> Result<u64>;
+}
+
+/// Creates backends on first use.
+#[async_trait]
+pub trait Connector: Send + Sync {
+    async fn nodes(&self) -> Result<Arc<dyn NodeOps>>;
+    async fn kube(&self) -> Result<Arc<dyn KubeOps>>;
+    async fn etcd(&self) -> Result<Arc<dyn EtcdOps>>;
+}
+
+/// How a delete is carried out.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct DeleteOptions {
+    pub grace_period_seconds: Option<i64>,
+    pub propagation: Option<Propagation>,
+}
+
+impl DeleteOptions {
+    /// What `kubectl delete --force` sends: grace 0, background propagation.
+    pub fn force() -> Self {
+        DeleteOptions {
+            grace_period_seconds: Some(0),
+            propagation: Some(Propagation::Background),
+        }
+    }
+}

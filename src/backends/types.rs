@@ -1,0 +1,199 @@
+//! The data the backends exchange with the engine: views of pods, nodes and namespaces, what
+//! runs on a node, etcd backups. Plain data, serializable for reports and the undo journal.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+use crate::playbook::model::TaintEffect;
+use crate::playbook::values::Signal;
+
+/// A pod by namespace and name.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct PodKey {
+    pub namespace: String,
+    pub name: String,
+}
+
+impl std::fmt::Display for PodKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}/{}", self.namespace, self.name)
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum KubeletAction {
+    Stop,
+    Start,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum ContainerAction {
+    Pause,
+    Unpause,
+    Stop { timeout_secs: Option<u64> },
+    Start,
+    Kill { signal: i32 },
+}
+
+impl ContainerAction {
+    pub fn kill(signal: Signal) -> Self {
+        ContainerAction::Kill { signal: signal.0 }
+    }
+}
+
+/// A node container as Docker sees it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NodeContainer {
+    pub name: String,
+    pub role: String,
+    /// `running`, `paused`, `exited`...
+    pub state: String,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ExecOutput {
+    pub exit_code: i64,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+/// What really runs on one node.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NodeReality {
+    pub node: String,
+    pub kubelet_running: bool,
+    /// Live `containerd-shim-runc-v2` processes, each with the sandbox it serves.
+    pub shims: Vec<Shim>,
+    pub sandboxes: Vec<Sandbox>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Shim {
+    pub pid: u32,
+    pub sandbox_id: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Sandbox {
+    pub id: String,
+    pub pod: PodKey,
+    pub uid: String,
+    /// Whether a shim serves it (the sandbox is live).
+    pub live: bool,
+    /// Containers running in it.
+    pub containers: Vec<String>,
+}
+
+/// Which pods to look at.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PodQuery {
+    pub namespace: Option<String>,
+    pub name: Option<String>,
+    pub selector: Option<String>,
+    pub node: Option<String>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PodView {
+    pub key: PodKey,
+    pub uid: String,
+    #[serde(default)]
+    pub labels: BTreeMap<String, String>,
+    pub node: Option<String>,
+    pub phase: String,
+    pub ready: bool,
+    pub deletion_timestamp: Option<String>,
+    pub finalizers: Vec<String>,
+    pub containers: Vec<ContainerView>,
+}
+
+impl PodView {
+    pub fn restarts(&self) -> u64 {
+        self.containers.iter().map(|c| u64::from(c.restarts)).sum()
+    }
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ContainerView {
+    pub name: String,
+    pub restarts: u32,
+    /// `running`, `waiting`, `terminated`.
+    pub state: String,
+    /// From the current state if terminated, else the last terminated state.
+    pub last_exit_code: Option<i32>,
+    pub last_reason: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Taint {
+    pub key: String,
+    pub value: Option<String>,
+    pub effect: TaintEffect,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NodeView {
+    pub name: String,
+    /// `True`, `False` or `Unknown` (`Unknown` also when the condition is missing).
+    pub ready: String,
+    pub unschedulable: bool,
+    pub taints: Vec<Taint>,
+    pub labels: BTreeMap<String, String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NamespaceView {
+    pub name: String,
+    /// `Active` or `Terminating`.
+    pub phase: String,
+    pub finalizers: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EventView {
+    pub reason: String,
+    pub object: String,
+    pub message: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum FinalizerOp {
+    Add,
+    Remove,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum EtcdSelector {
+    Key(String),
+    Prefix(String),
+}
+
+impl std::fmt::Display for EtcdSelector {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            EtcdSelector::Key(k) => write!(f, "key {k}"),
+            EtcdSelector::Prefix(p) => write!(f, "prefix {p}"),
+        }
+    }
+}
+
+/// Every key and value an etcd delete removed, read at one revision.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EtcdBackup {
+    pub revision: i64,
+    pub entries: Vec<EtcdEntry>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EtcdEntry {
+    pub key: Vec<u8>,
+    pub value: Vec<u8>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RestoreReport {
+    pub restored: Vec<String>,
+    /// Keys that exist again and were left alone.
+    pub skipped: Vec<String>,
+}

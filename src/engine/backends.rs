@@ -1,0 +1,47 @@
+//! Lazy backend connections: each backend is connected on first use and the connection (or its
+//! failure) is reused, so a playbook that never touches the API never needs it.
+
+use std::sync::Arc;
+
+use tokio::sync::OnceCell;
+
+use crate::backends::{BackendError, Connector, EtcdOps, KubeOps, NodeOps};
+
+pub struct Backends {
+    connector: Arc<dyn Connector>,
+    nodes: OnceCell<Result<Arc<dyn NodeOps>, BackendError>>,
+    kube: OnceCell<Result<Arc<dyn KubeOps>, BackendError>>,
+    etcd: OnceCell<Result<Arc<dyn EtcdOps>, BackendError>>,
+}
+
+impl Backends {
+    pub fn new(connector: Arc<dyn Connector>) -> Self {
+        Backends {
+            connector,
+            nodes: OnceCell::new(),
+            kube: OnceCell::new(),
+            etcd: OnceCell::new(),
+        }
+    }
+
+    pub async fn nodes(&self) -> Result<Arc<dyn NodeOps>, BackendError> {
+        self.nodes
+            .get_or_init(|| self.connector.nodes())
+            .await
+            .clone()
+    }
+
+    pub async fn kube(&self) -> Result<Arc<dyn KubeOps>, BackendError> {
+        self.kube
+            .get_or_init(|| self.connector.kube())
+            .await
+            .clone()
+    }
+
+    pub async fn etcd(&self) -> Result<Arc<dyn EtcdOps>, BackendError> {
+        self.etcd
+            .get_or_init(|| self.connector.etcd())
+            .await
+            .clone()
+    }
+}

@@ -1,0 +1,85 @@
+//! Evaluating a condition once: fetch what it needs from the backends, judge it with `observe`.
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use crate::backends::{PodKey, PodQuery, Result};
+use crate::observe::{self, Verdict};
+use crate::playbook::model::*;
+
+use super::backends::Backends;
+
+pub async fn check(
+    b: &Backends,
+    c: &Condition,
+    durations: &HashMap<String, Duration>,
+) -> Result<Verdict> {
+    Ok(match c {
+        Condition::Pods(p) => {
+            let q = PodQuery {
+                namespace: Some(p.namespace.clone()),
+                name: p.name.clone(),
+                selector: p.selector.clone(),
+                node: p.node.clone(),
+            };
+            observe::pods(p, &b.kube().await?.pods(&q).await?)
+        }
+        Condition::PodLogs(l) => {
+            let pod = PodKey {
+                namespace: l.namespace.clone(),
+                name: l.pod.clone(),
+            };
+            let log = b
+                .kube()
+                .await?
+                .pod_logs(&pod, l.container.as_deref(), l.previous)
+                .await?;
+            observe::pod_logs(l, &log)
+        }
+        Condition::Node(n) => observe::node(n, &b.kube().await?.nodes().await?),
+        Condition::Namespace(n) => {
+            observe::namespace(n, b.kube().await?.namespace(&n.name).await?.as_ref())
+        }
+        Condition::Resource(r) => {
+            observe::resource(r, b.kube().await?.get(&r.resource).await?.as_ref())
+        }
+        Condition::Event(e) => observe::events(e, &b.kube().await?.events(&e.namespace).await?),
+        Condition::EtcdKey(e) => {
+            let etcd = b.etcd().await?;
+            match (&e.key, &e.prefix) {
+                (Some(k), _) => {
+                    observe::etcd_key_exists(k, e.exists.unwrap_or(true), etcd.exists(k).await?)
+                }
+                (None, Some(p)) => {
+                    let want = e.count.unwrap_or(crate::playbook::values::Count {
+                        at_least: 1,
+                        at_most: None,
+                    });
+                    observe::etcd_prefix_count(p, &want, etcd.count(p).await?)
+                }
+                (None, None) => Verdict::new(false, "an etcd key or prefix", "neither was given"),
+            }
+        }
+        Condition::Shims(s) => observe::shims(s, &b.nodes().await?.reality(Some(&s.node)).await?),
+        Condition::Sandbox(s) => {
+            observe::sandbox(s, &b.nodes().await?.reality(s.node.as_deref()).await?)
+        }
+        Condition::Kubelet(k) => {
+            observe::kubelet(k, &b.nodes().await?.reality(Some(&k.node)).await?)
+        }
+        Condition::Drift(d) => {
+            let (api, nodes) = futures::join!(
+                async {
+                    let q = PodQuery {
+                        namespace: d.namespace.clone(),
+                        ..Default::default()
+                    };
+                    b.kube().await?.pods(&q).await
+                },
+                async { b.nodes().await?.reality(d.node.as_deref()).await }
+            );
+            observe::drift(d, &observe::join(&api?, &nodes?))
+        }
+        Condition::Duration(d) => observe::duration(d, durations.get(&d.step).copied()),
+    })
+}

@@ -1,0 +1,165 @@
+//! What a run produces: typed events for live reporters, and the final report model that the
+//! JSON and JUnit reporters render. Reporters fan out from these; the engine never formats.
+
+use std::time::Duration;
+
+use serde::Serialize;
+
+use crate::observe::Verdict;
+use crate::playbook::{Phase, Plan, PlanStep};
+
+/// Live progress of a run.
+pub enum Event<'a> {
+    PlaybookStarted {
+        plan: &'a Plan,
+    },
+    StepStarted {
+        phase: Phase,
+        step: &'a PlanStep,
+        depth: usize,
+        description: &'a str,
+    },
+    /// A wait looked again and the condition does not hold yet.
+    WaitProgress {
+        step: &'a PlanStep,
+        elapsed: Duration,
+        timeout: Duration,
+        observed: &'a str,
+    },
+    StepFinished {
+        result: &'a StepResult,
+        depth: usize,
+    },
+    UndoStarted {
+        pending: usize,
+    },
+    UndoFinished {
+        result: &'a UndoResult,
+    },
+    PlaybookFinished {
+        report: &'a PlaybookReport,
+    },
+}
+
+/// Receives the events of a run as they happen.
+pub trait Reporter: Send {
+    fn event(&mut self, event: &Event<'_>);
+}
+
+/// A reporter that ignores everything.
+pub struct Silent;
+
+impl Reporter for Silent {
+    fn event(&mut self, _: &Event<'_>) {}
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum StepStatus {
+    Passed,
+    /// An assertion or wait did not hold: the experiment's outcome, not a tool error.
+    Failed,
+    /// The step could not be carried out.
+    Error,
+    /// Not run because an earlier step failed or the run was interrupted.
+    Skipped,
+    Interrupted,
+}
+
+/// Why a step errored: decides between exit 3 and exit 4.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ErrorClass {
+    /// No Docker, no cluster, API or etcd unreachable.
+    Environment,
+    /// The fault or step itself failed.
+    Step,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct StepResult {
+    pub id: String,
+    pub name: Option<String>,
+    pub phase: Phase,
+    /// The action key (`kubelet-stop`, `wait`...).
+    pub action: String,
+    pub description: String,
+    pub status: StepStatus,
+    #[serde(serialize_with = "ser_secs")]
+    pub duration: Duration,
+    /// For waits and assertions: what was expected and what was seen last.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub verdict: Option<Verdict>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub message: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error_class: Option<ErrorClass>,
+    /// The undo this step registered, if it injected a fault.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub undo: Option<String>,
+}
+
+impl StepResult {
+    pub fn label(&self) -> &str {
+        self.name.as_deref().unwrap_or(&self.id)
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum UndoStatus {
+    Undone,
+    Failed,
+    /// Left in place on purpose (`--retain`).
+    Retained,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct UndoResult {
+    /// The step whose fault this undoes.
+    pub step: String,
+    pub description: String,
+    pub status: UndoStatus,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub message: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum RunStatus {
+    Passed,
+    Failed,
+    Error,
+    Interrupted,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct PlaybookReport {
+    pub name: String,
+    pub file: String,
+    pub started_at: String,
+    #[serde(serialize_with = "ser_secs")]
+    pub duration: Duration,
+    pub status: RunStatus,
+    /// Set when `status` is `error`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error_class: Option<ErrorClass>,
+    pub steps: Vec<StepResult>,
+    pub undo: Vec<UndoResult>,
+}
+
+impl PlaybookReport {
+    /// Some undo failed: the cluster may be left faulted.
+    pub fn rollback_failed(&self) -> bool {
+        self.undo.iter().any(|u| u.status == UndoStatus::Failed)
+    }
+    pub fn retained(&self) -> impl Iterator<Item = &UndoResult> {
+        self.undo
+            .iter()
+            .filter(|u| u.status == UndoStatus::Retained)
+    }
+}
+
+fn ser_secs<S: serde::Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_f64((d.as_secs_f64() * 1000.0).round() / 1000.0)
+}

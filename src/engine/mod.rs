@@ -1,0 +1,456 @@
+//! Runs a [`Plan`]: setup, steps, teardown, with every fault's undo unwound LIFO when a step
+//! fails, when the run is interrupted, and at the end. Emits typed [`Event`]s as it goes and
+//! returns a [`PlaybookReport`]. A failed assertion is an outcome, never an `Err`.
+//!
+//! Order at the end of a run: the faults of `steps` are undone, then `teardown` runs (it is
+//! never skipped, and not cut short by an interruption), then the faults of `teardown` and
+//! finally what `setup` did (applied manifests) are undone.
+
+mod backends;
+mod check;
+pub mod describe;
+mod events;
+mod faults;
+mod inject;
+mod journal;
+mod rollback;
+pub mod undo;
+mod wait;
+
+use std::collections::HashMap;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use tokio::time::Instant;
+use tokio_util::sync::CancellationToken;
+
+pub use backends::Backends;
+pub use events::*;
+pub use journal::{NoJournal, UndoLog};
+pub use undo::UndoRecord;
+
+use crate::backends::{BackendError, Connector, ErrorKind};
+use crate::observe::Verdict;
+use crate::playbook::model::Action;
+use crate::playbook::{Phase, Plan, PlanStep, PlanStepKind};
+
+/// Run settings that come from the environment (flags, the clock).
+#[derive(Clone)]
+pub struct RunOptions {
+    /// Leave faults in place (`--retain`).
+    pub retain: bool,
+    /// Wall clock for report timestamps (durations use tokio's clock, which tests can pause).
+    pub clock: Arc<dyn Fn() -> SystemTime + Send + Sync>,
+}
+
+impl Default for RunOptions {
+    fn default() -> Self {
+        RunOptions {
+            retain: false,
+            clock: Arc::new(SystemTime::now),
+        }
+    }
+}
+
+/// Runs one playbook to the end and reports what happened (no undo journal).
+pub async fn run(
+    plan: &Plan,
+    connector: Arc<dyn Connector>,
+    reporter: &mut dyn Reporter,
+    cancel: &CancellationToken,
+    opts: &RunOptions,
+) -> PlaybookReport {
+    run_journaled(plan, connector, reporter, &mut NoJournal, cancel, opts).await
+}
+
+/// Runs one playbook, writing every fault and undo ahead to `log`.
+pub async fn run_journaled(
+    plan: &Plan,
+    connector: Arc<dyn Connector>,
+    reporter: &mut dyn Reporter,
+    log: &mut dyn UndoLog,
+    cancel: &CancellationToken,
+    opts: &RunOptions,
+) -> PlaybookReport {
+    let started_at = humantime::format_rfc3339_seconds((opts.clock)()).to_string();
+    let start = Instant::now();
+    reporter.event(&Event::PlaybookStarted { plan });
+    let mut r = Runner {
+        b: Backends::new(connector),
+        reporter,
+        log,
+        cancel: cancel.clone(),
+        deadline: start + plan.timeout,
+        results: Vec::new(),
+        undo_results: Vec::new(),
+        durations: HashMap::new(),
+        ids: plan
+            .all_steps()
+            .into_iter()
+            .filter_map(|s| Some((s.name.clone()?, s.id.clone())))
+            .collect(),
+    };
+    let mut setup_undo = Vec::new();
+    let setup_ok = r.phase(Phase::Setup, &plan.setup, &mut setup_undo).await;
+    let mut fault_undo = Vec::new();
+    if setup_ok {
+        r.phase(Phase::Steps, &plan.steps, &mut fault_undo).await;
+    } else {
+        r.skip_all(Phase::Steps, &plan.steps, 0, "setup failed");
+    }
+    r.unwind(&mut fault_undo, opts.retain).await;
+    let mut teardown_undo = Vec::new();
+    r.phase(Phase::Teardown, &plan.teardown, &mut teardown_undo)
+        .await;
+    r.unwind(&mut teardown_undo, opts.retain).await;
+    r.unwind(&mut setup_undo, opts.retain).await;
+
+    let (status, error_class) = overall(&r.results, cancel.is_cancelled());
+    let report = PlaybookReport {
+        name: plan.name.clone(),
+        file: plan.file.display().to_string(),
+        started_at,
+        duration: start.elapsed(),
+        status,
+        error_class,
+        steps: r.results,
+        undo: r.undo_results,
+    };
+    r.reporter
+        .event(&Event::PlaybookFinished { report: &report });
+    report
+}
+
+fn overall(results: &[StepResult], interrupted: bool) -> (RunStatus, Option<ErrorClass>) {
+    if interrupted {
+        return (RunStatus::Interrupted, None);
+    }
+    let errors: Vec<ErrorClass> = results.iter().filter_map(|s| s.error_class).collect();
+    if !errors.is_empty() {
+        let class = if errors.contains(&ErrorClass::Environment) {
+            ErrorClass::Environment
+        } else {
+            ErrorClass::Step
+        };
+        return (RunStatus::Error, Some(class));
+    }
+    if results.iter().any(|s| s.status == StepStatus::Failed) {
+        return (RunStatus::Failed, None);
+    }
+    (RunStatus::Passed, None)
+}
+
+/// What one step came to.
+pub(crate) enum Outcome {
+    Passed {
+        undo: Option<Registered>,
+        verdict: Option<Verdict>,
+    },
+    Failed(Verdict),
+    Error(BackendError),
+    /// The step failed part way and left something that must still be undone.
+    Partial {
+        error: BackendError,
+        undo: Registered,
+    },
+    Interrupted,
+}
+
+/// An undo the run owes: the step that made it necessary, its journal id, and the record.
+#[derive(Clone)]
+pub(crate) struct Registered {
+    pub step: String,
+    pub id: u64,
+    pub record: UndoRecord,
+}
+
+type UndoStack = Vec<Registered>;
+
+struct Runner<'a> {
+    b: Backends,
+    reporter: &'a mut dyn Reporter,
+    log: &'a mut dyn UndoLog,
+    cancel: CancellationToken,
+    deadline: Instant,
+    results: Vec<StepResult>,
+    undo_results: Vec<UndoResult>,
+    /// How long each named step took, for `duration` assertions.
+    durations: HashMap<String, Duration>,
+    /// Step names to ids, for `undo`.
+    ids: HashMap<String, String>,
+}
+
+impl Runner<'_> {
+    /// Runs a phase; returns whether every step passed. `setup` and `steps` stop at the first
+    /// step that does not pass; `teardown` carries on, to clean up as much as it can.
+    async fn phase(&mut self, phase: Phase, steps: &[PlanStep], undo: &mut UndoStack) -> bool {
+        let mut ok = true;
+        for (i, s) in steps.iter().enumerate() {
+            let status = self.step(phase, s, 0, undo).await;
+            if status != StepStatus::Passed {
+                ok = false;
+                if phase != Phase::Teardown {
+                    let why = if status == StepStatus::Interrupted {
+                        "interrupted"
+                    } else {
+                        "an earlier step did not pass"
+                    };
+                    self.skip_all(phase, &steps[i + 1..], 0, why);
+                    break;
+                }
+            }
+        }
+        ok
+    }
+
+    fn skip_all(&mut self, phase: Phase, steps: &[PlanStep], depth: usize, why: &str) {
+        for s in steps {
+            let description = describe::step(s);
+            let result = StepResult {
+                id: s.id.clone(),
+                name: s.name.clone(),
+                phase,
+                action: key(s).to_string(),
+                description,
+                status: StepStatus::Skipped,
+                duration: Duration::ZERO,
+                verdict: None,
+                message: Some(format!("skipped: {why}")),
+                error_class: None,
+                undo: None,
+            };
+            self.reporter.event(&Event::StepFinished {
+                result: &result,
+                depth,
+            });
+            self.results.push(result);
+            if let PlanStepKind::Group(children) = &s.kind {
+                self.skip_all(phase, children, depth + 1, why);
+            }
+        }
+    }
+
+    fn step<'s>(
+        &'s mut self,
+        phase: Phase,
+        s: &'s PlanStep,
+        depth: usize,
+        undo: &'s mut UndoStack,
+    ) -> Pin<Box<dyn Future<Output = StepStatus> + Send + 's>> {
+        Box::pin(async move {
+            let description = describe::step(s);
+            self.reporter.event(&Event::StepStarted {
+                phase,
+                step: s,
+                depth,
+                description: &description,
+            });
+            let t0 = Instant::now();
+            let outcome = match (&s.kind, undo_target(s)) {
+                (_, Some(target)) => self.undo_now(target, undo).await,
+                (PlanStepKind::Group(children), None) => {
+                    let mut status = StepStatus::Passed;
+                    for (i, c) in children.iter().enumerate() {
+                        let st = self.step(phase, c, depth + 1, undo).await;
+                        if st != StepStatus::Passed {
+                            status = st;
+                            if phase != Phase::Teardown {
+                                self.skip_all(
+                                    phase,
+                                    &children[i + 1..],
+                                    depth + 1,
+                                    "an earlier step did not pass",
+                                );
+                                break;
+                            }
+                        }
+                    }
+                    match status {
+                        StepStatus::Passed => Outcome::Passed {
+                            undo: None,
+                            verdict: None,
+                        },
+                        StepStatus::Interrupted => Outcome::Interrupted,
+                        _ => Outcome::Failed(Verdict::new(
+                            false,
+                            "every step of the group to pass",
+                            "a step did not pass",
+                        )),
+                    }
+                }
+                (_, None) => {
+                    let deadline = self.deadline;
+                    bounded(phase, deadline, self.outcome(phase, s)).await
+                }
+            };
+            let duration = t0.elapsed();
+            if let Some(n) = &s.name {
+                self.durations.insert(n.clone(), duration);
+            }
+            let (status, verdict, message, error_class, registered) = match outcome {
+                Outcome::Passed { undo: u, verdict } => {
+                    let text = u.as_ref().map(|r| r.record.describe());
+                    if let Some(u) = u {
+                        undo.push(u);
+                    }
+                    (StepStatus::Passed, verdict, None, None, text)
+                }
+                Outcome::Failed(v) => {
+                    let msg = format!("expected {}; observed {}", v.expected, v.observed);
+                    (StepStatus::Failed, Some(v), Some(msg), None, None)
+                }
+                Outcome::Partial { error, undo: u } => {
+                    let class = error_class(&error);
+                    let text = u.record.describe();
+                    undo.push(u);
+                    (
+                        StepStatus::Error,
+                        None,
+                        Some(error.message),
+                        Some(class),
+                        Some(text),
+                    )
+                }
+                Outcome::Error(e) => {
+                    let class = error_class(&e);
+                    (StepStatus::Error, None, Some(e.message), Some(class), None)
+                }
+                Outcome::Interrupted => (
+                    StepStatus::Interrupted,
+                    None,
+                    Some("interrupted".into()),
+                    None,
+                    None,
+                ),
+            };
+            let result = StepResult {
+                id: s.id.clone(),
+                name: s.name.clone(),
+                phase,
+                action: key(s).to_string(),
+                description,
+                status,
+                duration,
+                verdict,
+                message,
+                error_class,
+                undo: registered,
+            };
+            self.reporter.event(&Event::StepFinished {
+                result: &result,
+                depth,
+            });
+            self.results.push(result);
+            status
+        })
+    }
+
+    async fn outcome(&mut self, phase: Phase, s: &PlanStep) -> Outcome {
+        let cancel = (phase != Phase::Teardown).then(|| self.cancel.clone());
+        if cancel.as_ref().is_some_and(CancellationToken::is_cancelled) {
+            return Outcome::Interrupted;
+        }
+        match &s.kind {
+            PlanStepKind::Group(_) => Outcome::Passed {
+                undo: None,
+                verdict: None,
+            },
+            PlanStepKind::Apply {
+                documents,
+                namespace,
+                ..
+            } => self.apply(s, documents, namespace.as_deref()).await,
+            PlanStepKind::Action(a) => match a.as_ref() {
+                Action::Wait(w) => {
+                    let mut progress = ToReporter(&mut *self.reporter);
+                    wait::wait(
+                        &self.b,
+                        s,
+                        w,
+                        &self.durations,
+                        cancel.as_ref(),
+                        &mut progress,
+                    )
+                    .await
+                }
+                Action::Sleep(d) => match cancel {
+                    Some(c) => tokio::select! {
+                        _ = c.cancelled() => Outcome::Interrupted,
+                        _ = tokio::time::sleep(d.0) => Outcome::Passed { undo: None, verdict: None },
+                    },
+                    None => {
+                        tokio::time::sleep(d.0).await;
+                        Outcome::Passed {
+                            undo: None,
+                            verdict: None,
+                        }
+                    }
+                },
+                Action::Assert(c) => match check::check(&self.b, c, &self.durations).await {
+                    Ok(v) if v.holds => Outcome::Passed {
+                        undo: None,
+                        verdict: Some(v),
+                    },
+                    Ok(v) => Outcome::Failed(v),
+                    Err(e) => Outcome::Error(e),
+                },
+                // Faults are not cut short by an interruption: stopping one halfway could leave
+                // a change without its undo. They are short; the interruption is seen next step.
+                other => self.inject(s, other).await,
+            },
+        }
+    }
+}
+
+/// Bounds a step by the run's deadline (teardown is not bounded: it must clean up).
+async fn bounded(phase: Phase, deadline: Instant, fut: impl Future<Output = Outcome>) -> Outcome {
+    if phase == Phase::Teardown {
+        return fut.await;
+    }
+    match tokio::time::timeout_at(deadline, fut).await {
+        Ok(o) => o,
+        Err(_) => Outcome::Error(BackendError::failed("the playbook's run timeout passed")),
+    }
+}
+
+/// Sends wait progress to the run's reporter.
+struct ToReporter<'a>(&'a mut dyn Reporter);
+
+impl wait::Progress for ToReporter<'_> {
+    fn tick(&mut self, step: &PlanStep, elapsed: Duration, timeout: Duration, observed: &str) {
+        self.0.event(&Event::WaitProgress {
+            step,
+            elapsed,
+            timeout,
+            observed,
+        });
+    }
+}
+
+fn error_class(e: &BackendError) -> ErrorClass {
+    if e.kind == ErrorKind::Unavailable {
+        ErrorClass::Environment
+    } else {
+        ErrorClass::Step
+    }
+}
+
+fn undo_target(s: &PlanStep) -> Option<&str> {
+    match &s.kind {
+        PlanStepKind::Action(a) => match a.as_ref() {
+            Action::Undo(target) => Some(target),
+            _ => None,
+        },
+        _ => None,
+    }
+}
+
+fn key(s: &PlanStep) -> &'static str {
+    match &s.kind {
+        PlanStepKind::Group(_) => "group",
+        PlanStepKind::Apply { .. } => "apply",
+        PlanStepKind::Action(a) => a.key(),
+    }
+}

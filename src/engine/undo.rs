@@ -1,0 +1,210 @@
+//! Undo records: what a fault changed and how to change it back. Each is self-contained and
+//! idempotent, so running it twice (after a crash, by `chaos recover`) is harmless.
+
+use serde::{Deserialize, Serialize};
+
+use crate::backends::{ContainerAction, EtcdBackup, EtcdSelector, FinalizerOp, KubeletAction};
+use crate::playbook::model::{Action, NodeTaint, ResourceRef};
+
+use super::backends::Backends;
+use crate::backends::{BackendError, ErrorKind};
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case", tag = "undo")]
+pub enum UndoRecord {
+    KubeletStart {
+        node: String,
+    },
+    NodeUnpause {
+        node: String,
+    },
+    NodeStart {
+        node: String,
+    },
+    FinalizerRemove {
+        resource: ResourceRef,
+        finalizer: String,
+    },
+    NodeUncordon {
+        node: String,
+    },
+    NodeUntaint {
+        taint: NodeTaint,
+    },
+    EtcdRestore {
+        selector: EtcdSelector,
+        backup: EtcdBackup,
+    },
+    Exec {
+        node: String,
+        command: Vec<String>,
+    },
+    DeleteApplied {
+        resources: Vec<ResourceRef>,
+    },
+}
+
+impl UndoRecord {
+    pub fn describe(&self) -> String {
+        match self {
+            UndoRecord::KubeletStart { node } => {
+                format!("make the kubelet executable again on {node} and wait for it")
+            }
+            UndoRecord::NodeUnpause { node } => format!("unpause node container {node}"),
+            UndoRecord::NodeStart { node } => format!("start node container {node}"),
+            UndoRecord::FinalizerRemove {
+                resource,
+                finalizer,
+            } => format!("remove finalizer {finalizer} from {resource}"),
+            UndoRecord::NodeUncordon { node } => format!("uncordon {node}"),
+            UndoRecord::NodeUntaint { taint } => {
+                format!("remove taint {} from {}", taint.key, taint.node)
+            }
+            UndoRecord::EtcdRestore { selector, backup } => {
+                format!(
+                    "restore {} etcd value(s) of {selector}",
+                    backup.entries.len()
+                )
+            }
+            UndoRecord::Exec { node, command } => format!("run `{}` in {node}", command.join(" ")),
+            UndoRecord::DeleteApplied { resources } => {
+                let names: Vec<String> = resources.iter().map(ToString::to_string).collect();
+                format!("delete what was applied: {}", names.join(", "))
+            }
+        }
+    }
+
+    /// Carries the undo out; `Ok(Some(note))` when it succeeded with something worth saying
+    /// (etcd keys written again since the delete are left alone, not overwritten).
+    pub async fn apply(&self, b: &Backends) -> Result<Option<String>, BackendError> {
+        let not_found_is_done = |r: Result<(), BackendError>| match r {
+            // Already gone (the object, the finalizer): nothing left to undo.
+            Err(e) if e.kind == ErrorKind::NotFound => Ok(None),
+            other => other.map(|()| None),
+        };
+        match self {
+            UndoRecord::KubeletStart { node } => {
+                b.nodes().await?.kubelet(node, KubeletAction::Start).await?;
+            }
+            UndoRecord::NodeUnpause { node } => {
+                b.nodes()
+                    .await?
+                    .container(node, ContainerAction::Unpause)
+                    .await?;
+            }
+            UndoRecord::NodeStart { node } => {
+                b.nodes()
+                    .await?
+                    .container(node, ContainerAction::Start)
+                    .await?;
+            }
+            UndoRecord::FinalizerRemove {
+                resource,
+                finalizer,
+            } => {
+                let r = b
+                    .kube()
+                    .await?
+                    .finalizer(resource, finalizer, FinalizerOp::Remove)
+                    .await;
+                return not_found_is_done(r.map(|_| ()));
+            }
+            UndoRecord::NodeUncordon { node } => b.kube().await?.cordon(node, false).await?,
+            UndoRecord::NodeUntaint { taint } => b.kube().await?.taint(taint, false).await?,
+            UndoRecord::EtcdRestore { backup, .. } => {
+                let report = b.etcd().await?.restore(backup, false).await?;
+                if !report.skipped.is_empty() {
+                    return Ok(Some(format!(
+                        "{} key(s) were written again since and were left as they are: {}",
+                        report.skipped.len(),
+                        report.skipped.join(", ")
+                    )));
+                }
+            }
+            UndoRecord::Exec { node, command } => {
+                let out = b.nodes().await?.exec(node, command).await?;
+                if out.exit_code != 0 {
+                    return Err(BackendError::failed(format!(
+                        "`{}` exited with {}: {}",
+                        command.join(" "),
+                        out.exit_code,
+                        out.stderr.trim()
+                    )));
+                }
+            }
+            UndoRecord::DeleteApplied { resources } => {
+                let kube = b.kube().await?;
+                let mut failures = Vec::new();
+                for r in resources.iter().rev() {
+                    if let Err(e) = not_found_is_done(kube.delete(r, &Default::default()).await) {
+                        failures.push(format!("{r}: {e}"));
+                    }
+                }
+                if !failures.is_empty() {
+                    return Err(BackendError::failed(failures.join("; ")));
+                }
+            }
+        }
+        Ok(None)
+    }
+}
+
+/// The undo a fault will need, known before it is injected (written ahead to the journal). For
+/// `etcd-delete` the values are only known once read, so the planned record has none; the
+/// applied record carries them.
+pub fn record_for(action: &Action) -> Option<UndoRecord> {
+    Some(match action {
+        Action::KubeletStop(n) => UndoRecord::KubeletStart {
+            node: n.node.clone(),
+        },
+        Action::NodePause(n) => UndoRecord::NodeUnpause {
+            node: n.node.clone(),
+        },
+        Action::NodeStop(n) => UndoRecord::NodeStart {
+            node: n.node.clone(),
+        },
+        Action::NodeKill(n) => UndoRecord::NodeStart {
+            node: n.node.clone(),
+        },
+        Action::FinalizerAdd(f) => UndoRecord::FinalizerRemove {
+            resource: f.resource.clone(),
+            finalizer: f.finalizer.clone(),
+        },
+        Action::NodeCordon(n) => UndoRecord::NodeUncordon {
+            node: n.node.clone(),
+        },
+        Action::NodeTaint(t) => UndoRecord::NodeUntaint { taint: t.clone() },
+        Action::EtcdDelete(e) => UndoRecord::EtcdRestore {
+            selector: match (&e.key, &e.prefix) {
+                (Some(k), _) => EtcdSelector::Key(k.clone()),
+                (None, p) => EtcdSelector::Prefix(p.clone().unwrap_or_default()),
+            },
+            backup: EtcdBackup::default(),
+        },
+        Action::Exec(x) => UndoRecord::Exec {
+            node: x.node.clone(),
+            command: x.undo.clone()?,
+        },
+        _ => return None,
+    })
+}
+
+/// The undo a step would register, described for `--dry-run`.
+pub fn planned(action: &Action) -> Option<String> {
+    match (action, record_for(action)?) {
+        (Action::EtcdDelete(_), UndoRecord::EtcdRestore { selector, .. }) => Some(format!(
+            "restore the deleted etcd values of {selector} from their backup"
+        )),
+        (_, record) => Some(record.describe()),
+    }
+}
+
+/// What applying these documents will create, for the journal (the namespace of a document
+/// that names none is the step's, else `default`; cluster-scoped kinds are not known before
+/// discovery, so the applied record, which comes from the server, replaces this one).
+pub fn applied_refs(documents: &[serde_json::Value], namespace: Option<&str>) -> Vec<ResourceRef> {
+    documents
+        .iter()
+        .map(|d| ResourceRef::of_document(d, namespace))
+        .collect()
+}

@@ -1,0 +1,86 @@
+//! Judging conditions against observations, with no I/O: the engine fetches what the backends
+//! report and these functions say whether a condition holds, what was expected and what was
+//! seen. Keeping this pure makes every verdict unit-testable and every timeout message precise
+//! ("expected 1 NotReady node; kind-worker still Ready").
+
+mod api;
+mod drift;
+
+pub use api::*;
+pub use drift::*;
+
+use serde::Serialize;
+
+use crate::playbook::model::DurationCondition;
+use crate::playbook::values::{Count, format_duration};
+
+/// The outcome of checking a condition once.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Verdict {
+    pub holds: bool,
+    pub expected: String,
+    pub observed: String,
+}
+
+impl Verdict {
+    pub fn new(holds: bool, expected: impl Into<String>, observed: impl Into<String>) -> Self {
+        Verdict {
+            holds,
+            expected: expected.into(),
+            observed: observed.into(),
+        }
+    }
+}
+
+/// Joins verdicts: holds when all hold; the text lists every part, failing parts first.
+pub fn all(parts: Vec<Verdict>) -> Verdict {
+    let holds = parts.iter().all(|p| p.holds);
+    let mut sorted = parts;
+    sorted.sort_by_key(|p| p.holds);
+    let shown: Vec<&Verdict> = if holds {
+        sorted.iter().collect()
+    } else {
+        sorted.iter().filter(|p| !p.holds).collect()
+    };
+    Verdict {
+        holds,
+        expected: shown
+            .iter()
+            .map(|p| p.expected.as_str())
+            .collect::<Vec<_>>()
+            .join("; "),
+        observed: shown
+            .iter()
+            .map(|p| p.observed.as_str())
+            .collect::<Vec<_>>()
+            .join("; "),
+    }
+}
+
+pub(crate) fn count_verdict(what: &str, want: &Count, got: u64) -> Verdict {
+    Verdict::new(
+        want.matches(got),
+        format!("{want} {what}"),
+        format!("{got} {what}"),
+    )
+}
+
+/// A step's measured duration against bounds.
+pub fn duration(cond: &DurationCondition, took: Option<std::time::Duration>) -> Verdict {
+    let mut want = Vec::new();
+    if let Some(l) = cond.at_least {
+        want.push(format!("at least {l}"));
+    }
+    if let Some(m) = cond.at_most {
+        want.push(format!("at most {m}"));
+    }
+    let expected = format!("step `{}` to take {}", cond.step, want.join(" and "));
+    match took {
+        None => Verdict::new(false, expected, format!("step `{}` has not run", cond.step)),
+        Some(t) => {
+            let ok =
+                cond.at_least.is_none_or(|l| t >= l.0) && cond.at_most.is_none_or(|m| t <= m.0);
+            Verdict::new(ok, expected, format!("it took {}", format_duration(t)))
+        }
+    }
+}

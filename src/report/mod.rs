@@ -1,0 +1,24 @@
+//! Rendering runs: live progress for people ([`human`]), a summary table, the versioned JSON
+//! report ([`json`]) and JUnit XML ([`junit`]) for CI, and the `--dry-run` plan ([`plan`]).
+//! Every reporter writes to a writer it is given; whether the terminal is live is an input.
+
+pub mod human;
+pub mod json;
+pub mod junit;
+pub mod plan;
+pub mod summary;
+
+pub use summary::summary_table;
+
+use crate::engine::StepStatus;
+
+/// The symbol shown for a step status.
+pub fn mark(s: StepStatus) -> &'static str {
+    match s {
+        StepStatus::Passed => "✔",
+        StepStatus::Failed => "✘",
+        StepStatus::Error => "!",
+        StepStatus::Skipped => "-",
+        StepStatus::Interrupted => "⏹",
+    }
+}
