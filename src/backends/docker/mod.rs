@@ -1,0 +1,281 @@
+//! The node side of a kind cluster, reached through the Docker API (bollard).
+//!
+//! A kind node is a Docker container; kind finds them by the labels `io.x-k8s.kind.cluster` and
+//! `io.x-k8s.kind.role` and the container name is the Kubernetes node name (DESIGN.md section
+//! 7). Everything this module does to a node is a Docker API call on that container: exec with
+//! an argv (never a shell string built from playbook values; the few shell scripts it runs are
+//! fixed strings that take their inputs as positional arguments), pause, stop, kill, or the
+//! archive API to read a file. That is what lets `chaos` work without the kind CLI, kubectl or
+//! anything installed in the cluster.
+//!
+//! [`DockerNodes`] is the public handle: the etcd backend and the CLI use its helpers (read a
+//! file, find a published port, exec with stdin) and the engine uses it through [`NodeOps`].
+
+mod error;
+mod exec;
+mod faults;
+mod load;
+mod ops;
+mod reality;
+mod scripts;
+mod tar;
+
+use std::collections::{BTreeSet, HashMap};
+use std::sync::Mutex;
+
+use bollard::Docker;
+use bollard::query_parameters::{InspectContainerOptions, ListContainersOptionsBuilder};
+
+pub use error::DockerError;
+pub use load::{LoadReport, NodeLoad};
+pub use reality::NodeSnapshot;
+
+use crate::backends::{BackendError, NodeContainer};
+
+/// The label kind puts on every node container, valued with the cluster name.
+pub const CLUSTER_LABEL: &str = "io.x-k8s.kind.cluster";
+/// The label kind puts on every node container, valued with the node's role.
+pub const ROLE_LABEL: &str = "io.x-k8s.kind.role";
+
+/// The node containers of one kind cluster, through the Docker API.
+pub struct DockerNodes {
+    docker: Docker,
+    cluster: String,
+    /// Node names seen at the last listing; refreshed when a name is not in it.
+    known: Mutex<Vec<String>>,
+}
+
+/// Where bollard connects, for error messages (it honours `DOCKER_HOST=unix://...`).
+fn socket() -> String {
+    std::env::var("DOCKER_HOST")
+        .ok()
+        .filter(|h| h.starts_with("unix://"))
+        .unwrap_or_else(|| "unix:///var/run/docker.sock".to_string())
+}
+
+impl DockerNodes {
+    /// Connects to the local Docker daemon and finds the cluster's node containers.
+    ///
+    /// Fails with an `Unavailable` error when Docker does not answer (naming the socket) or
+    /// when no container carries `io.x-k8s.kind.cluster=<cluster>` (listing the clusters that
+    /// do exist).
+    pub async fn connect(cluster: &str) -> Result<Self, BackendError> {
+        let docker =
+            Docker::connect_with_local_defaults().map_err(|source| DockerError::Connect {
+                cluster: cluster.to_string(),
+                socket: socket(),
+                source,
+            })?;
+        let docker = docker
+            .negotiate_version()
+            .await
+            .map_err(|source| DockerError::Connect {
+                cluster: cluster.to_string(),
+                socket: socket(),
+                source,
+            })?;
+        let nodes = DockerNodes {
+            docker,
+            cluster: cluster.to_string(),
+            known: Mutex::new(Vec::new()),
+        };
+        let found = nodes.node_containers().await?;
+        if found.is_empty() {
+            let clusters = nodes.clusters().await?;
+            return Err(DockerError::NoCluster {
+                cluster: cluster.to_string(),
+                found: clusters,
+            }
+            .into());
+        }
+        Ok(nodes)
+    }
+
+    /// The kind cluster's name.
+    pub fn cluster(&self) -> &str {
+        &self.cluster
+    }
+
+    /// The bollard client, for the other modules of this backend.
+    pub(crate) fn docker(&self) -> &Docker {
+        &self.docker
+    }
+
+    /// The cluster's node containers (running or not), sorted by name.
+    pub async fn node_containers(&self) -> Result<Vec<NodeContainer>, BackendError> {
+        let filters = HashMap::from([(
+            "label".to_string(),
+            vec![format!("{CLUSTER_LABEL}={}", self.cluster)],
+        )]);
+        let opts = ListContainersOptionsBuilder::new()
+            .all(true)
+            .filters(&filters)
+            .build();
+        let list = self
+            .docker
+            .list_containers(Some(opts))
+            .await
+            .map_err(|e| DockerError::api("listing the node containers", e))?;
+        let mut nodes: Vec<NodeContainer> = list
+            .into_iter()
+            .filter_map(|c| {
+                let name = c.names?.first()?.trim_start_matches('/').to_string();
+                let role = c
+                    .labels
+                    .as_ref()
+                    .and_then(|l| l.get(ROLE_LABEL))
+                    .cloned()
+                    .unwrap_or_default();
+                let state = c.state.map(|s| s.to_string()).unwrap_or_default();
+                Some(NodeContainer { name, role, state })
+            })
+            .collect();
+        nodes.sort_by(|a, b| a.name.cmp(&b.name));
+        let mut known = self.known.lock().unwrap_or_else(|e| e.into_inner());
+        *known = nodes.iter().map(|n| n.name.clone()).collect();
+        Ok(nodes)
+    }
+
+    /// Every kind cluster name found on this Docker daemon, sorted.
+    async fn clusters(&self) -> Result<Vec<String>, BackendError> {
+        let filters = HashMap::from([("label".to_string(), vec![CLUSTER_LABEL.to_string()])]);
+        let opts = ListContainersOptionsBuilder::new()
+            .all(true)
+            .filters(&filters)
+            .build();
+        let list = self
+            .docker
+            .list_containers(Some(opts))
+            .await
+            .map_err(|e| DockerError::api("listing kind clusters", e))?;
+        let names: BTreeSet<String> = list
+            .into_iter()
+            .filter_map(|c| c.labels?.get(CLUSTER_LABEL).cloned())
+            .collect();
+        Ok(names.into_iter().collect())
+    }
+
+    /// The name of the control-plane node container (the first, if there are several).
+    pub async fn control_plane(&self) -> Result<String, BackendError> {
+        let nodes = self.node_containers().await?;
+        nodes
+            .iter()
+            .find(|n| n.role == "control-plane")
+            .map(|n| n.name.clone())
+            .ok_or_else(|| {
+                let names: Vec<String> = nodes.iter().map(|n| n.name.clone()).collect();
+                BackendError::not_found(format!(
+                    "kind cluster `{}` has no control-plane node; its nodes are: {}",
+                    self.cluster,
+                    names.join(", ")
+                ))
+            })
+    }
+
+    /// Checks that `node` is a node container of this cluster (never another container).
+    pub(crate) async fn check_node(&self, node: &str) -> Result<(), BackendError> {
+        let cached = self
+            .known
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .iter()
+            .any(|n| n == node);
+        if cached {
+            return Ok(());
+        }
+        let nodes = self.node_containers().await?;
+        if nodes.iter().any(|n| n.name == node) {
+            return Ok(());
+        }
+        Err(self.no_node(node, nodes.into_iter().map(|n| n.name).collect()))
+    }
+
+    fn no_node(&self, node: &str, nodes: Vec<String>) -> BackendError {
+        DockerError::NoNode {
+            node: node.to_string(),
+            cluster: self.cluster.clone(),
+            nodes,
+        }
+        .into()
+    }
+
+    /// Maps a Docker error on `node` to a clear one: a 404 means the container went away.
+    pub(crate) fn on_node(
+        &self,
+        node: &str,
+        what: &str,
+        e: bollard::errors::Error,
+    ) -> BackendError {
+        if error::status_of(&e) == Some(404) {
+            return BackendError::not_found(format!(
+                "node container `{node}` of kind cluster `{}` no longer exists ({what})",
+                self.cluster
+            ));
+        }
+        DockerError::api(format!("{what} on node `{node}`"), e).into()
+    }
+
+    async fn inspect(
+        &self,
+        node: &str,
+    ) -> Result<bollard::models::ContainerInspectResponse, BackendError> {
+        self.check_node(node).await?;
+        self.docker
+            .inspect_container(node, None::<InspectContainerOptions>)
+            .await
+            .map_err(|e| self.on_node(node, "inspecting the container", e))
+    }
+
+    /// The node container's state as Docker reports it (`running`, `paused`, `exited`...).
+    pub(crate) async fn state(&self, node: &str) -> Result<String, BackendError> {
+        let c = self.inspect(node).await?;
+        Ok(c.state
+            .and_then(|s| s.status)
+            .map(|s| s.to_string())
+            .unwrap_or_default())
+    }
+
+    /// The node's IP address on a Docker network (`kind` for kind clusters), if it has one.
+    pub async fn container_ip(
+        &self,
+        node: &str,
+        network: &str,
+    ) -> Result<Option<String>, BackendError> {
+        let c = self.inspect(node).await?;
+        Ok(c.network_settings
+            .and_then(|n| n.networks)
+            .and_then(|mut n| n.remove(network))
+            .and_then(|e| e.ip_address)
+            .filter(|ip| !ip.is_empty()))
+    }
+
+    /// Where a container port (like `6443/tcp`) is published on the host: (host ip, port).
+    pub async fn published_port(
+        &self,
+        node: &str,
+        container_port: &str,
+    ) -> Result<Option<(String, u16)>, BackendError> {
+        let c = self.inspect(node).await?;
+        let bindings = c
+            .network_settings
+            .and_then(|n| n.ports)
+            .and_then(|mut p| p.remove(container_port))
+            .flatten()
+            .unwrap_or_default();
+        Ok(bindings.into_iter().find_map(|b| {
+            let port = b.host_port?.parse::<u16>().ok()?;
+            let ip = b
+                .host_ip
+                .filter(|ip| !ip.is_empty())
+                .unwrap_or_else(|| "0.0.0.0".to_string());
+            Some((ip, port))
+        }))
+    }
+
+    /// Reads one file from a node container through the archive API (what `docker cp` uses),
+    /// so it works even when the node cannot exec (a paused node cannot; a stopped one can).
+    pub async fn read_file(&self, node: &str, path: &str) -> Result<Vec<u8>, BackendError> {
+        self.check_node(node).await?;
+        tar::read_file(self, node, path).await
+    }
+}

@@ -1,0 +1,306 @@
+//! Parsing the output of the node scan script: no I/O, so every case is unit-tested.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use serde_json::Value;
+
+use crate::backends::docker::scripts::MARK;
+use crate::backends::{NodeReality, PodKey, Sandbox, Shim};
+
+/// Where the sandbox and container list came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Source {
+    #[default]
+    Ctr,
+    Crictl,
+}
+
+/// Everything one scan of a node found.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct NodeScan {
+    pub source: Source,
+    pub kubelet_pids: Vec<u32>,
+    pub shims: Vec<Shim>,
+    /// Pod sandboxes known to the CRI (live or not).
+    pub sandboxes: Vec<SandboxInfo>,
+    /// Application containers known to the CRI.
+    pub containers: Vec<CriContainer>,
+    /// containerd tasks in namespace k8s.io, with their PIDs in the node.
+    pub tasks: Vec<Task>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SandboxInfo {
+    pub id: String,
+    pub pod: PodKey,
+    pub uid: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CriContainer {
+    pub id: String,
+    pub name: String,
+    pub sandbox_id: String,
+    pub running: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Task {
+    pub id: String,
+    pub pid: u32,
+    pub status: String,
+}
+
+impl NodeScan {
+    /// The project's view of this node.
+    pub fn reality(&self, node: &str) -> NodeReality {
+        let live: BTreeSet<&str> = self.shims.iter().map(|s| s.sandbox_id.as_str()).collect();
+        let mut sandboxes: Vec<Sandbox> = self
+            .sandboxes
+            .iter()
+            .map(|sb| {
+                let mut containers: Vec<String> = self
+                    .containers
+                    .iter()
+                    .filter(|c| c.sandbox_id == sb.id && c.running)
+                    .map(|c| c.name.clone())
+                    .collect();
+                containers.sort();
+                Sandbox {
+                    id: sb.id.clone(),
+                    pod: sb.pod.clone(),
+                    uid: sb.uid.clone(),
+                    live: live.contains(sb.id.as_str()),
+                    containers,
+                }
+            })
+            .collect();
+        sandboxes.sort_by(|a, b| (&a.pod, &a.id).cmp(&(&b.pod, &b.id)));
+        NodeReality {
+            node: node.to_string(),
+            kubelet_running: !self.kubelet_pids.is_empty(),
+            shims: self.shims.clone(),
+            sandboxes,
+        }
+    }
+
+    /// The PID of a task (container or sandbox) that is running.
+    pub fn running_pid(&self, id: &str) -> Option<u32> {
+        self.tasks
+            .iter()
+            .find(|t| t.id == id && t.status.eq_ignore_ascii_case("running"))
+            .map(|t| t.pid)
+    }
+}
+
+/// A containerd id as the CRI makes them (64 hex) or as a person might (`[A-Za-z0-9_.-]`).
+pub fn valid_id(id: &str) -> bool {
+    !id.is_empty()
+        && id.len() <= 128
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.' | b'-'))
+}
+
+pub fn parse_scan(out: &str) -> Result<NodeScan, String> {
+    let mut scan = NodeScan::default();
+    let mut seen_pids = BTreeSet::new();
+    let mut section: Option<String> = None;
+    let mut body = String::new();
+    let mut sections: Vec<(String, String)> = Vec::new();
+    for line in out.split('\n') {
+        if let Some(rest) = line.strip_prefix(MARK) {
+            if let Some(s) = section.take() {
+                sections.push((s, std::mem::take(&mut body)));
+            }
+            section = Some(rest.to_string());
+            continue;
+        }
+        match &section {
+            None => {
+                if let Some((pid, args)) = cmdline_line(line)
+                    && seen_pids.insert(pid)
+                {
+                    process(&mut scan, pid, &args);
+                }
+            }
+            Some(_) => {
+                body.push_str(line);
+                body.push('\n');
+            }
+        }
+    }
+    if let Some(s) = section.take() {
+        sections.push((s, body));
+    }
+    for (name, text) in sections {
+        if name == "crictl-pods@@" {
+            scan.source = Source::Crictl;
+            scan.sandboxes = crictl_pods(&text)?;
+        } else if name == "crictl-ps@@" {
+            scan.containers = crictl_containers(&text)?;
+        } else if name == "tasks@@" {
+            scan.tasks = parse_tasks(&text);
+        } else if let Some(id) = name.strip_prefix("info@@ ") {
+            ctr_info(&mut scan, id.trim(), &text)?;
+        }
+    }
+    if scan.source == Source::Ctr {
+        for c in &mut scan.containers {
+            c.running = scan
+                .tasks
+                .iter()
+                .any(|t| t.id == c.id && t.status.eq_ignore_ascii_case("running"));
+        }
+    }
+    scan.shims.sort_by(|a, b| a.sandbox_id.cmp(&b.sandbox_id));
+    scan.kubelet_pids.sort_unstable();
+    Ok(scan)
+}
+
+/// `/proc/PID/cmdline:arg0\0arg1\0...` -> (PID, args).
+fn cmdline_line(line: &str) -> Option<(u32, Vec<&str>)> {
+    let rest = line.strip_prefix("/proc/")?;
+    let (pid, args) = rest.split_once("/cmdline:")?;
+    let pid = pid.parse().ok()?;
+    Some((pid, args.split('\0').filter(|a| !a.is_empty()).collect()))
+}
+
+fn basename(path: &str) -> &str {
+    path.rsplit('/').next().unwrap_or(path)
+}
+
+fn process(scan: &mut NodeScan, pid: u32, args: &[&str]) {
+    let Some(argv0) = args.first() else { return };
+    match basename(argv0) {
+        "kubelet" => scan.kubelet_pids.push(pid),
+        "containerd-shim-runc-v2" => {
+            let value = |flag: &str| {
+                args.iter()
+                    .position(|a| *a == flag || a.strip_prefix('-') == Some(flag))
+                    .and_then(|i| args.get(i + 1))
+                    .copied()
+            };
+            // `... start` and `... delete` are short-lived invocations, not the shim daemon.
+            if args
+                .iter()
+                .skip(1)
+                .any(|a| matches!(*a, "start" | "delete"))
+            {
+                return;
+            }
+            if value("-namespace").is_some_and(|ns| ns != "k8s.io") {
+                return;
+            }
+            if let Some(id) = value("-id").filter(|id| valid_id(id)) {
+                scan.shims.push(Shim {
+                    pid,
+                    sandbox_id: id.to_string(),
+                });
+            }
+        }
+        _ => {}
+    }
+}
+
+fn json(text: &str, what: &str) -> Result<Value, String> {
+    serde_json::from_str(text.trim()).map_err(|e| format!("{what} printed invalid JSON: {e}"))
+}
+
+fn str_at<'a>(v: &'a Value, path: &[&str]) -> &'a str {
+    let mut cur = v;
+    for p in path {
+        cur = &cur[*p];
+    }
+    cur.as_str().unwrap_or_default()
+}
+
+fn crictl_pods(text: &str) -> Result<Vec<SandboxInfo>, String> {
+    let v = json(text, "crictl pods -o json")?;
+    Ok(v["items"]
+        .as_array()
+        .map(Vec::as_slice)
+        .unwrap_or_default()
+        .iter()
+        .filter(|p| valid_id(str_at(p, &["id"])))
+        .map(|p| SandboxInfo {
+            id: str_at(p, &["id"]).to_string(),
+            pod: PodKey {
+                namespace: str_at(p, &["metadata", "namespace"]).to_string(),
+                name: str_at(p, &["metadata", "name"]).to_string(),
+            },
+            uid: str_at(p, &["metadata", "uid"]).to_string(),
+        })
+        .collect())
+}
+
+fn crictl_containers(text: &str) -> Result<Vec<CriContainer>, String> {
+    let v = json(text, "crictl ps -o json")?;
+    Ok(v["containers"]
+        .as_array()
+        .map(Vec::as_slice)
+        .unwrap_or_default()
+        .iter()
+        .map(|c| CriContainer {
+            id: str_at(c, &["id"]).to_string(),
+            name: str_at(c, &["metadata", "name"]).to_string(),
+            sandbox_id: str_at(c, &["podSandboxId"]).to_string(),
+            running: str_at(c, &["state"]) == "CONTAINER_RUNNING",
+        })
+        .collect())
+}
+
+/// `ctr tasks ls`: `TASK PID STATUS` rows.
+pub fn parse_tasks(text: &str) -> Vec<Task> {
+    text.lines()
+        .filter_map(|l| {
+            let mut f = l.split_whitespace();
+            let id = f.next()?;
+            let pid = f.next()?.parse().ok()?;
+            let status = f.next().unwrap_or_default();
+            (id != "TASK" && valid_id(id)).then(|| Task {
+                id: id.to_string(),
+                pid,
+                status: status.to_string(),
+            })
+        })
+        .collect()
+}
+
+/// `ctr containers info ID`: a sandbox (pod labels) or an application container (the CRI's
+/// OCI annotations name its sandbox).
+fn ctr_info(scan: &mut NodeScan, id: &str, text: &str) -> Result<(), String> {
+    if text.trim().is_empty() || !valid_id(id) {
+        return Ok(()); // gone between `tasks ls` and `info`
+    }
+    let v = json(text, "ctr containers info")?;
+    let labels: BTreeMap<String, String> =
+        serde_json::from_value(v["Labels"].clone()).unwrap_or_default();
+    let label = |k: &str| labels.get(k).cloned().unwrap_or_default();
+    let annotation = |k: &str| str_at(&v, &["Spec", "annotations", k]).to_string();
+    let kind = labels.get("io.cri-containerd.kind").map(String::as_str);
+    let pod_name = label("io.kubernetes.pod.name");
+    match kind {
+        Some("container") => scan.containers.push(CriContainer {
+            id: id.to_string(),
+            name: Some(label("io.kubernetes.container.name"))
+                .filter(|n| !n.is_empty())
+                .unwrap_or_else(|| annotation("io.kubernetes.cri.container-name")),
+            sandbox_id: annotation("io.kubernetes.cri.sandbox-id"),
+            running: false,
+        }),
+        Some("sandbox") | None if !pod_name.is_empty() => scan.sandboxes.push(SandboxInfo {
+            id: id.to_string(),
+            pod: PodKey {
+                namespace: label("io.kubernetes.pod.namespace"),
+                name: pod_name,
+            },
+            uid: label("io.kubernetes.pod.uid"),
+        }),
+        _ => {}
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,179 @@
+use super::*;
+
+const ID_A: &str = "f13e0ce0bdb3126c85393c5e3750fe9654e7e22a630ad1a5a9545fa03703690c";
+const ID_B: &str = "9a1b2c3d4e5f60718293a4b5c6d7e8f9a0b1c2d3e4f5a6b7c8d9e0f1a2b3c4d5";
+const CTR_APP: &str = "c0c0c0c0c0c0c0c0c0c0c0c0c0c0c0c0c0c0c0c0c0c0c0c0c0c0c0c0c0c0c0c0";
+
+fn proc_line(pid: u32, args: &[&str]) -> String {
+    format!("/proc/{pid}/cmdline:{}\0\n", args.join("\0"))
+}
+
+fn shim(pid: u32, id: &str) -> String {
+    proc_line(
+        pid,
+        &[
+            "/usr/local/bin/containerd-shim-runc-v2",
+            "-namespace",
+            "k8s.io",
+            "-id",
+            id,
+            "-address",
+            "/run/containerd/containerd.sock",
+        ],
+    )
+}
+
+fn info(id: &str, labels: &str, annotations: &str) -> String {
+    format!(
+        "@@kind-chaos:info@@ {id}\n{{\"ID\": \"{id}\", \"Labels\": {{{labels}}}, \"Spec\": {{\"annotations\": {{{annotations}}}}}}}\n"
+    )
+}
+
+/// Output as the test cluster's nodes produce it (no crictl): captured shape, trimmed.
+fn ctr_output() -> String {
+    let mut s = String::new();
+    s += &proc_line(
+        1,
+        &[
+            "/usr/bin/tini",
+            "--",
+            "/usr/local/bin/kind-chaos-entrypoint",
+        ],
+    );
+    s += &shim(116, ID_A);
+    s += &proc_line(136, &["/bin/sleep", "infinity"]);
+    // The scan's own shell: its script spans lines, each prefixed by grep.
+    s += "/proc/150/cmdline:sh\0-c\0\n/proc/150/cmdline:echo \"@@kind-chaos:end@@\"\0\n";
+    s += &proc_line(51, &["/usr/bin/kubelet", "infinity"]);
+    s += &shim(200, ID_B);
+    // Transient shim invocations and shims of other namespaces are not pod shims.
+    s += &proc_line(
+        300,
+        &[
+            "containerd-shim-runc-v2",
+            "-namespace",
+            "k8s.io",
+            "-id",
+            "x1",
+            "start",
+        ],
+    );
+    s += &proc_line(
+        301,
+        &["containerd-shim-runc-v2", "-namespace", "moby", "-id", "x2"],
+    );
+    s += "@@kind-chaos:tasks@@\n";
+    s += "TASK                                                                PID    STATUS    \n";
+    s += &format!(
+        "{ID_A}    136    RUNNING\n{ID_B}    210    STOPPED\n{CTR_APP}    220    RUNNING\n"
+    );
+    s += &info(
+        ID_A,
+        r#""io.cri-containerd.kind": "sandbox", "io.kubernetes.pod.name": "web", "io.kubernetes.pod.namespace": "ns1", "io.kubernetes.pod.uid": "1111-2222""#,
+        "",
+    );
+    s += &info(
+        ID_B,
+        r#""io.kubernetes.pod.name": "db", "io.kubernetes.pod.namespace": "ns2", "io.kubernetes.pod.uid": "u-db""#,
+        "",
+    );
+    s += &info(
+        CTR_APP,
+        r#""io.cri-containerd.kind": "container", "io.kubernetes.container.name": "app""#,
+        &format!(r#""io.kubernetes.cri.sandbox-id": "{ID_A}""#),
+    );
+    s += "@@kind-chaos:info@@ deadbeef\n"; // vanished between `tasks ls` and `info`
+    s += "@@kind-chaos:end@@\n";
+    s
+}
+
+#[test]
+fn ctr_scan_maps_shims_to_pods() {
+    let scan = parse_scan(&ctr_output()).unwrap();
+    assert_eq!(scan.source, Source::Ctr);
+    assert_eq!(scan.kubelet_pids, vec![51]);
+    let shims: Vec<(u32, &str)> = scan
+        .shims
+        .iter()
+        .map(|s| (s.pid, s.sandbox_id.as_str()))
+        .collect();
+    assert_eq!(shims, vec![(200, ID_B), (116, ID_A)]);
+    let r = scan.reality("n1");
+    assert!(r.kubelet_running);
+    assert_eq!(r.sandboxes.len(), 2);
+    let web = &r.sandboxes[0];
+    assert_eq!(web.pod.to_string(), "ns1/web");
+    assert_eq!((web.uid.as_str(), web.live), ("1111-2222", true));
+    assert_eq!(web.containers, vec!["app".to_string()]);
+    let db = &r.sandboxes[1];
+    assert_eq!(db.pod.to_string(), "ns2/db");
+    assert!(db.containers.is_empty());
+    assert_eq!(scan.running_pid(CTR_APP), Some(220));
+    assert_eq!(
+        scan.running_pid(ID_B),
+        None,
+        "a stopped task has no live pid"
+    );
+}
+
+#[test]
+fn crictl_scan_marks_sandboxes_without_shims_dead() {
+    let mut s = shim(116, ID_A);
+    s += &proc_line(51, &["kubelet", "--config=/var/lib/kubelet/config.yaml"]);
+    s += "@@kind-chaos:crictl-pods@@\n";
+    s += &format!(
+        r#"{{"items": [
+  {{"id": "{ID_A}", "metadata": {{"name": "web", "uid": "u1", "namespace": "default"}}, "state": "SANDBOX_READY"}},
+  {{"id": "{ID_B}", "metadata": {{"name": "old", "uid": "u2", "namespace": "default"}}, "state": "SANDBOX_NOTREADY"}}
+]}}
+"#
+    );
+    s += "@@kind-chaos:crictl-ps@@\n";
+    s += &format!(
+        r#"{{"containers": [
+  {{"id": "{CTR_APP}", "podSandboxId": "{ID_A}", "metadata": {{"name": "app"}}, "state": "CONTAINER_RUNNING"}},
+  {{"id": "e1", "podSandboxId": "{ID_A}", "metadata": {{"name": "sidecar"}}, "state": "CONTAINER_EXITED"}}
+]}}
+"#
+    );
+    s += "@@kind-chaos:tasks@@\nTASK PID STATUS\n";
+    s += &format!("{CTR_APP} 220 RUNNING\n@@kind-chaos:end@@\n");
+    let scan = parse_scan(&s).unwrap();
+    assert_eq!(scan.source, Source::Crictl);
+    let r = scan.reality("n1");
+    assert!(r.kubelet_running);
+    let by: Vec<(&str, bool, usize)> = r
+        .sandboxes
+        .iter()
+        .map(|s| (s.pod.name.as_str(), s.live, s.containers.len()))
+        .collect();
+    assert_eq!(by, vec![("old", false, 0), ("web", true, 1)]);
+    assert_eq!(scan.running_pid(CTR_APP), Some(220));
+}
+
+#[test]
+fn no_kubelet_and_no_pods() {
+    let s = format!(
+        "{}@@kind-chaos:tasks@@\nTASK PID STATUS\n@@kind-chaos:end@@\n",
+        proc_line(1, &["/sbin/init"])
+    );
+    let r = parse_scan(&s).unwrap().reality("n");
+    assert!(!r.kubelet_running);
+    assert!(r.shims.is_empty() && r.sandboxes.is_empty());
+}
+
+#[test]
+fn invalid_cri_json_is_an_error() {
+    let s = "@@kind-chaos:crictl-pods@@\n{not json\n@@kind-chaos:end@@\n";
+    assert!(parse_scan(s).is_err());
+}
+
+#[test]
+fn ids_are_checked_before_use() {
+    assert!(valid_id(ID_A));
+    assert!(valid_id("my-sandbox_1.2"));
+    assert!(!valid_id(""));
+    assert!(!valid_id("a b"));
+    assert!(!valid_id("$(id)"));
+    assert!(!valid_id(&"a".repeat(129)));
+}
