@@ -1,0 +1,9 @@
+//! The fake API server driven by the real kube client (one test binary, so kube is
+//! linked once).
+
+mod common;
+mod crud;
+mod discovery;
+mod knobs;
+mod lifecycle;
+mod watch;
