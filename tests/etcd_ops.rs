@@ -1,0 +1,135 @@
+//! The etcd delete's promise under concurrent writes, on a real etcd: a key that a "controller"
+//! keeps rewriting while a prefix is deleted is deleted, and the backup holds exactly the value
+//! etcd removed (checked against etcd's own history: a watch with `prev_kv`).
+
+#[path = "support/etcd.rs"]
+mod etcd_support;
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use etcd_client::{EventType, WatchOptions};
+use etcd_support::TestEtcd;
+use kind_chaos::backends::EtcdSelector;
+use kind_chaos::backends::etcd::{BackupFile, DeleteReport};
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_key_rewritten_during_the_delete_is_backed_up_with_the_value_deleted() {
+    // Every 2 ms: faster than a guarded retry, so the last try is unguarded.
+    let fast = race(Duration::from_millis(2)).await;
+    assert_eq!(fast.unguarded, vec!["/race/hot".to_string()]);
+    // Every 40 ms: a guarded retry usually wins (either way the backup must be exact).
+    let slow = race(Duration::from_millis(40)).await;
+    eprintln!("slow writer: unguarded {:?}", slow.unguarded);
+}
+
+async fn race(every: Duration) -> DeleteReport {
+    let etcd = TestEtcd::start().await;
+    let cold: Vec<(Vec<u8>, Vec<u8>)> = (0..3000)
+        .map(|i| {
+            (
+                format!("/race/c{i:05}").into_bytes(),
+                format!("cold{i}").into_bytes(),
+            )
+        })
+        .collect();
+    etcd.load(cold.clone()).await;
+    let mut raw = etcd.raw().await;
+    let start = raw
+        .put("/race/hot", "v0", None)
+        .await
+        .unwrap()
+        .header()
+        .unwrap()
+        .revision();
+
+    // The "controller": rewrites the hot key until told to stop.
+    let stop = Arc::new(AtomicBool::new(false));
+    let writer = {
+        let stop = stop.clone();
+        let mut kv = raw.kv_client();
+        tokio::spawn(async move {
+            let mut i = 1u64;
+            while !stop.load(Ordering::Relaxed) {
+                kv.put("/race/hot", format!("v{i}"), None).await.unwrap();
+                i += 1;
+                tokio::time::sleep(every).await;
+            }
+        })
+    };
+    tokio::time::sleep(Duration::from_millis(20)).await;
+
+    let client = etcd.client().await;
+    let path = etcd.dir.path().join("race.json");
+    let report = client
+        .delete_with_backup(&EtcdSelector::Prefix("/race/".into()), &path)
+        .await
+        .unwrap();
+    stop.store(true, Ordering::Relaxed);
+    writer.await.unwrap();
+
+    let file = BackupFile::read(&path).unwrap();
+    assert!(file.complete);
+    let backed: Vec<(Vec<u8>, Vec<u8>)> = file
+        .entries
+        .iter()
+        .map(|e| (e.key.clone(), e.value.clone()))
+        .collect();
+    let deleted: Vec<(Vec<u8>, Vec<u8>)> = report
+        .backup
+        .entries
+        .iter()
+        .map(|e| (e.key.clone(), e.value.clone()))
+        .collect();
+    assert_eq!(backed, deleted, "the file holds exactly what was deleted");
+    for c in &cold {
+        assert!(deleted.contains(c), "{}", String::from_utf8_lossy(&c.0));
+    }
+
+    // etcd's own history of the hot key: the value each delete removed.
+    let end = raw
+        .get("/race/hot", None)
+        .await
+        .unwrap()
+        .header()
+        .unwrap()
+        .revision();
+    let mut watch = raw
+        .watch(
+            "/race/hot",
+            Some(
+                WatchOptions::new()
+                    .with_start_revision(start)
+                    .with_prev_key(),
+            ),
+        )
+        .await
+        .unwrap();
+    let mut removed: Vec<Vec<u8>> = Vec::new();
+    let mut seen = 0;
+    while seen < end {
+        let msg = tokio::time::timeout(Duration::from_secs(5), watch.message())
+            .await
+            .expect("the watch replays history")
+            .unwrap()
+            .expect("a watch response");
+        for ev in msg.events() {
+            let kv = ev.kv().unwrap();
+            seen = seen.max(kv.mod_revision());
+            if ev.event_type() == EventType::Delete {
+                removed.push(ev.prev_kv().expect("prev_kv").value().to_vec());
+            }
+        }
+    }
+    let hot_backup: Vec<&Vec<u8>> = deleted
+        .iter()
+        .filter(|(k, _)| k == b"/race/hot")
+        .map(|(_, v)| v)
+        .collect();
+    match (removed.as_slice(), hot_backup.as_slice()) {
+        ([gone], [kept]) => assert_eq!(gone, *kept, "the backup holds the value deleted"),
+        other => panic!("deleted and backed up do not match: {other:?}"),
+    }
+    report
+}
