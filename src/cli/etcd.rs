@@ -1,0 +1,318 @@
+//! `chaos etcd ls|get|del|restore`: raw etcd access for game days and for learning how
+//! Kubernetes keeps its state, with the safety the fault needs: `del` writes a backup of every
+//! value before it deletes anything and says where it is; `restore` puts exactly those values
+//! back and never overwrites a key Kubernetes has written again (unless `--force`).
+//!
+//! The connection flags are etcdctl's (`--endpoints --cacert --cert --key`); whatever is not
+//! given is discovered from the kind cluster (`--cluster`, default `kind`) through Docker.
+//!
+//! Exit codes: 0 done; 2 bad usage; 3 etcd (or Docker, or the cluster) unreachable, or the
+//! TLS credentials rejected; 4 the key does not exist or the operation failed.
+
+use std::io::Write;
+use std::path::PathBuf;
+
+use clap::{Args, Subcommand, ValueEnum};
+
+use crate::backends::docker::DockerNodes;
+use crate::backends::etcd::decode::{self, Format};
+use crate::backends::etcd::{self, BackupFile, EtcdClient, EtcdFlags, backup};
+use crate::backends::{BackendError, ErrorKind, EtcdSelector};
+use crate::exit::Exit;
+
+const BACKUP_HELP: &str = "Backups: every delete first writes the keys and values it will delete (read at one revision) \
+to a JSON file (0600; keys and values base64, so any bytes round-trip), by default in \
+$XDG_STATE_HOME/kind-chaos/backups/ (~/.local/state/kind-chaos/backups/; $CHAOS_STATE_DIR/backups/ when set). \
+`chaos etcd restore FILE` puts them back.";
+
+#[derive(Subcommand, Debug)]
+#[command(after_long_help = BACKUP_HELP)]
+pub enum EtcdCommand {
+    /// List the keys under a prefix (keys only, streamed page by page).
+    Ls {
+        /// The key prefix, like `/registry/pods/` (empty: every key).
+        prefix: String,
+        /// Print only the number of keys.
+        #[arg(long)]
+        count: bool,
+        /// At most this many keys.
+        #[arg(long)]
+        limit: Option<u64>,
+        #[command(flatten)]
+        conn: ConnArgs,
+    },
+    /// Show a value: Kubernetes objects decoded from protobuf, JSON as stored, other bytes escaped.
+    Get {
+        /// The key, like `/registry/pods/default/web`.
+        #[arg(id = "etcd_key", value_name = "KEY")]
+        key: String,
+        /// Write the value's bytes as they are.
+        #[arg(long, conflicts_with = "output")]
+        raw: bool,
+        /// How to show a decoded Kubernetes object.
+        #[arg(long, short = 'o', value_enum, default_value_t = Output::Yaml)]
+        output: Output,
+        #[command(flatten)]
+        conn: ConnArgs,
+    },
+    /// Delete a key (or every key under a prefix), after backing the values up.
+    #[command(after_long_help = BACKUP_HELP)]
+    Del {
+        /// The key (or with --prefix, the prefix), like `/registry/pods/default/web`.
+        #[arg(id = "etcd_key", value_name = "KEY")]
+        key: String,
+        /// Delete every key that starts with KEY.
+        #[arg(long)]
+        prefix: bool,
+        /// Write the backup to this file (it must not exist) instead of the state directory.
+        #[arg(long, value_name = "FILE")]
+        backup: Option<PathBuf>,
+        #[command(flatten)]
+        conn: ConnArgs,
+    },
+    /// Put back the values of a backup; keys that exist again are skipped unless --force.
+    Restore {
+        /// A backup file written by `chaos etcd del` or an `etcd-delete` fault.
+        backup: PathBuf,
+        /// Overwrite keys that exist again.
+        #[arg(long)]
+        force: bool,
+        #[command(flatten)]
+        conn: ConnArgs,
+    },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Output {
+    Yaml,
+    Json,
+}
+
+/// How to reach etcd (etcdctl's flag names); what is left out is discovered from the cluster.
+#[derive(Args, Debug, Clone, Default)]
+pub struct ConnArgs {
+    /// etcd endpoints, comma-separated, like `https://127.0.0.1:2379` [default: discovered
+    /// from the kind cluster's control-plane container].
+    #[arg(long, value_delimiter = ',', value_name = "URLS")]
+    pub endpoints: Vec<String>,
+    /// The CA certificate of etcd's server certificate [default: the cluster's
+    /// /etc/kubernetes/pki/etcd/ca.crt].
+    #[arg(long, value_name = "FILE")]
+    pub cacert: Option<PathBuf>,
+    /// Client certificate [default: the cluster's etcd healthcheck-client.crt].
+    #[arg(long, value_name = "FILE", requires = "key")]
+    pub cert: Option<PathBuf>,
+    /// Client certificate key [default: the cluster's etcd healthcheck-client.key].
+    #[arg(long, value_name = "FILE", requires = "cert")]
+    pub key: Option<PathBuf>,
+    /// The kind cluster whose etcd to use, for what the flags above leave out (default `kind`).
+    #[arg(long)]
+    pub cluster: Option<String>,
+}
+
+impl ConnArgs {
+    fn flags(&self) -> EtcdFlags {
+        EtcdFlags {
+            endpoints: self.endpoints.clone(),
+            cacert: self.cacert.clone(),
+            cert: self.cert.clone(),
+            key: self.key.clone(),
+        }
+    }
+}
+
+/// Connects as the flags say, discovering the rest from the kind cluster.
+pub async fn client(conn: &ConnArgs) -> Result<EtcdClient, BackendError> {
+    let flags = conn.flags();
+    if flags.complete() {
+        return etcd::connect(&flags).await;
+    }
+    let cluster = super::connect::cluster_name(conn.cluster.as_deref(), None);
+    let docker = DockerNodes::connect(&cluster).await?;
+    etcd::connect_for_cluster(&docker, &flags).await
+}
+
+pub async fn run(cmd: EtcdCommand) -> Exit {
+    let result = match cmd {
+        EtcdCommand::Ls {
+            prefix,
+            count,
+            limit,
+            conn,
+        } => ls(&conn, &prefix, count, limit).await,
+        EtcdCommand::Get {
+            key,
+            raw,
+            output,
+            conn,
+        } => get(&conn, &key, raw, output).await,
+        EtcdCommand::Del {
+            key,
+            prefix,
+            backup,
+            conn,
+        } => {
+            if prefix && key.is_empty() {
+                eprintln!("error: refusing to delete every key in etcd (empty prefix)");
+                return Exit::Usage;
+            }
+            let selector = if prefix {
+                EtcdSelector::Prefix(key)
+            } else {
+                EtcdSelector::Key(key)
+            };
+            del(&conn, &selector, backup).await
+        }
+        EtcdCommand::Restore {
+            backup,
+            force,
+            conn,
+        } => restore(&conn, &backup, force).await,
+    };
+    match result {
+        Ok(exit) => exit,
+        Err(e) => fail(&e),
+    }
+}
+
+/// Prints the error; unreachable etcd is exit 3, anything else exit 4.
+fn fail(e: &BackendError) -> Exit {
+    eprintln!("error: {e}");
+    match e.kind {
+        ErrorKind::Unavailable => Exit::Environment,
+        ErrorKind::NotFound | ErrorKind::Failed => Exit::StepFailed,
+    }
+}
+
+async fn ls(
+    conn: &ConnArgs,
+    prefix: &str,
+    count: bool,
+    limit: Option<u64>,
+) -> Result<Exit, BackendError> {
+    let c = client(conn).await?;
+    if count {
+        let n = c.count_prefix(prefix.as_bytes()).await?;
+        println!("{}", limit.map_or(n, |l| n.min(l)));
+        return Ok(Exit::Passed);
+    }
+    let stdout = std::io::stdout();
+    let mut out = std::io::BufWriter::with_capacity(64 * 1024, stdout.lock());
+    c.for_each_key(prefix.as_bytes(), limit, |key| {
+        out.write_all(printable(key).as_bytes())?;
+        out.write_all(b"\n")
+    })
+    .await?;
+    let _ = out.flush();
+    Ok(Exit::Passed)
+}
+
+/// A key as printed by `ls`: as it is when it is printable UTF-8, else escaped.
+fn printable(key: &[u8]) -> std::borrow::Cow<'_, str> {
+    match std::str::from_utf8(key) {
+        Ok(s) if !s.chars().any(char::is_control) => std::borrow::Cow::Borrowed(s),
+        _ => std::borrow::Cow::Owned(decode::escape(key)),
+    }
+}
+
+async fn get(conn: &ConnArgs, key: &str, raw: bool, output: Output) -> Result<Exit, BackendError> {
+    let c = client(conn).await?;
+    let Some(value) = c.get_value(key.as_bytes()).await? else {
+        return Err(BackendError::not_found(format!(
+            "etcd key {key} does not exist (at {})",
+            c.endpoint()
+        )));
+    };
+    let mut out = std::io::stdout().lock();
+    let written = if raw {
+        out.write_all(&value)
+    } else {
+        let format = match output {
+            Output::Yaml => Format::Yaml,
+            Output::Json => Format::Json,
+        };
+        out.write_all(decode::render(&value, format).as_bytes())
+    };
+    let _ = written.and_then(|()| out.flush());
+    Ok(Exit::Passed)
+}
+
+async fn del(
+    conn: &ConnArgs,
+    selector: &EtcdSelector,
+    path: Option<PathBuf>,
+) -> Result<Exit, BackendError> {
+    let c = client(conn).await?;
+    let path = path.unwrap_or_else(|| backup::default_path(&backup::default_dir(), selector));
+    let report = c.delete_with_backup(selector, &path).await?;
+    if report.backup.entries.is_empty() {
+        return Err(BackendError::not_found(match selector {
+            EtcdSelector::Key(k) => format!("etcd key {k} does not exist (at {})", c.endpoint()),
+            EtcdSelector::Prefix(p) => {
+                format!("no etcd keys start with {p} (at {})", c.endpoint())
+            }
+        }));
+    }
+    println!(
+        "deleted {} key(s) of {selector} (read at revision {})",
+        report.backup.entries.len(),
+        report.backup.revision
+    );
+    if let Some(p) = &report.path {
+        println!("backup: {}", p.display());
+        println!("restore with: chaos etcd restore {}", p.display());
+    }
+    if report.appeared > 0 {
+        println!(
+            "left alone: {} key(s) under the prefix written after the read",
+            report.appeared
+        );
+    }
+    if !report.unguarded.is_empty() {
+        println!(
+            "note: {} key(s) changed on every guarded try and were deleted unguarded (their deleted values are in the backup): {}",
+            report.unguarded.len(),
+            report.unguarded.join(", ")
+        );
+    }
+    Ok(Exit::Passed)
+}
+
+async fn restore(
+    conn: &ConnArgs,
+    path: &std::path::Path,
+    force: bool,
+) -> Result<Exit, BackendError> {
+    let file = BackupFile::read(path)?;
+    let c = client(conn).await?;
+    if file.endpoint != c.endpoint() {
+        eprintln!(
+            "note: the backup was read from {}, restoring to {}",
+            file.endpoint,
+            c.endpoint()
+        );
+    }
+    if !file.complete {
+        eprintln!(
+            "note: the delete that wrote this backup did not finish; keys it did not delete still exist and are skipped{}",
+            if force {
+                " (--force: overwritten with the backed-up values)"
+            } else {
+                ""
+            }
+        );
+    }
+    let backup = file.to_backup();
+    let report = c.restore_entries(&backup.entries, force).await?;
+    println!("restored {} key(s)", report.restored.len());
+    if !report.skipped.is_empty() {
+        println!(
+            "skipped {} key(s) that exist again (--force overwrites them):",
+            report.skipped.len()
+        );
+        for k in &report.skipped {
+            println!("  {k}");
+        }
+    }
+    Ok(Exit::Passed)
+}

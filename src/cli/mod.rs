@@ -1,0 +1,133 @@
+//! The command line: parsing (clap), and the only place that builds real backends. Each
+//! subcommand lives in its own module and returns an [`Exit`].
+
+mod cluster;
+mod connect;
+pub mod etcd;
+mod load;
+mod reality;
+mod recover;
+mod run;
+mod validate;
+
+use std::path::PathBuf;
+
+use clap::{CommandFactory, Parser, Subcommand};
+
+use crate::exit::Exit;
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "chaos",
+    version,
+    about = "Chaos experiments against local kind clusters, driven by YAML playbooks"
+)]
+#[command(
+    after_help = "Exit codes: 0 passed, 1 an assertion failed, 2 usage or invalid playbook, 3 environment not ready, 4 a fault or step could not be carried out, 5 rollback failed (the cluster may be left faulted), 130 interrupted."
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Run playbooks: setup, steps, teardown; every fault is undone at the end.
+    Run(run::RunArgs),
+    /// Check playbooks without touching any cluster; every error at once (exit 2 on any).
+    Validate {
+        #[arg(required = true)]
+        playbooks: Vec<PathBuf>,
+    },
+    /// Print the JSON Schema of the playbook format (for yaml-language-server).
+    Schema,
+    /// Undo what runs that died (or ran with --retain) left in the cluster, from their journals.
+    Recover(recover::RecoverArgs),
+    /// What really runs on each node: shims, pod sandboxes, containers, the kubelet.
+    Reality(reality::RealityArgs),
+    /// Load local Docker images into every node's containerd (like `kind load docker-image`).
+    LoadImage(load::LoadArgs),
+    /// The labs' kind cluster: create it from kind-config.yaml (or reuse it) and load the lab images; delete it.
+    #[command(subcommand)]
+    Cluster(cluster::ClusterCommand),
+    /// Raw etcd access: list, show (decoded), delete (backed up first), restore.
+    #[command(subcommand)]
+    Etcd(etcd::EtcdCommand),
+    /// Print shell completions.
+    Completions { shell: clap_complete::Shell },
+}
+
+/// Parses the arguments and runs the command.
+pub fn main() -> Exit {
+    let cli = match Cli::try_parse() {
+        Ok(c) => c,
+        Err(e) => {
+            let _ = e.print();
+            return if e.use_stderr() {
+                Exit::Usage
+            } else {
+                Exit::Passed
+            };
+        }
+    };
+    match cli.command {
+        Command::Run(args) => run::run(args),
+        Command::Validate { playbooks } => validate::validate(&playbooks),
+        Command::Recover(args) => recover::recover(args),
+        Command::Reality(args) => match runtime() {
+            Some(rt) => rt.block_on(reality::run(args)),
+            None => Exit::Environment,
+        },
+        Command::LoadImage(args) => match runtime() {
+            Some(rt) => rt.block_on(load::run(args)),
+            None => Exit::Environment,
+        },
+        Command::Cluster(cmd) => match runtime() {
+            Some(rt) => rt.block_on(cluster::run(cmd)),
+            None => Exit::Environment,
+        },
+        Command::Etcd(cmd) => match runtime() {
+            Some(rt) => rt.block_on(etcd::run(cmd)),
+            None => Exit::Environment,
+        },
+        Command::Schema => {
+            println!("{}", schema_json());
+            Exit::Passed
+        }
+        Command::Completions { shell } => {
+            clap_complete::generate(shell, &mut Cli::command(), "chaos", &mut std::io::stdout());
+            Exit::Passed
+        }
+    }
+}
+
+/// The async runtime for commands that talk to a cluster (says why when it cannot start).
+pub(crate) fn runtime() -> Option<tokio::runtime::Runtime> {
+    match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(r) => Some(r),
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            None
+        }
+    }
+}
+
+/// The playbook JSON Schema, as committed in `schema/playbook.schema.json`.
+pub fn schema_json() -> String {
+    let schema = schemars::schema_for!(crate::playbook::model::Playbook);
+    serde_json::to_string_pretty(&schema).unwrap_or_default()
+}
+
+/// Whether stderr is a terminal a person watches (not CI), for colour and spinners.
+pub(crate) fn live_terminal() -> bool {
+    use std::io::IsTerminal;
+    std::io::stderr().is_terminal()
+        && std::env::var_os("CI").is_none_or(|v| v.is_empty() || v == "false")
+}
+
+pub(crate) fn color() -> bool {
+    live_terminal() && std::env::var_os("NO_COLOR").is_none()
+}
