@@ -661,6 +661,11 @@ cmd_pod() {
       --label "io.kubernetes.pod.namespace=$ns" \
       --label "io.kubernetes.pod.uid=$uid" \
       --label "io.cri-containerd.kind=sandbox" \
+      --annotation "io.kubernetes.cri.container-type=sandbox" \
+      --annotation "io.kubernetes.cri.sandbox-id=$id" \
+      --annotation "io.kubernetes.cri.sandbox-name=$pod" \
+      --annotation "io.kubernetes.cri.sandbox-namespace=$ns" \
+      --annotation "io.kubernetes.cri.sandbox-uid=$uid" \
       "$ref" "$id" /bin/sleep infinity
   ' sh "$id" "$PAUSE_REF" "$ns" "$pod" "$uid" >&2 ||
     die "could not start sandbox for $ns/$pod in $node"

@@ -306,6 +306,28 @@ async fn shims_and_sandboxes_match_the_pods_started() {
         let id = c.pod(node, "t-shims", name, &uid);
         want.push((node.clone(), name, uid, id));
     }
+    // A sandbox whose OCI spec has no CRI annotations (only the labels) is mapped too: the
+    // scan falls back to `ctr containers info` for it alone.
+    let bare = format!("e{:063x}", std::process::id());
+    c.docker_exec_ok(
+        &w,
+        &[
+            "sh",
+            "-c",
+            "exec ctr -n k8s.io run -d --snapshotter \"$(cat /run/kind-chaos/snapshotter)\" \
+             --label io.kubernetes.pod.name=epsilon --label io.kubernetes.pod.namespace=t-shims \
+             --label io.kubernetes.pod.uid=uid-epsilon --label io.cri-containerd.kind=sandbox \
+             docker.io/library/kind-chaos-pause:test \"$1\" /bin/sleep infinity",
+            "sh",
+            &bare,
+        ],
+    );
+    want.push((
+        w.clone(),
+        "epsilon",
+        "uid-epsilon".to_string(),
+        bare.clone(),
+    ));
     let started = Instant::now();
     let all = n.reality(None).await;
     eprintln!("reality of all nodes took {:?}", started.elapsed());
@@ -313,7 +335,7 @@ async fn shims_and_sandboxes_match_the_pods_started() {
     drop(all);
     let on_w = n.reality(Some(&w)).await.unwrap();
     let on_w = &on_w[0];
-    assert_eq!(on_w.shims.len(), 3, "{on_w:#?}");
+    assert_eq!(on_w.shims.len(), 4, "{on_w:#?}");
     for (node, name, uid, id) in &want {
         let r = n.reality(Some(node)).await.unwrap();
         let sb = r[0]
@@ -333,9 +355,10 @@ async fn shims_and_sandboxes_match_the_pods_started() {
     // Removing a pod removes its shim and its sandbox.
     let (_, _, _, beta) = &want[1];
     c.unpod(&w, beta);
+    c.unpod(&w, &bare);
     let r = n.reality(Some(&w)).await.unwrap();
     assert_eq!(r[0].shims.len(), 2);
-    assert!(r[0].sandboxes.iter().all(|s| &s.id != beta));
+    assert!(r[0].sandboxes.iter().all(|s| &s.id != beta && s.id != bare));
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -13,8 +13,9 @@ pub const MARK: &str = "@@kind-chaos:";
 /// What runs on the node, in one exec:
 /// 1. every process's command line (`grep -H` prefixes each line with `/proc/PID/cmdline:`;
 ///    arguments are NUL-separated; this does not match itself the way `ps | grep` does);
-/// 2. pods and containers from `crictl` when it works, else every containerd task with its
-///    PID and status and `ctr containers info` of each (labels and OCI annotations).
+/// 2. pods and containers from `crictl` when it works (kind's nodes); else containerd's task
+///    bundles: each task's `init.pid` and its OCI spec, whose CRI annotations name the pod,
+///    with `ctr containers info` (a Go process each) only for tasks without those annotations.
 pub const SCAN: &str = r#"
 grep -a -H -s '' /proc/[0-9]*/cmdline
 if command -v crictl >/dev/null 2>&1 \
@@ -27,13 +28,16 @@ if command -v crictl >/dev/null 2>&1 \
   echo "@@kind-chaos:tasks@@"
   ctr -n k8s.io tasks ls 2>/dev/null
 else
-  tasks=$(ctr -n k8s.io tasks ls 2>&1) || {
-    printf 'ctr -n k8s.io tasks ls failed: %s\n' "$tasks" >&2
-    exit 3
-  }
-  echo "@@kind-chaos:tasks@@"
-  printf '%s\n' "$tasks"
-  for id in $(printf '%s\n' "$tasks" | while read -r t _; do [ "$t" = TASK ] || echo "$t"; done); do
+  # No crictl (the Debian test nodes). containerd's task bundles say it all without a process
+  # per task: each task's init.pid, and its OCI spec with the CRI's annotations. Only a task
+  # whose spec has no CRI annotations costs a `ctr containers info` (a Go process).
+  b=/run/containerd/io.containerd.runtime.v2.task/k8s.io
+  echo "@@kind-chaos:bundles@@"
+  grep -H -s '' "$b"/*/init.pid "$b"/*/config.json
+  echo
+  for f in $(grep -L -s -e '"io.kubernetes.cri.sandbox-name"' -e '"io.kubernetes.cri.container-name"' "$b"/*/config.json); do
+    id=${f%/config.json}
+    id=${id##*/}
     echo "@@kind-chaos:info@@ $id"
     ctr -n k8s.io containers info "$id" 2>/dev/null
   done

@@ -143,6 +143,8 @@ pub fn parse_scan(out: &str) -> Result<NodeScan, String> {
             scan.tasks = parse_tasks(&text);
         } else if let Some(id) = name.strip_prefix("info@@ ") {
             ctr_info(&mut scan, id.trim(), &text)?;
+        } else if name == "bundles@@" {
+            bundles(&mut scan, &seen_pids, &text);
         }
     }
     if scan.source == Source::Ctr {
@@ -300,6 +302,68 @@ fn ctr_info(scan: &mut NodeScan, id: &str, text: &str) -> Result<(), String> {
         _ => {}
     }
     Ok(())
+}
+
+/// `grep -H '' BUNDLE/*/init.pid BUNDLE/*/config.json`: the tasks (running when their init
+/// process is alive) and, from the OCI specs, the CRI's annotations: whether a task is a
+/// sandbox (and of which pod) or a container (and in which sandbox).
+fn bundles(scan: &mut NodeScan, live: &BTreeSet<u32>, text: &str) {
+    for line in text.lines() {
+        let Some((path, content)) = line.split_once(':') else {
+            continue;
+        };
+        let Some((dir, file)) = path.rsplit_once('/') else {
+            continue;
+        };
+        let id = dir.rsplit('/').next().unwrap_or_default();
+        if !valid_id(id) {
+            continue;
+        }
+        match file {
+            "init.pid" => {
+                if let Ok(pid) = content.trim().parse::<u32>() {
+                    let running = live.contains(&pid);
+                    scan.tasks.push(Task {
+                        id: id.to_string(),
+                        pid,
+                        status: if running { "RUNNING" } else { "STOPPED" }.to_string(),
+                    });
+                }
+            }
+            "config.json" => oci_spec(scan, id, content),
+            _ => {}
+        }
+    }
+}
+
+/// A task's OCI spec: the CRI's annotations say whether it is a sandbox (and of which pod) or
+/// a container (and in which sandbox). A spec that is not JSON is being written by containerd
+/// at this moment (a task starting): the task is left unmapped until the next scan, rather
+/// than failing the whole node's snapshot.
+fn oci_spec(scan: &mut NodeScan, id: &str, text: &str) {
+    let Ok(v) = serde_json::from_str::<Value>(text.trim()) else {
+        return;
+    };
+    let annotation = |k: &str| str_at(&v, &["annotations", k]).to_string();
+    match annotation("io.kubernetes.cri.container-type").as_str() {
+        "container" => scan.containers.push(CriContainer {
+            id: id.to_string(),
+            name: annotation("io.kubernetes.cri.container-name"),
+            sandbox_id: annotation("io.kubernetes.cri.sandbox-id"),
+            running: false,
+        }),
+        "sandbox" if !annotation("io.kubernetes.cri.sandbox-name").is_empty() => {
+            scan.sandboxes.push(SandboxInfo {
+                id: id.to_string(),
+                pod: PodKey {
+                    namespace: annotation("io.kubernetes.cri.sandbox-namespace"),
+                    name: annotation("io.kubernetes.cri.sandbox-name"),
+                },
+                uid: annotation("io.kubernetes.cri.sandbox-uid"),
+            })
+        }
+        _ => {}
+    }
 }
 
 #[cfg(test)]

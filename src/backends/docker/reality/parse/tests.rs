@@ -177,3 +177,109 @@ fn ids_are_checked_before_use() {
     assert!(!valid_id("$(id)"));
     assert!(!valid_id(&"a".repeat(129)));
 }
+
+fn bundle(id: &str, pid: u32, spec: &str) -> String {
+    let dir = format!("/run/containerd/io.containerd.runtime.v2.task/k8s.io/{id}");
+    format!("{dir}/init.pid:{pid}\n{dir}/config.json:{spec}\n")
+}
+
+/// Output of the no-crictl branch: tasks and pods from the task bundles, one `ctr info` left
+/// for a sandbox without CRI annotations.
+#[test]
+fn bundle_scan_maps_tasks_and_pods_from_the_oci_specs() {
+    let mut s = shim(116, ID_A);
+    s += &shim(200, ID_B);
+    s += &proc_line(136, &["/pause"]);
+    s += &proc_line(220, &["/app"]);
+    s += "@@kind-chaos:bundles@@\n";
+    s += &bundle(
+        ID_A,
+        136,
+        r#"{"ociVersion":"1.1.0","annotations":{"io.kubernetes.cri.container-type":"sandbox","io.kubernetes.cri.sandbox-id":"ID","io.kubernetes.cri.sandbox-name":"web","io.kubernetes.cri.sandbox-namespace":"ns1","io.kubernetes.cri.sandbox-uid":"u-web"}}"#,
+    );
+    s += &bundle(
+        CTR_APP,
+        220,
+        &format!(
+            r#"{{"annotations":{{"io.kubernetes.cri.container-type":"container","io.kubernetes.cri.container-name":"app","io.kubernetes.cri.sandbox-id":"{ID_A}"}}}}"#
+        ),
+    );
+    // Its init process is gone: a stopped task.
+    s += &bundle(ID_B, 210, r#"{"annotations":{}}"#);
+    s += "\n";
+    s += &info(
+        ID_B,
+        r#""io.cri-containerd.kind": "sandbox", "io.kubernetes.pod.name": "db", "io.kubernetes.pod.namespace": "ns2", "io.kubernetes.pod.uid": "u-db""#,
+        "",
+    );
+    s += "@@kind-chaos:end@@\n";
+    let scan = parse_scan(&s).unwrap();
+    assert_eq!(scan.source, Source::Ctr);
+    let tasks: Vec<(&str, u32, &str)> = scan
+        .tasks
+        .iter()
+        .map(|t| (t.id.as_str(), t.pid, t.status.as_str()))
+        .collect();
+    assert_eq!(
+        tasks,
+        vec![
+            (ID_A, 136, "RUNNING"),
+            (CTR_APP, 220, "RUNNING"),
+            (ID_B, 210, "STOPPED")
+        ]
+    );
+    let r = scan.reality("n1");
+    let by: Vec<(String, &str, bool, Vec<String>)> = r
+        .sandboxes
+        .iter()
+        .map(|s| {
+            (
+                s.pod.to_string(),
+                s.uid.as_str(),
+                s.live,
+                s.containers.clone(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        by,
+        vec![
+            (
+                "ns1/web".to_string(),
+                "u-web",
+                true,
+                vec!["app".to_string()]
+            ),
+            ("ns2/db".to_string(), "u-db", true, vec![]),
+        ]
+    );
+    assert_eq!(scan.running_pid(CTR_APP), Some(220));
+    assert_eq!(scan.running_pid(ID_B), None, "its init process is gone");
+}
+
+#[test]
+fn bundle_lines_that_are_not_task_files_are_ignored() {
+    let s = "@@kind-chaos:bundles@@\n\
+             /run/containerd/io.containerd.runtime.v2.task/k8s.io/$(id)/init.pid:5\n\
+             /run/containerd/io.containerd.runtime.v2.task/k8s.io/abc/init.pid:not-a-pid\n\
+             /run/containerd/io.containerd.runtime.v2.task/k8s.io/abc/rootfs:x\n\
+             no colon here\n\
+             @@kind-chaos:end@@\n";
+    let scan = parse_scan(s).unwrap();
+    assert!(
+        scan.tasks.is_empty() && scan.sandboxes.is_empty(),
+        "{scan:?}"
+    );
+}
+
+#[test]
+fn a_spec_being_written_leaves_its_task_unmapped_until_the_next_scan() {
+    let s = format!(
+        "{}@@kind-chaos:bundles@@\n{}@@kind-chaos:end@@\n",
+        proc_line(7, &["/pause"]),
+        bundle(ID_A, 7, "{\"ociVersion\":\"1.1")
+    );
+    let scan = parse_scan(&s).unwrap();
+    assert_eq!(scan.tasks.len(), 1);
+    assert!(scan.sandboxes.is_empty());
+}
