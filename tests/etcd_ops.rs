@@ -133,3 +133,87 @@ async fn race(every: Duration) -> DeleteReport {
     }
     report
 }
+
+/// Someone else deletes keys under the prefix while ours runs: the one-transaction delete
+/// must not claim (and later restore) a key it did not delete. Every key ends up deleted by
+/// exactly one of the two, and the backup holds exactly ours.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn keys_deleted_by_someone_else_meanwhile_are_not_in_the_backup() {
+    let etcd = TestEtcd::start().await;
+    let all: Vec<(Vec<u8>, Vec<u8>)> = (0..3000)
+        .map(|i| {
+            (
+                format!("/gone/c{i:05}").into_bytes(),
+                format!("value{i}").into_bytes(),
+            )
+        })
+        .collect();
+    etcd.load(all.clone()).await;
+    let raw = etcd.raw().await;
+
+    // The other deleter: key after key, in the order our read pages through them.
+    let stop = Arc::new(AtomicBool::new(false));
+    let other = {
+        let stop = stop.clone();
+        let mut kv = raw.kv_client();
+        let keys: Vec<Vec<u8>> = all.iter().map(|(k, _)| k.clone()).collect();
+        tokio::spawn(async move {
+            let mut mine = Vec::new();
+            for k in keys {
+                if stop.load(Ordering::Relaxed) {
+                    break;
+                }
+                if kv.delete(k.clone(), None).await.unwrap().deleted() == 1 {
+                    mine.push(k);
+                }
+            }
+            mine
+        })
+    };
+    tokio::time::sleep(Duration::from_millis(10)).await;
+
+    let client = etcd.client().await;
+    let path = etcd.dir.path().join("gone.json");
+    let report = client
+        .delete_with_backup(&EtcdSelector::Prefix("/gone/".into()), &path)
+        .await
+        .unwrap();
+    stop.store(true, Ordering::Relaxed);
+    let theirs = other.await.unwrap();
+
+    let file = BackupFile::read(&path).unwrap();
+    assert!(file.complete);
+    let ours: Vec<Vec<u8>> = file.entries.iter().map(|e| e.key.clone()).collect();
+    let reported: Vec<Vec<u8>> = report
+        .backup
+        .entries
+        .iter()
+        .map(|e| e.key.clone())
+        .collect();
+    assert_eq!(ours, reported, "the file holds exactly what was deleted");
+    eprintln!(
+        "ours {}, theirs {} (of {})",
+        ours.len(),
+        theirs.len(),
+        all.len()
+    );
+    assert!(!theirs.is_empty() && !ours.is_empty(), "no race happened");
+    for k in &theirs {
+        assert!(
+            !ours.contains(k),
+            "{} was deleted by the other client but is in our backup",
+            String::from_utf8_lossy(k)
+        );
+    }
+    assert_eq!(
+        ours.len() + theirs.len(),
+        all.len(),
+        "every key deleted once"
+    );
+    for e in &file.entries {
+        let want = all.iter().find(|(k, _)| *k == e.key).map(|(_, v)| v);
+        assert_eq!(Some(&e.value), want, "the backup holds the value deleted");
+    }
+    assert_eq!(etcd.value(b"/gone/c00000").await, None);
+    assert_eq!(client.count_prefix(b"/gone/").await.unwrap(), 0);
+}

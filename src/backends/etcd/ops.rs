@@ -1,7 +1,9 @@
 //! Delete with a backup, and restore: the two halves of the etcd fault.
 //!
 //! The delete does not remove a value the backup file does not hold. It reads the keys at one
-//! revision, writes the backup file, then deletes in transactions guarded on each key's
+//! revision and writes the backup file. For a prefix, one transaction then deletes the whole
+//! range if nothing under it was written since that revision (the common case: one request
+//! and one fsync in etcd for 10,000 keys). Otherwise it deletes in transactions guarded on each key's
 //! `mod_revision` (with `prev_kv`): a key written in between fails its guard, is read and
 //! backed up again, and is deleted in the next round. A key that still changes after three
 //! rounds (a controller rewriting it every few milliseconds) is deleted without the guard on
@@ -20,7 +22,7 @@ use std::path::{Path, PathBuf};
 use etcd_client::{Compare, CompareOp, DeleteOptions, GetOptions, Txn, TxnOp, TxnOpResponse};
 
 use super::backup::{self, BackupFile, EntryDoc};
-use super::range::ReadEntry;
+use super::range::{ReadEntry, prefix_end, range_start};
 use super::{EtcdClient, EtcdError};
 use crate::backends::{EtcdBackup, EtcdEntry, EtcdSelector, RestoreReport};
 
@@ -87,6 +89,14 @@ impl EtcdClient {
 
         let mut pending = read;
         let mut deleted: Vec<ReadEntry> = Vec::new();
+        if let EtcdSelector::Prefix(p) = selector
+            && let Some(gone) = self
+                .delete_prefix_if_unchanged(p, revision, &pending)
+                .await?
+        {
+            deleted = gone;
+            pending.clear();
+        }
         for round in 1..=ROUNDS {
             let changed = self.guarded_delete(&pending, &mut deleted).await?;
             pending.clear();
@@ -118,6 +128,67 @@ impl EtcdClient {
         }
         report.backup.entries = deleted.into_iter().map(|e| e.entry).collect();
         Ok(report)
+    }
+
+    /// The common case in one transaction: when no key under `prefix` was created or written
+    /// since `revision` (one range compare on `mod_revision`), one DeleteRange removes exactly
+    /// keys of `read` (a key that exists now and was not written since `revision` existed then,
+    /// unchanged). When etcd deleted fewer than were read, someone deleted the others in
+    /// between; the keys present just before our transaction tell which were ours. `None` when
+    /// the compare failed: the per-key guarded rounds take over.
+    async fn delete_prefix_if_unchanged(
+        &self,
+        prefix: &str,
+        revision: i64,
+        read: &[ReadEntry],
+    ) -> Result<Option<Vec<ReadEntry>>, EtcdError> {
+        let start = range_start(prefix.as_bytes());
+        let end = prefix_end(prefix.as_bytes());
+        let txn = Txn::new()
+            .when(vec![
+                Compare::mod_revision(start.clone(), CompareOp::Less, revision + 1)
+                    .with_range(end.clone()),
+            ])
+            .and_then(vec![TxnOp::delete(
+                start.clone(),
+                Some(DeleteOptions::new().with_range(end.clone())),
+            )]);
+        let resp = self
+            .kv()
+            .txn(txn)
+            .await
+            .map_err(|e| EtcdError::request(&self.endpoint, "deleting keys", &e))?;
+        if !resp.succeeded() {
+            return Ok(None);
+        }
+        let count: i64 = resp
+            .op_responses()
+            .iter()
+            .map(|r| match r {
+                TxnOpResponse::Delete(d) => d.deleted(),
+                _ => 0,
+            })
+            .sum();
+        if usize::try_from(count).is_ok_and(|n| n == read.len()) {
+            return Ok(Some(read.to_vec()));
+        }
+        let before = resp.header().map(|h| h.revision() - 1).unwrap_or(revision);
+        let mut pages = self.pages(start, end, true, None).at_revision(before);
+        let mut present = HashSet::new();
+        while let Some(page) = pages.next_page().await? {
+            present.extend(page.into_iter().map(|kv| kv.key().to_vec()));
+        }
+        tracing::warn!(
+            "etcd: {} of {} keys under {prefix} were deleted by someone else before our delete",
+            read.len().saturating_sub(present.len()),
+            read.len()
+        );
+        Ok(Some(
+            read.iter()
+                .filter(|e| present.contains(&e.entry.key))
+                .cloned()
+                .collect(),
+        ))
     }
 
     /// Deletes each entry if it still has the `mod_revision` read; returns the keys that did

@@ -71,6 +71,12 @@ pub struct Pages {
 }
 
 impl Pages {
+    /// Reads at `revision` (an earlier state of the range) instead of the current one.
+    pub fn at_revision(mut self, revision: i64) -> Self {
+        self.revision = revision;
+        self
+    }
+
     /// The revision the pages are read at (known after the first page).
     pub fn revision(&self) -> i64 {
         self.revision
