@@ -83,18 +83,23 @@ pub async fn run(args: RealityArgs) -> Exit {
         Ok(n) => n,
         Err(e) => return fail(&e),
     };
-    let snaps = match nodes.snapshot(args.node.as_deref()).await {
+    // The API's side, when the API server answers; the node side is shown either way. Both
+    // are read at once: the join compares two views of one moment, and neither waits on the
+    // other (finding the kubeconfig may itself read a file out of the control plane).
+    let api = async {
+        match super::connect::connector(&cluster, &args.connect) {
+            Ok(conn) => match conn.kube().await {
+                Ok(kube) => kube.pods(&PodQuery::default()).await.map_err(|e| e.message),
+                Err(e) => Err(e.message),
+            },
+            Err(e) => Err(e),
+        }
+    };
+    let (snaps, api): (_, Result<Vec<PodView>, String>) =
+        tokio::join!(nodes.snapshot(args.node.as_deref()), api);
+    let snaps = match snaps {
         Ok(s) => s,
         Err(e) => return fail(&e),
-    };
-    // The API's side, when the API server answers; the node side is shown either way.
-    let api: Result<Vec<PodView>, String> = match super::connect::connector(&cluster, &args.connect)
-    {
-        Ok(conn) => match conn.kube().await {
-            Ok(kube) => kube.pods(&PodQuery::default()).await.map_err(|e| e.message),
-            Err(e) => Err(e.message),
-        },
-        Err(e) => Err(e),
     };
     let view = RealityView::new(&cluster, &snaps, api.as_deref().map_err(String::as_str));
     match args.output {
