@@ -24,16 +24,26 @@ async fn a_key_rewritten_during_the_delete_is_backed_up_with_the_value_deleted()
     eprintln!("slow writer: unguarded {:?}", slow.unguarded);
 }
 
+/// `n` keys `{prefix}{i:05}` with the values `value(i)`.
+fn numbered(prefix: &str, n: usize, value: impl Fn(usize) -> Vec<u8>) -> Vec<(Vec<u8>, Vec<u8>)> {
+    (0..n)
+        .map(|i| (format!("{prefix}{i:05}").into_bytes(), value(i)))
+        .collect()
+}
+
+/// The keys and values of a backup file, which must be complete.
+fn backed_up(path: &std::path::Path) -> Vec<(Vec<u8>, Vec<u8>)> {
+    let file = BackupFile::read(path).unwrap();
+    assert!(file.complete);
+    file.entries
+        .iter()
+        .map(|e| (e.key.clone(), e.value.clone()))
+        .collect()
+}
+
 async fn race(every: Duration) -> DeleteReport {
     let etcd = TestEtcd::start().await;
-    let cold: Vec<(Vec<u8>, Vec<u8>)> = (0..3000)
-        .map(|i| {
-            (
-                format!("/race/c{i:05}").into_bytes(),
-                format!("cold{i}").into_bytes(),
-            )
-        })
-        .collect();
+    let cold = numbered("/race/c", 3000, |i| format!("cold{i}").into_bytes());
     etcd.load(cold.clone()).await;
     let mut raw = etcd.raw().await;
     let start = raw
@@ -69,13 +79,7 @@ async fn race(every: Duration) -> DeleteReport {
     stop.store(true, Ordering::Relaxed);
     writer.await.unwrap();
 
-    let file = BackupFile::read(&path).unwrap();
-    assert!(file.complete);
-    let backed: Vec<(Vec<u8>, Vec<u8>)> = file
-        .entries
-        .iter()
-        .map(|e| (e.key.clone(), e.value.clone()))
-        .collect();
+    let backed = backed_up(&path);
     let deleted: Vec<(Vec<u8>, Vec<u8>)> = report
         .backup
         .entries
@@ -140,14 +144,7 @@ async fn race(every: Duration) -> DeleteReport {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn keys_deleted_by_someone_else_meanwhile_are_not_in_the_backup() {
     let etcd = TestEtcd::start().await;
-    let all: Vec<(Vec<u8>, Vec<u8>)> = (0..3000)
-        .map(|i| {
-            (
-                format!("/gone/c{i:05}").into_bytes(),
-                format!("value{i}").into_bytes(),
-            )
-        })
-        .collect();
+    let all = numbered("/gone/c", 3000, |i| format!("value{i}").into_bytes());
     etcd.load(all.clone()).await;
     let raw = etcd.raw().await;
 
@@ -181,9 +178,8 @@ async fn keys_deleted_by_someone_else_meanwhile_are_not_in_the_backup() {
     stop.store(true, Ordering::Relaxed);
     let theirs = other.await.unwrap();
 
-    let file = BackupFile::read(&path).unwrap();
-    assert!(file.complete);
-    let ours: Vec<Vec<u8>> = file.entries.iter().map(|e| e.key.clone()).collect();
+    let backed = backed_up(&path);
+    let ours: Vec<Vec<u8>> = backed.iter().map(|(k, _)| k.clone()).collect();
     let reported: Vec<Vec<u8>> = report
         .backup
         .entries
@@ -210,9 +206,9 @@ async fn keys_deleted_by_someone_else_meanwhile_are_not_in_the_backup() {
         all.len(),
         "every key deleted once"
     );
-    for e in &file.entries {
-        let want = all.iter().find(|(k, _)| *k == e.key).map(|(_, v)| v);
-        assert_eq!(Some(&e.value), want, "the backup holds the value deleted");
+    for (key, value) in &backed {
+        let want = all.iter().find(|(k, _)| k == key).map(|(_, v)| v);
+        assert_eq!(Some(value), want, "the backup holds the value deleted");
     }
     assert_eq!(etcd.value(b"/gone/c00000").await, None);
     assert_eq!(client.count_prefix(b"/gone/").await.unwrap(), 0);
@@ -223,14 +219,7 @@ async fn keys_deleted_by_someone_else_meanwhile_are_not_in_the_backup() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn big_values_are_paged_by_bytes_and_all_backed_up() {
     let etcd = TestEtcd::start().await;
-    let big: Vec<(Vec<u8>, Vec<u8>)> = (0..700)
-        .map(|i| {
-            (
-                format!("/big/k{i:04}").into_bytes(),
-                vec![b'a' + (i % 26) as u8; 12 * 1024],
-            )
-        })
-        .collect();
+    let big = numbered("/big/k", 700, |i| vec![b'a' + (i % 26) as u8; 12 * 1024]);
     etcd.load(big.clone()).await;
     let client = etcd.client().await;
     let path = etcd.dir.path().join("big.json");
@@ -238,14 +227,7 @@ async fn big_values_are_paged_by_bytes_and_all_backed_up() {
         .delete_with_backup(&EtcdSelector::Prefix("/big/".into()), &path)
         .await
         .unwrap();
-    let file = BackupFile::read(&path).unwrap();
-    assert!(file.complete);
-    let backed: Vec<(Vec<u8>, Vec<u8>)> = file
-        .entries
-        .iter()
-        .map(|e| (e.key.clone(), e.value.clone()))
-        .collect();
-    assert_eq!(backed, big);
+    assert_eq!(backed_up(&path), big);
     assert_eq!(report.backup.entries.len(), 700);
     assert_eq!(client.count_prefix(b"/big/").await.unwrap(), 0);
 }
