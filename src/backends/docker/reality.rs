@@ -1,10 +1,11 @@
 //! Node reality: what really runs in each node container, read from inside it.
 //!
 //! One exec per node ([`scripts::SCAN`]) reads every `/proc/PID/cmdline` and the CRI's view
-//! (crictl, or ctr where crictl is missing), so a snapshot of N nodes costs one container
-//! listing plus N parallel execs. Parsing is pure (see [`parse`]) and unit-tested on
-//! captured output; which sandbox a shim serves comes from its `-id` argument, which pod a
-//! sandbox belongs to from the CRI labels `io.kubernetes.pod.{namespace,name,uid}`.
+//! (crictl; where it is missing, containerd's task bundles), so a snapshot of N nodes costs
+//! one container listing plus N parallel execs. Parsing is pure (see [`parse`]) and
+//! unit-tested on captured output; which sandbox a shim serves comes from its `-id` argument,
+//! which pod a sandbox belongs to from the CRI's annotations in the task's OCI spec (or its
+//! labels `io.kubernetes.pod.{namespace,name,uid}`).
 
 mod parse;
 
