@@ -21,6 +21,14 @@ use crate::playbook::model::{NodeTaint, Propagation, ResourceRef, TaintEffect};
 /// How often a write is recomputed after losing a race with another writer.
 const ATTEMPTS: usize = 8;
 
+/// What a finalizer edit decided after reading the object.
+enum Edit<T> {
+    /// Nothing to change; the result as it is.
+    Done(T),
+    /// Send this JSON patch; the result once it is applied.
+    Patch(Value, T),
+}
+
 /// A JSON patch from its operations (kube's `Patch::Json` wants json-patch's type; it is
 /// inferred here so this crate does not depend on json-patch directly).
 fn json_patch(ops: Value) -> Result<Patch<()>, BackendError> {
@@ -88,39 +96,27 @@ impl KubeBackend {
         finalizer: &str,
         op: FinalizerOp,
     ) -> Result<bool, BackendError> {
-        let api = self.object_api(target).await?;
-        let what = target.to_string();
         let verb = match op {
             FinalizerOp::Add => format!("add finalizer `{finalizer}` to"),
             FinalizerOp::Remove => format!("remove finalizer `{finalizer}` from"),
         };
-        let mut lost: Option<(String, ::kube::Error)> = None;
-        for _ in 0..ATTEMPTS {
-            let obj = api
-                .get(&target.name)
-                .await
-                .map_err(|e| self.fail("get", &what, e))?;
-            let rv = obj.metadata.resource_version.clone().unwrap_or_default();
-            if let Some((old_rv, e)) = lost.take()
-                && old_rv == rv
-            {
-                // Nothing changed since the patch was refused: the refusal is real.
-                return Err(self.fail(&verb, &what, e));
-            }
-            let list = obj.metadata.finalizers.clone();
+        self.patch_finalizers(target, &verb, |list, rv| {
             let current = list.clone().unwrap_or_default();
-            let ops = match op {
-                FinalizerOp::Add if current.iter().any(|f| f == finalizer) => return Ok(false),
-                FinalizerOp::Add => match list {
-                    Some(list) => json!([
-                        {"op": "test", "path": "/metadata/finalizers", "value": list},
-                        {"op": "add", "path": "/metadata/finalizers/-", "value": finalizer},
-                    ]),
-                    None => json!([
-                        {"op": "test", "path": "/metadata/resourceVersion", "value": rv},
-                        {"op": "add", "path": "/metadata/finalizers", "value": [finalizer]},
-                    ]),
-                },
+            match op {
+                FinalizerOp::Add if current.iter().any(|f| f == finalizer) => Edit::Done(false),
+                FinalizerOp::Add => Edit::Patch(
+                    match list {
+                        Some(list) => json!([
+                            {"op": "test", "path": "/metadata/finalizers", "value": list},
+                            {"op": "add", "path": "/metadata/finalizers/-", "value": finalizer},
+                        ]),
+                        None => json!([
+                            {"op": "test", "path": "/metadata/resourceVersion", "value": rv},
+                            {"op": "add", "path": "/metadata/finalizers", "value": [finalizer]},
+                        ]),
+                    },
+                    true,
+                ),
                 FinalizerOp::Remove => {
                     let at: Vec<usize> = current
                         .iter()
@@ -129,7 +125,7 @@ impl KubeBackend {
                         .map(|(i, _)| i)
                         .collect();
                     if at.is_empty() {
-                        return Ok(false);
+                        return Edit::Done(false);
                     }
                     // Highest index first, so the earlier indexes stay valid.
                     let ops: Vec<Value> = at
@@ -143,19 +139,11 @@ impl KubeBackend {
                             ]
                         })
                         .collect();
-                    Value::Array(ops)
+                    Edit::Patch(Value::Array(ops), true)
                 }
-            };
-            match api
-                .patch(&target.name, &PatchParams::default(), &json_patch(ops)?)
-                .await
-            {
-                Ok(_) => return Ok(true),
-                Err(e) if lost_race(&e) => lost = Some((rv, e)),
-                Err(e) => return Err(self.fail(&verb, &what, e)),
             }
-        }
-        Err(self.contended(&verb, &what))
+        })
+        .await
     }
 
     /// Removes every finalizer; returns the ones removed.
@@ -163,9 +151,33 @@ impl KubeBackend {
         &self,
         target: &ResourceRef,
     ) -> Result<Vec<String>, BackendError> {
+        self.patch_finalizers(target, "remove the finalizers of", |list, _| {
+            let list = list.unwrap_or_default();
+            if list.is_empty() {
+                return Edit::Done(Vec::new());
+            }
+            let ops = json!([
+                {"op": "test", "path": "/metadata/finalizers", "value": list},
+                {"op": "remove", "path": "/metadata/finalizers"},
+            ]);
+            Edit::Patch(ops, list)
+        })
+        .await
+    }
+
+    /// The optimistic loop both finalizer edits share: read the object, let `edit` decide
+    /// from its `metadata.finalizers` (and resourceVersion) on a JSON patch whose `test` ops
+    /// guard what it read, and send it. A patch refused because the object changed meanwhile
+    /// is planned again from a fresh read; refused again with nothing changed, the refusal
+    /// is real and reported.
+    async fn patch_finalizers<T>(
+        &self,
+        target: &ResourceRef,
+        verb: &str,
+        edit: impl Fn(Option<Vec<String>>, &str) -> Edit<T>,
+    ) -> Result<T, BackendError> {
         let api = self.object_api(target).await?;
         let what = target.to_string();
-        let verb = "remove the finalizers of";
         let mut lost: Option<(String, ::kube::Error)> = None;
         for _ in 0..ATTEMPTS {
             let obj = api
@@ -176,21 +188,18 @@ impl KubeBackend {
             if let Some((old_rv, e)) = lost.take()
                 && old_rv == rv
             {
+                // Nothing changed since the patch was refused: the refusal is real.
                 return Err(self.fail(verb, &what, e));
             }
-            let list = obj.metadata.finalizers.clone().unwrap_or_default();
-            if list.is_empty() {
-                return Ok(Vec::new());
-            }
-            let ops = json!([
-                {"op": "test", "path": "/metadata/finalizers", "value": list},
-                {"op": "remove", "path": "/metadata/finalizers"},
-            ]);
+            let (ops, done) = match edit(obj.metadata.finalizers.clone(), &rv) {
+                Edit::Done(v) => return Ok(v),
+                Edit::Patch(ops, done) => (ops, done),
+            };
             match api
                 .patch(&target.name, &PatchParams::default(), &json_patch(ops)?)
                 .await
             {
-                Ok(_) => return Ok(list),
+                Ok(_) => return Ok(done),
                 Err(e) if lost_race(&e) => lost = Some((rv, e)),
                 Err(e) => return Err(self.fail(verb, &what, e)),
             }
