@@ -101,21 +101,32 @@ impl DockerNodes {
         &self.docker
     }
 
-    /// The cluster's node containers (running or not), sorted by name.
-    pub async fn node_containers(&self) -> Result<Vec<NodeContainer>, BackendError> {
-        let filters = HashMap::from([(
-            "label".to_string(),
-            vec![format!("{CLUSTER_LABEL}={}", self.cluster)],
-        )]);
+    /// Every container (running or not) matching a Docker label filter (`KEY` or `KEY=VALUE`).
+    async fn labelled(
+        &self,
+        label: String,
+        what: &str,
+    ) -> Result<Vec<bollard::models::ContainerSummary>, BackendError> {
+        let filters = HashMap::from([("label".to_string(), vec![label])]);
         let opts = ListContainersOptionsBuilder::new()
             .all(true)
             .filters(&filters)
             .build();
-        let list = self
+        Ok(self
             .docker
             .list_containers(Some(opts))
             .await
-            .map_err(|e| DockerError::api("listing the node containers", e))?;
+            .map_err(|e| DockerError::api(what, e))?)
+    }
+
+    /// The cluster's node containers (running or not), sorted by name.
+    pub async fn node_containers(&self) -> Result<Vec<NodeContainer>, BackendError> {
+        let list = self
+            .labelled(
+                format!("{CLUSTER_LABEL}={}", self.cluster),
+                "listing the node containers",
+            )
+            .await?;
         let mut nodes: Vec<NodeContainer> = list
             .into_iter()
             .filter_map(|c| {
@@ -138,16 +149,9 @@ impl DockerNodes {
 
     /// Every kind cluster name found on this Docker daemon, sorted.
     async fn clusters(&self) -> Result<Vec<String>, BackendError> {
-        let filters = HashMap::from([("label".to_string(), vec![CLUSTER_LABEL.to_string()])]);
-        let opts = ListContainersOptionsBuilder::new()
-            .all(true)
-            .filters(&filters)
-            .build();
         let list = self
-            .docker
-            .list_containers(Some(opts))
-            .await
-            .map_err(|e| DockerError::api("listing kind clusters", e))?;
+            .labelled(CLUSTER_LABEL.to_string(), "listing kind clusters")
+            .await?;
         let names: BTreeSet<String> = list
             .into_iter()
             .filter_map(|c| c.labels?.get(CLUSTER_LABEL).cloned())
