@@ -1,7 +1,7 @@
 //! The Kubernetes kinds whose protobuf this build decodes: every persisted kind of the stable
 //! API groups k8s-pb knows. The envelope's apiVersion and kind pick the type; the type's
-//! `Debug` form (prost's, field by field) is what [`super::debug`] turns into JSON, so one list
-//! of types is all there is to maintain.
+//! `Debug` form (prost's, field by field) is what [`super::debug`] parses and [`super::json`]
+//! turns into JSON, so one list of types is all there is to maintain.
 
 use k8s_pb::Resource;
 use prost::Message;
