@@ -142,10 +142,7 @@ const POINTERS: &[(&str, &str)] = &[
          maxFailedIndexes parallelism suspend ttlSecondsAfterFinished completionMode \
          podReplacementPolicy managedBy",
     ),
-    (
-        "JobStatus",
-        "ready terminating completedIndexes failedIndexes",
-    ),
+    ("JobStatus", "ready terminating failedIndexes"),
     ("SuccessPolicyRule", "succeededIndexes succeededCount"),
     (
         "CronJobSpec",
@@ -167,9 +164,10 @@ const POINTERS: &[(&str, &str)] = &[
 const SHOWN: &[(&str, &str)] = &[
     ("Role", "rules"),
     ("ClusterRole", "rules"),
-    ("EndpointSlice", "endpoints"),
+    ("EndpointSlice", "endpoints ports"),
     ("Event", "reportingComponent reportingInstance"),
     ("StatefulSetStatus", "availableReplicas"),
+    ("NodeRuntimeHandler", "name"),
 ];
 
 /// Fields that Go embeds (`json:",inline"`): their fields are shown at the parent's level
