@@ -168,6 +168,7 @@ const SHOWN: &[(&str, &str)] = &[
     ("Event", "reportingComponent reportingInstance"),
     ("StatefulSetStatus", "availableReplicas"),
     ("NodeRuntimeHandler", "name"),
+    ("RoleRef", "apiGroup"),
 ];
 
 /// Fields that Go embeds (`json:",inline"`): their fields are shown at the parent's level
