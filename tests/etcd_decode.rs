@@ -27,10 +27,15 @@ pub const T0_JSON: &str = "2026-01-01T00:00:00Z";
 
 /// The bytes the API server stores for `obj`.
 pub fn stored<T: Message + k8s_pb::Resource>(obj: &T) -> Vec<u8> {
+    stored_as(T::API_VERSION, T::KIND, obj)
+}
+
+/// The bytes the API server stores for `obj`, of `kind` in `api_version`.
+pub fn stored_as(api_version: &str, kind: &str, obj: &impl Message) -> Vec<u8> {
     let unknown = Unknown {
         type_meta: Some(TypeMeta {
-            api_version: Some(T::API_VERSION.into()),
-            kind: Some(T::KIND.into()),
+            api_version: Some(api_version.into()),
+            kind: Some(kind.into()),
         }),
         raw: Some(obj.encode_to_vec()),
         content_encoding: Some(String::new()),

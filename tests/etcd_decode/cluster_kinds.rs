@@ -1,6 +1,6 @@
 //! The core and cluster kinds a kind cluster stores besides workloads and RBAC.
 
-use super::{T0, T0_JSON, assert_renders, meta, stored, time};
+use super::{T0, T0_JSON, assert_renders, meta, stored, stored_as, time};
 use k8s_pb::api::coordination::v1 as coordination;
 use k8s_pb::api::core::v1 as core;
 use k8s_pb::api::discovery::v1 as discovery;
@@ -415,5 +415,22 @@ fn node() {
                 "features": {"recursiveReadOnlyMounts": true, "userNamespaces": false}}],
             "features": {"supplementalGroupsPolicy": true}
         }}),
+    );
+}
+
+#[test]
+fn range_allocation() {
+    // /registry/ranges/servicenodeports: a bitmap, written by the API server only.
+    let mut m = meta("", "", "").unwrap();
+    m.uid = s("");
+    let ranges = core::RangeAllocation {
+        metadata: Some(m),
+        range: s("30000-32767"),
+        data: Some(vec![0, 4]),
+    };
+    assert_renders(
+        &stored_as("v1", "RangeAllocation", &ranges),
+        json!({"apiVersion": "v1", "kind": "RangeAllocation",
+            "metadata": {"creationTimestamp": T0_JSON}, "range": "30000-32767", "data": "AAQ="}),
     );
 }

@@ -169,6 +169,7 @@ const SHOWN: &[(&str, &str)] = &[
     ("StatefulSetStatus", "availableReplicas"),
     ("NodeRuntimeHandler", "name"),
     ("RoleRef", "apiGroup"),
+    ("RangeAllocation", "range data"),
 ];
 
 /// Fields that Go embeds (`json:",inline"`): their fields are shown at the parent's level
