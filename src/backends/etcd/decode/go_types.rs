@@ -15,6 +15,8 @@
 //!   batch, coordination, discovery, rbac, meta). A pointer field of another group's type that
 //!   is set to zero is left out, as if it were a plain `omitempty` field (docs/etcd.md).
 //!
+//! A pointer field without `omitempty` that is not set is `null` ([`NULL_WHEN_UNSET`]).
+//!
 //! Types are named as k8s-pb names them (`CSIVolumeSource`, `FcVolumeSource`), which is how
 //! they appear in the decoded tree. Names are not qualified by API group: where two groups use
 //! one name (`Subject`, `EndpointPort`) the facts are merged, which only ever shows a zero the
@@ -172,6 +174,13 @@ const SHOWN: &[(&str, &str)] = &[
     ("RangeAllocation", "range data"),
 ];
 
+/// Pointer fields without `omitempty`: unset (nil in Go), the API's JSON shows them as `null`.
+const NULL_WHEN_UNSET: &[(&str, &str)] = &[
+    ("TypedLocalObjectReference", "apiGroup"),
+    ("TypedObjectReference", "apiGroup"),
+    ("GrpcAction", "service"),
+];
+
 /// Fields that Go embeds (`json:",inline"`): their fields are shown at the parent's level
 /// (`volumes[].emptyDir`, not `volumes[].volumeSource.emptyDir`). From the k8s-pb fields
 /// k8s-openapi has no field for (make_tables.py lists them).
@@ -212,6 +221,11 @@ pub(super) fn shown_when_zero(ty: &str, json: &str) -> bool {
     SHOWN_WHEN_ZERO
         .get(ty)
         .is_some_and(|fields| fields.contains(json))
+}
+
+/// Whether the API's JSON shows field `json` of Go type `ty` as `null` when it is not set.
+pub(super) fn null_when_unset(ty: &str, json: &str) -> bool {
+    NULL_WHEN_UNSET.iter().any(|(t, f)| *t == ty && *f == json)
 }
 
 /// The JSON name of k8s-pb field `field` of type `ty`.

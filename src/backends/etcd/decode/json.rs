@@ -2,7 +2,8 @@
 //!
 //! The walk follows the rules of Go's `encoding/json` on the API's Go types:
 //!
-//! - a field not set in the protobuf (`None`) is left out;
+//! - a field not set in the protobuf (`None`) is left out (`null` for the few Go pointers
+//!   without `omitempty`);
 //! - a set message is shown, even when empty (`emptyDir: {}`, `status: {}`), because Go shows
 //!   non-pointer structs whatever `omitempty` says;
 //! - a zero scalar (`false`, `0`, `""`) and an empty list or map are left out unless the Go
@@ -28,7 +29,7 @@ use base64::engine::general_purpose::STANDARD;
 use serde_json::{Map, Number, Value};
 
 use super::debug::Node;
-use super::go_types::{BYTES, INLINE, json_name, shown_when_zero};
+use super::go_types::{BYTES, INLINE, json_name, null_when_unset, shown_when_zero};
 
 /// The JSON form of a decoded object (its type's fields; the caller adds apiVersion/kind).
 pub(super) fn to_json(node: &Node) -> Result<Value, String> {
@@ -58,7 +59,7 @@ fn field(ty: &str, f: &str, json: &str, v: &Node) -> Option<Value> {
     let shown = shown_when_zero(ty, json);
     let bytes = BYTES.contains(&f);
     let inner = match v {
-        Node::None => return None,
+        Node::None => return null_when_unset(ty, json).then_some(Value::Null),
         Node::Some(inner) => &**inner,
         other => other,
     };
@@ -260,6 +261,18 @@ mod tests {
         let v =
             json("ObjectMeta { creation_timestamp: Some(Time { seconds: None, nanos: None }) }");
         assert_eq!(v, serde_json::json!({}));
+    }
+
+    #[test]
+    fn unset_pointers_without_omitempty_are_null() {
+        let v = json(
+            r#"TypedLocalObjectReference { api_group: None, kind: Some("PersistentVolumeClaim"), name: Some("a") }"#,
+        );
+        let expected =
+            serde_json::json!({"apiGroup": null, "kind": "PersistentVolumeClaim", "name": "a"});
+        assert_eq!(v, expected);
+        let v = json(r#"ObjectReference { api_version: None, kind: Some("Pod") }"#);
+        assert_eq!(v, serde_json::json!({"kind": "Pod"}));
     }
 
     #[test]
