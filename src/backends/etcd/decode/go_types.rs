@@ -12,7 +12,7 @@
 //!   `omitempty` ([`SHOWN`], from the Go types);
 //! - pointer fields to scalars (`*bool`, `*int32`, `*string`: a set zero is shown):
 //!   [`POINTERS`], written from the Go types of the kinds a kind cluster stores (core, apps,
-//!   batch, coordination, discovery, rbac, meta). A pointer field of another group's type that
+//!   batch, coordination, discovery, rbac, meta) and CRD schemas. A pointer field of another group's type that
 //!   is set to zero is left out, as if it were a plain `omitempty` field (docs/etcd.md).
 //!
 //! A pointer field without `omitempty` that is not set is `null` ([`NULL_WHEN_UNSET`]).
@@ -160,6 +160,13 @@ const POINTERS: &[(&str, &str)] = &[
     ("Endpoint", "hostname nodeName zone"),
     ("EndpointConditions", "ready serving terminating"),
     ("EndpointPort", "name protocol port appProtocol"),
+    // apiextensions/v1 (CRD schemas)
+    (
+        "JsonSchemaProps",
+        "maximum minimum maxLength minLength maxItems minItems multipleOf maxProperties \
+         minProperties x-kubernetes-preserve-unknown-fields x-kubernetes-embedded-resource \
+         x-kubernetes-int-or-string x-kubernetes-list-type x-kubernetes-map-type",
+    ),
 ];
 
 /// Fields that are `+optional` (not required in the OpenAPI schema) but lack `omitempty` in Go.
@@ -196,6 +203,47 @@ pub(super) const INLINE: &[&str] = &[
     "device_configuration",
 ];
 
+/// Names k8s-openapi cannot give (JSONSchemaProps writes its own JSON): (type, field, JSON).
+const EXTRA_NAMES: &[(&str, &str, &str)] = &[
+    ("JsonSchemaProps", "ref", "$ref"),
+    ("JsonSchemaProps", "schema", "$schema"),
+    (
+        "JsonSchemaProps",
+        "x_kubernetes_preserve_unknown_fields",
+        "x-kubernetes-preserve-unknown-fields",
+    ),
+    (
+        "JsonSchemaProps",
+        "x_kubernetes_embedded_resource",
+        "x-kubernetes-embedded-resource",
+    ),
+    (
+        "JsonSchemaProps",
+        "x_kubernetes_int_or_string",
+        "x-kubernetes-int-or-string",
+    ),
+    (
+        "JsonSchemaProps",
+        "x_kubernetes_list_map_keys",
+        "x-kubernetes-list-map-keys",
+    ),
+    (
+        "JsonSchemaProps",
+        "x_kubernetes_list_type",
+        "x-kubernetes-list-type",
+    ),
+    (
+        "JsonSchemaProps",
+        "x_kubernetes_map_type",
+        "x-kubernetes-map-type",
+    ),
+    (
+        "JsonSchemaProps",
+        "x_kubernetes_validations",
+        "x-kubernetes-validations",
+    ),
+];
+
 /// Fields whose `Vec<u8>` is bytes (base64 in JSON) rather than a list of numbers.
 pub(super) const BYTES: &[&str] = &[
     "raw",
@@ -204,7 +252,9 @@ pub(super) const BYTES: &[&str] = &[
     "certificate",
     "data",
     "binary_data",
-    "trust_bundle",
+    "patch",
+    "proof_of_possession",
+    "pkix_public_key",
 ];
 
 static SHOWN_WHEN_ZERO: LazyLock<HashMap<&'static str, HashSet<&'static str>>> =
@@ -232,6 +282,7 @@ pub(super) fn null_when_unset(ty: &str, json: &str) -> bool {
 pub(super) fn json_name(ty: &str, field: &str) -> String {
     NAMES
         .iter()
+        .chain(EXTRA_NAMES)
         .find(|(t, f, _)| *t == ty && *f == field)
         .map_or_else(|| camel(field), |(_, _, j)| (*j).to_string())
 }

@@ -12,7 +12,8 @@
 //! - the apimachinery types whose JSON is not their fields: `Time`/`MicroTime` as RFC 3339 (an
 //!   empty message is Go's zero time: `null`, or left out for `metadata.creationTimestamp`,
 //!   which is `omitzero` since Kubernetes 1.34), `Quantity` as its string, `IntOrString` as a
-//!   number or a string, `RawExtension` and `FieldsV1` as the JSON they hold;
+//!   number or a string, `RawExtension`, `FieldsV1` and apiextensions' `JSON` as the JSON they
+//!   hold, the `JSONSchemaPropsOr*` unions as whichever side is set;
 //! - bytes fields as base64; field names in the API's camelCase, embedded Go structs
 //!   (`json:",inline"`) merged into their parent.
 //!
@@ -171,7 +172,20 @@ fn message(name: &str, fields: &[(String, Node)], omit_zero_time: bool) -> Optio
             (Some(1), Some(Node::Str(s))) => Value::String(s.clone()),
             _ => Value::Number(int("int_val").unwrap_or(0).into()),
         }),
-        "RawExtension" | "FieldsV1" => Some(match get("raw") {
+        // apiextensions' JSONSchemaProps unions: one of their fields is the JSON value.
+        "JsonSchemaPropsOrArray" | "JsonSchemaPropsOrBool" | "JsonSchemaPropsOrStringArray" => {
+            let either = match get("schema") {
+                Some(Node::Struct(n, f)) => message(n, f, false),
+                _ => None,
+            };
+            Some(either.unwrap_or_else(|| {
+                fields
+                    .iter()
+                    .find(|(n, _)| n != "schema")
+                    .map_or(Value::Null, |(_, v)| element(v))
+            }))
+        }
+        "RawExtension" | "FieldsV1" | "Json" => Some(match get("raw") {
             Some(Node::List(items)) => {
                 let b = as_bytes(items).unwrap_or_default();
                 serde_json::from_slice(&b).unwrap_or_else(|_| Value::String(STANDARD.encode(&b)))
@@ -261,6 +275,15 @@ mod tests {
         let v =
             json("ObjectMeta { creation_timestamp: Some(Time { seconds: None, nanos: None }) }");
         assert_eq!(v, serde_json::json!({}));
+    }
+
+    #[test]
+    fn crd_schemas_take_their_json_form() {
+        let text = r#"JsonSchemaProps { r#type: Some("object"), x_kubernetes_preserve_unknown_fields: Some(true), additional_properties: Some(JsonSchemaPropsOrBool { allows: Some(false), schema: None }), items: Some(JsonSchemaPropsOrArray { schema: Some(JsonSchemaProps { r#type: Some("string") }), j_son_schemas: [] }), default: Some(Json { raw: Some([123, 125]) }), nullable: Some(false) }"#;
+        let expected = serde_json::json!({"type": "object",
+            "x-kubernetes-preserve-unknown-fields": true, "additionalProperties": false,
+            "items": {"type": "string"}, "default": {}});
+        assert_eq!(json(text), expected);
     }
 
     #[test]
