@@ -16,6 +16,8 @@ use serde_json::{Value, json};
 
 #[path = "etcd_decode/cluster_kinds.rs"]
 mod cluster_kinds;
+#[path = "etcd_decode/controller_kinds.rs"]
+mod controller_kinds;
 #[path = "etcd_decode/rbac_kinds.rs"]
 mod rbac_kinds;
 #[path = "etcd_decode/workload_kinds.rs"]
