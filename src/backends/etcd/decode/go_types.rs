@@ -127,7 +127,7 @@ const POINTERS: &[(&str, &str)] = &[
     // apps/v1
     (
         "DeploymentSpec",
-        "replicas progressDeadlineSeconds revisionHistoryLimit",
+        "replicas progressDeadlineSeconds revisionHistoryLimit podReplacementPolicy",
     ),
     ("DeploymentStatus", "collisionCount terminatingReplicas"),
     ("ReplicaSetSpec", "replicas"),
@@ -176,6 +176,8 @@ const SHOWN: &[(&str, &str)] = &[
     ("EndpointSlice", "endpoints ports"),
     ("Event", "reportingComponent reportingInstance"),
     ("StatefulSetStatus", "availableReplicas"),
+    ("StatefulSetSpec", "serviceName"),
+    ("StatefulSetOrdinals", "start"),
     ("NodeRuntimeHandler", "name"),
     ("RoleRef", "apiGroup"),
     ("RangeAllocation", "range data"),
@@ -341,6 +343,8 @@ mod tests {
         assert!(shown_when_zero("ContainerStatus", "restartCount"));
         assert!(shown_when_zero("DeploymentSpec", "replicas"));
         assert!(shown_when_zero("Role", "rules"));
+        assert!(shown_when_zero("StatefulSetSpec", "serviceName"));
+        assert!(shown_when_zero("StatefulSetOrdinals", "start"));
         assert!(!shown_when_zero("PodSpec", "hostNetwork"));
         assert!(!shown_when_zero("ObjectMeta", "generation"));
         assert!(!shown_when_zero("JobStatus", "active"));
