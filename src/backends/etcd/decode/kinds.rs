@@ -1,13 +1,13 @@
 //! The Kubernetes kinds whose protobuf this build decodes: every persisted kind of the stable
 //! API groups k8s-pb knows. The envelope's apiVersion and kind pick the type; the type's
-//! `Debug` form (prost's, field by field) is what [`super::debug`] turns into JSON, so one list
-//! of types is all there is to maintain.
+//! `Debug` form (prost's, field by field) is what [`super::debug`] parses and [`super::json`]
+//! turns into JSON, so one list of types is all there is to maintain.
 
 use k8s_pb::Resource;
 use prost::Message;
 
 macro_rules! kinds {
-    ($($ty:path),* $(,)?) => {
+    ($($ty:path),* $(,)?; $(($av:literal, $kind:literal, $raw_ty:path)),* $(,)?) => {
         /// The `Debug` text of the object of `kind` in `raw`, or `None` for an unknown kind.
         pub fn debug_of(
             api_version: &str,
@@ -19,12 +19,17 @@ macro_rules! kinds {
                     return Some(<$ty as Message>::decode(raw).map(|m| format!("{m:?}")));
                 }
             )*
+            $(
+                if api_version == $av && kind == $kind {
+                    return Some(<$raw_ty as Message>::decode(raw).map(|m| format!("{m:?}")));
+                }
+            )*
             None
         }
 
         /// Every (apiVersion, kind) that [`debug_of`] decodes.
         pub fn known_kinds() -> Vec<(&'static str, &'static str)> {
-            vec![$((<$ty as Resource>::API_VERSION, <$ty as Resource>::KIND)),*]
+            vec![$((<$ty as Resource>::API_VERSION, <$ty as Resource>::KIND),)* $(($av, $kind)),*]
         }
     };
 }
@@ -87,5 +92,8 @@ kinds! {
     k8s_pb::api::storage::v1::VolumeAttachment,
     k8s_pb::api::storage::v1::VolumeAttributesClass,
     k8s_pb::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition,
-    k8s_pb::kube_aggregator::pkg::apis::apiregistration::v1::APIService,
+    k8s_pb::kube_aggregator::pkg::apis::apiregistration::v1::APIService;
+    // Stored but not served, so k8s-pb gives it no `Resource`: the service IP and node port
+    // allocators' bitmaps under /registry/ranges/.
+    ("v1", "RangeAllocation", k8s_pb::api::core::v1::RangeAllocation),
 }

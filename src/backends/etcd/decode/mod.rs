@@ -2,13 +2,18 @@
 //!
 //! The API server stores most objects as protobuf: the bytes `k8s\0`, then a
 //! `runtime.Unknown` envelope holding the object's apiVersion, kind and the object's own
-//! protobuf bytes. Those are decoded with k8s-pb into the typed object and shown as YAML (or
-//! JSON) in Kubernetes' JSON field names, the way `kubectl get -o yaml` would show it. Values
+//! protobuf bytes. Those are decoded with k8s-pb into the typed object ([`kinds`]), read back
+//! as a tree through prost's `Debug` ([`debug`]) and turned into the JSON the API server would
+//! return for the object ([`json`], with the Go facts of [`go_types`]): what `kubectl get -o
+//! json` shows, in YAML or JSON. Values
 //! that are JSON already (custom resources, most non-Kubernetes data) are shown as they are;
 //! anything else as escaped bytes (`\x00`, `\n`...), so a terminal never receives raw control
 //! characters.
 
 mod debug;
+mod generated;
+mod go_types;
+mod json;
 mod kinds;
 pub mod yaml;
 
@@ -87,7 +92,7 @@ fn decode_k8s(body: &[u8]) -> Decoded {
             raw.len()
         )),
         Some(Err(e)) => opaque(format!("the object does not decode as {kind}: {e}")),
-        Some(Ok(text)) => match debug::to_json(&text) {
+        Some(Ok(text)) => match debug::parse(&text).and_then(|tree| json::to_json(&tree)) {
             Err(e) => opaque(format!("cannot convert the decoded {kind}: {e}")),
             Ok(body) => {
                 let mut object = Map::new();
