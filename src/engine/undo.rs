@@ -212,8 +212,9 @@ pub fn record_for(action: &Action) -> Option<UndoRecord> {
 /// the container is started.
 pub fn node_kill_undo(node: &str, signal: Option<Signal>) -> UndoRecord {
     let node = node.to_string();
-    match signal.and_then(|s| s.name()) {
-        Some("SIGSTOP" | "SIGTSTP" | "SIGTTIN" | "SIGTTOU") => UndoRecord::NodeContinue { node },
+    // Linux numbers: SIGSTOP 19, SIGTSTP 20, SIGTTIN 21, SIGTTOU 22.
+    match signal.map(|s| s.0) {
+        Some(19..=22) => UndoRecord::NodeContinue { node },
         _ => UndoRecord::NodeStart { node },
     }
 }
