@@ -2,7 +2,8 @@
 //! (`scripts/testcluster.sh`): discovery, exec, files and ports, kubelet and container faults
 //! with their undo, killing a pod's process, and node reality matched against the pods these
 //! tests start. Each test owns the nodes it faults (tests run in parallel on one cluster):
-//! worker 1 the kubelet, worker 2 pause, worker 3 stop and kill, worker 4 a stand-in crictl.
+//! worker 1 the kubelet, worker 2 pause, worker 3 stop and kill, worker 4 a stand-in crictl,
+//! worker 5 a stop signal (SIGSTOP) and its undo.
 
 #[path = "support/testcluster.rs"]
 mod testcluster;
@@ -17,7 +18,7 @@ use testcluster::{TestCluster, docker, shared};
 const CLUSTER: &str = "kc-nodes";
 
 fn cluster() -> &'static TestCluster {
-    shared(CLUSTER, 4)
+    shared(CLUSTER, 5)
 }
 
 async fn nodes() -> DockerNodes {
@@ -46,11 +47,18 @@ async fn discovers_nodes_names_and_roles() {
     let roles: Vec<&str> = found.iter().map(|n| n.role.as_str()).collect();
     assert_eq!(
         roles,
-        ["control-plane", "worker", "worker", "worker", "worker"]
+        [
+            "control-plane",
+            "worker",
+            "worker",
+            "worker",
+            "worker",
+            "worker"
+        ]
     );
     assert_eq!(n.control_plane().await.unwrap(), c.control_plane());
     let via_trait = NodeOps::nodes(&n).await.unwrap();
-    assert_eq!(via_trait.len(), 5);
+    assert_eq!(via_trait.len(), 6);
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -471,4 +479,102 @@ async fn crictl_is_preferred_where_it_exists() {
     );
     assert_eq!(r[0].shims.len(), 1);
     assert_eq!(r[0].shims[0].sandbox_id, live);
+}
+
+/// The state letter of PID 1 in `node` (`T`: stopped by a signal), read from outside.
+fn pid1_state(c: &TestCluster, node: &str) -> char {
+    let out = c.docker_exec(node, &["cat", "/proc/1/stat"]);
+    assert!(out.status.success(), "cat /proc/1/stat in {node}");
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    let after = &text[text.rfind(')').expect("a stat line") + 1..];
+    after.trim_start().chars().next().expect("a state letter")
+}
+
+/// The node backend only, for applying undo records as the engine does.
+struct NodesOnly(std::sync::Arc<DockerNodes>);
+
+#[async_trait::async_trait]
+impl kind_chaos::backends::Connector for NodesOnly {
+    async fn nodes(&self) -> kind_chaos::backends::Result<std::sync::Arc<dyn NodeOps>> {
+        Ok(self.0.clone())
+    }
+    async fn kube(
+        &self,
+    ) -> kind_chaos::backends::Result<std::sync::Arc<dyn kind_chaos::backends::KubeOps>> {
+        Err(kind_chaos::backends::BackendError::unavailable(
+            "no API in this test",
+        ))
+    }
+    async fn etcd(
+        &self,
+    ) -> kind_chaos::backends::Result<std::sync::Arc<dyn kind_chaos::backends::EtcdOps>> {
+        Err(kind_chaos::backends::BackendError::unavailable(
+            "no etcd in this test",
+        ))
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_stop_signal_is_undone_with_sigcont_and_the_undo_checks_pid_1() {
+    use kind_chaos::engine::{Backends, UndoRecord, undo::record_for};
+    use kind_chaos::playbook::model::{Action, NodeKill};
+    let c = cluster();
+    let w = c.worker(5);
+    let n = std::sync::Arc::new(nodes().await);
+    let state = |n: &str| docker(&["inspect", "-f", "{{.State.Status}}", n]);
+    let stop = Signal::parse("SIGSTOP").unwrap();
+    let action = Action::NodeKill(NodeKill {
+        node: w.clone(),
+        signal: Some(stop),
+    });
+    let record = record_for(&action).expect("node-kill registers an undo");
+    assert_eq!(record, UndoRecord::NodeContinue { node: w.clone() });
+    // SIGTSTP, SIGTTIN, SIGTTOU (by number: the last two have no name in playbooks).
+    for other in ["SIGTSTP", "21", "22"] {
+        let a = Action::NodeKill(NodeKill {
+            node: w.clone(),
+            signal: Some(Signal::parse(other).unwrap()),
+        });
+        assert_eq!(
+            record_for(&a),
+            Some(UndoRecord::NodeContinue { node: w.clone() })
+        );
+    }
+    let kill = Action::NodeKill(NodeKill {
+        node: w.clone(),
+        signal: None,
+    });
+    assert_eq!(
+        record_for(&kill),
+        Some(UndoRecord::NodeStart { node: w.clone() })
+    );
+
+    n.container(&w, ContainerAction::kill(stop)).await.unwrap();
+    // Docker still says running; PID 1 is frozen.
+    assert_eq!(state(&w).trim(), "running");
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while pid1_state(c, &w) != 'T' {
+        assert!(Instant::now() < deadline, "PID 1 of {w} never stopped");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+
+    let b = Backends::new(std::sync::Arc::new(NodesOnly(n.clone())));
+    record.apply(&b).await.expect("the undo resumes PID 1");
+    assert_ne!(pid1_state(c, &w), 'T', "PID 1 still stopped after the undo");
+    assert_eq!(state(&w).trim(), "running");
+    // A record written by an older version (NodeStart for every node-kill) resumes it too.
+    n.container(&w, ContainerAction::kill(stop)).await.unwrap();
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while pid1_state(c, &w) != 'T' {
+        assert!(Instant::now() < deadline, "PID 1 of {w} never stopped");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    UndoRecord::NodeStart { node: w.clone() }
+        .apply(&b)
+        .await
+        .expect("start resumes a stopped PID 1");
+    assert_ne!(pid1_state(c, &w), 'T');
+    // Undoing again is harmless.
+    record.apply(&b).await.unwrap();
+    assert!(n.reality(Some(&w)).await.unwrap()[0].kubelet_running);
 }

@@ -262,3 +262,37 @@ async fn a_kind_context_without_the_clusters_node_containers_is_refused() {
         "nothing was deleted"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_retained_finalizer_in_a_vanished_namespace_is_recovered_step_by_step() {
+    // Issue 11.1 through the binary: `--retain` leaves the finalizer on the pod whose
+    // namespace was finalized away; `chaos recover` must really remove it, saying how.
+    let lab = KubeLab::with_nodes().await;
+    let ns = "collected-resources";
+    let out = run_lab(&lab, "finalizer-namespace-gone.yaml", &["--retain"]).await;
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let held = lab.get("v1", "Pod", Some(ns), ns).expect("the pod dangles");
+    assert_eq!(held["metadata"]["finalizers"][0], "kind-chaos.dev/hold");
+    assert!(lab.get("v1", "Namespace", None, ns).is_none());
+
+    let state = lab.dir.path().join("state");
+    let mut c = chaos_bin();
+    c.env("CHAOS_STATE_DIR", &state)
+        .env_remove("KUBECONFIG")
+        .arg("recover")
+        .args(kubeconfig_arg(&lab))
+        .args(["--allow-context", "kind-test"]);
+    let out = tokio::task::spawn_blocking(move || c.output().expect("chaos recover runs"))
+        .await
+        .expect("joined");
+    let t = text(&out);
+    assert_eq!(out.status.code(), Some(0), "{t}");
+    for step in [
+        "recreated namespace collected-resources",
+        "removed finalizer kind-chaos.dev/hold from Pod collected-resources/collected-resources",
+        "deleted namespace collected-resources again",
+    ] {
+        assert!(t.contains(step), "recover does not say `{step}`:\n{t}");
+    }
+    assert!(lab.get("v1", "Pod", Some(ns), ns).is_none(), "{t}");
+}

@@ -402,3 +402,73 @@ async fn rbac_refusals_name_the_verb_and_the_resource() {
     );
     assert!(lab.get("v1", "Pod", Some("default"), "web").is_some());
 }
+
+/// The undo record of `finalizer-add`, applied through the engine's lazy backends (as a run's
+/// unwind and `chaos recover` apply it).
+async fn undo_finalizer(lab: &KubeLab, ns: &str, name: &str) -> Result<Option<String>, String> {
+    let record = kind_chaos::engine::UndoRecord::FinalizerRemove {
+        resource: rref("v1", "Pod", Some(ns), name),
+        finalizer: FIN.into(),
+    };
+    let b = kind_chaos::engine::Backends::new(lab.connector());
+    record.apply(&b).await.map_err(|e| e.message)
+}
+
+#[tokio::test]
+async fn the_finalizer_undo_recreates_a_vanished_namespace_and_deletes_it_again() {
+    let lab = KubeLab::start().await;
+    // The state `namespace-delete` + `namespace-finalize` leave: the pod stored, held by our
+    // finalizer, in a namespace that no longer exists.
+    let mut p = pod("gone", "web", Some("test-worker"), &[FIN]);
+    p["metadata"]["deletionTimestamp"] = json!("2026-01-01T00:00:00Z");
+    p["metadata"]["deletionGracePeriodSeconds"] = json!(0);
+    lab.insert(p);
+    let k = lab.ops();
+    let r = rref("v1", "Pod", Some("gone"), "web");
+    let e = k.finalizer(&r, FIN, FinalizerOp::Remove).await.unwrap_err();
+    assert_eq!(e.kind, ErrorKind::NotFound);
+    assert_eq!(
+        e.message,
+        "cannot remove finalizer `kind-chaos.dev/test` from Pod gone/web: namespace gone does not exist (the API server refuses writes into a missing namespace)"
+    );
+
+    let note = undo_finalizer(&lab, "gone", "web").await.unwrap().unwrap();
+    assert_eq!(
+        note,
+        "namespace gone no longer exists, so the API server refuses changes to Pod gone/web (still stored); recreated namespace gone; removed finalizer kind-chaos.dev/test from Pod gone/web; deleted namespace gone again; Pod gone/web is gone"
+    );
+    assert!(lab.get("v1", "Pod", Some("gone"), "web").is_none());
+    eventually("the recreated namespace goes again", || {
+        lab.get("v1", "Namespace", None, "gone").is_none()
+    })
+    .await;
+    // Run again (`chaos recover` after a crash): nothing left, nothing to say.
+    assert_eq!(undo_finalizer(&lab, "gone", "web").await.unwrap(), None);
+}
+
+#[tokio::test]
+async fn an_interrupted_undo_leaves_no_recreated_namespace_behind() {
+    let lab = KubeLab::start().await;
+    // Killed after recreating the namespace, before removing the finalizer.
+    let mut ns = namespace("gone");
+    ns["metadata"]["annotations"] = json!({"kind-chaos.dev/recreated-to-undo": "Pod gone/web"});
+    ns["spec"] = json!({"finalizers": ["kubernetes"]});
+    ns["status"] = json!({"phase": "Active"});
+    lab.server.insert(ns).unwrap();
+    lab.insert(pod("gone", "web", None, &[FIN]));
+    let note = undo_finalizer(&lab, "gone", "web").await.unwrap();
+    assert_eq!(
+        note.as_deref(),
+        Some("deleted namespace gone again (an interrupted undo had recreated it)")
+    );
+    eventually("the namespace goes with the pod", || {
+        lab.get("v1", "Namespace", None, "gone").is_none()
+            && lab.get("v1", "Pod", Some("gone"), "web").is_none()
+    })
+    .await;
+    // A namespace someone else made is left alone.
+    lab.server.insert(namespace("kept")).unwrap();
+    lab.insert(pod("kept", "web", Some("test-worker"), &[FIN]));
+    assert_eq!(undo_finalizer(&lab, "kept", "web").await.unwrap(), None);
+    assert!(lab.get("v1", "Namespace", None, "kept").is_some());
+}

@@ -235,3 +235,56 @@ async fn the_connector_used_by_these_tests_is_the_real_backend() {
             .any(|r| r.path == "/api/v1/namespaces/default")
     );
 }
+
+#[tokio::test]
+async fn a_finalizer_on_a_pod_whose_namespace_was_finalized_away_is_really_undone() {
+    // Issue 11.1: the PATCH removing our finalizer is refused with `404 namespaces "X" not
+    // found` (NamespaceLifecycle); that must not be read as "the pod is already gone".
+    let lab = KubeLab::with_nodes().await;
+    let ns = "collected-resources";
+    let report = run(lab.connector(), "finalizer-namespace-gone.yaml").await;
+    assert_passed(&report);
+    let undo = report
+        .undo
+        .iter()
+        .find(|u| {
+            u.description
+                .starts_with("remove finalizer kind-chaos.dev/hold")
+        })
+        .expect("the finalizer's undo");
+    let m = undo.message.as_deref().unwrap_or_default();
+    for step in [
+        "namespace collected-resources no longer exists",
+        "recreated namespace collected-resources",
+        "removed finalizer kind-chaos.dev/hold from Pod collected-resources/collected-resources",
+        "deleted namespace collected-resources again",
+        "Pod collected-resources/collected-resources is gone",
+    ] {
+        assert!(m.contains(step), "the undo report lacks `{step}`: {m}");
+    }
+    // The refused PATCH really happened, then the lab's sequence.
+    let reqs = lab.server.requests();
+    let pod_path = format!("/api/v1/namespaces/{ns}/pods/{ns}");
+    let refused = reqs
+        .iter()
+        .position(|r| r.method == "PATCH" && r.path == pod_path && r.status == 404)
+        .expect("a PATCH refused with 404");
+    let recreate = reqs[refused..]
+        .iter()
+        .position(|r| r.method == "PATCH" && r.path == format!("/api/v1/namespaces/{ns}"))
+        .expect("the namespace recreated (server-side apply)");
+    assert!(
+        reqs[refused + recreate..]
+            .iter()
+            .any(|r| r.method == "PATCH" && r.path == pod_path && r.status == 200),
+        "the finalizer removed once the namespace is back"
+    );
+    assert!(
+        lab.get("v1", "Pod", Some(ns), ns).is_none(),
+        "the pod is really gone"
+    );
+    support::kube::eventually("the namespace is gone again", || {
+        lab.get("v1", "Namespace", None, ns).is_none()
+    })
+    .await;
+}

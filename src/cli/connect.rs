@@ -142,7 +142,11 @@ impl Connector for KindConnector {
         let client = if self.etcd.complete() {
             etcd::connect(&self.etcd).await?
         } else {
-            etcd::connect_for_cluster(&*self.docker().await?, &self.etcd).await?
+            let docker = self
+                .docker()
+                .await
+                .map_err(|e| etcd::discovery_failed(&self.etcd, "--etcd-", &self.cluster, e))?;
+            etcd::connect_for_cluster(&docker, &self.etcd).await?
         };
         Ok(Arc::new(client))
     }

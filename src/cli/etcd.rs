@@ -128,7 +128,9 @@ pub async fn client(conn: &ConnArgs) -> Result<EtcdClient, BackendError> {
         return etcd::connect(&flags).await;
     }
     let cluster = super::connect::cluster_name(conn.cluster.as_deref(), None);
-    let docker = DockerNodes::connect(&cluster).await?;
+    let docker = DockerNodes::connect(&cluster)
+        .await
+        .map_err(|e| etcd::discovery_failed(&flags, "--", &cluster, e))?;
     etcd::connect_for_cluster(&docker, &flags).await
 }
 

@@ -48,9 +48,7 @@ pub async fn inject(b: &Backends, action: &Action) -> Result<Option<UndoRecord>>
                 .await?
                 .container(&n.node, ContainerAction::kill(signal))
                 .await?;
-            Some(UndoRecord::NodeStart {
-                node: n.node.clone(),
-            })
+            Some(super::undo::node_kill_undo(&n.node, Some(signal)))
         }
         Action::ContainerKill(c) => {
             let pod = PodKey {

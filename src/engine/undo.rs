@@ -3,11 +3,14 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::backends::{ContainerAction, EtcdBackup, EtcdSelector, FinalizerOp, KubeletAction};
+use crate::backends::{ContainerAction, EtcdBackup, EtcdSelector, KubeletAction};
 use crate::playbook::model::{Action, NodeTaint, ResourceRef};
+use crate::playbook::values::Signal;
 
 use super::backends::Backends;
-use crate::backends::{BackendError, ErrorKind};
+use crate::backends::{BackendError, ErrorKind, KubeOps};
+
+mod finalizer;
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case", tag = "undo")]
@@ -19,6 +22,10 @@ pub enum UndoRecord {
         node: String,
     },
     NodeStart {
+        node: String,
+    },
+    /// After `node-kill` with a stop signal: `SIGCONT` to the node's PID 1.
+    NodeContinue {
         node: String,
     },
     FinalizerRemove {
@@ -52,6 +59,9 @@ impl UndoRecord {
             }
             UndoRecord::NodeUnpause { node } => format!("unpause node container {node}"),
             UndoRecord::NodeStart { node } => format!("start node container {node}"),
+            UndoRecord::NodeContinue { node } => {
+                format!("resume node container {node} (SIGCONT to its stopped PID 1)")
+            }
             UndoRecord::FinalizerRemove {
                 resource,
                 finalizer,
@@ -77,11 +87,6 @@ impl UndoRecord {
     /// Carries the undo out; `Ok(Some(note))` when it succeeded with something worth saying
     /// (etcd keys written again since the delete are left alone, not overwritten).
     pub async fn apply(&self, b: &Backends) -> Result<Option<String>, BackendError> {
-        let not_found_is_done = |r: Result<(), BackendError>| match r {
-            // Already gone (the object, the finalizer): nothing left to undo.
-            Err(e) if e.kind == ErrorKind::NotFound => Ok(None),
-            other => other.map(|()| None),
-        };
         match self {
             UndoRecord::KubeletStart { node } => {
                 b.nodes().await?.kubelet(node, KubeletAction::Start).await?;
@@ -92,7 +97,8 @@ impl UndoRecord {
                     .container(node, ContainerAction::Unpause)
                     .await?;
             }
-            UndoRecord::NodeStart { node } => {
+            // "Start" resumes a PID 1 a stop signal froze, and checks the node runs.
+            UndoRecord::NodeStart { node } | UndoRecord::NodeContinue { node } => {
                 b.nodes()
                     .await?
                     .container(node, ContainerAction::Start)
@@ -102,12 +108,7 @@ impl UndoRecord {
                 resource,
                 finalizer,
             } => {
-                let r = b
-                    .kube()
-                    .await?
-                    .finalizer(resource, finalizer, FinalizerOp::Remove)
-                    .await;
-                return not_found_is_done(r.map(|_| ()));
+                return finalizer::remove(b.kube().await?.as_ref(), resource, finalizer).await;
             }
             UndoRecord::NodeUncordon { node } => b.kube().await?.cordon(node, false).await?,
             UndoRecord::NodeUntaint { taint } => b.kube().await?.taint(taint, false).await?,
@@ -136,7 +137,7 @@ impl UndoRecord {
                 let kube = b.kube().await?;
                 let mut failures = Vec::new();
                 for r in resources.iter().rev() {
-                    if let Err(e) = not_found_is_done(kube.delete(r, &Default::default()).await) {
+                    if let Err(e) = delete_confirmed(kube.as_ref(), r).await {
                         failures.push(format!("{r}: {e}"));
                     }
                 }
@@ -146,6 +147,25 @@ impl UndoRecord {
             }
         }
         Ok(None)
+    }
+}
+
+/// Deletes `r`; a 404 counts as done only once a read confirms the object is gone (deletes
+/// are never refused for a missing namespace, but a 404 that leaves the object stored must
+/// not be reported as undone).
+async fn delete_confirmed(kube: &dyn KubeOps, r: &ResourceRef) -> Result<(), BackendError> {
+    match kube.delete(r, &Default::default()).await {
+        Err(e) if e.kind == ErrorKind::NotFound => match kube.get(r).await {
+            // Gone, or of a kind the server does not know (nothing of it can exist).
+            Ok(None) => Ok(()),
+            Err(again) if again.kind == ErrorKind::NotFound => Ok(()),
+            Ok(Some(_)) => Err(BackendError::failed(format!(
+                "{}, yet it is still stored",
+                e.message
+            ))),
+            Err(again) => Err(again),
+        },
+        other => other,
     }
 }
 
@@ -163,9 +183,7 @@ pub fn record_for(action: &Action) -> Option<UndoRecord> {
         Action::NodeStop(n) => UndoRecord::NodeStart {
             node: n.node.clone(),
         },
-        Action::NodeKill(n) => UndoRecord::NodeStart {
-            node: n.node.clone(),
-        },
+        Action::NodeKill(n) => node_kill_undo(&n.node, n.signal),
         Action::FinalizerAdd(f) => UndoRecord::FinalizerRemove {
             resource: f.resource.clone(),
             finalizer: f.finalizer.clone(),
@@ -187,6 +205,18 @@ pub fn record_for(action: &Action) -> Option<UndoRecord> {
         },
         _ => return None,
     })
+}
+
+/// The undo of `node-kill`: a stop signal (`SIGSTOP`, `SIGTSTP`, `SIGTTIN`, `SIGTTOU`) froze
+/// PID 1 while Docker still says `running`, so it is resumed; any other signal ended it, so
+/// the container is started.
+pub fn node_kill_undo(node: &str, signal: Option<Signal>) -> UndoRecord {
+    let node = node.to_string();
+    // Linux numbers: SIGSTOP 19, SIGTSTP 20, SIGTTIN 21, SIGTTOU 22.
+    match signal.map(|s| s.0) {
+        Some(19..=22) => UndoRecord::NodeContinue { node },
+        _ => UndoRecord::NodeStart { node },
+    }
 }
 
 /// The undo a step would register, described for `--dry-run`.

@@ -59,7 +59,8 @@
 //!   `pods/log` returns text a test set ([`FakeApiServer::set_pod_log`]), with the real
 //!   errors for an ambiguous container or a missing previous container.
 //! - **Namespaces**: created `Active` with `spec.finalizers: [kubernetes]`; NamespaceLifecycle
-//!   admission (404 creating into a missing namespace, 403 into a Terminating one; `default`,
+//!   admission (404 for any write but a delete into a missing namespace, 403 creating into a
+//!   Terminating one; `default`,
 //!   `kube-system`, `kube-public` cannot be deleted); delete makes it Terminating and the
 //!   namespace controller deletes its contents (with the pod and finalizer rules above), sets
 //!   the `NamespaceContentRemaining` / `NamespaceFinalizersRemaining` conditions, and removes
@@ -95,6 +96,7 @@
 //! It is one process-local store: nothing survives [`FakeApiServer::shutdown`].
 
 mod access;
+mod admission;
 mod controllers;
 mod deletion;
 mod discovery;

@@ -275,6 +275,7 @@ fn resource_route(
         name: name.map(str::to_string),
         sub: sub.map(str::to_string),
     };
+    crate::admission::admit_request(shared, r, &t)?;
     match (r.method.as_str(), t.name.is_some(), t.sub.as_deref()) {
         ("GET", false, _) if matches!(r.q("watch"), Some("true" | "1")) => {
             start_watch(shared, r, &t)

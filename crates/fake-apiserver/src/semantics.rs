@@ -208,7 +208,7 @@ pub(crate) fn create(
     validate(res, &obj)?;
     let name = util::name_of(&obj).to_string();
     if res.namespaced {
-        admit_namespace(st, res, util::namespace_of(&obj), &name)?;
+        crate::admission::admit_create(st, res, util::namespace_of(&obj), &name)?;
     }
     if st.get(res, util::namespace_of(&obj), &name).is_some() {
         return Err(ApiError::already_exists(res, &name));
@@ -225,27 +225,6 @@ pub(crate) fn create(
     }
     defaults(st, res, &mut obj);
     Ok(st.create(res, obj))
-}
-
-/// NamespaceLifecycle admission: the namespace must exist and not be terminating.
-fn admit_namespace(st: &State, res: &ResourceDef, ns: &str, name: &str) -> Result<(), ApiError> {
-    let nsres = st.reg.namespaces();
-    match st.get(&nsres, "", ns) {
-        None => Err(ApiError::not_found(&nsres, ns)),
-        Some(n) if util::is_terminating(n) || str_at(n, &["status", "phase"]) == Some("Terminating") => {
-            Err(ApiError::forbidden(
-                res,
-                name,
-                &format!("unable to create new content in namespace {ns} because it is being terminated"),
-            )
-            .with_details(json!({
-                "name": name,
-                "kind": res.plural,
-                "causes": [{ "reason": "NamespaceTerminating", "message": format!("namespace {ns} is being terminated"), "field": "metadata.namespace" }],
-            })))
-        }
-        Some(_) => Ok(()),
-    }
 }
 
 /// Which part of an object a write may change.

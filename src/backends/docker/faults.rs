@@ -2,7 +2,9 @@
 //! container itself (pause, stop, kill), and a pod's container process (inside the node).
 //!
 //! The undos (kubelet start, unpause, start) are idempotent: the engine may run one twice (a
-//! retry, `chaos recover` after a crash), so undoing what is already undone succeeds.
+//! retry, `chaos recover` after a crash), so undoing what is already undone succeeds. They
+//! check what they claim (`verify`): "start" leaves the container running with its PID 1 not
+//! stopped (it sends `SIGCONT` to a PID 1 a stop signal froze), "unpause" leaves it running.
 
 use std::time::Duration;
 
@@ -65,13 +67,14 @@ impl DockerNodes {
                     .map_err(|e| self.on_node(node, "pausing", e))
             }
             ContainerAction::Unpause => {
-                if state != "paused" {
-                    return Ok(()); // already unpaused: the undo has nothing to do
+                // Already unpaused: nothing to do, but the result is checked either way.
+                if state == "paused" {
+                    docker
+                        .unpause_container(node)
+                        .await
+                        .map_err(|e| self.on_node(node, "unpausing", e))?;
                 }
-                docker
-                    .unpause_container(node)
-                    .await
-                    .map_err(|e| self.on_node(node, "unpausing", e))
+                self.verify_running(node, false).await
             }
             ContainerAction::Stop { timeout_secs } => {
                 if state != "running" {
@@ -86,17 +89,23 @@ impl DockerNodes {
                     .await
                     .map_err(|e| self.on_node(node, "stopping", e))
             }
-            ContainerAction::Start => match state.as_str() {
-                "running" => Ok(()), // already started: the undo has nothing to do
-                "paused" => docker
-                    .unpause_container(node)
-                    .await
-                    .map_err(|e| self.on_node(node, "unpausing", e)),
-                _ => docker
-                    .start_container(node, None::<StartContainerOptions>)
-                    .await
-                    .map_err(|e| self.on_node(node, "starting", e)),
-            },
+            ContainerAction::Start => {
+                match state.as_str() {
+                    // Docker says running, yet a stop signal may have frozen PID 1.
+                    "running" => {
+                        self.resume_pid1(node).await?;
+                    }
+                    "paused" => docker
+                        .unpause_container(node)
+                        .await
+                        .map_err(|e| self.on_node(node, "unpausing", e))?,
+                    _ => docker
+                        .start_container(node, None::<StartContainerOptions>)
+                        .await
+                        .map_err(|e| self.on_node(node, "starting", e))?,
+                }
+                self.verify_running(node, true).await
+            }
             ContainerAction::Kill { signal } => {
                 if state != "running" {
                     return refuse("kill");

@@ -19,6 +19,7 @@ mod ops;
 mod reality;
 mod scripts;
 mod tar;
+mod verify;
 
 use std::collections::{BTreeSet, HashMap};
 use std::sync::Mutex;

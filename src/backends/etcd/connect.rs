@@ -15,8 +15,10 @@ use etcd_client::{Certificate, GetOptions, Identity, TlsOptions};
 use tonic::transport::Endpoint;
 
 use super::EtcdClient;
-use super::diagnose::tls_problem;
-use super::error::{EtcdError, closed_connection_hint, explain_chain, explain_client, tls_hint};
+use super::diagnose::{accepts_tcp, speaks_tls, tls_problem};
+use super::error::{
+    EtcdError, closed_connection_hint, explain_chain, explain_client, timed_out, tls_hint,
+};
 
 /// How long to wait for a TCP connection and TLS handshake.
 pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
@@ -193,12 +195,37 @@ async fn probe(channel: tonic::transport::Channel) -> Result<etcd_client::Client
     }
 }
 
-/// The best reason for a failed connection: the server's own TLS alert when a handshake by
-/// hand gets one, else what tonic said (with a hint for a connection dropped after the
-/// handshake).
+/// The best reason for a failed connection. For a plaintext URL: a server that speaks TLS
+/// is a protocol mismatch (not a certificate problem: none was sent). For a TLS URL: the
+/// server's own TLS alert when a handshake by hand gets one, else what tonic said (with a
+/// hint for a connection dropped after the handshake). A timeout says whether the endpoint
+/// accepted the connection and then never answered.
 async fn explain(url: &str, creds: &Credentials, reason: String) -> String {
-    match tls_problem(url, creds).await {
+    if let Some(rest) = url.strip_prefix("http://") {
+        if speaks_tls(url).await {
+            return format!(
+                "{reason} (protocol mismatch: the endpoint speaks TLS, so it wants https://{rest} with --cacert, and --cert/--key if it checks client certificates)"
+            );
+        }
+        return timeout_hint(url, reason).await;
+    }
+    let reason = match tls_problem(url, creds).await {
         Some(p) => closed_connection_hint(tls_hint(&p), creds.cert.is_some()),
         None => closed_connection_hint(reason, creds.cert.is_some()),
+    };
+    timeout_hint(url, reason).await
+}
+
+/// For a timeout: whether anything accepted the TCP connection (a hung server) or not.
+async fn timeout_hint(url: &str, reason: String) -> String {
+    if !timed_out(&reason) {
+        return reason;
+    }
+    if accepts_tcp(url).await {
+        format!(
+            "{reason} (timeout: the endpoint accepts TCP connections but never answered; etcd may be hung or overloaded, or something else listens there)"
+        )
+    } else {
+        format!("{reason} (timeout: nothing answered the TCP connection)")
     }
 }

@@ -42,6 +42,53 @@ pub async fn connect(flags: &EtcdFlags) -> Result<EtcdClient, BackendError> {
     Ok(connect_endpoints(&flags.endpoints, &creds).await?)
 }
 
+/// The connection flags that were given and those discovery would have to fill in, named with
+/// `prefix` (`--` for `chaos etcd`, `--etcd-` for `chaos run`): `None` when no flag was given
+/// (plain discovery) or nothing is missing.
+pub fn missing_flags(flags: &EtcdFlags, prefix: &str) -> Option<(String, String)> {
+    let mut given = Vec::new();
+    let mut missing = Vec::new();
+    let mut note = |set: bool, name: &str| {
+        if set {
+            given.push(format!("{prefix}{name}"));
+        } else {
+            missing.push(format!("{prefix}{name}"));
+        }
+    };
+    note(!flags.endpoints.is_empty(), "endpoints");
+    let tls =
+        flags.endpoints.is_empty() || flags.endpoints.iter().any(|e| !e.starts_with("http://"));
+    if tls {
+        note(flags.cacert.is_some(), "cacert");
+        note(flags.cert.is_some(), "cert");
+        note(flags.key.is_some(), "key");
+    }
+    if given.is_empty() || missing.is_empty() {
+        return None;
+    }
+    Some((given.join(", "), missing.join(", ")))
+}
+
+/// A failure to reach the kind cluster that would have filled in what the flags leave out,
+/// said as such: the flag missing first, then why discovery could not stand in for it.
+pub fn discovery_failed(
+    flags: &EtcdFlags,
+    prefix: &str,
+    cluster: &str,
+    e: BackendError,
+) -> BackendError {
+    let Some((given, missing)) = missing_flags(flags, prefix) else {
+        return e;
+    };
+    BackendError {
+        kind: e.kind,
+        message: format!(
+            "missing {missing}: {given} given, and what is missing would be discovered from kind cluster `{cluster}`, which failed: {}. Give {missing} too",
+            e.message
+        ),
+    }
+}
+
 /// Connects to the etcd of the kind cluster behind `docker`, discovering what `overrides`
 /// leaves out.
 pub async fn connect_for_cluster(

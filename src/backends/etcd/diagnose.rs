@@ -6,6 +6,11 @@
 //! request, and tonic's reconnecting channel may just wait. Doing the handshake and a first
 //! read by hand, with the same credentials, gets the server's alert itself ("received fatal
 //! alert: BadCertificate"), which says exactly what is wrong.
+//!
+//! Two more questions are answered by hand for the failures that are not about credentials:
+//! does a plaintext (`http://`) endpoint in fact speak TLS (a protocol mismatch, which would
+//! otherwise look like a dropped connection), and does an endpoint that timed out accept TCP
+//! connections at all (a hung server, not a missing one).
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -53,6 +58,72 @@ pub async fn tls_problem(url: &str, creds: &Credentials) -> Option<String> {
         Ok(Err(e)) => Some(e.to_string()),
         Ok(Ok(0)) => Some("etcd closed the connection right after the TLS handshake".into()),
         Ok(Ok(_)) => None,
+    }
+}
+
+/// `host:port` of a URL and its host (without brackets).
+fn authority_and_host(url: &str) -> Option<(String, String)> {
+    let rest = url.split_once("://").map_or(url, |(_, r)| r);
+    let authority = rest.split('/').next().unwrap_or(rest);
+    let host = match authority.strip_prefix('[') {
+        Some(v6) => v6.split(']').next()?.to_string(),
+        None => authority
+            .rsplit_once(':')
+            .map_or(authority, |(h, _)| h)
+            .to_string(),
+    };
+    Some((authority.to_string(), host))
+}
+
+/// Whether something at `url` completes a TCP connection within the connect timeout.
+pub async fn accepts_tcp(url: &str) -> bool {
+    let Some((authority, _)) = authority_and_host(url) else {
+        return false;
+    };
+    matches!(
+        tokio::time::timeout(CONNECT_TIMEOUT, tokio::net::TcpStream::connect(authority)).await,
+        Ok(Ok(_))
+    )
+}
+
+/// Whether the server at `url` answers a TLS ClientHello like a TLS server: it sends its
+/// certificate (which this check, trusting no CA, refuses) or a TLS alert. A plaintext
+/// server, a hung one or nothing at all is `false`.
+pub async fn speaks_tls(url: &str) -> bool {
+    let Some((authority, host)) = authority_and_host(url) else {
+        return false;
+    };
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let Ok(builder) =
+        rustls::ClientConfig::builder_with_provider(provider).with_safe_default_protocol_versions()
+    else {
+        return false;
+    };
+    let mut config = builder
+        .with_root_certificates(rustls::RootCertStore::empty())
+        .with_no_client_auth();
+    config.alpn_protocols = vec![b"h2".to_vec()];
+    let Ok(name) = ServerName::try_from(host) else {
+        return false;
+    };
+    let Ok(Ok(tcp)) =
+        tokio::time::timeout(CONNECT_TIMEOUT, tokio::net::TcpStream::connect(authority)).await
+    else {
+        return false;
+    };
+    let connector = tokio_rustls::TlsConnector::from(Arc::new(config));
+    match tokio::time::timeout(Duration::from_secs(3), connector.connect(name, tcp)).await {
+        Ok(Err(e)) => e
+            .get_ref()
+            .and_then(|inner| inner.downcast_ref::<rustls::Error>())
+            .is_some_and(|r| {
+                matches!(
+                    r,
+                    rustls::Error::InvalidCertificate(_) | rustls::Error::AlertReceived(_)
+                )
+            }),
+        // A handshake that succeeds trusting no CA cannot happen; a timeout is no TLS server.
+        _ => false,
     }
 }
 

@@ -170,6 +170,30 @@ pub fn closed_connection_hint(reason: String, presented_cert: bool) -> String {
     }
 }
 
+/// rustls's `invalid peer certificate: Expired` and the `CertificateExpired` alert; not
+/// "Timeout expired" (tonic's timeout), which says nothing about certificates.
+fn certificate_expired(lower: &str) -> bool {
+    lower.contains("certificateexpired")
+        || lower.contains("certificate expired")
+        || lower.contains("invalid peer certificate: expired")
+        || (lower.contains("certificate") && lower.contains("has expired"))
+}
+
+/// Whether a reason says a timeout fired (tonic's "Timeout expired", ours "no answer within").
+pub fn timed_out(reason: &str) -> bool {
+    let lower = reason.to_ascii_lowercase();
+    [
+        "timeout expired",
+        "timed out",
+        "no answer within",
+        "did not answer",
+        "did not finish",
+        "deadline",
+    ]
+    .iter()
+    .any(|w| lower.contains(w))
+}
+
 /// Adds what a TLS failure most likely means to its message.
 pub fn tls_hint(reason: &str) -> String {
     let lower = reason.to_ascii_lowercase();
@@ -185,7 +209,7 @@ pub fn tls_hint(reason: &str) -> String {
         Some("the server rejected the client certificate (--cert/--key)")
     } else if lower.contains("notvalidforname") || lower.contains("not valid for name") {
         Some("the server's certificate does not name this endpoint's host")
-    } else if lower.contains("expired") {
+    } else if certificate_expired(&lower) {
         Some("a certificate has expired")
     } else {
         None
@@ -193,5 +217,34 @@ pub fn tls_hint(reason: &str) -> String {
     match hint {
         Some(h) => format!("{reason} ({h})"),
         None => reason.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_timeout_is_not_an_expired_certificate() {
+        // tonic's timeouts say "Timeout expired": nothing about certificates.
+        assert_eq!(
+            tls_hint("transport error: Timeout expired"),
+            "transport error: Timeout expired"
+        );
+        let status = etcd_client::Error::GRpcStatus(tonic::Status::cancelled("Timeout expired"));
+        let (reason, unreachable) = explain_client(&status);
+        assert!(unreachable);
+        assert!(!reason.contains("certificate"), "{reason}");
+        assert!(timed_out(&reason), "{reason}");
+        // The real expiry still is one, from rustls's error or the server's alert.
+        for real in [
+            "invalid peer certificate: Expired",
+            "received fatal alert: CertificateExpired",
+        ] {
+            assert!(
+                tls_hint(real).ends_with("(a certificate has expired)"),
+                "{real}"
+            );
+        }
     }
 }

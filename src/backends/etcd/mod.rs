@@ -32,7 +32,7 @@ use async_trait::async_trait;
 
 pub use backup::BackupFile;
 pub use connect::{CONNECT_TIMEOUT, Credentials, EtcdFlags, REQUEST_TIMEOUT, connect_endpoints};
-pub use connector::{connect, connect_for_cluster};
+pub use connector::{connect, connect_for_cluster, discovery_failed};
 pub use error::EtcdError;
 pub use ops::DeleteReport;
 

@@ -37,6 +37,16 @@ pub(crate) enum KubeError {
     },
     #[error("{what} not found")]
     NotFound { what: String },
+    /// A write refused because the object's namespace does not exist (NamespaceLifecycle
+    /// admission); the object itself may well still be stored.
+    #[error(
+        "cannot {verb} {what}: namespace {namespace} does not exist (the API server refuses writes into a missing namespace)"
+    )]
+    NamespaceMissing {
+        verb: String,
+        what: String,
+        namespace: String,
+    },
     #[error(
         "forbidden: the API server at {server} does not allow this kubeconfig's user to {verb} {what} (RBAC): {message}"
     )]
@@ -78,7 +88,7 @@ impl KubeError {
             KubeError::Unreachable { .. }
             | KubeError::TimedOut { .. }
             | KubeError::Unauthorized { .. } => ErrorKind::Unavailable,
-            KubeError::NotFound { .. } => ErrorKind::NotFound,
+            KubeError::NotFound { .. } | KubeError::NamespaceMissing { .. } => ErrorKind::NotFound,
             KubeError::Rejected { code, .. } if *code == 503 => ErrorKind::Unavailable,
             KubeError::Forbidden { .. } | KubeError::Rejected { .. } | KubeError::Other { .. } => {
                 ErrorKind::Failed
@@ -115,6 +125,11 @@ pub(crate) fn classify(
     let (server, verb, what) = (server.to_string(), verb.to_string(), what.to_string());
     match e {
         ::kube::Error::Api(s) => match s.code {
+            404 if missing_namespace(s, &what).is_some() => KubeError::NamespaceMissing {
+                namespace: missing_namespace(s, &what).unwrap_or_default(),
+                verb,
+                what,
+            },
             // A write that finds no target names what is missing in the server's message
             // (`namespaces "lab" not found` while applying a pod into it).
             404 if verb != "apply" => KubeError::NotFound { what },
@@ -166,6 +181,16 @@ pub(crate) fn classify(
             reason: reason(other),
         },
     }
+}
+
+/// The namespace a 404 names when it is not `what` itself: the answer of NamespaceLifecycle
+/// admission to a write into a namespace that does not exist (`namespaces "lab" not found`,
+/// details `{kind: namespaces, name: lab}`), not the object's own 404.
+fn missing_namespace(s: &::kube::core::Status, what: &str) -> Option<String> {
+    let d = s.details.as_ref()?;
+    let about_a_namespace = what.to_ascii_lowercase().starts_with("namespace ");
+    (d.kind == "namespaces" && d.group.is_empty() && !d.name.is_empty() && !about_a_namespace)
+        .then(|| d.name.clone())
 }
 
 /// Whether the error chain says a timeout fired (hyper-timeout's `TimedOut` I/O error, or a
@@ -261,6 +286,32 @@ mod tests {
         let (k, m) = kind(api(500, "InternalError", "etcd is down"));
         assert_eq!(k, ErrorKind::Failed);
         assert!(m.contains("500 InternalError: etcd is down"), "{m}");
+    }
+
+    #[test]
+    fn a_404_naming_the_namespace_is_told_from_the_objects_own() {
+        let gone = |what: &str| {
+            let e = ::kube::Error::Api(Box::new(::kube::core::Status {
+                code: 404,
+                reason: "NotFound".into(),
+                message: r#"namespaces "lab" not found"#.into(),
+                details: serde_json::from_value(
+                    serde_json::json!({"name": "lab", "kind": "namespaces"}),
+                )
+                .ok(),
+                ..Default::default()
+            }));
+            let b: BackendError =
+                classify("https://x", Duration::from_secs(1), "patch", what, &e).into();
+            (b.kind, b.message)
+        };
+        let (k, m) = gone("Pod lab/web");
+        assert_eq!(k, ErrorKind::NotFound);
+        assert_eq!(
+            m,
+            "cannot patch Pod lab/web: namespace lab does not exist (the API server refuses writes into a missing namespace)"
+        );
+        assert_eq!(gone("namespace lab").1, "namespace lab not found");
     }
 
     #[test]

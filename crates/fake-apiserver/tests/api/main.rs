@@ -1,6 +1,7 @@
 //! The fake API server driven by the real kube client (one test binary, so kube is
 //! linked once).
 
+mod admission;
 mod common;
 mod crud;
 mod discovery;
