@@ -13,6 +13,7 @@ pub mod heartbeat;
 pub mod host;
 pub mod lease;
 pub mod node;
+pub mod pods;
 
 use anyhow::Context;
 use kube::config::{KubeConfigOptions, Kubeconfig};
@@ -59,6 +60,16 @@ pub async fn run(cfg: Config) -> anyhow::Result<()> {
         facts.runtime_version,
         runtime.snapshotter
     );
-    heartbeat::run(client, cfg, facts).await;
+    let ctx = pods::Ctx {
+        runtime,
+        client: client.clone(),
+        pause_image: cfg.pod_infra_container_image.clone(),
+        host_ip: facts.ip.map(|ip| ip.to_string()),
+    };
+    let node = facts.name.clone();
+    tokio::select! {
+        _ = heartbeat::run(client, cfg, facts) => {}
+        _ = pods::run(ctx, &node) => {}
+    }
     Ok(())
 }

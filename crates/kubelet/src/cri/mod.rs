@@ -4,9 +4,9 @@
 //! configs, `spec` builds OCI runtime specs, `container` creates, signals and removes
 //! sandboxes and containers.
 
-// pub mod container;
-// pub mod image;
-// pub mod spec;
+pub mod container;
+pub mod image;
+pub mod spec;
 
 use std::path::Path;
 

@@ -1,0 +1,115 @@
+//! Pods run as real containerd sandboxes and containers in a test node: status from the
+//! real processes (running, exit codes, reasons), restart policies, command vs ENTRYPOINT.
+
+mod support;
+
+use support::{Lab, TestNode, eventually, main_status, pod};
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pods_run_and_report_real_status() {
+    let node = TestNode::up("kc-kubelet-run");
+    let lab = Lab::start(&node).await;
+    let n = node.node.as_str();
+
+    // The image's ENTRYPOINT (the probe), restartPolicy Always: Running and Ready.
+    lab.create(pod("runs", n, None, "Always", 30)).await;
+    // command replaces the ENTRYPOINT; Never: Failed with the real exit code.
+    lab.create(pod("fails", n, Some(&["sh", "-c", "exit 3"]), "Never", 30))
+        .await;
+    // OnFailure and exit 0: Succeeded, reason Completed, not restarted.
+    lab.create(pod(
+        "completes",
+        n,
+        Some(&["sh", "-c", "exit 0"]),
+        "OnFailure",
+        30,
+    ))
+    .await;
+    // Always and exit 1: restarted, restartCount grows, lastState keeps the exit.
+    lab.create(pod(
+        "crashes",
+        n,
+        Some(&["sh", "-c", "sleep 0.2; exit 1"]),
+        "Always",
+        30,
+    ))
+    .await;
+
+    let runs = eventually(60, "pod runs to be Running and Ready", || {
+        let p = lab.get("runs")?;
+        (p["status"]["phase"] == "Running" && main_status(&p)["ready"] == true).then_some(p)
+    })
+    .await;
+    let st = main_status(&runs);
+    assert!(st["state"]["running"]["startedAt"].is_string(), "{st}");
+    assert!(
+        st["containerID"]
+            .as_str()
+            .unwrap()
+            .starts_with("containerd://")
+    );
+    assert_eq!(st["restartCount"], 0);
+    let conds = runs["status"]["conditions"].as_array().unwrap();
+    for ty in ["Ready", "ContainersReady", "Initialized", "PodScheduled"] {
+        assert!(
+            conds
+                .iter()
+                .any(|c| c["type"] == ty && c["status"] == "True"),
+            "{ty} in {conds:?}"
+        );
+    }
+    assert_eq!(runs["status"]["hostIP"], "172.18.0.2");
+
+    let fails = eventually(30, "pod fails to be Failed", || {
+        let p = lab.get("fails")?;
+        (p["status"]["phase"] == "Failed").then_some(p)
+    })
+    .await;
+    let t = &main_status(&fails)["state"]["terminated"];
+    assert_eq!(t["exitCode"], 3);
+    assert_eq!(t["reason"], "Error");
+    assert!(
+        t["startedAt"].is_string() && t["finishedAt"].is_string(),
+        "{t}"
+    );
+    assert_eq!(main_status(&fails)["restartCount"], 0);
+
+    let completes = eventually(30, "pod completes to be Succeeded", || {
+        let p = lab.get("completes")?;
+        (p["status"]["phase"] == "Succeeded").then_some(p)
+    })
+    .await;
+    assert_eq!(
+        main_status(&completes)["state"]["terminated"]["reason"],
+        "Completed"
+    );
+    assert_eq!(main_status(&completes)["restartCount"], 0);
+
+    let crashes = eventually(30, "pod crashes to restart twice", || {
+        let p = lab.get("crashes")?;
+        (main_status(&p)["restartCount"].as_u64()? >= 2).then_some(p)
+    })
+    .await;
+    assert_eq!(crashes["status"]["phase"], "Running");
+    assert_eq!(
+        main_status(&crashes)["lastState"]["terminated"]["exitCode"],
+        1
+    );
+
+    // The sandboxes carry the CRI's labels, as `chaos reality` reads them.
+    let rt = node.runtime().await;
+    let uid = runs["metadata"]["uid"].as_str().unwrap();
+    let sandboxes = rt
+        .list(&[
+            ("io.kubernetes.pod.uid", uid),
+            ("io.cri-containerd.kind", "sandbox"),
+        ])
+        .await
+        .unwrap();
+    assert_eq!(sandboxes.len(), 1);
+    assert_eq!(sandboxes[0].labels["io.kubernetes.pod.name"], "runs");
+    assert_eq!(
+        sandboxes[0].labels["io.kubernetes.pod.namespace"],
+        "default"
+    );
+}
