@@ -106,16 +106,14 @@ pub fn command_line(c: &Container, image: &ImageConfig) -> Vec<String> {
 /// downward API's pod name, namespace, uid and node name), later names winning.
 pub fn environment(c: &Container, image: &ImageConfig, pod: &Pod) -> Vec<String> {
     let mut env: Vec<(String, String)> = Vec::new();
-    let mut set = |k: String, v: String| match env.iter_mut().find(|(n, _)| *n == k) {
-        Some(e) => e.1 = v,
-        None => env.push((k, v)),
-    };
+    let set = set_env;
     for kv in &image.env {
         let (k, v) = kv.split_once('=').unwrap_or((kv, ""));
-        set(k.to_string(), v.to_string());
+        set(&mut env, k.to_string(), v.to_string());
     }
     if !host_network(pod) {
         set(
+            &mut env,
             "HOSTNAME".into(),
             pod.metadata.name.clone().unwrap_or_default(),
         );
@@ -137,10 +135,9 @@ pub fn environment(c: &Container, image: &ImageConfig, pod: &Pod) -> Vec<String>
             (None, None) => Some(String::new()),
         };
         if let Some(v) = value {
-            set(e.name.clone(), v);
+            set(&mut env, e.name.clone(), v);
         }
     }
-    drop(set);
     if !env.iter().any(|(k, _)| k == "PATH") {
         env.push((
             "PATH".into(),
@@ -148,6 +145,13 @@ pub fn environment(c: &Container, image: &ImageConfig, pod: &Pod) -> Vec<String>
         ));
     }
     env.into_iter().map(|(k, v)| format!("{k}={v}")).collect()
+}
+
+fn set_env(env: &mut Vec<(String, String)>, k: String, v: String) {
+    match env.iter_mut().find(|(n, _)| *n == k) {
+        Some(e) => e.1 = v,
+        None => env.push((k, v)),
+    }
 }
 
 /// Starts attempt `attempt` of container `c` in the sandbox `(sandbox_id, sandbox_pid)`.

@@ -89,9 +89,9 @@ pub async fn observe(rt: &Runtime, uid: &str) -> Result<Observed, CriError> {
         }
     }
     out.sandboxes
-        .sort_by(|a, b| b.created_at.cmp(&a.created_at));
+        .sort_by_key(|s| std::cmp::Reverse(s.created_at));
     for v in out.containers.values_mut() {
-        v.sort_by(|a, b| b.attempt.cmp(&a.attempt));
+        v.sort_by_key(|s| std::cmp::Reverse(s.attempt));
     }
     Ok(out)
 }

@@ -48,22 +48,14 @@ impl TestNode {
         run(Command::new(&script).args(["up", cluster, "--workers", "0"]));
         let node = format!("{cluster}-control-plane");
         // As `kind load docker-image` does, with the node's snapshotter.
-        let save = Command::new("docker")
-            .args(["save", IMAGE])
-            .stdout(Stdio::piped())
-            .spawn()
-            .expect("docker save");
-        let import = Command::new("docker")
-            .args(["exec", "-i", &node, "sh", "-c"])
-            .arg("ctr -n k8s.io images import --all-platforms --digests --snapshotter=\"$(cat /run/kind-chaos/snapshotter)\" -")
-            .stdin(save.stdout.expect("pipe"))
-            .output()
-            .expect("import");
-        assert!(
-            import.status.success(),
-            "importing {IMAGE}: {}",
-            String::from_utf8_lossy(&import.stderr)
-        );
+        run(Command::new("bash").args([
+            "-c",
+            "set -o pipefail; docker save \"$1\" | docker exec -i \"$2\" sh -c \
+             'ctr -n k8s.io images import --all-platforms --digests --snapshotter=\"$(cat /run/kind-chaos/snapshotter)\" -'",
+            "import",
+            IMAGE,
+            &node,
+        ]));
         TestNode {
             cluster: cluster.to_string(),
             node,
