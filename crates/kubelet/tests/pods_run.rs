@@ -25,7 +25,7 @@ async fn pods_run_and_report_real_status() {
         30,
     ))
     .await;
-    // Always and exit 1: restarted, restartCount grows, lastState keeps the exit.
+    // Always and exit 1: restarted at once, then CrashLoopBackOff for 10 s.
     lab.create(pod(
         "crashes",
         n,
@@ -85,14 +85,36 @@ async fn pods_run_and_report_real_status() {
     );
     assert_eq!(main_status(&completes)["restartCount"], 0);
 
-    let crashes = eventually(30, "pod crashes to restart twice", || {
+    let crashes = eventually(30, "pod crashes to be in CrashLoopBackOff", || {
+        let p = lab.get("crashes")?;
+        (main_status(&p)["state"]["waiting"]["reason"] == "CrashLoopBackOff").then_some(p)
+    })
+    .await;
+    let st = main_status(&crashes);
+    assert_eq!(crashes["status"]["phase"], "Running", "{crashes}");
+    assert_eq!(st["restartCount"], 1, "{st}");
+    assert_eq!(st["lastState"]["terminated"]["exitCode"], 1);
+    assert!(
+        st["state"]["waiting"]["message"]
+            .as_str()
+            .unwrap()
+            .starts_with("back-off 10s")
+    );
+    let backed_off_at = std::time::Instant::now();
+    let restarted = eventually(30, "pod crashes to restart after its back-off", || {
         let p = lab.get("crashes")?;
         (main_status(&p)["restartCount"].as_u64()? >= 2).then_some(p)
     })
     .await;
-    assert_eq!(crashes["status"]["phase"], "Running");
+    let waited = backed_off_at.elapsed();
+    // 10 s from the exit, which was at most ~1 s before the back-off was first seen.
+    assert!(
+        waited >= std::time::Duration::from_secs(8),
+        "restarted after {waited:?}"
+    );
+    eprintln!("second restart {waited:?} after CrashLoopBackOff was first seen");
     assert_eq!(
-        main_status(&crashes)["lastState"]["terminated"]["exitCode"],
+        main_status(&restarted)["lastState"]["terminated"]["exitCode"],
         1
     );
 

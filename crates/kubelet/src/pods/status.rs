@@ -5,6 +5,7 @@
 //! and restartCount (pkg/kubelet/kubelet_pods.go `convertToAPIContainerStatuses`).
 
 use std::collections::HashMap;
+use std::time::Duration;
 
 use k8s_openapi::api::core::v1::Pod;
 use k8s_openapi::jiff::Timestamp;
@@ -77,13 +78,34 @@ pub fn pod_status(pod: &Pod, input: &StatusInput<'_>) -> Value {
                 )
             }
             Some((s, TaskState::Exited { code, at })) => {
-                if !input.terminal && restarts(policy, *code) {
-                    waiting += 1;
-                } else {
-                    stopped += 1;
-                    if *code == 0 {
-                        succeeded += 1;
-                    }
+                // As upstream: an exited container, restarting or not, counts as stopped.
+                stopped += 1;
+                if *code == 0 {
+                    succeeded += 1;
+                }
+                if !input.terminal
+                    && restarts(policy, *code)
+                    && backoff_left(s.attempt, *at, Timestamp::now()).is_some()
+                {
+                    let pod_ref = super::launch::PodRef::of(pod);
+                    let message = format!(
+                        "back-off {}s restarting failed container={} pod={}_{}({})",
+                        backoff(s.attempt).as_secs(),
+                        c.name,
+                        pod_ref.name,
+                        pod_ref.namespace,
+                        pod_ref.uid
+                    );
+                    let st =
+                        json!({ "waiting": { "reason": "CrashLoopBackOff", "message": message } });
+                    statuses.push(container_status(
+                        c,
+                        Some(s),
+                        st,
+                        terminated(s, *code, at),
+                        false,
+                    ));
+                    continue;
                 }
                 (terminated(s, *code, at), false)
             }
@@ -105,17 +127,7 @@ pub fn pod_status(pod: &Pod, input: &StatusInput<'_>) -> Value {
             },
             None => json!({}),
         };
-        statuses.push(json!({
-            "name": c.name,
-            "image": c.image.clone().unwrap_or_default(),
-            "imageID": latest.map(|s| s.image_id.clone()).unwrap_or_default(),
-            "containerID": latest.map(|s| format!("containerd://{}", s.id)),
-            "state": state,
-            "lastState": last_state,
-            "ready": ready,
-            "started": ready,
-            "restartCount": latest.map(|s| s.attempt).unwrap_or(0),
-        }));
+        statuses.push(container_status(c, latest, state, last_state, ready));
     }
     let phase = phase(policy, input.terminal, running, stopped, succeeded, waiting);
     let all_ready = running == spec.containers.len() && !input.terminal;
@@ -169,6 +181,46 @@ pub fn pod_status(pod: &Pod, input: &StatusInput<'_>) -> Value {
     status
 }
 
+fn container_status(
+    c: &k8s_openapi::api::core::v1::Container,
+    latest: Option<&Seen>,
+    state: Value,
+    last_state: Value,
+    ready: bool,
+) -> Value {
+    json!({
+        "name": c.name,
+        "image": c.image.clone().unwrap_or_default(),
+        "imageID": latest.map(|s| s.image_id.clone()).unwrap_or_default(),
+        "containerID": latest.map(|s| format!("containerd://{}", s.id)),
+        "state": state,
+        "lastState": last_state,
+        "ready": ready,
+        "started": ready,
+        "restartCount": latest.map(|s| s.attempt).unwrap_or(0),
+    })
+}
+
+/// The restart back-off after attempt `attempt` exited, as upstream's (10 s doubling up
+/// to 5 min, pkg/kubelet/kubelet.go `backOffPeriod`/`MaxContainerBackOff`): the first
+/// exit restarts at once, the second after 10 s, then 20 s, 40 s, ...
+pub fn backoff(attempt: u32) -> Duration {
+    if attempt == 0 {
+        return Duration::ZERO;
+    }
+    let secs = 10u64.saturating_mul(1 << (attempt - 1).min(10));
+    Duration::from_secs(secs.min(300))
+}
+
+/// How much of the back-off is left at `now` for an attempt that exited at `exited`.
+pub fn backoff_left(attempt: u32, exited: Option<Timestamp>, now: Timestamp) -> Option<Duration> {
+    let wait = backoff(attempt);
+    let exited = exited?;
+    let elapsed = now.duration_since(exited);
+    let elapsed = Duration::try_from(elapsed).unwrap_or(Duration::ZERO);
+    (elapsed < wait).then(|| wait - elapsed)
+}
+
 /// Upstream `getPhase` for regular containers (init containers are not run yet).
 fn phase(
     policy: &str,
@@ -212,6 +264,19 @@ mod tests {
         assert_eq!(phase("OnFailure", false, 0, 1, 1, 0), "Succeeded");
         assert_eq!(phase("Always", true, 0, 1, 1, 0), "Succeeded");
         assert_eq!(phase("Always", true, 0, 1, 0, 0), "Failed");
+    }
+
+    #[test]
+    fn backoff_doubles_up_to_five_minutes() {
+        assert_eq!(backoff(0), Duration::ZERO);
+        assert_eq!(backoff(1), Duration::from_secs(10));
+        assert_eq!(backoff(2), Duration::from_secs(20));
+        assert_eq!(backoff(6), Duration::from_secs(300));
+        assert_eq!(backoff(40), Duration::from_secs(300));
+        let t0: Timestamp = "2026-01-01T00:00:00Z".parse().unwrap();
+        let t5: Timestamp = "2026-01-01T00:00:05Z".parse().unwrap();
+        assert_eq!(backoff_left(1, Some(t0), t5), Some(Duration::from_secs(5)));
+        assert_eq!(backoff_left(0, Some(t0), t5), None);
     }
 
     #[test]

@@ -8,6 +8,7 @@ use std::collections::HashMap;
 use std::time::Duration;
 
 use k8s_openapi::api::core::v1::Pod;
+use k8s_openapi::jiff::Timestamp;
 use kube::Api;
 use kube::api::{DeleteParams, Patch, PatchParams, Preconditions};
 use serde_json::{Value, json};
@@ -16,7 +17,7 @@ use tokio::time::Instant;
 
 use super::launch::{PodRef, start_container, start_sandbox};
 use super::observe::{Observed, observe};
-use super::status::{StatusInput, Waiting, pod_status, restarts};
+use super::status::{StatusInput, Waiting, backoff_left, pod_status, restarts};
 use crate::cri::container::TaskState;
 use crate::cri::{CriError, Runtime};
 
@@ -102,8 +103,7 @@ impl Worker {
     }
 
     /// Starts the sandbox if none runs, and every container that has not started or has
-    /// exited and restarts under the policy. No back-off yet: a crashing container is
-    /// started again on the next relist.
+    /// exited and restarts under the policy once its back-off is over.
     async fn start_missing(&mut self, pod: &Pod, seen: &Observed) -> Result<(), CriError> {
         let rt = &self.ctx.runtime.clone();
         let (sandbox_id, sandbox_pid) = match seen.running_sandbox() {
@@ -127,7 +127,10 @@ impl Worker {
             let attempt = match seen.latest(&c.name).map(|s| (s, &s.state)) {
                 None => 0,
                 Some((_, TaskState::Running { .. })) => continue,
-                Some((s, TaskState::Exited { code, .. })) if restarts(policy, *code) => {
+                Some((s, TaskState::Exited { code, at })) if restarts(policy, *code) => {
+                    if backoff_left(s.attempt, *at, Timestamp::now()).is_some() {
+                        continue; // CrashLoopBackOff: reported by the status
+                    }
                     // Keep only the newest dead attempt (for lastState), as the CRI's GC.
                     for old in seen.containers.get(&c.name).into_iter().flatten().skip(1) {
                         rt.remove(&old.id).await?;
