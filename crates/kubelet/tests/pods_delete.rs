@@ -82,17 +82,23 @@ async fn deletion_honours_stop_signal_grace_period_and_force() {
 
     let lab = Lab::start(&node).await;
     let n = node.node.as_str();
-    eventually(30, "the ghost sandbox to be removed", || {
-        let tasks = node.tasks();
-        (!tasks.contains(String::from_utf8_lossy(&out.stdout).trim())).then_some(())
-    })
-    .await;
-    assert!(
-        rt.list(&[("io.kubernetes.pod.uid", "ghost-uid")])
+    // Removal kills the task first, then deletes the container: wait for the latter.
+    let mut gone = false;
+    for _ in 0..600 {
+        if rt
+            .list(&[("io.kubernetes.pod.uid", "ghost-uid")])
             .await
             .unwrap()
             .is_empty()
-    );
+        {
+            gone = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(gone, "the ghost sandbox was not removed within 30 s");
+    let ghost_id = String::from_utf8_lossy(&out.stdout).trim().to_string();
+    assert!(!node.tasks().contains(&ghost_id), "{}", node.tasks());
 
     lab.create(pod("exits", n, None, "Always", 30)).await;
     lab.create(pod("ignores", n, Some(TERM_IGNORED), "Always", 30))
