@@ -80,7 +80,7 @@ async fn deletion_honours_stop_signal_grace_period_and_force() {
         1
     );
 
-    let lab = Lab::start(&node).await;
+    let mut lab = Lab::start(&node).await;
     let n = node.node.as_str();
     // Removal kills the task first, then deletes the container: wait for the latter.
     let mut gone = false;
@@ -100,6 +100,9 @@ async fn deletion_honours_stop_signal_grace_period_and_force() {
     let ghost_id = String::from_utf8_lossy(&out.stdout).trim().to_string();
     assert!(!node.tasks().contains(&ghost_id), "{}", node.tasks());
 
+    lab.create(pod("while-down", n, Some(TERM_IGNORED), "Always", 30))
+        .await;
+    running(&lab, "while-down").await;
     lab.create(pod("exits", n, None, "Always", 30)).await;
     lab.create(pod("ignores", n, Some(TERM_IGNORED), "Always", 30))
         .await;
@@ -168,4 +171,32 @@ async fn deletion_honours_stop_signal_grace_period_and_force() {
         "took {:?}",
         t0.elapsed()
     );
+
+    // Deleted while the kubelet is down: it stays Terminating; the kubelet that comes
+    // back adopts the running container (no restart) and honours the grace period then.
+    lab.stop_kubelet();
+    lab.pods()
+        .delete("while-down", &DeleteParams::default().grace_period(2))
+        .await
+        .expect("delete");
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let p = lab
+        .get("while-down")
+        .expect("still Terminating while the kubelet is down");
+    assert!(p["metadata"]["deletionTimestamp"].is_string());
+    let t0 = Instant::now();
+    lab.restart_kubelet();
+    eventually(30, "pod while-down to be gone", || {
+        lab.get("while-down").is_none().then_some(())
+    })
+    .await;
+    let took = t0.elapsed();
+    eprintln!("pod deleted while the kubelet was down gone {took:?} after it came back (grace 2)");
+    assert!(took >= Duration::from_secs(2), "took {took:?}");
+    let st = last_status(&lab, "while-down");
+    assert_eq!(
+        st["containerStatuses"][0]["state"]["terminated"]["exitCode"], 137,
+        "{st}"
+    );
+    assert_eq!(st["containerStatuses"][0]["restartCount"], 0, "{st}");
 }

@@ -93,6 +93,8 @@ pub struct Lab {
     pub client: kube::Client,
     pub dir: tempfile::TempDir,
     pub task: tokio::task::JoinHandle<()>,
+    ctx: pods::Ctx,
+    node: String,
 }
 
 impl Lab {
@@ -110,14 +112,26 @@ impl Lab {
             pause_image: "kind-chaos-pause:test".into(),
             host_ip: Some("172.18.0.2".into()),
         };
-        let name = node.node.clone();
-        let task = tokio::spawn(async move { pods::run(ctx, &name).await });
+        let task = spawn_kubelet(ctx.clone(), node.node.clone());
         Lab {
             server,
             client,
             dir,
             task,
+            ctx,
+            node: node.node.clone(),
         }
+    }
+
+    /// Stops the kubelet's pod side (its containers keep running in containerd).
+    pub fn stop_kubelet(&self) {
+        self.task.abort();
+    }
+
+    /// Starts a fresh one, as the node's restart loop would.
+    pub fn restart_kubelet(&mut self) {
+        self.task.abort();
+        self.task = spawn_kubelet(self.ctx.clone(), self.node.clone());
     }
 
     pub fn pods(&self) -> Api<Pod> {
@@ -135,6 +149,10 @@ impl Lab {
     pub fn get(&self, name: &str) -> Option<Value> {
         self.server.get("v1", "Pod", Some("default"), name)
     }
+}
+
+fn spawn_kubelet(ctx: pods::Ctx, node: String) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move { pods::run(ctx, &node).await })
 }
 
 impl Drop for Lab {
