@@ -3,6 +3,8 @@
 
 mod support;
 
+use clap::Parser;
+
 use support::{Lab, TestNode, eventually, main_status, pod};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -134,4 +136,30 @@ async fn pods_run_and_report_real_status() {
         sandboxes[0].labels["io.kubernetes.pod.namespace"],
         "default"
     );
+
+    // The whole program (`kubelet::run`, as the binary runs it) against the same
+    // containerd: the Node reports containerd's own version from its Version API.
+    let kubeconfig = lab.dir.path().join("kubeconfig");
+    let socket = node.socket();
+    let cfg = kubelet::Config::parse_from([
+        "kubelet".into(),
+        "--kubeconfig".into(),
+        kubeconfig.into_os_string(),
+        "--container-runtime-endpoint".into(),
+        socket.into_os_string(),
+        "--hostname-override".into(),
+        "kc-whole-kubelet".into(),
+    ]);
+    let whole = tokio::spawn(kubelet::run(cfg));
+    let n = eventually(30, "its status", || {
+        let n = lab.server.get("v1", "Node", None, "kc-whole-kubelet")?;
+        n["status"]["nodeInfo"].is_object().then_some(n)
+    })
+    .await;
+    let version = n["status"]["nodeInfo"]["containerRuntimeVersion"]
+        .as_str()
+        .unwrap();
+    assert!(version.starts_with("containerd://1."), "{version}");
+    eprintln!("containerRuntimeVersion {version}");
+    whole.abort();
 }

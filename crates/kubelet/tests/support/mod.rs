@@ -102,6 +102,7 @@ impl Lab {
         let server = FakeApiServer::start().await.unwrap();
         // The fake's own simulated kubelet must not confirm deletions for ours.
         server.kubelet_up(&node.node, false);
+        server.register_resource("coordination.k8s.io/v1", "Lease", "leases", true);
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("kubeconfig");
         std::fs::write(&path, server.kubeconfig_yaml("kind-test")).unwrap();
