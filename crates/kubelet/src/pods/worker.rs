@@ -1,0 +1,308 @@
+//! One task per pod, like upstream's pod workers (pkg/kubelet/pod_workers.go): it gets
+//! the latest Pod from the manager (or `None` once the pod vanished from the API) and
+//! drives containerd toward it: sandbox and containers started, exited containers
+//! restarted per `restartPolicy`, status posted when it changes; on a deletionTimestamp
+//! it stops the pod gracefully and confirms the deletion; on vanishing it kills at once.
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use k8s_openapi::api::core::v1::Pod;
+use k8s_openapi::jiff::Timestamp;
+use kube::Api;
+use kube::api::{DeleteParams, Patch, PatchParams, Preconditions};
+use serde_json::{Value, json};
+use tokio::sync::watch;
+use tokio::time::Instant;
+
+use super::launch::{PodRef, start_container, start_sandbox};
+use super::observe::{Observed, observe};
+use super::status::{StatusInput, Waiting, backoff_left, pod_status, restarts};
+use crate::cri::container::TaskState;
+use crate::cri::{CriError, Runtime};
+
+/// How often a worker relists its pod's containers (upstream's PLEG relists every 1 s).
+pub const RELIST: Duration = Duration::from_millis(250);
+/// How often termination checks whether the containers have exited.
+const STOP_POLL: Duration = Duration::from_millis(50);
+
+/// What every worker shares.
+#[derive(Clone)]
+pub struct Ctx {
+    pub runtime: Runtime,
+    pub client: kube::Client,
+    pub pause_image: String,
+    pub host_ip: Option<String>,
+}
+
+struct Worker {
+    ctx: Ctx,
+    uid: String,
+    rx: watch::Receiver<Option<Pod>>,
+    waiting: HashMap<String, Waiting>,
+    last_status: Option<Value>,
+}
+
+/// Runs until the pod is gone (terminated and confirmed, or vanished).
+pub async fn run(ctx: Ctx, uid: String, rx: watch::Receiver<Option<Pod>>) {
+    let mut w = Worker {
+        ctx,
+        uid,
+        rx,
+        waiting: HashMap::new(),
+        last_status: None,
+    };
+    loop {
+        let pod = w.rx.borrow_and_update().clone();
+        let Some(pod) = pod else {
+            w.kill_now().await;
+            return;
+        };
+        if pod.metadata.deletion_timestamp.is_some() {
+            w.terminate(&pod).await;
+            return;
+        }
+        if let Err(e) = w.sync(&pod).await {
+            tracing::warn!(
+                "pod {}/{}: {e}",
+                PodRef::of(&pod).namespace,
+                PodRef::of(&pod).name
+            );
+        }
+        tokio::select! {
+            r = w.rx.changed() => if r.is_err() { return },
+            _ = tokio::time::sleep(RELIST) => {}
+        }
+    }
+}
+
+fn uid(pod: &Pod) -> String {
+    pod.metadata.uid.clone().unwrap_or_default()
+}
+
+impl Worker {
+    fn api(&self, pod: &Pod) -> Api<Pod> {
+        Api::namespaced(self.ctx.client.clone(), &PodRef::of(pod).namespace)
+    }
+
+    async fn sync(&mut self, pod: &Pod) -> Result<(), CriError> {
+        let rt = self.ctx.runtime.clone();
+        let mut seen = observe(&rt, &uid(pod)).await?;
+        let phase = pod
+            .status
+            .as_ref()
+            .and_then(|s| s.phase.clone())
+            .unwrap_or_default();
+        let finished = phase == "Succeeded" || phase == "Failed";
+        if !finished {
+            self.start_missing(pod, &seen).await?;
+            seen = observe(&rt, &uid(pod)).await?;
+        }
+        self.post(pod, &seen, false).await;
+        Ok(())
+    }
+
+    /// Starts the sandbox if none runs, and every container that has not started or has
+    /// exited and restarts under the policy once its back-off is over.
+    async fn start_missing(&mut self, pod: &Pod, seen: &Observed) -> Result<(), CriError> {
+        let rt = &self.ctx.runtime.clone();
+        let (sandbox_id, sandbox_pid) = match seen.running_sandbox() {
+            Some((s, pid)) => (s.id.clone(), pid),
+            None => {
+                // A dead sandbox takes its containers with it, as in the CRI.
+                for id in seen.all_ids() {
+                    rt.remove(&id).await?;
+                }
+                start_sandbox(rt, pod, &self.ctx.pause_image).await?;
+                let fresh = observe(rt, &uid(pod)).await?;
+                match fresh.running_sandbox() {
+                    Some((s, pid)) => (s.id.clone(), pid),
+                    None => return Ok(()),
+                }
+            }
+        };
+        let spec = pod.spec.clone().unwrap_or_default();
+        let policy = spec.restart_policy.as_deref().unwrap_or("Always");
+        for c in &spec.containers {
+            let attempt = match seen.latest(&c.name).map(|s| (s, &s.state)) {
+                None => 0,
+                Some((_, TaskState::Running { .. })) => continue,
+                Some((s, TaskState::Exited { code, at })) if restarts(policy, *code) => {
+                    if backoff_left(s.attempt, *at, Timestamp::now()).is_some() {
+                        continue; // CrashLoopBackOff: reported by the status
+                    }
+                    // Keep only the newest dead attempt (for lastState), as the CRI's GC.
+                    for old in seen.containers.get(&c.name).into_iter().flatten().skip(1) {
+                        rt.remove(&old.id).await?;
+                    }
+                    s.attempt + 1
+                }
+                Some(_) => continue,
+            };
+            let image = match rt
+                .image_config(c.image.as_deref().unwrap_or_default())
+                .await
+            {
+                Ok(i) => i,
+                Err(e) => {
+                    let never = c.image_pull_policy.as_deref() == Some("Never");
+                    let reason = if never {
+                        "ErrImageNeverPull"
+                    } else {
+                        "ErrImagePull"
+                    };
+                    self.waiting.insert(
+                        c.name.clone(),
+                        Waiting {
+                            reason: reason.into(),
+                            message: e.to_string(),
+                        },
+                    );
+                    continue;
+                }
+            };
+            match start_container(rt, pod, c, &image, (&sandbox_id, sandbox_pid), attempt).await {
+                Ok(_) => {
+                    self.waiting.remove(&c.name);
+                }
+                Err(e) => {
+                    self.waiting.insert(
+                        c.name.clone(),
+                        Waiting {
+                            reason: "CreateContainerError".into(),
+                            message: e.to_string(),
+                        },
+                    );
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Posts the status if it differs from the last one posted.
+    async fn post(&mut self, pod: &Pod, seen: &Observed, terminal: bool) {
+        let previous = pod
+            .status
+            .as_ref()
+            .and_then(|s| serde_json::to_value(s).ok());
+        let status = pod_status(
+            pod,
+            &StatusInput {
+                observed: seen,
+                waiting: &self.waiting,
+                terminal,
+                host_ip: self.ctx.host_ip.clone(),
+                previous: previous.as_ref(),
+            },
+        );
+        if self.last_status.as_ref() == Some(&status) {
+            return;
+        }
+        let patch = json!({ "status": status });
+        let name = PodRef::of(pod).name;
+        match self
+            .api(pod)
+            .patch_status(&name, &PatchParams::default(), &Patch::Merge(&patch))
+            .await
+        {
+            Ok(_) => self.last_status = Some(status),
+            Err(e) => tracing::warn!("posting the status of pod {name}: {e}"),
+        }
+    }
+
+    /// Graceful stop: each running container gets its image's stop signal, then SIGKILL
+    /// once the grace period (`deletionGracePeriodSeconds`) is over; the sandbox goes;
+    /// the final status is written; the deletion is confirmed with grace 0 (upstream:
+    /// kuberuntime's killContainer, then the status manager's deletion of a terminal pod).
+    async fn terminate(&mut self, pod: &Pod) {
+        let rt = self.ctx.runtime.clone();
+        let uid = uid(pod);
+        let grace = pod
+            .metadata
+            .deletion_grace_period_seconds
+            .or_else(|| {
+                pod.spec
+                    .as_ref()
+                    .and_then(|s| s.termination_grace_period_seconds)
+            })
+            .unwrap_or(30)
+            .max(0);
+        let deadline = Instant::now() + Duration::from_secs(u64::try_from(grace).unwrap_or(0));
+        let seen = match observe(&rt, &uid).await {
+            Ok(s) => s,
+            Err(e) => {
+                tracing::warn!("terminating pod {}: {e}", PodRef::of(pod).name);
+                Observed::default()
+            }
+        };
+        for s in seen.containers.values().flatten() {
+            if let TaskState::Running { .. } = s.state
+                && let Err(e) = rt.kill(&s.id, s.stop_signal, false).await
+            {
+                tracing::warn!("stop signal to {}: {e}", s.id);
+            }
+        }
+        let mut killed = false;
+        loop {
+            let now_seen = observe(&rt, &uid).await.unwrap_or_default();
+            let running: Vec<String> = now_seen
+                .containers
+                .values()
+                .flatten()
+                .filter(|s| matches!(s.state, TaskState::Running { .. }))
+                .map(|s| s.id.clone())
+                .collect();
+            if running.is_empty() {
+                break;
+            }
+            let vanished = self.rx.borrow().is_none();
+            if !killed && (Instant::now() >= deadline || vanished) {
+                for id in &running {
+                    let _ = rt.kill(id, 9, true).await;
+                }
+                killed = true;
+            }
+            tokio::time::sleep(STOP_POLL).await;
+        }
+        for s in &seen.sandboxes {
+            let _ = rt.kill(&s.id, 9, true).await;
+        }
+        let final_seen = observe(&rt, &uid).await.unwrap_or_default();
+        self.post(pod, &final_seen, true).await;
+        let dp = DeleteParams {
+            grace_period_seconds: Some(0),
+            preconditions: Some(Preconditions {
+                uid: Some(uid.clone()),
+                resource_version: None,
+            }),
+            ..DeleteParams::default()
+        };
+        let name = PodRef::of(pod).name;
+        match self.api(pod).delete(&name, &dp).await {
+            Ok(_) => {}
+            Err(kube::Error::Api(s)) if s.code == 404 || s.code == 409 => {}
+            Err(e) => tracing::warn!("confirming the deletion of pod {name}: {e}"),
+        }
+        self.remove_all(&final_seen).await;
+    }
+
+    /// The pod vanished from the API: everything is killed at once and removed.
+    async fn kill_now(&mut self) {
+        tracing::info!(
+            "pod {} is gone from the API; killing its containers",
+            self.uid
+        );
+        let seen = observe(&self.ctx.runtime, &self.uid)
+            .await
+            .unwrap_or_default();
+        self.remove_all(&seen).await;
+    }
+
+    async fn remove_all(&self, seen: &Observed) {
+        for id in seen.all_ids() {
+            if let Err(e) = self.ctx.runtime.remove(&id).await {
+                tracing::warn!("removing {id}: {e}");
+            }
+        }
+    }
+}
