@@ -74,6 +74,8 @@ async fn json_report() {
         "kubelet running on kind-worker2"
     );
     assert_eq!(v["playbooks"][0]["undo"][1]["status"], "failed");
+    // A failed rollback is the run's status, whatever the steps did.
+    assert_eq!(v["playbooks"][0]["status"], "rollback-failed");
     let mut settings = insta::Settings::clone_current();
     settings.add_filter(r#""duration": \d+(\.\d+)?"#, r#""duration": "[dur]""#);
     settings.add_filter(
@@ -89,9 +91,12 @@ async fn junit_report() {
     let text = junit::render(&[report]).unwrap();
     assert!(text.contains("<failure"), "{text}");
     assert!(
-        text.contains("undo failed: No such container: kind-worker"),
+        text.contains(
+            "ROLLBACK FAILED, the cluster may be left faulted: No such container: kind-worker"
+        ),
         "{text}"
     );
+    assert!(text.contains("type=\"rollback-failed\""), "{text}");
     let mut settings = insta::Settings::clone_current();
     settings.add_filter(r#"time="[0-9.]+""#, r#"time="[dur]""#);
     settings.add_filter(r"\b\d+(\.\d+)?(ms|s|m)\b", "[dur]");
