@@ -1,7 +1,8 @@
 //! Logs: the `tracing` events of the library (a warning that etcd keys were deleted by someone
-//! else, where a backup was written, retries) on stderr. Warnings are always shown; `-v` adds
-//! what chaos does, `-vv` debugging detail, `-vvv` everything; `RUST_LOG` (tracing's
-//! `EnvFilter` syntax, e.g. `kind_chaos=debug,kube=info`) replaces the level when set.
+//! else, where a backup was written, retries) on stderr. Warnings are always shown, and so is
+//! what the etcd backend did to etcd (where the backup of a delete went); `-v` adds what chaos
+//! does, `-vv` debugging detail, `-vvv` everything; `RUST_LOG` (tracing's `EnvFilter` syntax,
+//! e.g. `kind_chaos=debug,kube=info`) replaces the level when set.
 
 use std::fmt;
 
@@ -17,7 +18,7 @@ use crate::report::out;
 /// The filter for `-v` counted `verbose` times.
 pub(super) fn default_filter(verbose: u8) -> &'static str {
     match verbose {
-        0 => "warn",
+        0 => "warn,kind_chaos::backends::etcd=info",
         1 => "warn,kind_chaos=info",
         2 => "info,kind_chaos=debug",
         _ => "debug,kind_chaos=trace",
