@@ -414,3 +414,28 @@ fn control_bytes_in_a_broken_playbook_are_escaped_in_its_code_frame() {
         assert!(err.contains("evil.yaml:5:5"), "{err}");
     }
 }
+
+#[test]
+fn an_undo_step_that_failed_but_was_retried_successfully_is_not_a_failed_rollback() {
+    let fake = r#"{"nodes": {"kind-worker": {}}, "knobs": {"fail_next": [{"op": "node-unpause", "message": "No such container"}]}}"#;
+    let c = CliCase::new(
+        "out",
+        "steps:\n  - {name: p, node-pause: {node: kind-worker}}\n  - undo: p\n",
+        fake,
+    );
+    let j = c.path("r.json");
+    let out = c.run(&["--json", j.to_str().unwrap()]).output().unwrap();
+    let (stdout, stderr) = (text(&out.stdout), text(&out.stderr));
+    // The `undo:` step failed (exit 4); the final unwind retried and undid it: not exit 5.
+    assert_eq!(out.status.code(), Some(4), "{stdout}{stderr}");
+    assert!(!stderr.contains("ROLLBACK FAILED"), "{stderr}");
+    let report = json(&j);
+    assert_eq!(report["playbooks"][0]["status"], "error");
+    let undo: Vec<&str> = report["playbooks"][0]["undo"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|u| u["status"].as_str().unwrap())
+        .collect();
+    assert_eq!(undo, ["failed", "undone"]);
+}

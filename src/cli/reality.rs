@@ -433,6 +433,20 @@ mod tests {
     }
 
     #[test]
+    fn control_bytes_in_names_are_escaped_in_the_table() {
+        let mut s = snap();
+        if let Ok(r) = s[0].reality.as_mut() {
+            r.sandboxes[0].pod.name = "web\x1b]0;pwned\x07\u{9b}2J".into();
+            r.sandboxes[0].containers = vec!["app\0".into()];
+        }
+        let table = render_table(&RealityView::new("kind", &s, Err("no\x1b[2J api")));
+        assert!(!table.chars().any(crate::report::out::is_unsafe), "{table}");
+        assert!(table.contains("default/web\\x1b]0;pwned\\x07\\u{9b}2J"), "{table}");
+        assert!(table.contains("app\\0"), "{table}");
+        assert!(table.contains("no\\x1b[2J api"), "{table}");
+    }
+
+    #[test]
     fn with_the_api_pods_are_marked_and_phantoms_listed() {
         let pods = vec![
             PodView {
