@@ -110,7 +110,9 @@ fn a_run_with_a_closed_stdout_still_undoes_and_writes_its_reports() {
     assert!(std::fs::read_to_string(&x).unwrap().contains("<testsuite"));
 
     // The same with both streams gone, and a failing run keeps its own exit code.
-    let c = case("steps:\n  - node-pause: {node: kind-worker}\n  - assert: {kubelet: {node: kind-worker, running: false}}\n");
+    let c = case(
+        "steps:\n  - node-pause: {node: kind-worker}\n  - assert: {kubelet: {node: kind-worker, running: false}}\n",
+    );
     let j = c.path("r.json");
     let out = all_closed(c.run(&["--json", j.to_str().unwrap()]));
     assert_eq!(out.status.code(), Some(1));
@@ -290,7 +292,10 @@ fn json_dash_is_stdout_and_the_progress_moves_to_stderr() {
         .unwrap_or_else(|e| panic!("stdout is not only JSON ({e}): {}", text(&out.stdout)));
     assert_eq!(report["playbooks"][0]["status"], "passed");
     let err = text(&out.stderr);
-    assert!(err.contains("✔ undone: unpause node container kind-worker"), "{err}");
+    assert!(
+        err.contains("✔ undone: unpause node container kind-worker"),
+        "{err}"
+    );
     assert!(err.contains("│ out "), "the summary table: {err}");
     assert!(!Path::new("-").exists() && !c.path("-").exists());
 
@@ -311,7 +316,12 @@ fn a_failed_rollback_is_not_shown_as_passed_anywhere_and_is_said_last() {
     let c = CliCase::new("out", "steps:\n  - node-pause: {node: kind-worker}\n", fake);
     let (j, x) = (c.path("r.json"), c.path("r.xml"));
     let out = c
-        .run(&["--json", j.to_str().unwrap(), "--junit", x.to_str().unwrap()])
+        .run(&[
+            "--json",
+            j.to_str().unwrap(),
+            "--junit",
+            x.to_str().unwrap(),
+        ])
         .output()
         .unwrap();
     let (stdout, stderr) = (text(&out.stdout), text(&out.stderr));
@@ -345,13 +355,19 @@ fn a_failed_rollback_is_not_shown_as_passed_anywhere_and_is_said_last() {
 fn retained_faults_are_not_shown_as_a_plain_pass() {
     let c = case("steps:\n  - node-pause: {node: kind-worker}\n");
     let x = c.path("r.xml");
-    let out = c.run(&["--retain", "--junit", x.to_str().unwrap()]).output().unwrap();
+    let out = c
+        .run(&["--retain", "--junit", x.to_str().unwrap()])
+        .output()
+        .unwrap();
     let stdout = text(&out.stdout);
     assert_eq!(out.status.code(), Some(0), "{stdout}");
     assert!(stdout.contains("⚠ passed, faults RETAINED in"), "{stdout}");
     assert!(!stdout.contains("✔ passed"), "{stdout}");
     let xml = std::fs::read_to_string(&x).unwrap();
-    assert!(xml.contains("<skipped message=\"left faulted (--retain)\""), "{xml}");
+    assert!(
+        xml.contains("<skipped message=\"left faulted (--retain)\""),
+        "{xml}"
+    );
 }
 
 /// The bytes of a playbook that carry terminal escapes: a step description quoting a node name
@@ -364,7 +380,10 @@ fn assert_no_controls(what: &str, bytes: &[u8]) {
         .chars()
         .filter(|c| c.is_control() && *c != '\n' && *c != '\t')
         .collect();
-    assert!(bad.is_empty(), "{what} has raw control characters {bad:?}:\n{s}");
+    assert!(
+        bad.is_empty(),
+        "{what} has raw control characters {bad:?}:\n{s}"
+    );
 }
 
 #[test]
@@ -391,7 +410,11 @@ fn control_bytes_from_a_playbook_never_reach_the_terminal() {
         .unwrap();
     assert_eq!(out.status.code(), Some(0));
     assert_no_controls("dry-run", &out.stdout);
-    assert!(text(&out.stdout).contains("\\x1b[2J"), "{}", text(&out.stdout));
+    assert!(
+        text(&out.stdout).contains("\\x1b[2J"),
+        "{}",
+        text(&out.stdout)
+    );
 }
 
 #[test]
@@ -438,4 +461,17 @@ fn an_undo_step_that_failed_but_was_retried_successfully_is_not_a_failed_rollbac
         .map(|u| u["status"].as_str().unwrap())
         .collect();
     assert_eq!(undo, ["failed", "undone"]);
+}
+
+#[test]
+fn a_bad_argument_with_control_bytes_is_escaped_when_quoted_back() {
+    // On a terminal clap would print the argument's bytes raw inside its styled message.
+    let out = chaos_bin().arg("frob\x1b]0;pwned\x07").output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert_no_controls("the usage error", &out.stderr);
+    assert!(
+        text(&out.stderr).contains("unrecognized subcommand 'frob"),
+        "{}",
+        text(&out.stderr)
+    );
 }

@@ -51,7 +51,13 @@ async fn every_etcd_command_finishes_its_work_with_stdout_gone() {
     let backup = etcd.dir.path().join("out-backup.json");
     quietly(
         &etcd,
-        &["del", "/out/", "--prefix", "--backup", backup.to_str().unwrap()],
+        &[
+            "del",
+            "/out/",
+            "--prefix",
+            "--backup",
+            backup.to_str().unwrap(),
+        ],
     );
     assert_eq!(etcd.value(b"/out/k0001").await, None, "del did its work");
     quietly(&etcd, &["restore", backup.to_str().unwrap()]);
@@ -64,7 +70,10 @@ fn assert_no_controls(what: &str, bytes: &[u8]) {
         .chars()
         .filter(|c| c.is_control() && *c != '\n' && *c != '\t')
         .collect();
-    assert!(bad.is_empty(), "{what}: raw control characters {bad:?} in\n{s}");
+    assert!(
+        bad.is_empty(),
+        "{what}: raw control characters {bad:?} in\n{s}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -78,7 +87,11 @@ async fn control_bytes_in_keys_and_values_are_escaped_on_the_terminal() {
     let out = chaos(&etcd, &["ls", "/evil/"]).output().unwrap();
     assert!(out.status.success(), "{}", text(&out.stderr));
     assert_no_controls("ls", &out.stdout);
-    assert!(text(&out.stdout).contains("/evil/a\\x1b]0;pwned\\x07b"), "{}", text(&out.stdout));
+    assert!(
+        text(&out.stdout).contains("/evil/a\\x1b]0;pwned\\x07b"),
+        "{}",
+        text(&out.stdout)
+    );
 
     for k in ["/evil/json", "/evil/bytes", "/evil/a\x1b]0;pwned\x07b"] {
         let out = chaos(&etcd, &["get", k]).output().unwrap();
@@ -86,14 +99,22 @@ async fn control_bytes_in_keys_and_values_are_escaped_on_the_terminal() {
         assert_no_controls("get", &out.stdout);
     }
     // --raw is raw on purpose.
-    let out = chaos(&etcd, &["get", "/evil/bytes", "--raw"]).output().unwrap();
+    let out = chaos(&etcd, &["get", "/evil/bytes", "--raw"])
+        .output()
+        .unwrap();
     assert_eq!(out.stdout, b"\x1b[2Jhi\x9b");
 
     // An error naming such a key is escaped too.
-    let out = chaos(&etcd, &["get", "/evil/none\x1b[2J"]).output().unwrap();
+    let out = chaos(&etcd, &["get", "/evil/none\x1b[2J"])
+        .output()
+        .unwrap();
     assert_eq!(out.status.code(), Some(4));
     assert_no_controls("the error", &out.stderr);
-    assert!(text(&out.stderr).contains("/evil/none\\x1b[2J"), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains("/evil/none\\x1b[2J"),
+        "{}",
+        text(&out.stderr)
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -124,7 +145,13 @@ async fn a_playbook_etcd_delete_names_its_backup_and_rust_log_decides_the_logs()
             .arg("--etcd-key")
             .arg(&etcd.key);
         let out = cmd.output().unwrap();
-        assert_eq!(out.status.code(), Some(0), "{}{}", text(&out.stdout), text(&out.stderr));
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "{}{}",
+            text(&out.stdout),
+            text(&out.stderr)
+        );
         text(&out.stderr)
     };
     let backups = dir.join("state/backups");
@@ -135,7 +162,10 @@ async fn a_playbook_etcd_delete_names_its_backup_and_rust_log_decides_the_logs()
         "the backup is named by default: {err}"
     );
     let err = run(&[], &["-vv"]);
-    assert!(err.contains("[kind_chaos::backends::etcd] etcd: deleted 1 key(s)"), "{err}");
+    assert!(
+        err.contains("[kind_chaos::backends::etcd] etcd: deleted 1 key(s)"),
+        "{err}"
+    );
     let err = run(&[("RUST_LOG", "warn")], &[]);
     assert!(!err.contains("backup in"), "RUST_LOG=warn hides it: {err}");
     assert_eq!(etcd.value(b"/out/victim").await, Some(b"value".to_vec()));

@@ -129,13 +129,19 @@ fn report_with(undo: &[(&str, UndoStatus)], status: RunStatus) -> PlaybookReport
 #[test]
 fn an_undo_that_failed_and_was_retried_successfully_is_not_a_failed_rollback() {
     use UndoStatus::*;
-    let made_good = report_with(&[("steps[0]", Failed), ("steps[0]", Undone)], RunStatus::Error);
+    let made_good = report_with(
+        &[("steps[0]", Failed), ("steps[0]", Undone)],
+        RunStatus::Error,
+    );
     assert!(!made_good.rollback_failed());
     assert_eq!(Exit::of(&made_good), Exit::StepFailed);
     let xml = junit::render(&[made_good]).unwrap();
     assert!(!xml.contains("rollback-failed"), "{xml}");
 
-    let still_failed = report_with(&[("steps[1]", Failed), ("steps[0]", Undone)], RunStatus::Passed);
+    let still_failed = report_with(
+        &[("steps[1]", Failed), ("steps[0]", Undone)],
+        RunStatus::Passed,
+    );
     assert!(still_failed.rollback_failed());
     assert_eq!(Exit::of(&still_failed), Exit::RollbackFailed);
 }

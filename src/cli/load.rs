@@ -11,8 +11,8 @@ use clap::Args;
 
 use crate::backends::docker::DockerNodes;
 use crate::exit::Exit;
-use crate::{errln, outln};
 use crate::playbook::values::format_duration;
+use crate::{errln, outln};
 
 #[derive(Args, Debug)]
 pub struct LoadArgs {

@@ -17,9 +17,9 @@ use std::path::PathBuf;
 
 use clap::{ArgAction, CommandFactory, Parser, Subcommand};
 
+use crate::errln;
 use crate::exit::Exit;
 use crate::report::out;
-use crate::errln;
 
 #[derive(Parser, Debug)]
 #[command(
@@ -71,7 +71,13 @@ pub fn main() -> Exit {
     let cli = match Cli::try_parse() {
         Ok(c) => c,
         Err(e) => {
-            let _ = e.print();
+            // A usage error quotes the arguments back: written as plain text (clap strips
+            // escape sequences from it; anything left is escaped), never styled raw bytes.
+            if e.use_stderr() {
+                crate::err!("{}", e.render());
+            } else {
+                let _ = e.print();
+            }
             return if e.use_stderr() {
                 Exit::Usage
             } else {

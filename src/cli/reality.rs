@@ -37,9 +37,9 @@ use serde::Serialize;
 use crate::backends::docker::{DockerNodes, NodeSnapshot};
 use crate::backends::{BackendError, ErrorKind, NodeReality, PodQuery, PodView};
 use crate::exit::Exit;
+use crate::observe::{Agreement, DriftEntry, join};
 use crate::report::out::clean;
 use crate::{errln, out, outln};
-use crate::observe::{Agreement, DriftEntry, join};
 
 #[derive(Args, Debug)]
 #[command(after_long_help = JSON_FORMAT)]
@@ -441,7 +441,10 @@ mod tests {
         }
         let table = render_table(&RealityView::new("kind", &s, Err("no\x1b[2J api")));
         assert!(!table.chars().any(crate::report::out::is_unsafe), "{table}");
-        assert!(table.contains("default/web\\x1b]0;pwned\\x07\\u{9b}2J"), "{table}");
+        assert!(
+            table.contains("default/web\\x1b]0;pwned\\x07\\u{9b}2J"),
+            "{table}"
+        );
         assert!(table.contains("app\\0"), "{table}");
         assert!(table.contains("no\\x1b[2J api"), "{table}");
     }

@@ -8,8 +8,8 @@ use clap::Args;
 use crate::backends::ErrorKind;
 use crate::engine::Backends;
 use crate::exit::Exit;
-use crate::{errln, outln};
 use crate::journal::{self, ClusterLock, Journal, Line, RunJournal};
+use crate::{errln, outln};
 
 use super::connect::{ConnectArgs, connector};
 
@@ -39,7 +39,9 @@ pub fn recover(args: RecoverArgs) -> Exit {
         if j.alive() {
             outln!(
                 "• {} on {} is still running (pid {}): left alone",
-                j.playbook, j.cluster, j.pid
+                j.playbook,
+                j.cluster,
+                j.pid
             );
             continue;
         }

@@ -89,7 +89,10 @@ fn deliver(target: &Target, what: &str, text: Result<String, String>) -> Exit {
     match written {
         Ok(()) => Exit::Passed,
         Err(e) => {
-            errln!("error: cannot write the {what} report {}: {e}", target.name());
+            errln!(
+                "error: cannot write the {what} report {}: {e}",
+                target.name()
+            );
             Exit::Environment
         }
     }

@@ -116,7 +116,9 @@ async fn run_all(args: &RunArgs, plans: &[Plan], targets: &ReportTargets) -> Exi
             }
         };
         if let Some(old) = &lock.took_over {
-            errln!("note: taking over the lock of cluster `{cluster}` from a run that is gone: {old}");
+            errln!(
+                "note: taking over the lock of cluster `{cluster}` from a run that is gone: {old}"
+            );
         }
         let started_at = humantime::format_rfc3339_seconds((opts.clock)()).to_string();
         let mut log = match Journal::create(&state, &cluster, &plan.name, &plan.file, &started_at) {

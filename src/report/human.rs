@@ -77,7 +77,9 @@ impl Reporter for Human {
                         .unwrap_or_else(|_| ProgressStyle::default_spinner());
                     bar.set_style(style);
                     bar.set_prefix(pad);
-                    bar.set_message(clean(&format!("{}: {description}", step.label())).into_owned());
+                    bar.set_message(
+                        clean(&format!("{}: {description}", step.label())).into_owned(),
+                    );
                     bar.enable_steady_tick(Duration::from_millis(120));
                     self.bar = Some(bar);
                 } else if matches!(step.kind, crate::playbook::PlanStepKind::Action(ref a) if matches!(a.as_ref(), crate::playbook::model::Action::Wait(_) | crate::playbook::model::Action::Sleep(_)))
