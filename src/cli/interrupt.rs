@@ -91,6 +91,9 @@ pub(super) fn watch(cancel: CancellationToken, progress: Shared, targets: Report
             Err(e) => errln!("warning: cannot watch {name}: {e}"),
         }
     }
+    if streams.is_empty() {
+        return;
+    }
     tokio::spawn(async move {
         let mut seen = 0;
         loop {
