@@ -66,6 +66,7 @@ impl Exit {
             (RunStatus::Error, Some(ErrorClass::Environment)) => Exit::Environment,
             (RunStatus::Error, Some(ErrorClass::Step) | None) => Exit::StepFailed,
             (RunStatus::Interrupted, _) => Exit::Interrupted,
+            (RunStatus::RollbackFailed, _) => Exit::RollbackFailed,
         }
     }
 

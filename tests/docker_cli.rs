@@ -323,7 +323,7 @@ steps:
     assert_eq!(out.status.code(), Some(5), "{}", text(&out));
     let v: Value = serde_json::from_str(&std::fs::read_to_string(&report).unwrap()).unwrap();
     let pb = &v["playbooks"][0];
-    assert_eq!(pb["status"], "error", "{pb:#}");
+    assert_eq!(pb["status"], "rollback-failed", "{pb:#}");
     let undo = pb["undo"].as_array().unwrap();
     let status = |needle: &str| {
         undo.iter()

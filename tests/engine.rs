@@ -204,7 +204,7 @@ async fn a_failed_undo_is_reported_and_means_rollback_failed() {
         "steps:\n  - node-pause: {node: kind-worker}\n  - kubelet-stop: {node: kind-worker2}\n",
     )
     .await;
-    assert_eq!(report.status, RunStatus::Passed);
+    assert_eq!(report.status, RunStatus::RollbackFailed);
     let undo: Vec<(UndoStatus, &str)> = report
         .undo
         .iter()

@@ -1,5 +1,6 @@
 //! The human, JSON and JUnit renderings of one run (a passing step, a failed assertion, a
-//! skipped step, a failed undo), pinned by snapshots with durations redacted.
+//! skipped step, a failed undo), pinned by snapshots with durations redacted; and how failed,
+//! retried, owed and interrupted undos are counted.
 
 mod support;
 
@@ -7,7 +8,8 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use kind_chaos::backends::fake::{Failure, FakeCluster};
-use kind_chaos::engine::{self, PlaybookReport, RunOptions};
+use kind_chaos::engine::{self, PlaybookReport, RunOptions, RunStatus, UndoResult, UndoStatus};
+use kind_chaos::exit::Exit;
 use kind_chaos::report::{human::Human, json, junit, summary_table};
 use support::{HEADER, SharedBuf, plan};
 use tokio_util::sync::CancellationToken;
@@ -74,6 +76,8 @@ async fn json_report() {
         "kubelet running on kind-worker2"
     );
     assert_eq!(v["playbooks"][0]["undo"][1]["status"], "failed");
+    // A failed rollback is the run's status, whatever the steps did.
+    assert_eq!(v["playbooks"][0]["status"], "rollback-failed");
     let mut settings = insta::Settings::clone_current();
     settings.add_filter(r#""duration": \d+(\.\d+)?"#, r#""duration": "[dur]""#);
     settings.add_filter(
@@ -89,11 +93,73 @@ async fn junit_report() {
     let text = junit::render(&[report]).unwrap();
     assert!(text.contains("<failure"), "{text}");
     assert!(
-        text.contains("undo failed: No such container: kind-worker"),
+        text.contains(
+            "ROLLBACK FAILED, the cluster may be left faulted: No such container: kind-worker"
+        ),
         "{text}"
     );
+    assert!(text.contains("type=\"rollback-failed\""), "{text}");
     let mut settings = insta::Settings::clone_current();
     settings.add_filter(r#"time="[0-9.]+""#, r#"time="[dur]""#);
     settings.add_filter(r"\b\d+(\.\d+)?(ms|s|m)\b", "[dur]");
     settings.bind(|| insta::assert_snapshot!(text));
+}
+
+fn report_with(undo: &[(&str, UndoStatus)], status: RunStatus) -> PlaybookReport {
+    PlaybookReport {
+        name: "t".into(),
+        file: "t.yaml".into(),
+        started_at: "2026-11-18T11:06:40Z".into(),
+        duration: Duration::from_secs(1),
+        status,
+        error_class: None,
+        steps: Vec::new(),
+        undo: undo
+            .iter()
+            .map(|(step, status)| UndoResult {
+                step: step.to_string(),
+                description: format!("undo {step}"),
+                status: *status,
+                message: None,
+            })
+            .collect(),
+    }
+}
+
+#[test]
+fn an_undo_that_failed_and_was_retried_successfully_is_not_a_failed_rollback() {
+    use UndoStatus::*;
+    let made_good = report_with(
+        &[("steps[0]", Failed), ("steps[0]", Undone)],
+        RunStatus::Error,
+    );
+    assert!(!made_good.rollback_failed());
+    assert_eq!(Exit::of(&made_good), Exit::StepFailed);
+    let xml = junit::render(&[made_good]).unwrap();
+    assert!(!xml.contains("rollback-failed"), "{xml}");
+
+    let still_failed = report_with(
+        &[("steps[1]", Failed), ("steps[0]", Undone)],
+        RunStatus::Passed,
+    );
+    assert!(still_failed.rollback_failed());
+    assert_eq!(Exit::of(&still_failed), Exit::RollbackFailed);
+}
+
+#[test]
+fn an_interrupted_run_and_an_owed_undo_are_junit_errors() {
+    let r = report_with(&[("steps[0]", UndoStatus::Owed)], RunStatus::Interrupted);
+    let xml = junit::render(&[r]).unwrap();
+    assert!(xml.contains("type=\"interrupted\""), "{xml}");
+    assert!(xml.contains("type=\"not-undone\""), "{xml}");
+    assert!(xml.contains("errors=\"2\""), "{xml}");
+}
+
+#[test]
+fn the_summary_escapes_control_bytes_in_names() {
+    let mut r = report_with(&[], RunStatus::Passed);
+    r.name = "evil\x1b]0;pwned\x07".into();
+    let table = summary_table(&[r]);
+    assert!(table.contains("evil\\x1b]0;pwned\\x07"), "{table}");
+    assert!(!table.contains('\x1b'), "{table}");
 }

@@ -10,6 +10,7 @@ use clap::{Args, Subcommand};
 
 use crate::backends::docker::DockerNodes;
 use crate::exit::Exit;
+use crate::{errln, outln};
 
 #[derive(Subcommand, Debug)]
 pub enum ClusterCommand {
@@ -58,7 +59,7 @@ fn config_name(config: &Path) -> Option<String> {
 }
 
 fn kind_missing() -> Exit {
-    eprintln!(
+    errln!(
         "error: the kind CLI is not on PATH; install it (https://kind.sigs.k8s.io/docs/user/quick-start/#installation) and try again"
     );
     Exit::Environment
@@ -70,7 +71,7 @@ fn kind(args: &[&str]) -> Result<bool, Exit> {
         Ok(s) => Ok(s.success()),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Err(kind_missing()),
         Err(e) => {
-            eprintln!("error: cannot run kind: {e}");
+            errln!("error: cannot run kind: {e}");
             Err(Exit::Environment)
         }
     }
@@ -85,27 +86,27 @@ async fn up(args: UpArgs) -> Exit {
     match DockerNodes::connect(&name).await {
         Ok(nodes) => {
             let n = nodes.node_containers().await.map(|v| v.len()).unwrap_or(0);
-            println!("✔ kind cluster `{name}` exists ({n} node containers): reusing it");
+            outln!("✔ kind cluster `{name}` exists ({n} node containers): reusing it");
         }
         // Docker itself is not answering: nothing kind could do either.
         Err(e) if !e.message.contains(&format!("no kind cluster `{name}`")) => {
-            eprintln!("error: {e}");
+            errln!("error: {e}");
             return Exit::Environment;
         }
         Err(_) => {
             if !args.config.is_file() {
-                eprintln!(
+                errln!(
                     "error: no kind config at {} (run from the kind-chaos folder, or pass --config)",
                     args.config.display()
                 );
                 return Exit::Usage;
             }
             let config = args.config.display().to_string();
-            println!("▶ creating kind cluster `{name}` from {config}");
+            outln!("▶ creating kind cluster `{name}` from {config}");
             match kind(&["create", "cluster", "--name", &name, "--config", &config]) {
-                Ok(true) => println!("✔ kind cluster `{name}` created"),
+                Ok(true) => outln!("✔ kind cluster `{name}` created"),
                 Ok(false) => {
-                    eprintln!("error: `kind create cluster` failed (its output is above)");
+                    errln!("error: `kind create cluster` failed (its output is above)");
                     return Exit::StepFailed;
                 }
                 Err(exit) => return exit,
@@ -121,22 +122,22 @@ async fn up(args: UpArgs) -> Exit {
 /// Builds the lab images with the repo's script and loads them into every node.
 async fn load_lab_images(name: &str) -> Exit {
     if !Path::new(BUILD_IMAGES).is_file() {
-        eprintln!(
+        errln!(
             "note: lab images not loaded: {BUILD_IMAGES} is not here (run `chaos cluster up` from the kind-chaos folder, or build them and use `chaos load-image`)"
         );
         return Exit::Passed;
     }
-    println!("▶ building the lab images ({BUILD_IMAGES})");
+    outln!("▶ building the lab images ({BUILD_IMAGES})");
     let out = match Command::new("bash").arg(BUILD_IMAGES).output() {
         Ok(o) => o,
         Err(e) => {
-            eprintln!("error: cannot run {BUILD_IMAGES}: {e}");
+            errln!("error: cannot run {BUILD_IMAGES}: {e}");
             return Exit::Environment;
         }
     };
     if !out.status.success() {
-        eprintln!("{}", String::from_utf8_lossy(&out.stderr));
-        eprintln!("error: {BUILD_IMAGES} failed");
+        errln!("{}", String::from_utf8_lossy(&out.stderr));
+        errln!("error: {BUILD_IMAGES} failed");
         return Exit::StepFailed;
     }
     // One line per image: TAG ID SIZE.
@@ -153,11 +154,11 @@ async fn load_lab_images(name: &str) -> Exit {
 }
 
 fn down(name: String) -> Exit {
-    println!("▶ deleting kind cluster `{name}`");
+    outln!("▶ deleting kind cluster `{name}`");
     match kind(&["delete", "cluster", "--name", &name]) {
         Ok(true) => Exit::Passed,
         Ok(false) => {
-            eprintln!("error: `kind delete cluster` failed (its output is above)");
+            errln!("error: `kind delete cluster` failed (its output is above)");
             Exit::StepFailed
         }
         Err(exit) => exit,

@@ -19,6 +19,7 @@ use crate::backends::etcd::decode::{self, Format};
 use crate::backends::etcd::{self, BackupFile, EtcdClient, EtcdFlags, backup};
 use crate::backends::{BackendError, ErrorKind, EtcdSelector};
 use crate::exit::Exit;
+use crate::{errln, outln};
 
 const BACKUP_HELP: &str = "Backups: every delete first writes the keys and values it will delete (read at one revision) \
 to a JSON file (0600; keys and values base64, so any bytes round-trip), by default in \
@@ -155,7 +156,7 @@ pub async fn run(cmd: EtcdCommand) -> Exit {
             conn,
         } => {
             if prefix && key.is_empty() {
-                eprintln!("error: refusing to delete every key in etcd (empty prefix)");
+                errln!("error: refusing to delete every key in etcd (empty prefix)");
                 return Exit::Usage;
             }
             let selector = if prefix {
@@ -179,7 +180,7 @@ pub async fn run(cmd: EtcdCommand) -> Exit {
 
 /// Prints the error; unreachable etcd is exit 3, anything else exit 4.
 fn fail(e: &BackendError) -> Exit {
-    eprintln!("error: {e}");
+    errln!("error: {e}");
     match e.kind {
         ErrorKind::Unavailable => Exit::Environment,
         ErrorKind::NotFound | ErrorKind::Failed => Exit::StepFailed,
@@ -195,7 +196,7 @@ async fn ls(
     let c = client(conn).await?;
     if count {
         let n = c.count_prefix(prefix.as_bytes()).await?;
-        println!("{}", limit.map_or(n, |l| n.min(l)));
+        outln!("{}", limit.map_or(n, |l| n.min(l)));
         return Ok(Exit::Passed);
     }
     let stdout = std::io::stdout();
@@ -225,17 +226,16 @@ async fn get(conn: &ConnArgs, key: &str, raw: bool, output: Output) -> Result<Ex
             c.endpoint()
         )));
     };
-    let mut out = std::io::stdout().lock();
-    let written = if raw {
-        out.write_all(&value)
+    if raw {
+        // Asked for as they are: the bytes go out unescaped.
+        crate::report::out::Stream::Stdout.write_bytes(&value);
     } else {
         let format = match output {
             Output::Yaml => Format::Yaml,
             Output::Json => Format::Json,
         };
-        out.write_all(decode::render(&value, format).as_bytes())
-    };
-    let _ = written.and_then(|()| out.flush());
+        crate::out!("{}", decode::render(&value, format));
+    }
     Ok(Exit::Passed)
 }
 
@@ -255,23 +255,23 @@ async fn del(
             }
         }));
     }
-    println!(
+    outln!(
         "deleted {} key(s) of {selector} (read at revision {})",
         report.backup.entries.len(),
         report.backup.revision
     );
     if let Some(p) = &report.path {
-        println!("backup: {}", p.display());
-        println!("restore with: chaos etcd restore {}", p.display());
+        outln!("backup: {}", p.display());
+        outln!("restore with: chaos etcd restore {}", p.display());
     }
     if report.appeared > 0 {
-        println!(
+        outln!(
             "left alone: {} key(s) under the prefix written after the read",
             report.appeared
         );
     }
     if !report.unguarded.is_empty() {
-        println!(
+        outln!(
             "note: {} key(s) changed on every guarded try and were deleted unguarded (their deleted values are in the backup): {}",
             report.unguarded.len(),
             report.unguarded.join(", ")
@@ -288,14 +288,14 @@ async fn restore(
     let file = BackupFile::read(path)?;
     let c = client(conn).await?;
     if file.endpoint != c.endpoint() {
-        eprintln!(
+        errln!(
             "note: the backup was read from {}, restoring to {}",
             file.endpoint,
             c.endpoint()
         );
     }
     if !file.complete {
-        eprintln!(
+        errln!(
             "note: the delete that wrote this backup did not finish; keys it did not delete still exist and are skipped{}",
             if force {
                 " (--force: overwritten with the backed-up values)"
@@ -306,14 +306,14 @@ async fn restore(
     }
     let backup = file.to_backup();
     let report = c.restore_entries(&backup.entries, force).await?;
-    println!("restored {} key(s)", report.restored.len());
+    outln!("restored {} key(s)", report.restored.len());
     if !report.skipped.is_empty() {
-        println!(
+        outln!(
             "skipped {} key(s) that exist again (--force overwrites them):",
             report.skipped.len()
         );
         for k in &report.skipped {
-            println!("  {k}");
+            outln!("  {k}");
         }
     }
     Ok(Exit::Passed)

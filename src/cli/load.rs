@@ -12,6 +12,7 @@ use clap::Args;
 use crate::backends::docker::DockerNodes;
 use crate::exit::Exit;
 use crate::playbook::values::format_duration;
+use crate::{errln, outln};
 
 #[derive(Args, Debug)]
 pub struct LoadArgs {
@@ -36,7 +37,7 @@ pub async fn run(args: LoadArgs) -> Exit {
         Ok(r) => r,
         Err(e) => return super::reality::fail(&e),
     };
-    eprintln!(
+    errln!(
         "exported {} ({:.1} MB) in {}",
         report.images.join(", "),
         report.bytes as f64 / 1e6,
@@ -45,13 +46,13 @@ pub async fn run(args: LoadArgs) -> Exit {
     for n in &report.nodes {
         let snap = n.snapshotter.as_deref().unwrap_or("?");
         match &n.result {
-            Ok(took) => println!(
+            Ok(took) => outln!(
                 "✔ {} loaded into {} (snapshotter {snap}) in {}",
                 report.images.join(", "),
                 n.node,
                 format_duration(*took)
             ),
-            Err(e) => println!("✘ {}: {e}", n.node),
+            Err(e) => outln!("✘ {}: {e}", n.node),
         }
     }
     if report.all_loaded() {

@@ -4,17 +4,22 @@
 mod cluster;
 mod connect;
 pub mod etcd;
+mod interrupt;
 mod load;
+mod logs;
 mod reality;
 mod recover;
+mod report_files;
 mod run;
 mod validate;
 
 use std::path::PathBuf;
 
-use clap::{CommandFactory, Parser, Subcommand};
+use clap::{ArgAction, CommandFactory, Parser, Subcommand};
 
+use crate::errln;
 use crate::exit::Exit;
+use crate::report::out;
 
 #[derive(Parser, Debug)]
 #[command(
@@ -26,6 +31,10 @@ use crate::exit::Exit;
     after_help = "Exit codes: 0 passed, 1 an assertion failed, 2 usage or invalid playbook, 3 environment not ready, 4 a fault or step could not be carried out, 5 rollback failed (the cluster may be left faulted), 130 interrupted."
 )]
 pub struct Cli {
+    /// Show more of what happens: -v info, -vv debug, -vvv trace (RUST_LOG overrides; warnings
+    /// are always shown on stderr).
+    #[arg(short, long, action = ArgAction::Count, global = true)]
+    pub verbose: u8,
     #[command(subcommand)]
     pub command: Command,
 }
@@ -62,7 +71,13 @@ pub fn main() -> Exit {
     let cli = match Cli::try_parse() {
         Ok(c) => c,
         Err(e) => {
-            let _ = e.print();
+            // A usage error quotes the arguments back: written as plain text (clap strips
+            // escape sequences from it; anything left is escaped), never styled raw bytes.
+            if e.use_stderr() {
+                crate::err!("{}", e.render());
+            } else {
+                let _ = e.print();
+            }
             return if e.use_stderr() {
                 Exit::Usage
             } else {
@@ -70,6 +85,7 @@ pub fn main() -> Exit {
             };
         }
     };
+    logs::init(cli.verbose);
     match cli.command {
         Command::Run(args) => run::run(args),
         Command::Validate { playbooks } => validate::validate(&playbooks),
@@ -91,11 +107,14 @@ pub fn main() -> Exit {
             None => Exit::Environment,
         },
         Command::Schema => {
-            println!("{}", schema_json());
+            // JSON: its strings are escaped by the encoder, so it is written as it is.
+            out::Stream::Stdout.write_bytes(format!("{}\n", schema_json()).as_bytes());
             Exit::Passed
         }
         Command::Completions { shell } => {
-            clap_complete::generate(shell, &mut Cli::command(), "chaos", &mut std::io::stdout());
+            // The generators panic on a failed write; this writer never fails.
+            let mut to = out::Quiet(out::Stream::Stdout);
+            clap_complete::generate(shell, &mut Cli::command(), "chaos", &mut to);
             Exit::Passed
         }
     }
@@ -109,7 +128,7 @@ pub(crate) fn runtime() -> Option<tokio::runtime::Runtime> {
     {
         Ok(r) => Some(r),
         Err(e) => {
-            eprintln!("error: cannot start the async runtime: {e}");
+            errln!("error: cannot start the async runtime: {e}");
             None
         }
     }

@@ -38,6 +38,8 @@ use crate::backends::docker::{DockerNodes, NodeSnapshot};
 use crate::backends::{BackendError, ErrorKind, NodeReality, PodQuery, PodView};
 use crate::exit::Exit;
 use crate::observe::{Agreement, DriftEntry, join};
+use crate::report::out::clean;
+use crate::{errln, out, outln};
 
 #[derive(Args, Debug)]
 #[command(after_long_help = JSON_FORMAT)]
@@ -104,17 +106,17 @@ pub async fn run(args: RealityArgs) -> Exit {
     let view = RealityView::new(&cluster, &snaps, api.as_deref().map_err(String::as_str));
     match args.output {
         Output::Json => match serde_json::to_string_pretty(&view) {
-            Ok(text) => println!("{text}"),
+            Ok(text) => outln!("{text}"),
             Err(e) => {
-                eprintln!("error: cannot render JSON: {e}");
+                errln!("error: cannot render JSON: {e}");
                 return Exit::StepFailed;
             }
         },
-        Output::Table => print!("{}", render_table(&view)),
+        Output::Table => out!("{}", render_table(&view)),
     }
     let unread: Vec<&NodeView> = view.nodes.iter().filter(|n| n.error.is_some()).collect();
     for n in &unread {
-        eprintln!(
+        errln!(
             "warning: node {} could not be read: {}",
             n.name,
             n.error.as_deref().unwrap_or_default()
@@ -129,7 +131,7 @@ pub async fn run(args: RealityArgs) -> Exit {
 
 /// The exit code a backend error calls for, after printing it.
 pub(crate) fn fail(e: &BackendError) -> Exit {
-    eprintln!("error: {e}");
+    errln!("error: {e}");
     match e.kind {
         ErrorKind::Unavailable => Exit::Environment,
         ErrorKind::NotFound => Exit::Usage,
@@ -277,7 +279,8 @@ fn word(a: Agreement) -> &'static str {
     }
 }
 
-/// A heading and a table per node, then what the API side says.
+/// A heading and a table per node, then what the API side says. Names come from the nodes and
+/// the API, not from us: their control bytes are escaped (in the cells, so columns stay aligned).
 pub fn render_table(v: &RealityView) -> String {
     let mut out = String::new();
     let api = if v.api.connected {
@@ -332,15 +335,15 @@ pub fn render_table(v: &RealityView) -> String {
         t.set_header(header);
         for sb in &n.sandboxes {
             let mut row = vec![
-                format!("{}/{}", sb.namespace, sb.name),
-                sb.id.chars().take(13).collect(),
+                clean(&format!("{}/{}", sb.namespace, sb.name)).into_owned(),
+                clean(&sb.id.chars().take(13).collect::<String>()).into_owned(),
                 sb.shim_pid
                     .map(|p| p.to_string())
                     .unwrap_or_else(|| "— (dead)".into()),
                 if sb.containers.is_empty() {
                     "—".to_string()
                 } else {
-                    sb.containers.join(", ")
+                    clean(&sb.containers.join(", ")).into_owned()
                 },
             ];
             if v.api.connected {
@@ -350,17 +353,17 @@ pub fn render_table(v: &RealityView) -> String {
         }
         for p in phantoms {
             t.add_row(vec![
-                format!("{}/{}", p.namespace, p.name),
+                clean(&format!("{}/{}", p.namespace, p.name)).into_owned(),
                 "—".into(),
                 "—".into(),
                 "—".into(),
-                format!("PHANTOM: {}", p.detail),
+                clean(&format!("PHANTOM: {}", p.detail)).into_owned(),
             ]);
         }
         out += &t.to_string();
         out.push('\n');
     }
-    out
+    clean(&out).into_owned()
 }
 
 #[cfg(test)]
@@ -427,6 +430,23 @@ mod tests {
             serde_json::Value::Null
         );
         assert_eq!(json["nodes"][1]["error"], "node `kind-worker2` is paused");
+    }
+
+    #[test]
+    fn control_bytes_in_names_are_escaped_in_the_table() {
+        let mut s = snap();
+        if let Ok(r) = s[0].reality.as_mut() {
+            r.sandboxes[0].pod.name = "web\x1b]0;pwned\x07\u{9b}2J".into();
+            r.sandboxes[0].containers = vec!["app\0".into()];
+        }
+        let table = render_table(&RealityView::new("kind", &s, Err("no\x1b[2J api")));
+        assert!(!table.chars().any(crate::report::out::is_unsafe), "{table}");
+        assert!(
+            table.contains("default/web\\x1b]0;pwned\\x07\\u{9b}2J"),
+            "{table}"
+        );
+        assert!(table.contains("app\\0"), "{table}");
+        assert!(table.contains("no\\x1b[2J api"), "{table}");
     }
 
     #[test]

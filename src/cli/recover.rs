@@ -9,6 +9,7 @@ use crate::backends::ErrorKind;
 use crate::engine::Backends;
 use crate::exit::Exit;
 use crate::journal::{self, ClusterLock, Journal, Line, RunJournal};
+use crate::{errln, outln};
 
 use super::connect::{ConnectArgs, connector};
 
@@ -28,7 +29,7 @@ pub fn recover(args: RecoverArgs) -> Exit {
     let state = journal::state_dir();
     let (runs, problems) = journal::scan(&state);
     for p in problems {
-        eprintln!("warning: skipping an unreadable journal: {p}");
+        errln!("warning: skipping an unreadable journal: {p}");
     }
     let mut todo: Vec<RunJournal> = Vec::new();
     for j in runs.into_iter().rev() {
@@ -36,16 +37,18 @@ pub fn recover(args: RecoverArgs) -> Exit {
             continue;
         }
         if j.alive() {
-            println!(
+            outln!(
                 "• {} on {} is still running (pid {}): left alone",
-                j.playbook, j.cluster, j.pid
+                j.playbook,
+                j.cluster,
+                j.pid
             );
             continue;
         }
         todo.push(j);
     }
     if todo.is_empty() {
-        println!(
+        outln!(
             "nothing to recover: no finished run owes an undo (journals in {})",
             state.join("runs").display()
         );
@@ -66,7 +69,7 @@ async fn recover_run(j: &RunJournal, state: &std::path::Path, args: &RecoverArgs
         Some(status) => format!("ended {status}"),
         None => format!("died (pid {} is gone)", j.pid),
     };
-    println!(
+    outln!(
         "▶ {} on cluster {}, started {}, {how}: {} change(s) to undo",
         j.playbook,
         j.cluster,
@@ -75,28 +78,28 @@ async fn recover_run(j: &RunJournal, state: &std::path::Path, args: &RecoverArgs
     );
     if args.dry_run {
         for e in j.owed() {
-            println!("  would undo ({}): {}", e.step, e.undo.describe());
+            outln!("  would undo ({}): {}", e.step, e.undo.describe());
         }
         return Exit::Passed;
     }
     let _lock = match ClusterLock::acquire(state, &j.cluster, "chaos recover") {
         Ok(l) => l,
         Err(e) => {
-            eprintln!("  ✘ {e}");
+            errln!("  ✘ {e}");
             return Exit::Environment;
         }
     };
     let conn = match connector(&j.cluster, &args.connect) {
         Ok(c) => c,
         Err(e) => {
-            eprintln!("error: {e}");
+            errln!("error: {e}");
             return Exit::Usage;
         }
     };
     let mut log = match Journal::append_to(&j.path) {
         Ok(l) => l,
         Err(e) => {
-            eprintln!("  ✘ cannot write to the journal {}: {e}", j.path.display());
+            errln!("  ✘ cannot write to the journal {}: {e}", j.path.display());
             return Exit::Environment;
         }
     };
@@ -107,11 +110,11 @@ async fn recover_run(j: &RunJournal, state: &std::path::Path, args: &RecoverArgs
         match e.undo.apply(&backends).await {
             Ok(remark) => {
                 let said = remark.map(|n| format!(" ({n})")).unwrap_or_default();
-                println!("  ✔ undone ({}): {what}{said}", e.step);
+                outln!("  ✔ undone ({}): {what}{said}", e.step);
                 note(&mut log, Line::Undone { id: e.id });
             }
             Err(err) => {
-                eprintln!("  ✘ could not undo ({}): {what}: {err}", e.step);
+                errln!("  ✘ could not undo ({}): {what}: {err}", e.step);
                 note(
                     &mut log,
                     Line::UndoFailed {
@@ -135,7 +138,7 @@ async fn recover_run(j: &RunJournal, state: &std::path::Path, args: &RecoverArgs
 
 fn note(log: &mut Journal, line: Line) {
     if let Err(e) = log.write(&line) {
-        eprintln!(
+        errln!(
             "warning: cannot write the journal {}: {e}",
             log.path().display()
         );

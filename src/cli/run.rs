@@ -3,18 +3,20 @@
 //! table, and the JSON/JUnit reports.
 
 use std::path::PathBuf;
-use std::sync::Arc;
 
 use clap::Args;
 use tokio_util::sync::CancellationToken;
 
 use crate::engine::{self, PlaybookReport, RunOptions, RunStatus};
 use crate::exit::Exit;
-use crate::journal::{self, ClusterLock, Journal, RunJournal};
+use crate::journal::{self, ClusterLock, Journal};
 use crate::playbook::{self, Plan};
-use crate::report;
+use crate::report::{self, out};
+use crate::{errln, out, outln};
 
 use super::connect::{ConnectArgs, cluster_name, connector};
+use super::interrupt::{self, Partial, Recording};
+use super::report_files::{self, ReportTargets};
 
 #[derive(Args, Debug)]
 pub struct RunArgs {
@@ -26,10 +28,10 @@ pub struct RunArgs {
     /// Print the resolved plan (steps, targets, timeouts, undo) and touch nothing.
     #[arg(long)]
     pub dry_run: bool,
-    /// Write the JSON report here.
+    /// Write the JSON report here (`-`: stdout; the progress then goes to stderr).
     #[arg(long, value_name = "FILE")]
     pub json: Option<PathBuf>,
-    /// Write a JUnit XML report here.
+    /// Write a JUnit XML report here (`-`: stdout; the progress then goes to stderr).
     #[arg(long, value_name = "FILE")]
     pub junit: Option<PathBuf>,
     /// Leave the faults in place at the end (prints what was left faulted).
@@ -40,50 +42,59 @@ pub struct RunArgs {
 }
 
 pub fn run(args: RunArgs) -> Exit {
+    let targets = match ReportTargets::new(args.json.as_deref(), args.junit.as_deref()) {
+        Ok(t) => t,
+        Err(e) => {
+            errln!("error: {e}");
+            return Exit::Usage;
+        }
+    };
+    if targets.uses_stdout() {
+        out::human_to_stderr();
+    }
     let mut plans = Vec::new();
     let mut invalid = false;
     for p in &args.playbooks {
         match playbook::load(p) {
             Ok(plan) => plans.push(plan),
             Err(e) => {
-                eprint!("{}", e.render(super::color()));
+                super::validate::show(&e);
                 invalid = true;
             }
         }
     }
     if invalid {
-        eprintln!(
+        errln!(
             "✘ not running: fix the playbook errors above (`chaos validate` checks without running)"
         );
         return Exit::Usage;
     }
     if args.dry_run {
         for plan in &plans {
-            print!("{}", report::plan::render(plan));
+            out!("{}", report::plan::render(plan));
         }
         return Exit::Passed;
     }
     let Some(runtime) = super::runtime() else {
         return Exit::Environment;
     };
-    runtime.block_on(run_all(&args, &plans))
+    runtime.block_on(run_all(&args, &plans, &targets))
 }
 
-/// The journal of the playbook running now, for the message of a second interrupt.
-type Current = Arc<std::sync::Mutex<Option<PathBuf>>>;
-
-async fn run_all(args: &RunArgs, plans: &[Plan]) -> Exit {
+async fn run_all(args: &RunArgs, plans: &[Plan], targets: &ReportTargets) -> Exit {
     let cancel = CancellationToken::new();
-    let current: Current = Arc::default();
-    watch_signals(cancel.clone(), current.clone());
+    let progress = interrupt::Shared::default();
+    interrupt::watch(cancel.clone(), progress.clone(), targets.clone());
     let state = journal::state_dir();
-    let mut reporter =
-        report::human::Human::new(Box::new(std::io::stdout()), super::live_terminal());
+    let mut reporter = Recording {
+        inner: report::human::Human::new(out::human_writer(), super::live_terminal()),
+        progress: progress.clone(),
+    };
     let opts = RunOptions {
         retain: args.retain,
         ..RunOptions::default()
     };
-    let mut reports: Vec<PlaybookReport> = Vec::new();
+    let done = |p: &interrupt::Shared| interrupt::lock(p).done.clone();
     for plan in plans {
         if cancel.is_cancelled() {
             break;
@@ -92,7 +103,7 @@ async fn run_all(args: &RunArgs, plans: &[Plan]) -> Exit {
         let conn = match connector(&cluster, &args.connect) {
             Ok(c) => c,
             Err(e) => {
-                eprintln!("error: {e}");
+                errln!("error: {e}");
                 return Exit::Usage;
             }
         };
@@ -100,12 +111,12 @@ async fn run_all(args: &RunArgs, plans: &[Plan]) -> Exit {
         let lock = match ClusterLock::acquire(&state, &cluster, &holder) {
             Ok(l) => l,
             Err(e) => {
-                eprintln!("error: {e}");
-                return finish(args, &reports).max(Exit::Environment);
+                errln!("error: {e}");
+                return finish(targets, &done(&progress)).max(Exit::Environment);
             }
         };
         if let Some(old) = &lock.took_over {
-            eprintln!(
+            errln!(
                 "note: taking over the lock of cluster `{cluster}` from a run that is gone: {old}"
             );
         }
@@ -113,129 +124,88 @@ async fn run_all(args: &RunArgs, plans: &[Plan]) -> Exit {
         let mut log = match Journal::create(&state, &cluster, &plan.name, &plan.file, &started_at) {
             Ok(j) => j,
             Err(e) => {
-                eprintln!(
+                errln!(
                     "error: cannot create the undo journal in {}: {e} (set CHAOS_STATE_DIR to a writable folder)",
                     state.join("runs").display()
                 );
-                return finish(args, &reports).max(Exit::Environment);
+                return finish(targets, &done(&progress)).max(Exit::Environment);
             }
         };
-        *current.lock().unwrap_or_else(|e| e.into_inner()) = Some(log.path().to_path_buf());
+        interrupt::lock(&progress).current = Some(Partial {
+            journal: log.path().to_path_buf(),
+            cluster: cluster.clone(),
+            name: plan.name.clone(),
+            file: plan.file.display().to_string(),
+            started_at,
+            start: tokio::time::Instant::now(),
+            steps: Vec::new(),
+            undo: Vec::new(),
+        });
         let report =
             engine::run_journaled(plan, conn, &mut reporter, &mut log, &cancel, &opts).await;
         log.end(report::summary::status_word(&report));
         drop(lock);
         if report.retained().next().is_some() {
-            eprintln!("note: `chaos recover --cluster {cluster}` undoes what was retained");
+            errln!("note: `chaos recover --cluster {cluster}` undoes what was retained");
         }
-        reports.push(report);
+        let mut p = interrupt::lock(&progress);
+        p.current = None;
+        p.done.push(report);
     }
-    finish(args, &reports)
+    finish(targets, &done(&progress))
 }
 
-/// The summary, the reports, and the loud messages about what may be left in the cluster.
-fn finish(args: &RunArgs, reports: &[PlaybookReport]) -> Exit {
-    let mut exit = Exit::of_all(reports);
-    println!("{}", report::summary_table(reports));
+/// The summary, the reports, and the loud messages about what may be left in the cluster. A
+/// failed rollback is said last, after the report files, on stderr and on stdout, so it is the
+/// last thing a person or a CI log shows.
+fn finish(targets: &ReportTargets, reports: &[PlaybookReport]) -> Exit {
+    let exit = Exit::of_all(reports);
+    outln!("{}", report::summary_table(reports));
     let retained: Vec<_> = reports
         .iter()
         .flat_map(|r| r.retained().map(move |u| (r, u)))
         .collect();
     if !retained.is_empty() {
-        eprintln!("⚠ left faulted on purpose (--retain); `chaos recover` undoes them:");
+        errln!("⚠ left faulted on purpose (--retain); `chaos recover` undoes them:");
         for (r, u) in retained {
-            eprintln!("  {} {}: {}", r.name, u.step, u.description);
+            errln!("  {} {}: {}", r.name, u.step, u.description);
         }
     }
-    for r in reports.iter().filter(|r| r.rollback_failed()) {
-        eprintln!(
-            "✘✘ ROLLBACK FAILED in {}: the cluster may be left faulted:",
+    if reports.iter().any(|r| r.status == RunStatus::Interrupted) {
+        errln!("interrupted; the faults were undone");
+    }
+    let exit = report_files::write(targets, reports, exit);
+    rollback_failed_banner(reports);
+    exit
+}
+
+/// `ROLLBACK FAILED`, with every undo that failed: on stderr, and on stdout too when that is
+/// another file (a log, a pipe), so neither stream can hide it.
+fn rollback_failed_banner(reports: &[PlaybookReport]) {
+    let failed: Vec<&PlaybookReport> = reports.iter().filter(|r| r.rollback_failed()).collect();
+    if failed.is_empty() {
+        return;
+    }
+    let mut text = String::new();
+    let rule = "═".repeat(72);
+    text += &format!("{rule}\n");
+    for r in failed {
+        text += &format!(
+            "✘✘ ROLLBACK FAILED in {}: the cluster may be left faulted:\n",
             r.name
         );
-        for u in r
-            .undo
-            .iter()
-            .filter(|u| u.status == engine::UndoStatus::Failed)
-        {
-            eprintln!(
-                "  ✘ {}: {}",
+        for u in r.failed_undo() {
+            text += &format!(
+                "  ✘ {}: {}\n",
                 u.description,
                 u.message.as_deref().unwrap_or("")
             );
         }
     }
-    if reports.iter().any(|r| r.status == RunStatus::Interrupted) {
-        eprintln!("interrupted; the faults were undone");
+    text += "`chaos recover` retries every undo that is still owed.\n";
+    text += &rule;
+    errln!("{text}");
+    if out::human_stream() == out::Stream::Stdout && !out::stdout_is_stderr() {
+        outln!("{text}");
     }
-    if let Some(path) = &args.json {
-        let written = report::json::render(reports, exit.code())
-            .map_err(|e| e.to_string())
-            .and_then(|text| std::fs::write(path, text).map_err(|e| e.to_string()));
-        if let Err(e) = written {
-            eprintln!(
-                "error: cannot write the JSON report {}: {e}",
-                path.display()
-            );
-            exit = exit.max(Exit::Environment);
-        }
-    }
-    if let Some(path) = &args.junit {
-        let written = report::junit::render(reports)
-            .map_err(|e| e.to_string())
-            .and_then(|text| std::fs::write(path, text).map_err(|e| e.to_string()));
-        if let Err(e) = written {
-            eprintln!(
-                "error: cannot write the JUnit report {}: {e}",
-                path.display()
-            );
-            exit = exit.max(Exit::Environment);
-        }
-    }
-    exit
-}
-
-/// First SIGINT/SIGTERM: stop the current step and undo. Second: say what is still owed and
-/// leave now; `chaos recover` finishes from the journal.
-fn watch_signals(cancel: CancellationToken, current: Current) {
-    tokio::spawn(async move {
-        let mut term =
-            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-                Ok(s) => s,
-                Err(e) => {
-                    eprintln!("warning: cannot watch SIGTERM: {e}");
-                    return;
-                }
-            };
-        let mut seen = 0;
-        loop {
-            tokio::select! {
-                _ = tokio::signal::ctrl_c() => {}
-                _ = term.recv() => {}
-            }
-            seen += 1;
-            if seen == 1 {
-                eprintln!(
-                    "\ninterrupted: stopping the current step and undoing the faults (interrupt again to leave now)"
-                );
-                cancel.cancel();
-            } else {
-                eprintln!("\ninterrupted twice: leaving now");
-                let path = current.lock().unwrap_or_else(|e| e.into_inner()).clone();
-                if let Some(j) = path.and_then(|p| RunJournal::read(&p).ok()) {
-                    let owed = j.owed();
-                    if !owed.is_empty() {
-                        eprintln!(
-                            "still to undo ({} change(s)); `chaos recover --cluster {}` finishes it:",
-                            owed.len(),
-                            j.cluster
-                        );
-                        for e in owed {
-                            eprintln!("  {}: {}", e.step, e.undo.describe());
-                        }
-                    }
-                }
-                std::process::exit(Exit::Interrupted.code());
-            }
-        }
-    });
 }

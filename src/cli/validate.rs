@@ -1,23 +1,27 @@
-//! `chaos validate`: every problem in every playbook, with code frames; exit 2 on any.
+//! `chaos validate`: every problem in every playbook, with code frames; exit 2 on any. Also the
+//! one place playbook errors are shown (`run` uses [`show`] too), with the control bytes of the
+//! files escaped: a playbook is not ours, and its text is quoted in the code frames.
 
 use std::path::PathBuf;
 
 use crate::exit::Exit;
-use crate::playbook;
+use crate::playbook::{self, Diagnostic, Invalid, Sources};
+use crate::report::out::{self, clean, clean_mapped};
+use crate::{errln, outln};
 
 pub fn validate(paths: &[PathBuf]) -> Exit {
     let mut exit = Exit::Passed;
     for p in paths {
         match playbook::load(p) {
-            Ok(plan) => println!(
+            Ok(plan) => outln!(
                 "✔ {}: valid ({} steps)",
                 p.display(),
                 plan.all_steps().len()
             ),
             Err(invalid) => {
-                eprint!("{}", invalid.render(super::color()));
+                show(&invalid);
                 let n = invalid.diagnostics.len();
-                eprintln!(
+                errln!(
                     "✘ {}: {n} problem{}",
                     p.display(),
                     if n == 1 { "" } else { "s" }
@@ -27,4 +31,39 @@ pub fn validate(paths: &[PathBuf]) -> Exit {
         }
     }
     exit
+}
+
+/// Shows a playbook's problems on stderr with their code frames, colored on a live terminal.
+pub(super) fn show(invalid: &Invalid) {
+    let text = escaped(invalid).render(super::color());
+    out::Stream::Stderr.write_bytes(text.as_bytes());
+}
+
+/// The same problems over escaped text: every source's control bytes escaped (and the spans
+/// moved along with them), and the messages' too. The rendering adds its own colors after.
+fn escaped(invalid: &Invalid) -> Invalid {
+    let mut sources = Sources::default();
+    let mut diagnostics = Vec::with_capacity(invalid.diagnostics.len());
+    for d in &invalid.diagnostics {
+        let original = d.file.clone();
+        let mut d: Diagnostic = d.clone();
+        d.message = clean(&d.message).into_owned();
+        d.help = d.help.map(|h| clean(&h).into_owned());
+        d.file = PathBuf::from(clean(&d.file.to_string_lossy()).into_owned());
+        if let Some(text) = invalid.sources.get(&original) {
+            let (text, map) = clean_mapped(&text);
+            if let Some(span) = d.span.as_mut() {
+                let at = |offset: usize| map.get(offset).copied().unwrap_or(text.len());
+                let end = at(span.end_offset);
+                span.start.offset = at(span.start.offset);
+                span.end_offset = end;
+            }
+            sources.insert(&d.file, &text);
+        }
+        diagnostics.push(d);
+    }
+    Invalid {
+        diagnostics,
+        sources,
+    }
 }

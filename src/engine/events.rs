@@ -112,6 +112,8 @@ pub enum UndoStatus {
     Failed,
     /// Left in place on purpose (`--retain`).
     Retained,
+    /// Not undone: the run left at a second interrupt; `chaos recover` owes it.
+    Owed,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -131,6 +133,9 @@ pub enum RunStatus {
     Failed,
     Error,
     Interrupted,
+    /// An undo failed and was not made good later: the cluster may be left faulted. Louder
+    /// than any other outcome; whatever the steps did, this run did not pass.
+    RollbackFailed,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -149,10 +154,24 @@ pub struct PlaybookReport {
 }
 
 impl PlaybookReport {
-    /// Some undo failed: the cluster may be left faulted.
+    /// Some undo failed and no later retry of it succeeded: the cluster may be left faulted.
     pub fn rollback_failed(&self) -> bool {
-        self.undo.iter().any(|u| u.status == UndoStatus::Failed)
+        self.failed_undo().next().is_some()
     }
+
+    /// The undo entries that failed and stayed failed (an `undo:` step's failure is retried by
+    /// the final unwind; a retry that worked makes it good).
+    pub fn failed_undo(&self) -> impl Iterator<Item = &UndoResult> {
+        self.undo.iter().enumerate().filter_map(|(i, u)| {
+            let made_good = self.undo[i + 1..].iter().any(|later| {
+                later.status == UndoStatus::Undone
+                    && later.step == u.step
+                    && later.description == u.description
+            });
+            (u.status == UndoStatus::Failed && !made_good).then_some(u)
+        })
+    }
+
     pub fn retained(&self) -> impl Iterator<Item = &UndoResult> {
         self.undo
             .iter()

@@ -108,7 +108,7 @@ pub async fn run_journaled(
     r.unwind(&mut setup_undo, opts.retain).await;
 
     let (status, error_class) = overall(&r.results, cancel.is_cancelled());
-    let report = PlaybookReport {
+    let mut report = PlaybookReport {
         name: plan.name.clone(),
         file: plan.file.display().to_string(),
         started_at,
@@ -118,6 +118,10 @@ pub async fn run_journaled(
         steps: r.results,
         undo: r.undo_results,
     };
+    if report.rollback_failed() {
+        report.status = RunStatus::RollbackFailed;
+        report.error_class = None;
+    }
     r.reporter
         .event(&Event::PlaybookFinished { report: &report });
     report

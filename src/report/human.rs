@@ -10,7 +10,8 @@ use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use crate::engine::{Event, Reporter, StepStatus, UndoStatus};
 use crate::playbook::values::format_duration;
 
-use super::{mark, summary::status_word};
+use super::out::clean;
+use super::{mark, summary::status_mark, summary::status_word};
 
 /// How often plain mode prints that a wait is still waiting.
 const PLAIN_TICK: Duration = Duration::from_secs(15);
@@ -33,7 +34,9 @@ impl Human {
         }
     }
 
+    /// Writes a permanent line, control bytes escaped (names and values are not ours).
     fn line(&mut self, text: &str) {
+        let text = clean(text);
         let out = &mut self.out;
         match &self.bar {
             Some(b) => b.suspend(|| {
@@ -74,7 +77,9 @@ impl Reporter for Human {
                         .unwrap_or_else(|_| ProgressStyle::default_spinner());
                     bar.set_style(style);
                     bar.set_prefix(pad);
-                    bar.set_message(format!("{}: {description}", step.label()));
+                    bar.set_message(
+                        clean(&format!("{}: {description}", step.label())).into_owned(),
+                    );
                     bar.enable_steady_tick(Duration::from_millis(120));
                     self.bar = Some(bar);
                 } else if matches!(step.kind, crate::playbook::PlanStepKind::Action(ref a) if matches!(a.as_ref(), crate::playbook::model::Action::Wait(_) | crate::playbook::model::Action::Sleep(_)))
@@ -90,11 +95,14 @@ impl Reporter for Human {
             } => {
                 let left = timeout.saturating_sub(*elapsed);
                 if let Some(b) = &self.bar {
-                    b.set_message(format!(
-                        "{}: waiting, {} left; last seen: {observed}",
-                        step.label(),
-                        format_duration(round(left))
-                    ));
+                    b.set_message(
+                        clean(&format!(
+                            "{}: waiting, {} left; last seen: {observed}",
+                            step.label(),
+                            format_duration(round(left))
+                        ))
+                        .into_owned(),
+                    );
                 } else if *elapsed >= self.last_tick + PLAIN_TICK {
                     self.last_tick = *elapsed;
                     self.line(&format!(
@@ -148,6 +156,7 @@ impl Reporter for Human {
                     UndoStatus::Retained => {
                         format!("    ⚠ left in place (--retain): {}", result.description)
                     }
+                    UndoStatus::Owed => format!("    ✘ NOT UNDONE: {}", result.description),
                 };
                 self.line(&text);
             }
@@ -155,11 +164,7 @@ impl Reporter for Human {
                 self.clear_bar();
                 self.line(&format!(
                     "{} {} in {}",
-                    if report.status == crate::engine::RunStatus::Passed {
-                        "✔"
-                    } else {
-                        "✘"
-                    },
+                    status_mark(report),
                     status_word(report),
                     format_duration(round(report.duration))
                 ));

@@ -1,9 +1,11 @@
 //! JUnit XML: one suite per playbook, one case per step, plus a case per undo that failed (a
-//! fault left in the cluster must turn a CI run red even if every assertion passed).
+//! fault left in the cluster must turn a CI run red even if every assertion passed), per fault
+//! retained (skipped: not a pass), and an error case for an interrupted run (its steps alone
+//! would only show as skipped).
 
 use quick_junit::{NonSuccessKind, Report, TestCase, TestCaseStatus, TestSuite};
 
-use crate::engine::{PlaybookReport, StepStatus, UndoStatus};
+use crate::engine::{PlaybookReport, RunStatus, StepStatus, UndoStatus};
 
 pub fn render(reports: &[PlaybookReport]) -> Result<String, quick_junit::SerializeError> {
     let mut report = Report::new("chaos");
@@ -36,20 +38,42 @@ pub fn render(reports: &[PlaybookReport]) -> Result<String, quick_junit::Seriali
             case.set_time(s.duration);
             suite.add_test_case(case);
         }
-        for u in r.undo.iter().filter(|u| u.status != UndoStatus::Undone) {
-            let mut status = if u.status == UndoStatus::Failed {
-                TestCaseStatus::non_success(NonSuccessKind::Error)
-            } else {
-                TestCaseStatus::skipped()
-            };
-            status.set_message(match u.status {
-                UndoStatus::Failed => {
-                    format!("undo failed: {}", u.message.as_deref().unwrap_or(""))
+        let failed: Vec<*const _> = r.failed_undo().map(std::ptr::from_ref).collect();
+        for u in &r.undo {
+            let status = match u.status {
+                UndoStatus::Failed if failed.contains(&std::ptr::from_ref(u)) => {
+                    let mut s = TestCaseStatus::non_success(NonSuccessKind::Error);
+                    s.set_type("rollback-failed");
+                    s.set_message(format!(
+                        "ROLLBACK FAILED, the cluster may be left faulted: {}",
+                        u.message.as_deref().unwrap_or("")
+                    ));
+                    s
                 }
-                _ => "left faulted (--retain)".to_string(),
-            });
+                UndoStatus::Owed => {
+                    let mut s = TestCaseStatus::non_success(NonSuccessKind::Error);
+                    s.set_type("not-undone");
+                    s.set_message(u.message.clone().unwrap_or_else(|| "not undone".into()));
+                    s
+                }
+                UndoStatus::Retained => {
+                    let mut s = TestCaseStatus::skipped();
+                    s.set_message("left faulted (--retain)");
+                    s
+                }
+                // Undone, or failed and made good by a later retry.
+                _ => continue,
+            };
             let mut case = TestCase::new(format!("undo {}: {}", u.step, u.description), status);
             case.set_classname(format!("{}.undo", r.name));
+            suite.add_test_case(case);
+        }
+        if r.status == RunStatus::Interrupted {
+            let mut status = TestCaseStatus::non_success(NonSuccessKind::Error);
+            status.set_type("interrupted");
+            status.set_message("the run was interrupted (exit 130)");
+            let mut case = TestCase::new("run interrupted", status);
+            case.set_classname(format!("{}.run", r.name));
             suite.add_test_case(case);
         }
         report.add_test_suite(suite);

@@ -5,6 +5,7 @@
 pub mod human;
 pub mod json;
 pub mod junit;
+pub mod out;
 pub mod plan;
 pub mod summary;
 

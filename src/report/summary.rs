@@ -5,12 +5,28 @@ use comfy_table::{Table, presets::UTF8_FULL_CONDENSED};
 use crate::engine::{PlaybookReport, RunStatus, StepStatus, UndoStatus};
 use crate::playbook::values::format_duration;
 
+use super::out::clean;
+
+/// A playbook's outcome in a word or three. Only a run whose every fault was undone is plain
+/// `passed`; one whose faults were left in place (`--retain`) says so.
 pub fn status_word(r: &PlaybookReport) -> &'static str {
     match r.status {
+        RunStatus::Passed if r.retained().next().is_some() => "passed, faults RETAINED",
         RunStatus::Passed => "passed",
         RunStatus::Failed => "FAILED",
         RunStatus::Error => "ERROR",
         RunStatus::Interrupted => "interrupted",
+        RunStatus::RollbackFailed => "ROLLBACK FAILED",
+    }
+}
+
+/// The mark before a playbook's outcome: a tick only for a clean pass.
+pub fn status_mark(r: &PlaybookReport) -> &'static str {
+    match r.status {
+        RunStatus::Passed if r.retained().next().is_some() => "⚠",
+        RunStatus::Passed => "✔",
+        RunStatus::RollbackFailed => "✘✘",
+        _ => "✘",
     }
 }
 
@@ -32,15 +48,12 @@ pub fn summary_table(reports: &[PlaybookReport]) -> String {
             .iter()
             .filter(|u| u.status == UndoStatus::Undone)
             .count();
-        let failed = r
+        let failed = r.failed_undo().count();
+        let retained = r.retained().count();
+        let owed = r
             .undo
             .iter()
-            .filter(|u| u.status == UndoStatus::Failed)
-            .count();
-        let retained = r
-            .undo
-            .iter()
-            .filter(|u| u.status == UndoStatus::Retained)
+            .filter(|u| u.status == UndoStatus::Owed)
             .count();
         let mut undo = format!("{undone}/{}", r.undo.len());
         if failed > 0 {
@@ -49,8 +62,11 @@ pub fn summary_table(reports: &[PlaybookReport]) -> String {
         if retained > 0 {
             undo += &format!(" ({retained} retained)");
         }
+        if owed > 0 {
+            undo += &format!(" ({owed} NOT UNDONE)");
+        }
         t.add_row(vec![
-            r.name.clone(),
+            clean(&r.name).into_owned(),
             status_word(r).into(),
             steps,
             undo,
