@@ -97,7 +97,7 @@ async fn run_all(args: &RunArgs, plans: &[Plan]) -> Exit {
             }
         };
         let holder = format!("{} ({})", plan.name, plan.file.display());
-        let lock = match ClusterLock::acquire(&state, &cluster, &holder) {
+        let lock = match ClusterLock::acquire(&cluster, &holder) {
             Ok(l) => l,
             Err(e) => {
                 eprintln!("error: {e}");
@@ -110,7 +110,14 @@ async fn run_all(args: &RunArgs, plans: &[Plan]) -> Exit {
             );
         }
         let started_at = humantime::format_rfc3339_seconds((opts.clock)()).to_string();
-        let mut log = match Journal::create(&state, &cluster, &plan.name, &plan.file, &started_at) {
+        let mut log = match Journal::create(
+            &state,
+            &cluster,
+            &plan.name,
+            &plan.file,
+            &started_at,
+            &super::recover::connection_of(&args.connect),
+        ) {
             Ok(j) => j,
             Err(e) => {
                 eprintln!(
