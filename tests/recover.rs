@@ -356,16 +356,48 @@ fn an_undo_that_can_no_longer_be_done_is_forgotten_on_request_and_only_then() {
         .stderr(predicate::str::contains(
             "stdin is not a terminal; add --yes",
         ));
+    // On a terminal it asks; anything but yes forgets nothing.
+    let on_tty = |answer: &str| {
+        let cmd = case.chaos(&["recover", "--forget", &format!("{run}/1")]);
+        let line: Vec<String> = std::iter::once(cmd.get_program())
+            .chain(cmd.get_args())
+            .map(|a| format!("'{}'", a.to_string_lossy()))
+            .collect();
+        let mut script = Command::new("script");
+        script.args(["-qec", &line.join(" "), "/dev/null"]);
+        for (k, v) in cmd.get_envs() {
+            match v {
+                Some(v) => script.env(k, v),
+                None => script.env_remove(k),
+            };
+        }
+        let mut child = script
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .spawn()
+            .expect("script(1) from util-linux, for a terminal");
+        std::io::Write::write_all(child.stdin.as_mut().unwrap(), answer.as_bytes()).unwrap();
+        child.wait_with_output().unwrap()
+    };
+    let out = on_tty("n\n");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(2), "{text}");
+    assert!(text.contains("Nothing will undo it afterwards"), "{text}");
+    assert!(text.contains("nothing forgotten"), "{text}");
+    case.chaos(&["recover"]).assert().code(5);
     case.chaos(&["recover", "--forget", &format!("{run}/9"), "--yes"])
         .assert()
         .code(2)
         .stderr(predicate::str::contains("has no entry 9"));
-    case.chaos(&["recover", "--forget", &format!("{run}/1"), "--yes"])
-        .assert()
-        .code(0)
-        .stdout(predicate::str::contains(format!(
+    let out = on_tty("y\n");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{text}");
+    assert!(
+        text.contains(&format!(
             "forgotten: the undo of {run}/1 (steps[0]): unpause node container kind-worker"
-        )));
+        )),
+        "{text}"
+    );
     let text = std::fs::read_to_string(&case.journals()[0]).unwrap();
     assert!(
         text.lines()

@@ -389,6 +389,39 @@ mod tests {
     }
 
     #[test]
+    fn only_a_backup_header_is_read_on() {
+        assert!(check_header(b"{\n  \"format\": \"kind-chaos/etcd-backup/v1\",\n").is_ok());
+        assert!(check_header(b"{\"format\":\"kind-chaos/etcd-backup/v2\"}").is_ok());
+        for bad in [
+            &b""[..],
+            b"\0\0\0\0",
+            b"[1,2]",
+            b"{\"entries\": []}",
+            b"{\"format\": 1}",
+        ] {
+            let e = check_header(bad).unwrap_err();
+            assert!(e.contains("not a kind-chaos etcd backup"), "{e}");
+        }
+    }
+
+    #[test]
+    fn a_chosen_folder_loses_only_the_temporaries_of_its_backup() {
+        let dir = tempfile::tempdir().unwrap();
+        let mine = dir.path().join("b.json.tmp-999999-1");
+        let other = dir.path().join("c.json.tmp-999999-1");
+        let foreign = dir.path().join("notes.tmp-999999");
+        for p in [&mine, &other, &foreign] {
+            std::fs::write(p, "x").unwrap();
+        }
+        let removed = remove_stale_temporaries(dir.path(), Some(&dir.path().join("b.json")));
+        assert_eq!(removed, vec![mine.clone()]);
+        assert!(other.exists() && foreign.exists());
+        let removed = remove_stale_temporaries(dir.path(), None);
+        assert_eq!(removed, vec![other]);
+        assert!(foreign.exists(), "not a backup's temporary");
+    }
+
+    #[test]
     fn default_names_are_safe_file_names() {
         let p = default_path(
             Path::new("/s"),
