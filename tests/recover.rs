@@ -280,6 +280,22 @@ fn a_damaged_journal_line_is_reported_every_readable_entry_is_undone_and_recover
         "{o}"
     );
 
+    // A journal whose first line is gone is unreadable as a whole: said, and exit 5.
+    let headless = case.path("state/runs/headless.jsonl");
+    std::fs::write(&headless, "{\"event\":\"sta\n").unwrap();
+    std::fs::set_permissions(&headless, std::fs::Permissions::from_mode(0o600)).unwrap();
+    let out = case.chaos(&["recover"]).output().unwrap();
+    let e = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(5), "{e}");
+    assert!(
+        e.contains(&format!(
+            "{}:1: not an undo journal: the first line cannot be read",
+            headless.display()
+        )),
+        "{e}"
+    );
+    std::fs::remove_file(&headless).unwrap();
+
     // Still unresolved: the next recover has nothing to undo but says so again.
     let out = case.chaos(&["recover"]).output().unwrap();
     assert_eq!(out.status.code(), Some(5));

@@ -56,6 +56,12 @@ pub fn recover(args: RecoverArgs) -> Exit {
         eprintln!("✘ not reading a journal: {p}");
         exit = Exit::Environment;
     }
+    for p in &scan.unreadable {
+        eprintln!(
+            "✘ {p}; what it recorded may still be in the cluster: check, then remove the file"
+        );
+        exit = Exit::RollbackFailed;
+    }
     if let Some(what) = &args.forget {
         return exit.max(forget(&scan.runs, what, args.yes));
     }

@@ -109,8 +109,8 @@ impl RunJournal {
             },
             other => {
                 let why = match other {
-                    Some(Err(e)) => format!("cannot read it: {e}"),
-                    _ => "it is not a start record".to_string(),
+                    Some(Err(e)) => format!("cannot be read ({e})"),
+                    _ => "is not a start record".to_string(),
                 };
                 return Err(format!(
                     "{}:{}: not an undo journal: the first line {why}",
@@ -246,8 +246,11 @@ pub(super) fn torn_tail(bytes: &[u8]) -> Option<usize> {
 pub struct Scan {
     /// Readable journals, oldest first.
     pub runs: Vec<RunJournal>,
-    /// Journals not read at all (not ours, not a journal), each with why.
+    /// Journals not read because they are not this user's own, each with why.
     pub refused: Vec<String>,
+    /// Journals of ours that could not be read at all (no readable `start` line), each with
+    /// why: what they recorded is unknown.
+    pub unreadable: Vec<String>,
 }
 
 /// Every journal in `<state>/runs`, oldest first. An error when the state folder or its
@@ -267,9 +270,13 @@ pub fn scan(state: &Path) -> Result<Scan, String> {
     paths.sort();
     let mut out = Scan::default();
     for p in paths {
+        if let Err(e) = check_own(&p) {
+            out.refused.push(e);
+            continue;
+        }
         match RunJournal::read(&p) {
             Ok(j) => out.runs.push(j),
-            Err(e) => out.refused.push(e),
+            Err(e) => out.unreadable.push(e),
         }
     }
     Ok(out)
