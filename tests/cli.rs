@@ -132,6 +132,7 @@ fn exit_3_when_the_environment_is_not_ready() {
     let case = Case::new("steps:\n  - node-pause: {node: kind-worker}\n", CLUSTER);
     chaos()
         .env("CHAOS_STATE_DIR", case.path("state"))
+        .env("CHAOS_LOCK_DIR", case.path("state/locks"))
         .arg("run")
         .arg(case.path("p.yaml"))
         .assert()

@@ -36,6 +36,7 @@ fn chaos_in(state: &std::path::Path, args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_chaos"))
         .args(args)
         .env("CHAOS_STATE_DIR", state)
+        .env("CHAOS_LOCK_DIR", state.join("locks"))
         .env("CI", "true")
         .output()
         .expect("run chaos")
@@ -184,6 +185,7 @@ fn bad_input_exits_with_the_documented_codes() {
         .args(["run", playbook])
         .env("DOCKER_HOST", "unix:///tmp/kind-chaos-no-docker-here.sock")
         .env("CHAOS_STATE_DIR", own_state.path())
+        .env("CHAOS_LOCK_DIR", own_state.path().join("locks"))
         .env("CI", "true")
         .output()
         .unwrap();
@@ -298,6 +300,7 @@ steps:
             report.to_str().unwrap(),
         ])
         .env("CHAOS_STATE_DIR", state_dir())
+        .env("CHAOS_LOCK_DIR", state_dir().join("locks"))
         .env("CI", "true")
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -475,6 +478,7 @@ fn after_sigkill_during_a_kubelet_fault_recover_brings_the_kubelet_back() {
     let mut child = Command::new(env!("CARGO_BIN_EXE_chaos"))
         .args(["run", pb.to_str().expect("utf-8 path")])
         .env("CHAOS_STATE_DIR", state.path())
+        .env("CHAOS_LOCK_DIR", state.path().join("locks"))
         .env("CI", "true")
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())

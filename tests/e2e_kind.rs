@@ -77,6 +77,7 @@ async fn chaos_run(playbook: &Path, args: &[&str], env: &[(&str, &str)]) -> Outp
     let state = tempfile::tempdir().unwrap();
     let mut c = chaos_bin();
     c.env("CHAOS_STATE_DIR", state.path())
+        .env("CHAOS_LOCK_DIR", state.path().join("locks"))
         .arg("run")
         .arg(playbook)
         .args(["--cluster", &cluster()])

@@ -406,3 +406,69 @@ async fn bad_ca_bad_client_cert_and_no_server_exit_3_naming_the_endpoint() {
     assert!(err.to_lowercase().contains("connection refused"), "{err}");
     eprint!("nothing listening: {err}");
 }
+
+/// `chaos etcd restore FILE` with flags to an endpoint nothing listens on: the file is checked
+/// before anything connects.
+fn restore_file(path: &std::path::Path) -> (std::process::Output, std::time::Duration) {
+    let dir = tempfile::tempdir().unwrap();
+    let started = std::time::Instant::now();
+    let out = assert_cmd::Command::new(env!("CARGO_BIN_EXE_chaos"))
+        .env("CHAOS_STATE_DIR", dir.path())
+        .args(["etcd", "restore"])
+        .arg(path)
+        .args(["--endpoints", &format!("https://127.0.0.1:{}", free_port())])
+        .args(["--cacert", "/nonexistent/ca.crt"])
+        .timeout(std::time::Duration::from_secs(20))
+        .output()
+        .unwrap();
+    (out, started.elapsed())
+}
+
+#[test]
+fn restore_refuses_what_is_not_a_backup_without_reading_it_whole() {
+    // Not a regular file: /dev/zero (once grew chaos to 22 GB), a FIFO (would hang).
+    let dir = tempfile::tempdir().unwrap();
+    let fifo = dir.path().join("fifo");
+    assert!(
+        std::process::Command::new("mkfifo")
+            .arg(&fifo)
+            .status()
+            .unwrap()
+            .success()
+    );
+    for p in [std::path::Path::new("/dev/zero"), fifo.as_path()] {
+        let (out, took) = restore_file(p);
+        assert_eq!(out.status.code(), Some(4), "{}", stderr(&out));
+        assert!(
+            stderr(&out).contains("not a regular file"),
+            "{}",
+            stderr(&out)
+        );
+        assert!(took.as_secs() < 10, "{took:?}");
+    }
+    // A large regular file that is not a backup: refused from its first bytes.
+    let zeros = dir.path().join("zeros.json");
+    let f = std::fs::File::create(&zeros).unwrap();
+    f.set_len(256 << 20).unwrap();
+    let (out, took) = restore_file(&zeros);
+    assert_eq!(out.status.code(), Some(4), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("not a kind-chaos etcd backup"),
+        "{}",
+        stderr(&out)
+    );
+    assert!(took.as_secs() < 5, "{took:?}");
+    // The temporary file of an unfinished backup is never taken for the backup.
+    let tmp = dir.path().join("etcd-x.json.tmp-123-456");
+    std::fs::write(&tmp, "{\"format\": \"kind-chaos/etcd-backup/v1\"}").unwrap();
+    let (out, _) = restore_file(&tmp);
+    assert_eq!(out.status.code(), Some(4), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains(&format!(
+            "a temporary file of a backup being written (or cut short by a crash), not a backup; the backup is {}",
+            dir.path().join("etcd-x.json").display()
+        )),
+        "{}",
+        stderr(&out)
+    );
+}

@@ -231,3 +231,30 @@ async fn big_values_are_paged_by_bytes_and_all_backed_up() {
     assert_eq!(report.backup.entries.len(), 700);
     assert_eq!(client.count_prefix(b"/big/").await.unwrap(), 0);
 }
+
+/// A delete killed while it wrote its backup leaves `*.json.tmp-<pid>-<start>`: the next delete
+/// into the same folder removes those of writers that are gone and keeps a live writer's.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_next_delete_removes_temporaries_of_killed_writers() {
+    let etcd = TestEtcd::start().await;
+    etcd.put(b"/tmpcase/a", b"1").await;
+    let client = etcd.client().await;
+    let backups = client.backup_dir().to_path_buf();
+    std::fs::create_dir_all(&backups).unwrap();
+    let dead = backups.join("etcd-old.json.tmp-999999-1");
+    std::fs::write(&dead, vec![b'x'; 4096]).unwrap();
+    let me = std::process::id();
+    let live = backups.join(format!(
+        "etcd-live.json.tmp-{me}-{}",
+        kind_chaos::journal::process_start_time(me).unwrap()
+    ));
+    std::fs::write(&live, "x").unwrap();
+    let path = backups.join("now.json");
+    client
+        .delete_with_backup(&EtcdSelector::Key("/tmpcase/a".into()), &path)
+        .await
+        .unwrap();
+    assert!(!dead.exists(), "a dead writer's temporary is removed");
+    assert!(live.exists(), "a live writer's temporary is kept");
+    assert_eq!(backed_up(&path).len(), 1);
+}

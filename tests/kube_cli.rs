@@ -42,6 +42,7 @@ async fn chaos_run_strict(
 ) -> Output {
     let mut c = chaos_bin();
     c.env("CHAOS_STATE_DIR", state)
+        .env("CHAOS_LOCK_DIR", state.join("locks"))
         .env_remove("KUBECONFIG")
         .arg("run")
         .arg(fixture(playbook))

@@ -130,11 +130,36 @@ pub trait EtcdOps: Send + Sync {
     /// Reads the keys and values (one key, or all under a prefix) at one revision, changing
     /// nothing: the engine journals them before it asks for the delete.
     async fn read(&self, selector: &EtcdSelector) -> Result<EtcdBackup>;
-    /// Reads the keys (one, or all under a prefix) at one revision, then deletes them.
-    /// The returned backup holds every value deleted.
-    async fn delete(&self, selector: &EtcdSelector) -> Result<EtcdBackup>;
+    /// A fresh path for the backup file of a delete of `selector`, chosen before anything is
+    /// read so that the journal can name it ahead. `None` for a backend that keeps no backup
+    /// files (the in-memory fake): the engine journals the values instead.
+    fn backup_path(&self, _selector: &EtcdSelector) -> Option<std::path::PathBuf> {
+        None
+    }
+    /// Reads the keys (one, or all under a prefix) at one revision, then deletes them. A
+    /// backend with backup files writes every value to `backup` (else a path of its own) and
+    /// flushes it to disk before the first key is deleted. The returned backup holds every
+    /// value deleted.
+    async fn delete(
+        &self,
+        selector: &EtcdSelector,
+        backup: Option<&std::path::Path>,
+    ) -> Result<EtcdBackup>;
     /// Puts the backed-up values back; keys that exist again are skipped unless `force`.
     async fn restore(&self, backup: &EtcdBackup, force: bool) -> Result<RestoreReport>;
+    /// Puts back what a backup file written by [`EtcdOps::delete`] holds; `Ok(None)` when the
+    /// file does not exist (a delete writes it before it deletes anything, so then it deleted
+    /// nothing).
+    async fn restore_file(
+        &self,
+        path: &std::path::Path,
+        _force: bool,
+    ) -> Result<Option<RestoreReport>> {
+        Err(BackendError::failed(format!(
+            "cannot restore {}: this etcd backend keeps no backup files",
+            path.display()
+        )))
+    }
     async fn exists(&self, key: &str) -> Result<bool>;
     async fn count(&self, prefix: &str) -> Result<u64>;
 }

@@ -185,10 +185,46 @@ pub struct EtcdBackup {
     pub entries: Vec<EtcdEntry>,
 }
 
+impl EtcdBackup {
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+}
+
+/// A key and its value, serialized as base64 strings (any bytes, a third larger; read also as
+/// the arrays of numbers journals of version 1 held).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct EtcdEntry {
+    #[serde(with = "bytes_b64")]
     pub key: Vec<u8>,
+    #[serde(with = "bytes_b64")]
     pub value: Vec<u8>,
+}
+
+mod bytes_b64 {
+    use base64::Engine;
+    use base64::engine::general_purpose::STANDARD;
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(v: &[u8], s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&STANDARD.encode(v))
+    }
+
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Either {
+        Text(String),
+        Numbers(Vec<u8>),
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<u8>, D::Error> {
+        match Either::deserialize(d)? {
+            Either::Text(s) => STANDARD
+                .decode(s.as_bytes())
+                .map_err(serde::de::Error::custom),
+            Either::Numbers(v) => Ok(v),
+        }
+    }
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]

@@ -108,7 +108,7 @@ async fn run_all(args: &RunArgs, plans: &[Plan], targets: &ReportTargets) -> Exi
             }
         };
         let holder = format!("{} ({})", plan.name, plan.file.display());
-        let lock = match ClusterLock::acquire(&state, &cluster, &holder) {
+        let lock = match ClusterLock::acquire(&cluster, &holder) {
             Ok(l) => l,
             Err(e) => {
                 errln!("error: {e}");
@@ -121,7 +121,14 @@ async fn run_all(args: &RunArgs, plans: &[Plan], targets: &ReportTargets) -> Exi
             );
         }
         let started_at = humantime::format_rfc3339_seconds((opts.clock)()).to_string();
-        let mut log = match Journal::create(&state, &cluster, &plan.name, &plan.file, &started_at) {
+        let mut log = match Journal::create(
+            &state,
+            &cluster,
+            &plan.name,
+            &plan.file,
+            &started_at,
+            &super::recover::connection_of(&args.connect),
+        ) {
             Ok(j) => j,
             Err(e) => {
                 errln!(

@@ -172,8 +172,7 @@ pub async fn inject(b: &Backends, action: &Action) -> Result<Option<UndoRecord>>
                     return Err(BackendError::failed("etcd-delete needs a key or a prefix"));
                 }
             };
-            let backup = b.etcd().await?.delete(&selector).await?;
-            (!backup.entries.is_empty()).then_some(UndoRecord::EtcdRestore { selector, backup })
+            return etcd_delete(b, &selector, None).await;
         }
         Action::Exec(x) => {
             let out = b.nodes().await?.exec(&x.node, &x.command).await?;
@@ -198,6 +197,39 @@ pub async fn inject(b: &Backends, action: &Action) -> Result<Option<UndoRecord>>
         | Action::Assert(_)
         | Action::Group(_) => None,
     })
+}
+
+/// Deletes what an `etcd-delete` names. The backup goes to `file` when given (the one the
+/// journal named ahead), else where the backend chooses; the undo then names that file. A
+/// backend that keeps no backup file returns the values, and the undo holds them.
+pub async fn etcd_delete(
+    b: &Backends,
+    selector: &EtcdSelector,
+    file: Option<&std::path::Path>,
+) -> Result<Option<UndoRecord>> {
+    let etcd = b.etcd().await?;
+    let file = file
+        .map(std::path::Path::to_path_buf)
+        .or_else(|| etcd.backup_path(selector));
+    let backup = etcd.delete(selector, file.as_deref()).await?;
+    if backup.entries.is_empty() {
+        return Ok(None);
+    }
+    let deleted = Some(backup.entries.len());
+    Ok(Some(match file {
+        Some(file) => UndoRecord::EtcdRestore {
+            selector: selector.clone(),
+            file: Some(file),
+            deleted,
+            backup: EtcdBackup::default(),
+        },
+        None => UndoRecord::EtcdRestore {
+            selector: selector.clone(),
+            file: None,
+            deleted,
+            backup,
+        },
+    }))
 }
 
 /// The node a pod runs on: from the API when it answers, else from the nodes' sandboxes.

@@ -11,23 +11,35 @@ use super::{Backends, Outcome, Registered, Runner, UndoRecord, faults, undo};
 impl Runner<'_> {
     pub(super) async fn inject(&mut self, s: &PlanStep, action: &Action) -> Outcome {
         let planned = match action {
-            // The values to restore are read and journaled before anything is deleted.
-            Action::EtcdDelete(e) => match etcd_values(&self.b, e).await {
+            // What the undo restores from is journaled before anything is deleted.
+            Action::EtcdDelete(e) => match etcd_intent(&self.b, e).await {
                 Ok(record) => Some(record),
                 Err(e) => return Outcome::Error(e),
             },
             other => undo::record_for(other),
         };
-        let id = match planned {
-            Some(planned) => match self.log.intent(&s.id, &planned) {
+        let id = match &planned {
+            Some(planned) => match self.log.intent(&s.id, planned) {
                 Ok(id) => Some(id),
                 Err(e) => return journal_failed(&e),
             },
             None => None,
         };
-        let result = faults::inject(&self.b, action).await;
-        match (result, id) {
-            (Ok(Some(record)), id) => {
+        // An etcd delete with a backup file named in the journal writes exactly that file; if
+        // it fails part way, that record is still owed.
+        let owed_on_error = planned
+            .clone()
+            .filter(|r| matches!(r, UndoRecord::EtcdRestore { file: Some(_), .. }));
+        let result = match &owed_on_error {
+            Some(UndoRecord::EtcdRestore {
+                selector,
+                file: Some(file),
+                ..
+            }) => faults::etcd_delete(&self.b, selector, Some(file)).await,
+            _ => faults::inject(&self.b, action).await,
+        };
+        match (result, id, owed_on_error) {
+            (Ok(Some(record)), id, _) => {
                 let id = id.unwrap_or_default();
                 self.log.applied(id, &record);
                 passed(Registered {
@@ -36,7 +48,7 @@ impl Runner<'_> {
                     record,
                 })
             }
-            (Ok(None), id) => {
+            (Ok(None), id, _) => {
                 if let Some(id) = id {
                     self.log.cancelled(id);
                 }
@@ -45,7 +57,21 @@ impl Runner<'_> {
                     verdict: None,
                 }
             }
-            (Err(e), id) => {
+            // A delete that failed part way may have deleted keys. Their backup file is
+            // written before the first delete, so the undo stays owed (the restore of a file
+            // that was never written says that nothing was deleted).
+            (Err(error), Some(id), Some(record)) => {
+                self.log.applied(id, &record);
+                Outcome::Partial {
+                    error,
+                    undo: Registered {
+                        step: s.id.clone(),
+                        id,
+                        record,
+                    },
+                }
+            }
+            (Err(e), id, _) => {
                 if let Some(id) = id {
                     self.log.cancelled(id);
                 }
@@ -99,15 +125,26 @@ impl Runner<'_> {
     }
 }
 
-/// What an `etcd-delete` will remove, read before anything is deleted.
-async fn etcd_values(b: &Backends, e: &EtcdDelete) -> Result<UndoRecord, BackendError> {
+/// The intent of an `etcd-delete`: the backup file the backend will write before it deletes
+/// anything (the undo restores exactly what that file holds, the values at the delete's own
+/// revision), or, for a backend that keeps no file, the values read now.
+async fn etcd_intent(b: &Backends, e: &EtcdDelete) -> Result<UndoRecord, BackendError> {
     let Some(UndoRecord::EtcdRestore { selector, .. }) =
         undo::record_for(&Action::EtcdDelete(e.clone()))
     else {
         return Err(BackendError::failed("etcd-delete needs a key or a prefix"));
     };
-    let backup = b.etcd().await?.read(&selector).await?;
-    Ok(UndoRecord::EtcdRestore { selector, backup })
+    let etcd = b.etcd().await?;
+    let (file, backup) = match etcd.backup_path(&selector) {
+        Some(file) => (Some(file), Default::default()),
+        None => (None, etcd.read(&selector).await?),
+    };
+    Ok(UndoRecord::EtcdRestore {
+        selector,
+        file,
+        deleted: None,
+        backup,
+    })
 }
 
 fn passed(r: Registered) -> Outcome {

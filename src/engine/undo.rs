@@ -1,6 +1,8 @@
 //! Undo records: what a fault changed and how to change it back. Each is self-contained and
 //! idempotent, so running it twice (after a crash, by `chaos recover`) is harmless.
 
+use std::path::PathBuf;
+
 use serde::{Deserialize, Serialize};
 
 use crate::backends::{ContainerAction, EtcdBackup, EtcdSelector, KubeletAction};
@@ -8,7 +10,7 @@ use crate::playbook::model::{Action, NodeTaint, ResourceRef};
 use crate::playbook::values::Signal;
 
 use super::backends::Backends;
-use crate::backends::{BackendError, ErrorKind, KubeOps};
+use crate::backends::{BackendError, ErrorKind, KubeOps, RestoreReport};
 
 mod finalizer;
 
@@ -38,8 +40,21 @@ pub enum UndoRecord {
     NodeUntaint {
         taint: NodeTaint,
     },
+    /// Put back what an `etcd-delete` removed. The journal names the backup file (written and
+    /// fsync'd before the first key is deleted) rather than holding the values: the file holds
+    /// exactly the values read at the delete's own revision, also when the run died before it
+    /// could record `applied`.
     EtcdRestore {
         selector: EtcdSelector,
+        /// The backup file of the delete (backends that write one).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        file: Option<PathBuf>,
+        /// How many values the delete removed; `None` until it is known.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        deleted: Option<usize>,
+        /// The values themselves: only from backends that keep no backup file (the in-memory
+        /// fake), and in journals of version 1.
+        #[serde(default, skip_serializing_if = "EtcdBackup::is_empty")]
         backup: EtcdBackup,
     },
     Exec {
@@ -70,7 +85,24 @@ impl UndoRecord {
             UndoRecord::NodeUntaint { taint } => {
                 format!("remove taint {} from {}", taint.key, taint.node)
             }
-            UndoRecord::EtcdRestore { selector, backup } => {
+            UndoRecord::EtcdRestore {
+                selector,
+                file: Some(file),
+                deleted,
+                ..
+            } => match deleted {
+                Some(n) => format!(
+                    "restore {n} etcd value(s) of {selector} from {}",
+                    file.display()
+                ),
+                None => format!(
+                    "restore the etcd values of {selector} that were deleted, from {}",
+                    file.display()
+                ),
+            },
+            UndoRecord::EtcdRestore {
+                selector, backup, ..
+            } => {
                 format!(
                     "restore {} etcd value(s) of {selector}",
                     backup.entries.len()
@@ -112,15 +144,29 @@ impl UndoRecord {
             }
             UndoRecord::NodeUncordon { node } => b.kube().await?.cordon(node, false).await?,
             UndoRecord::NodeUntaint { taint } => b.kube().await?.taint(taint, false).await?,
+            UndoRecord::EtcdRestore {
+                file: Some(file),
+                deleted,
+                ..
+            } => {
+                return match b.etcd().await?.restore_file(file, false).await? {
+                    Some(report) => Ok(skipped_note(&report)),
+                    None => match deleted {
+                        Some(n) if *n > 0 => Err(BackendError::failed(format!(
+                            "the backup file {} of the {n} deleted value(s) is gone; they \
+                             cannot be restored",
+                            file.display()
+                        ))),
+                        // The delete writes its file before it deletes anything.
+                        _ => Ok(Some(
+                            "nothing had been deleted (the delete wrote no backup file)".into(),
+                        )),
+                    },
+                };
+            }
             UndoRecord::EtcdRestore { backup, .. } => {
                 let report = b.etcd().await?.restore(backup, false).await?;
-                if !report.skipped.is_empty() {
-                    return Ok(Some(format!(
-                        "{} key(s) were written again since and were left as they are: {}",
-                        report.skipped.len(),
-                        report.skipped.join(", ")
-                    )));
-                }
+                return Ok(skipped_note(&report));
             }
             UndoRecord::Exec { node, command } => {
                 let out = b.nodes().await?.exec(node, command).await?;
@@ -169,9 +215,21 @@ async fn delete_confirmed(kube: &dyn KubeOps, r: &ResourceRef) -> Result<(), Bac
     }
 }
 
+/// What a restore left alone, worth saying: keys written again since the delete are never
+/// overwritten.
+fn skipped_note(report: &RestoreReport) -> Option<String> {
+    (!report.skipped.is_empty()).then(|| {
+        format!(
+            "{} key(s) were written again since and were left as they are: {}",
+            report.skipped.len(),
+            report.skipped.join(", ")
+        )
+    })
+}
+
 /// The undo a fault will need, known before it is injected (written ahead to the journal). For
-/// `etcd-delete` the values are only known once read, so the planned record has none; the
-/// applied record carries them.
+/// `etcd-delete` the planned record names no backup yet: the engine adds the file the backend
+/// will write (see `inject`).
 pub fn record_for(action: &Action) -> Option<UndoRecord> {
     Some(match action {
         Action::KubeletStop(n) => UndoRecord::KubeletStart {
@@ -197,6 +255,8 @@ pub fn record_for(action: &Action) -> Option<UndoRecord> {
                 (Some(k), _) => EtcdSelector::Key(k.clone()),
                 (None, p) => EtcdSelector::Prefix(p.clone().unwrap_or_default()),
             },
+            file: None,
+            deleted: None,
             backup: EtcdBackup::default(),
         },
         Action::Exec(x) => UndoRecord::Exec {

@@ -2,13 +2,22 @@
 //! written ahead of every change and flushed to disk before the change happens, so that
 //! `chaos recover` can undo what a run that died (or ran with `--retain`) left behind.
 //!
-//! Lines: `start` (who, where), `intent` (how a change will be undone, before it happens),
-//! `applied` (it happened; the final undo), `cancelled` (it did not), `undone`, `undo-failed`,
-//! `end`. Files and the directory are private to the user (0600/0700): etcd values backed up
-//! here can hold secrets.
+//! Lines: `start` (who, where, and the connection flags recover needs to reconnect),
+//! `intent` (how a change will be undone, before it happens), `applied` (it happened; the final
+//! undo), `cancelled` (it did not), `undone`, `undo-failed`, `forgotten` (`chaos recover
+//! --forget`: an undo given up on), `torn` (recover marking a last line cut short by a crash
+//! before it appends), `end`. Files and the directory are private to the user (0600/0700).
+//! etcd values are not in the journal: an `etcd-delete` names its backup file (written and
+//! fsync'd before anything is deleted, see `backends::etcd::backup`), and the undo restores
+//! what that file holds.
+//!
+//! Journal file names are `<start time>-<cluster>-<pid>-<playbook>.jsonl`, with `-2`, `-3`...
+//! when one run starts two playbooks of the same name in the same second; the name without
+//! `.jsonl` is the run's id for `chaos recover --forget`.
 
 mod lock;
 mod read;
+mod trust;
 
 use std::fs::{File, OpenOptions};
 use std::io::Write;
@@ -17,8 +26,11 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-pub use lock::{ClusterLock, LockError};
-pub use read::{Entry, EntryState, RunJournal, process_alive, process_start_time, scan};
+pub use lock::{ClusterLock, DEFAULT_LOCK_DIR, LockError, lock_dir};
+pub use read::{
+    Entry, EntryState, RunJournal, Scan, Unreadable, process_alive, process_start_time, scan,
+};
+pub use trust::{check_own, cluster_file_name, current_uid};
 
 use crate::engine::{UndoLog, UndoRecord};
 
@@ -44,6 +56,36 @@ pub fn private_dir(dir: &Path) -> std::io::Result<()> {
         .create(dir)
 }
 
+/// The version of the journal format written (1: etcd values inline, read still).
+pub const VERSION: u32 = 2;
+
+/// How a run reached the cluster: the connection flags it was given (file paths made absolute;
+/// never the content of a credential), so `chaos recover` reconnects the same way without
+/// being told again. Empty fields were discovered from the kind cluster.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Connection {
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub etcd_endpoints: Vec<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub etcd_cacert: Option<PathBuf>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub etcd_cert: Option<PathBuf>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub etcd_key: Option<PathBuf>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kubeconfig: Option<PathBuf>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub context: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub allow_context: Option<String>,
+}
+
+impl Connection {
+    pub fn is_empty(&self) -> bool {
+        *self == Connection::default()
+    }
+}
+
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(tag = "event", rename_all = "kebab-case")]
 pub enum Line {
@@ -57,6 +99,8 @@ pub enum Line {
         playbook: String,
         file: String,
         started_at: String,
+        #[serde(default, skip_serializing_if = "Connection::is_empty")]
+        connection: Connection,
     },
     Intent {
         id: u64,
@@ -77,6 +121,18 @@ pub enum Line {
         id: u64,
         message: String,
     },
+    /// `chaos recover --forget`: entry `id` (or, without one, the whole run, unreadable lines
+    /// included) is no longer owed.
+    Forgotten {
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        id: Option<u64>,
+        at: String,
+        uid: Option<u32>,
+    },
+    /// Line `line` was cut short by a crash (written by recover before it appends).
+    Torn {
+        line: usize,
+    },
     End {
         status: String,
     },
@@ -90,52 +146,84 @@ pub struct Journal {
 }
 
 impl Journal {
-    /// Creates this run's journal in `<state>/runs/`.
+    /// Creates this run's journal in `<state>/runs/`: a new file, never one that exists (a
+    /// second playbook of the same name started in the same second gets `-2`). Refuses a
+    /// state folder recover would not trust (see [`check_own`]).
     pub fn create(
         state: &Path,
         cluster: &str,
         playbook: &str,
         file: &Path,
         started_at: &str,
+        connection: &Connection,
     ) -> std::io::Result<Journal> {
         let dir = state.join("runs");
         private_dir(&dir)?;
+        for d in [state, dir.as_path()] {
+            check_own(d).map_err(|e| {
+                std::io::Error::new(
+                    std::io::ErrorKind::PermissionDenied,
+                    format!("recover would not trust journals there: {e}"),
+                )
+            })?;
+        }
         let pid = std::process::id();
-        let stamp = started_at.replace([':', '-'], "");
-        let path = dir.join(format!(
-            "{stamp}-{cluster}-{pid}-{}.jsonl",
-            sanitize(playbook)
-        ));
-        let f = OpenOptions::new()
-            .create_new(true)
-            .append(true)
-            .mode(0o600)
-            .open(&path)?;
+        let stamp = sanitize(&started_at.replace([':', '-'], ""));
+        let base = format!("{stamp}-{}-{pid}-{}", sanitize(cluster), sanitize(playbook));
+        let mut n = 1;
+        let (path, f) = loop {
+            let path = match n {
+                1 => dir.join(format!("{base}.jsonl")),
+                n => dir.join(format!("{base}-{n}.jsonl")),
+            };
+            match OpenOptions::new()
+                .create_new(true)
+                .append(true)
+                .mode(0o600)
+                .open(&path)
+            {
+                Ok(f) => break (path, f),
+                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists && n < 1000 => n += 1,
+                Err(e) => return Err(e),
+            }
+        };
         let mut j = Journal {
             path,
             file: f,
             next_id: 1,
         };
         j.write(&Line::Start {
-            version: 1,
+            version: VERSION,
             pid,
             pid_start: process_start_time(pid).unwrap_or(0),
             cluster: cluster.to_string(),
             playbook: playbook.to_string(),
             file: file.display().to_string(),
             started_at: started_at.to_string(),
+            connection: connection.clone(),
         })?;
         Ok(j)
     }
 
-    /// Opens an existing journal to append (`chaos recover` records what it undid).
+    /// Opens an existing journal to append (`chaos recover` records what it undid). A last
+    /// line cut short by a crash is ended first, and marked `torn`, so what is appended starts
+    /// on a line of its own and the cut line is known to be harmless.
     pub fn append_to(path: &Path) -> std::io::Result<Journal> {
+        let bytes = std::fs::read(path)?;
         let f = OpenOptions::new().append(true).open(path)?;
-        Ok(Journal {
+        let mut j = Journal {
             path: path.to_path_buf(),
             file: f,
             next_id: 0,
-        })
+        };
+        if bytes.last().is_some_and(|b| *b != b'\n') {
+            j.file.write_all(b"\n")?;
+            if let Some(line) = read::torn_tail(&bytes) {
+                j.write(&Line::Torn { line })?;
+            }
+            j.file.sync_data()?;
+        }
+        Ok(j)
     }
 
     pub fn path(&self) -> &Path {
@@ -153,7 +241,7 @@ impl Journal {
     /// Writes a line whose loss is not fatal to the run, warning if it cannot.
     fn note(&mut self, line: &Line) {
         if let Err(e) = self.write(line) {
-            eprintln!(
+            crate::errln!(
                 "warning: cannot write the undo journal {}: {e}",
                 self.path.display()
             );
@@ -167,6 +255,7 @@ impl Journal {
     }
 }
 
+/// A name as a file-name part: letters, digits, `-` and `_`, at most 60 characters.
 fn sanitize(s: &str) -> String {
     s.chars()
         .map(|c| {
@@ -211,3 +300,6 @@ impl UndoLog for Journal {
         });
     }
 }
+
+#[cfg(test)]
+mod tests;

@@ -319,6 +319,7 @@ impl TestEtcd {
 pub fn chaos(etcd: &TestEtcd, sub: &[&str]) -> assert_cmd::Command {
     let mut cmd = assert_cmd::Command::new(env!("CARGO_BIN_EXE_chaos"));
     cmd.env("CHAOS_STATE_DIR", etcd.dir.path().join("state"))
+        .env("CHAOS_LOCK_DIR", etcd.dir.path().join("state/locks"))
         .arg("etcd")
         .args(sub)
         .args(etcd.args())

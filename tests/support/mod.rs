@@ -90,7 +90,9 @@ impl CliCase {
     /// `chaos ARGS... --fake-cluster fake.json`.
     pub fn chaos(&self, args: &[&str]) -> Command {
         let mut c = chaos_bin();
-        c.env("CHAOS_STATE_DIR", self.path("state")).args(args);
+        c.env("CHAOS_STATE_DIR", self.path("state"))
+            .env("CHAOS_LOCK_DIR", self.path("state/locks"))
+            .args(args);
         c.arg("--fake-cluster").arg(self.path("fake.json"));
         c
     }

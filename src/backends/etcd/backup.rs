@@ -21,13 +21,21 @@
 //! }
 //! ```
 //!
-//! Files are written to a temporary name (mode 0600), fsync'd, renamed into place, and the
-//! directory fsync'd: a crash leaves either the old file or the new one, never half of one.
+//! Files are written to a temporary name (`<name>.tmp-<pid>-<process start>`, mode 0600),
+//! fsync'd, renamed into place, and the directory fsync'd: a crash leaves either the old file
+//! or the new one, never half of one. A temporary file is never read as a backup (refused by
+//! name, and it may not even parse); the temporary files of writers that are gone (`kill -9`
+//! mid-write) are removed by the next delete into the same folder and by `chaos recover`
+//! ([`remove_stale_temporaries`]).
 //! Without `--backup FILE` they go to `backups/` in the state directory
 //! (`$CHAOS_STATE_DIR`, else `$XDG_STATE_HOME/kind-chaos`, else `~/.local/state/kind-chaos`),
 //! created 0700, named `etcd-<UTC time>-<pid>.<n>-<selector>.json`.
+//!
+//! Reading is bounded: only a regular file is opened (never a FIFO or a device such as
+//! `/dev/zero`), at most [`MAX_FILE`] bytes, and its first bytes must be a version-1 header
+//! (`{"format": "kind-chaos/etcd-backup/v1", ...`) before the rest is parsed, streamed.
 
-use std::io::Write;
+use std::io::{Read, Write};
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -42,6 +50,13 @@ use crate::backends::{EtcdBackup, EtcdEntry, EtcdSelector};
 
 /// The `format` field of version 1.
 pub const FORMAT: &str = "kind-chaos/etcd-backup/v1";
+/// The largest backup file read: 4 GiB (etcd's recommended largest database is 8 GiB, and a
+/// kind cluster's is far smaller; the values are held in memory to be restored).
+pub const MAX_FILE: u64 = 4 << 30;
+/// How much of a file is read to check its header.
+const HEADER: usize = 4096;
+/// What separates a backup's name from a temporary file's writer.
+const TMP_MARK: &str = ".tmp-";
 
 /// A backup file's content.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -139,19 +154,47 @@ impl BackupFile {
         }
     }
 
-    /// Reads and checks a backup file.
+    /// Reads and checks a backup file: a regular file of at most [`MAX_FILE`] bytes whose
+    /// header says it is one, parsed as it streams in.
     pub fn read(path: &Path) -> Result<BackupFile, EtcdError> {
-        let text = std::fs::read(path).map_err(|e| EtcdError::backup(path, e))?;
-        let file: BackupFile = serde_json::from_slice(&text)
-            .map_err(|e| EtcdError::backup(path, format!("not a backup file: {e}")))?;
+        let fail = |reason: String| EtcdError::backup(path, reason);
+        if let Some(name) = path.file_name().map(|n| n.to_string_lossy())
+            && let Some(at) = name.find(TMP_MARK)
+        {
+            return Err(fail(format!(
+                "a temporary file of a backup being written (or cut short by a crash), not a \
+                 backup; the backup is {}",
+                path.with_file_name(&name[..at]).display()
+            )));
+        }
+        // Checked before opening: opening a FIFO would wait for a writer.
+        let meta = std::fs::metadata(path).map_err(|e| EtcdError::backup(path, e))?;
+        if !meta.is_file() {
+            return Err(fail("not a regular file".to_string()));
+        }
+        let f = std::fs::File::open(path).map_err(|e| EtcdError::backup(path, e))?;
+        let meta = f.metadata().map_err(|e| EtcdError::backup(path, e))?;
+        if !meta.is_file() {
+            return Err(fail("not a regular file".to_string()));
+        }
+        if meta.len() > MAX_FILE {
+            return Err(fail(format!(
+                "{} bytes, more than the {MAX_FILE} a backup may have",
+                meta.len()
+            )));
+        }
+        let mut r = std::io::BufReader::with_capacity(1 << 20, f.take(MAX_FILE + 1));
+        let mut head = vec![0u8; HEADER];
+        let n = read_up_to(&mut r, &mut head).map_err(|e| EtcdError::backup(path, e))?;
+        head.truncate(n);
+        check_header(&head).map_err(fail)?;
+        let file: BackupFile = serde_json::from_reader(head.as_slice().chain(r))
+            .map_err(|e| fail(format!("not a backup file: {e}")))?;
         if file.format != FORMAT {
-            return Err(EtcdError::backup(
-                path,
-                format!(
-                    "unknown format `{}` (this chaos reads {FORMAT})",
-                    file.format
-                ),
-            ));
+            return Err(fail(format!(
+                "unknown format `{}` (this chaos reads {FORMAT})",
+                file.format
+            )));
         }
         Ok(file)
     }
@@ -164,7 +207,11 @@ impl BackupFile {
             .filter(|d| !d.as_os_str().is_empty())
             .unwrap_or(Path::new("."));
         let mut tmp_name = path.file_name().unwrap_or_default().to_os_string();
-        tmp_name.push(format!(".tmp-{}", std::process::id()));
+        let pid = std::process::id();
+        tmp_name.push(format!(
+            "{TMP_MARK}{pid}-{}",
+            crate::journal::process_start_time(pid).unwrap_or(0)
+        ));
         let tmp = dir.join(tmp_name);
         let written = (|| {
             let mut f = std::fs::OpenOptions::new()
@@ -189,6 +236,85 @@ impl BackupFile {
         }
         Ok(())
     }
+}
+
+/// Fills `buf` as far as the reader goes; how many bytes were read.
+fn read_up_to(r: &mut impl Read, buf: &mut [u8]) -> std::io::Result<usize> {
+    let mut n = 0;
+    while n < buf.len() {
+        match r.read(&mut buf[n..]) {
+            Ok(0) => break,
+            Ok(k) => n += k,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(n)
+}
+
+/// Whether the first bytes of a file are a backup's: `{`, then `"format"` with a value naming
+/// the kind-chaos backup format (any version: the version is checked once parsed).
+fn check_header(head: &[u8]) -> Result<(), String> {
+    let not = || {
+        format!(
+            "not a kind-chaos etcd backup: it does not start with {{\"format\": \"{FORMAT}\", ...}}"
+        )
+    };
+    let text = String::from_utf8_lossy(head);
+    let rest = text.trim_start().strip_prefix('{').ok_or_else(not)?;
+    let rest = rest
+        .trim_start()
+        .strip_prefix("\"format\"")
+        .ok_or_else(not)?;
+    let rest = rest.trim_start().strip_prefix(':').ok_or_else(not)?;
+    rest.trim_start()
+        .starts_with("\"kind-chaos/etcd-backup/")
+        .then_some(())
+        .ok_or_else(not)
+}
+
+/// Removes the temporary backup files in `dir` whose writer is gone (killed while it wrote a
+/// backup); returns them. Only the temporary files of `backup` when given (a folder chosen
+/// with `--backup` may hold other programs' files), else those of every `*.json` backup (the
+/// private default folder). A temporary file of a live writer is left alone; those of earlier
+/// versions (`.tmp-<pid>`) count as gone when no process has that pid.
+pub fn remove_stale_temporaries(dir: &Path, backup: Option<&Path>) -> Vec<PathBuf> {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return Vec::new();
+    };
+    let only = backup
+        .and_then(Path::file_name)
+        .map(|n| n.to_string_lossy().into_owned());
+    let mut removed = Vec::new();
+    for e in entries.flatten() {
+        let name = e.file_name().to_string_lossy().into_owned();
+        let Some(at) = name.find(TMP_MARK) else {
+            continue;
+        };
+        let ours = match &only {
+            Some(only) => name[..at] == **only,
+            None => name[..at].ends_with(".json"),
+        };
+        if !ours {
+            continue;
+        }
+        let mut writer = name[at + TMP_MARK.len()..].splitn(2, '-');
+        let Some(Ok(pid)) = writer.next().map(str::parse::<u32>) else {
+            continue;
+        };
+        let start = writer
+            .next()
+            .and_then(|s| s.parse::<u64>().ok())
+            .unwrap_or(0);
+        let is_file = e.file_type().is_ok_and(|t| t.is_file());
+        if is_file
+            && !crate::journal::process_alive(pid, start)
+            && std::fs::remove_file(e.path()).is_ok()
+        {
+            removed.push(e.path());
+        }
+    }
+    removed
 }
 
 /// Where backups go by default: `backups/` in the state directory.
@@ -260,6 +386,39 @@ mod tests {
         assert_eq!(back, f);
         assert_eq!(back.to_backup().entries, vec![entry]);
         std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn only_a_backup_header_is_read_on() {
+        assert!(check_header(b"{\n  \"format\": \"kind-chaos/etcd-backup/v1\",\n").is_ok());
+        assert!(check_header(b"{\"format\":\"kind-chaos/etcd-backup/v2\"}").is_ok());
+        for bad in [
+            &b""[..],
+            b"\0\0\0\0",
+            b"[1,2]",
+            b"{\"entries\": []}",
+            b"{\"format\": 1}",
+        ] {
+            let e = check_header(bad).unwrap_err();
+            assert!(e.contains("not a kind-chaos etcd backup"), "{e}");
+        }
+    }
+
+    #[test]
+    fn a_chosen_folder_loses_only_the_temporaries_of_its_backup() {
+        let dir = tempfile::tempdir().unwrap();
+        let mine = dir.path().join("b.json.tmp-999999-1");
+        let other = dir.path().join("c.json.tmp-999999-1");
+        let foreign = dir.path().join("notes.tmp-999999");
+        for p in [&mine, &other, &foreign] {
+            std::fs::write(p, "x").unwrap();
+        }
+        let removed = remove_stale_temporaries(dir.path(), Some(&dir.path().join("b.json")));
+        assert_eq!(removed, vec![mine.clone()]);
+        assert!(other.exists() && foreign.exists());
+        let removed = remove_stale_temporaries(dir.path(), None);
+        assert_eq!(removed, vec![other]);
+        assert!(foreign.exists(), "not a backup's temporary");
     }
 
     #[test]

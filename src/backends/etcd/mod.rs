@@ -26,7 +26,7 @@ mod error;
 mod ops;
 mod range;
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use async_trait::async_trait;
 
@@ -102,8 +102,15 @@ impl EtcdOps for EtcdClient {
         })
     }
 
-    async fn delete(&self, selector: &EtcdSelector) -> Result<EtcdBackup> {
-        let path = backup::default_path(&self.backup_dir, selector);
+    fn backup_path(&self, selector: &EtcdSelector) -> Option<PathBuf> {
+        Some(backup::default_path(&self.backup_dir, selector))
+    }
+
+    async fn delete(&self, selector: &EtcdSelector, backup: Option<&Path>) -> Result<EtcdBackup> {
+        let path = backup.map_or_else(
+            || backup::default_path(&self.backup_dir, selector),
+            Path::to_path_buf,
+        );
         let report = self.delete_with_backup(selector, &path).await?;
         if !report.backup.entries.is_empty() {
             tracing::info!(
@@ -117,6 +124,20 @@ impl EtcdOps for EtcdClient {
 
     async fn restore(&self, backup: &EtcdBackup, force: bool) -> Result<RestoreReport> {
         Ok(self.restore_entries(&backup.entries, force).await?)
+    }
+
+    async fn restore_file(&self, path: &Path, force: bool) -> Result<Option<RestoreReport>> {
+        if std::fs::symlink_metadata(path).is_err_and(|e| e.kind() == std::io::ErrorKind::NotFound)
+        {
+            return Ok(None);
+        }
+        // Named by a journal: restored only if it is this user's own, like the journal.
+        crate::journal::check_own(path).map_err(|e| EtcdError::backup(path, e))?;
+        let file = BackupFile::read(path)?;
+        Ok(Some(
+            self.restore_entries(&file.to_backup().entries, force)
+                .await?,
+        ))
     }
 
     async fn exists(&self, key: &str) -> Result<bool> {

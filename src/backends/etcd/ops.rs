@@ -76,6 +76,15 @@ impl EtcdClient {
             ));
         }
         backup::ensure_dir(path)?;
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            let only = (dir != self.backup_dir.as_path()).then_some(path);
+            for gone in backup::remove_stale_temporaries(dir, only) {
+                tracing::info!(
+                    "etcd: removed {}, left by a delete that was killed",
+                    gone.display()
+                );
+            }
+        }
         let mut file = BackupFile::new(&self.endpoint, selector, revision);
         let docs = |entries: &[ReadEntry]| -> Vec<EntryDoc> {
             entries

@@ -381,7 +381,7 @@ impl EtcdOps for FakeCluster {
         })
     }
 
-    async fn delete(&self, sel: &EtcdSelector) -> Result<EtcdBackup> {
+    async fn delete(&self, sel: &EtcdSelector, _: Option<&std::path::Path>) -> Result<EtcdBackup> {
         self.gate("etcd-delete").await?;
         self.record(format!("etcd-delete {sel}"));
         let mut s = self.state();
