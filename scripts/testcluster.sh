@@ -592,6 +592,8 @@ apiserver_bin() {
 # and restarts it when it exits). A different binary replaces a running one.
 install_apiserver() { # CONTROL_PLANE BIN
   local cp=$1 bin=$2 want have pid out running
+  docker exec "$cp" grep -q '^run_apiserver()' /usr/local/bin/kind-chaos-entrypoint ||
+    die "$cp runs a node image from before --api existed; '$PROG down ${cp%-control-plane}' and 'up' again"
   want=$(sha256sum "$bin" | cut -c1-64)
   have=$(docker exec "$cp" sh -c "sha256sum $APISERVER_IN_NODE 2>/dev/null | cut -c1-64" || true)
   [[ $want == "$have" ]] && return 0
