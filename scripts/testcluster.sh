@@ -25,6 +25,10 @@ L_CLUSTER=io.x-k8s.kind.cluster
 L_ROLE=io.x-k8s.kind.role
 L_HASH=io.kind-chaos.testcluster.hash
 CACHE_DIR=${KIND_CHAOS_CACHE_DIR:-/var/cache/kind-chaos}
+# Host-side kubeconfigs of `up --api` clusters, one directory per cluster.
+STATE_DIR=${KIND_CHAOS_TESTCLUSTER_STATE:-${TMPDIR:-/tmp}/kind-chaos-testcluster-$(id -u)}
+# Where the fake API server runs in the control plane (the entrypoint starts it).
+APISERVER_IN_NODE=/usr/local/bin/kube-apiserver
 
 usage() {
   cat <<EOF
@@ -40,16 +44,30 @@ Commands:
                                + testcluster/node/ (entrypoint, kubelet stand-in)
         $PAUSE_IMAGE  FROM scratch + Debian's static busybox
       Installs debootstrap and busybox-static with apt-get if they are missing.
-  up NAME [--workers N]
+  up NAME [--workers N] [--api]
       Start cluster NAME (default 2 workers; builds the images if needed):
       containers NAME-control-plane, NAME-worker, NAME-worker2, ... labelled
       $L_CLUSTER=NAME and $L_ROLE=control-plane|worker, on Docker
       network "$NETWORK" (created if missing). Waits for containerd in each
       node, imports $PAUSE_IMAGE into its k8s.io namespace and prints the
       node names, one per line. Reuses what already exists.
+      --api: also run a control plane in NAME-control-plane: the fake API
+      server of crates/fake-apiserver (its 'serve' binary, built with cargo
+      unless KIND_CHAOS_APISERVER_BIN names one) as $APISERVER_IN_NODE on
+      6443 (HTTPS, client certificates, /etc/kubernetes/pki, admin.conf as
+      kind has them), and register the nodes with it as kind would
+      (kind-config.yaml: worker labelled mock-server=true, worker2 tainted
+      playground_test=ensure_only_tolerations_run_here:NoSchedule). Needs
+      kubectl on this machine.
+  kubeconfig NAME
+      Print the path of a kubeconfig for the API of an 'up --api' cluster,
+      usable from this machine: admin.conf of NAME-control-plane with
+      cluster, user and context named kind-NAME and the server at
+      https://127.0.0.1:<published port>, as 'kind get kubeconfig' makes it.
   down NAME
-      Remove the cluster's node containers and their anonymous volumes, and
-      the network "$NETWORK" if this script created it and nothing else uses it.
+      Remove the cluster's node containers and their anonymous volumes, the
+      network "$NETWORK" if this script created it and nothing else uses it,
+      and the cluster's kubeconfig.
   ls NAME
       One line per node container: NAME ROLE STATE IP (tab-separated).
   pod NAME NODE NAMESPACE PODNAME [UID]
@@ -68,6 +86,9 @@ stand-in /usr/bin/kubelet (log /var/log/unit-restarter.log) is restarted 1 s
 after it exits, if it is executable.
 
 Environment:
+  KIND_CHAOS_APISERVER_BIN the fake API server binary for 'up --api' (default:
+                           cargo build -p fake-apiserver --bin serve)
+  KIND_CHAOS_TESTCLUSTER_STATE where kubeconfigs go ($STATE_DIR)
   KIND_CHAOS_SNAPSHOTTER   force the nodes' snapshotter (at 'up'), e.g. native
   KIND_CHAOS_DEBIAN_MIRROR mirror for debootstrap (default: from apt's sources)
   KIND_CHAOS_CACHE_DIR     where debootstrap keeps its .debs ($CACHE_DIR)
@@ -535,12 +556,205 @@ bring_up_node() { # CLUSTER NODE ROLE PAUSE_TAR
   fi
 }
 
+# ---------------------------------------------------------------------------
+# control plane (up --api)
+# ---------------------------------------------------------------------------
+KUBECTL=${KUBECTL:-kubectl}
+
+need_kubectl() {
+  command -v "$KUBECTL" >/dev/null 2>&1 ||
+    die "--api needs kubectl on this machine to register the nodes (none found; set KUBECTL)"
+}
+
+# The fake API server binary: KIND_CHAOS_APISERVER_BIN, else built with cargo.
+apiserver_bin() {
+  if [[ -n ${KIND_CHAOS_APISERVER_BIN:-} ]]; then
+    [[ -f $KIND_CHAOS_APISERVER_BIN && -x $KIND_CHAOS_APISERVER_BIN ]] ||
+      die "KIND_CHAOS_APISERVER_BIN=$KIND_CHAOS_APISERVER_BIN is not an executable file"
+    echo "$KIND_CHAOS_APISERVER_BIN"
+    return
+  fi
+  local cargo=${CARGO:-cargo} out bin
+  command -v "$cargo" >/dev/null 2>&1 ||
+    die "cargo is needed to build the fake API server (or set KIND_CHAOS_APISERVER_BIN)"
+  log "building the fake API server (cargo build -p fake-apiserver --bin serve)"
+  out=$(cd "$ROOT" && "$cargo" build -q -p fake-apiserver --bin serve 2>&1) || {
+    echo "$out" >&2
+    die "cargo build of the fake API server failed"
+  }
+  bin=${CARGO_TARGET_DIR:-$ROOT/target}/debug/serve
+  [[ $bin == /* ]] || bin=$ROOT/$bin
+  [[ -x $bin ]] || die "cargo built the fake API server but $bin is missing"
+  echo "$bin"
+}
+
+# Copy BIN into the control plane as $APISERVER_IN_NODE (its entrypoint runs it
+# and restarts it when it exits). A different binary replaces a running one.
+install_apiserver() { # CONTROL_PLANE BIN
+  local cp=$1 bin=$2 want have pid out running
+  docker exec "$cp" grep -q '^run_apiserver()' /usr/local/bin/kind-chaos-entrypoint ||
+    die "$cp runs a node image from before --api existed; '$PROG down ${cp%-control-plane}' and 'up' again"
+  want=$(sha256sum "$bin" | cut -c1-64)
+  have=$(docker exec "$cp" sh -c "sha256sum $APISERVER_IN_NODE 2>/dev/null | cut -c1-64" || true)
+  [[ $want == "$have" ]] && return 0
+  running=$(docker exec "$cp" sh -c 'pidof kube-apiserver || true')
+  docker cp "$bin" "$cp:$APISERVER_IN_NODE.new" >/dev/null ||
+    die "could not copy the fake API server into $cp"
+  docker exec "$cp" sh -c "chmod 0755 $APISERVER_IN_NODE.new && mv -f $APISERVER_IN_NODE.new $APISERVER_IN_NODE" ||
+    die "could not install the fake API server in $cp"
+  # A glibc binary from this host runs in the node when both are the same
+  # Debian release; say so plainly when it does not.
+  if ! out=$(docker exec "$cp" "$APISERVER_IN_NODE" --help 2>&1 >/dev/null); then
+    die "the fake API server does not run inside $cp (built on a newer system than the node's $SUITE?): $out"
+  fi
+  # An older binary was running: stop it, and the entrypoint starts the new one.
+  for pid in $running; do
+    docker exec "$cp" kill "$pid" 2>/dev/null || true
+  done
+}
+
+kubeconfig_path() { echo "$STATE_DIR/$1/kubeconfig"; }
+
+# kind's rewrite of admin.conf (kind get kubeconfig): every name kind-NAME,
+# the server at the port Docker publishes for 6443. Prints the file's path.
+write_kubeconfig() { # NAME
+  local name=$1 cp=$1-control-plane port conf file tmp
+  port=$(docker port "$cp" 6443/tcp 2>/dev/null | head -n1)
+  port=${port##*:}
+  [[ $port =~ ^[0-9]+$ ]] || die "$cp publishes no port for 6443"
+  conf=$(docker exec "$cp" cat /etc/kubernetes/admin.conf 2>/dev/null) || return 1
+  file=$(kubeconfig_path "$name")
+  mkdir -p "${file%/*}"
+  chmod 700 "${file%/*}"
+  tmp=$file.tmp.$$
+  (
+    umask 077
+    printf '%s\n' "$conf" | sed \
+      -e "s#^    server: .*#    server: https://127.0.0.1:$port#" \
+      -e "s#^  name: $name\$#  name: kind-$name#" \
+      -e "s#^    cluster: $name\$#    cluster: kind-$name#" \
+      -e "s#^    user: kubernetes-admin\$#    user: kind-$name#" \
+      -e "s#^  name: kubernetes-admin@$name\$#  name: kind-$name#" \
+      -e "s#^current-context: .*#current-context: kind-$name#" \
+      -e "s#^- name: kubernetes-admin\$#- name: kind-$name#" >"$tmp"
+  )
+  if ! grep -q "server: https://127.0.0.1:$port\$" "$tmp"; then
+    rm -f "$tmp"
+    die "admin.conf of $cp does not have the expected layout"
+  fi
+  mv -f "$tmp" "$file"
+  echo "$file"
+}
+
+# Wait until the API server in the control plane answers /readyz with the
+# admin credentials; prints the kubeconfig path.
+wait_for_api() { # NAME
+  local name=$1 i file
+  for ((i = 0; i < 120; i++)); do
+    if file=$(write_kubeconfig "$name" 2>/dev/null) &&
+      "$KUBECTL" --kubeconfig "$file" get --raw /readyz >/dev/null 2>&1; then
+      echo "$file"
+      return 0
+    fi
+    sleep 0.5
+  done
+  docker exec "$name-control-plane" tail -n 20 /var/log/kube-apiserver.log >&2 || true
+  die "the API server in $name-control-plane did not become ready within 60s (log above)"
+}
+
+# A Node object as the kubelet registers it in a kind node (labels, taints,
+# addresses, conditions, nodeInfo), with kind-config.yaml's labels and taints:
+# worker 1 labelled mock-server=true, worker 2 tainted playground_test.
+node_json() { # CLUSTER NODE ROLE INDEX WORKERS KUBE_VERSION
+  local cluster=$1 node=$2 role=$3 index=$4 workers=$5 version=$6
+  local info ip now kernel arch os runtime boot cpus mem labels taints uuid
+  info=$(docker exec "$node" sh -c '
+    uname -r; uname -m; . /etc/os-release; echo "$PRETTY_NAME"
+    containerd --version | awk "{ print \$3 }"
+    cat /proc/sys/kernel/random/boot_id; nproc
+    awk "/^MemTotal:/ { print \$2 }" /proc/meminfo') || return 1
+  {
+    read -r kernel
+    read -r arch
+    read -r os
+    read -r runtime
+    read -r boot
+    read -r cpus
+    read -r mem
+  } <<<"$info"
+  case $arch in x86_64) arch=amd64 ;; aarch64) arch=arm64 ;; esac
+  ip=$(docker container inspect -f '{{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}}' "$node")
+  now=$(date -u +%FT%TZ)
+  uuid=$(cat /proc/sys/kernel/random/uuid)
+  labels="\"beta.kubernetes.io/arch\":\"$arch\",\"beta.kubernetes.io/os\":\"linux\",\"kubernetes.io/arch\":\"$arch\",\"kubernetes.io/hostname\":\"$node\",\"kubernetes.io/os\":\"linux\""
+  taints=
+  if [[ $role == control-plane ]]; then
+    labels+=",\"node-role.kubernetes.io/control-plane\":\"\",\"node.kubernetes.io/exclude-from-external-load-balancers\":\"\""
+    # kind removes the control plane's taint only when there are no workers.
+    if ((workers > 0)); then
+      taints='{"key":"node-role.kubernetes.io/control-plane","effect":"NoSchedule"}'
+    fi
+  elif ((index == 1)); then
+    labels+=',"mock-server":"true"'
+  elif ((index == 2)); then
+    taints='{"key":"playground_test","value":"ensure_only_tolerations_run_here","effect":"NoSchedule"}'
+  fi
+  local cond= c ctype creason cmsg cstatus
+  for c in "MemoryPressure:KubeletHasSufficientMemory:kubelet has sufficient memory available" \
+    "DiskPressure:KubeletHasNoDiskPressure:kubelet has no disk pressure" \
+    "PIDPressure:KubeletHasSufficientPID:kubelet has sufficient PID available" \
+    "Ready:KubeletReady:kubelet is posting ready status"; do
+    IFS=: read -r ctype creason cmsg <<<"$c"
+    cstatus=False
+    [[ $ctype == Ready ]] && cstatus=True
+    cond+="${cond:+,}{\"type\":\"$ctype\",\"status\":\"$cstatus\",\"reason\":\"$creason\",\"message\":\"$cmsg\",\"lastHeartbeatTime\":\"$now\",\"lastTransitionTime\":\"$now\"}"
+  done
+  cat <<EOF
+{"apiVersion":"v1","kind":"Node",
+ "metadata":{"name":"$node","labels":{$labels}},
+ "spec":{"podCIDR":"10.244.$index.0/24","podCIDRs":["10.244.$index.0/24"],"providerID":"kind://docker/$cluster/$node"${taints:+,\"taints\":[$taints]}},
+ "status":{
+  "addresses":[{"type":"InternalIP","address":"$ip"},{"type":"Hostname","address":"$node"}],
+  "capacity":{"cpu":"$cpus","memory":"${mem}Ki","pods":"110"},
+  "allocatable":{"cpu":"$cpus","memory":"${mem}Ki","pods":"110"},
+  "conditions":[$cond],
+  "daemonEndpoints":{"kubeletEndpoint":{"Port":10250}},
+  "nodeInfo":{"architecture":"$arch","bootID":"$boot","containerRuntimeVersion":"containerd://$runtime",
+   "kernelVersion":"$kernel","kubeProxyVersion":"$version","kubeletVersion":"$version",
+   "machineID":"${uuid//-/}","operatingSystem":"linux","osImage":"$os","systemUUID":"$uuid"}}}
+EOF
+}
+
+# Start the API server in the control plane and register the nodes not
+# registered yet (until a stand-in kubelet registers them itself).
+start_api() { # NAME WORKERS NODE...
+  local name=$1 workers=$2 bin kc version i node role
+  shift 2
+  bin=$(apiserver_bin)
+  install_apiserver "$name-control-plane" "$bin"
+  kc=$(wait_for_api "$name")
+  version=$("$KUBECTL" --kubeconfig "$kc" get --raw /version |
+    sed -n 's/.*"gitVersion": *"\([^"]*\)".*/\1/p' | head -n1)
+  i=0
+  for node in "$@"; do
+    role=worker
+    [[ $node == "$name-control-plane" ]] && role=control-plane
+    if ! "$KUBECTL" --kubeconfig "$kc" get node "$node" >/dev/null 2>&1; then
+      node_json "$name" "$node" "$role" "$i" "$workers" "${version:-v0.0.0}" |
+        "$KUBECTL" --kubeconfig "$kc" create --validate=false -f - >/dev/null ||
+        die "could not register node $node with the API server"
+    fi
+    i=$((i + 1))
+  done
+}
+
 cmd_up() {
-  local name='' workers=2
+  local name='' workers=2 api=''
   while (($#)); do
     case $1 in
     --workers) (($# >= 2)) || usage_error "--workers needs a number"; workers=$2; shift ;;
     --workers=*) workers=${1#*=} ;;
+    --api) api=1 ;;
     -h | --help) usage; exit 0 ;;
     -*) usage_error "up: unknown option '$1'" ;;
     *) [[ -z $name ]] || usage_error "up: unexpected argument '$1'"; name=$1 ;;
@@ -554,6 +768,7 @@ cmd_up() {
   fi
 
   local t0=$SECONDS
+  [[ -z $api ]] || need_kubectl
   ensure_images
   ensure_network
 
@@ -588,8 +803,25 @@ cmd_up() {
       log "warning: ${nodes[$i]} runs an older $NODE_IMAGE; '$PROG down $name' and 'up' again to use the new one"
     fi
   done
+  if [[ -n $api ]]; then
+    start_api "$name" "$workers" "${nodes[@]}"
+    log "API server of $name ready; kubeconfig: $(kubeconfig_path "$name")"
+  fi
   log "cluster $name up in $((SECONDS - t0))s"
   printf '%s\n' "${nodes[@]}"
+}
+
+cmd_kubeconfig() {
+  (($# == 1)) || usage_error "kubeconfig: expected exactly one cluster NAME"
+  local name=$1 cp
+  check_name "$name"
+  ensure_docker
+  cp=$name-control-plane
+  [[ $(container_label "$cp" "$L_CLUSTER") == "$name" ]] || die "no cluster $name"
+  [[ $(container_state "$cp") == running ]] || die "$cp is not running"
+  docker exec "$cp" test -s /etc/kubernetes/admin.conf ||
+    die "$cp has no /etc/kubernetes/admin.conf: start the cluster with '$PROG up $name --api'"
+  write_kubeconfig "$name"
 }
 
 cmd_down() {
@@ -608,6 +840,7 @@ cmd_down() {
   else
     log "no cluster $name"
   fi
+  rm -rf "${STATE_DIR:?}/$name"
   if docker network inspect "$NETWORK" >/dev/null 2>&1; then
     if [[ -n $(docker ps -aq --filter "network=$NETWORK") ]]; then
       log "keeping network $NETWORK: other containers use it"
@@ -699,6 +932,7 @@ main() {
   image) cmd_image "$@" ;;
   up) cmd_up "$@" ;;
   down) cmd_down "$@" ;;
+  kubeconfig) cmd_kubeconfig "$@" ;;
   ls) cmd_ls "$@" ;;
   pod) cmd_pod "$@" ;;
   unpod) cmd_unpod "$@" ;;

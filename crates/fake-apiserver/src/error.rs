@@ -9,9 +9,15 @@ use crate::resources::ResourceDef;
 /// Why the fake API server could not start.
 #[derive(Debug, thiserror::Error)]
 pub enum StartError {
-    /// Binding or inspecting the loopback listener failed.
-    #[error("cannot listen on 127.0.0.1: {0}")]
+    /// Binding or inspecting the listener failed.
+    #[error("cannot listen: {0}")]
     Listen(#[from] std::io::Error),
+    /// The served mode's certificates or keys are unusable.
+    #[error("TLS setup failed: {0}")]
+    Tls(String),
+    /// The cluster PKI or `admin.conf` could not be read or written.
+    #[error("cluster PKI: {0}")]
+    Pki(#[from] crate::pki::PkiError),
 }
 
 /// Why a call of the Rust test API (`insert`, `register_resource`, ...) was refused.

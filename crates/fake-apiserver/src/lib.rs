@@ -15,6 +15,16 @@
 //! # drop((kubeconfig_yaml, requests)); Ok(()) }
 //! ```
 //!
+//! ## Two modes, one server
+//!
+//! - **In-process** ([`FakeApiServer::start`]): plain HTTP on loopback, no authentication,
+//!   for fast tests that drive it with kube-rs and its test knobs.
+//! - **Served** (the `serve` binary, [`FakeApiServer::serve_cluster`]): kind's control plane
+//!   for the local test cluster: HTTPS on 6443, the cluster PKI and `admin.conf` at
+//!   kubeadm's paths ([`pki`]), client-certificate authentication with upstream's outcomes
+//!   (a certificate the CA did not sign is 401; none is `system:anonymous`, which may only
+//!   read `/healthz`, `/livez`, `/readyz` and `/version`, else 403).
+//!
 //! ## What it models (the semantics kind-chaos's playbooks rely on)
 //!
 //! - **Discovery**: `/api`, `/api/v1`, `/apis`, `/apis/{group}[/{version}]`, `/version`, and the
@@ -83,7 +93,8 @@
 //!
 //! ## What it does not model
 //!
-//! TLS and authentication/authorization (any credentials are accepted; RBAC failures are
+//! Authentication in the in-process mode (any credentials are accepted); RBAC (in the served
+//! mode every certificate the cluster CA signed may do everything; RBAC failures are
 //! injected with [`FakeApiServer::fail_next`]); protobuf and CBOR; `managedFields` and apply
 //! conflicts between field managers; `dryRun`; `limit`/`continue` pagination (lists are
 //! always whole; the `limit` is ignored); list `resourceVersion` semantics (lists are always
@@ -97,6 +108,7 @@
 
 mod access;
 mod admission;
+mod auth;
 mod controllers;
 mod deletion;
 mod discovery;
@@ -104,13 +116,16 @@ mod error;
 mod knobs;
 mod kubelet;
 mod patch;
+pub mod pki;
 mod resources;
 mod router;
 mod scheduler;
 mod select;
 mod semantics;
+mod served;
 mod store;
 mod subresources;
+mod tls;
 mod util;
 mod watch;
 
@@ -126,6 +141,8 @@ pub use access::{FakeNode, ReadyStatus};
 pub use error::{ApiError, StartError};
 pub use knobs::{Fault, PodTermination, RecordedRequest};
 pub use resources::ResourceDef;
+pub use served::ServeOptions;
+pub use tls::TlsMaterial;
 
 use store::State;
 
@@ -172,14 +189,26 @@ impl Shared {
 pub struct FakeApiServer {
     shared: Arc<Shared>,
     addr: SocketAddr,
+    tls: bool,
     tasks: Vec<JoinHandle<()>>,
 }
 
 impl FakeApiServer {
     /// Binds `127.0.0.1:0`, seeds the namespaces every cluster has (`default`, `kube-system`,
-    /// `kube-public`, `kube-node-lease`) and starts serving and the controllers.
+    /// `kube-public`, `kube-node-lease`) and starts serving (plain HTTP, no authentication)
+    /// and the controllers.
     pub async fn start() -> Result<FakeApiServer, StartError> {
         let listener = TcpListener::bind(("127.0.0.1", 0)).await?;
+        Self::start_on(listener, None, None)
+    }
+
+    /// Serves on `listener` (HTTPS when `tls` is given); `advertise` is the address
+    /// discovery names (default: the bound one). Shared by both modes.
+    fn start_on(
+        listener: TcpListener,
+        advertise: Option<String>,
+        tls: Option<Arc<tls::TlsServer>>,
+    ) -> Result<FakeApiServer, StartError> {
         let addr = listener.local_addr()?;
         let shared = Arc::new(Shared {
             state: Mutex::new(State::new()),
@@ -187,7 +216,7 @@ impl FakeApiServer {
             break_tx: signal::channel(0).0,
             shutdown_tx: signal::channel(false).0,
             wake: Notify::new(),
-            address: addr.to_string(),
+            address: advertise.unwrap_or_else(|| addr.to_string()),
         });
         shared.mutate(|st| {
             let nsres = st.reg.namespaces();
@@ -198,20 +227,23 @@ impl FakeApiServer {
                 let _ = semantics::create(st, &nsres, None, obj);
             }
         });
+        let served = tls.is_some();
         let tasks = vec![
-            tokio::spawn(router::serve(listener, shared.clone())),
+            tokio::spawn(router::serve(listener, shared.clone(), tls)),
             tokio::spawn(controllers::run(shared.clone())),
         ];
         Ok(FakeApiServer {
             shared,
             addr,
+            tls: served,
             tasks,
         })
     }
 
-    /// `http://127.0.0.1:<port>`.
+    /// `http://127.0.0.1:<port>` (`https://<bound address>` in the served mode).
     pub fn url(&self) -> String {
-        format!("http://{}", self.addr)
+        let scheme = if self.tls { "https" } else { "http" };
+        format!("{scheme}://{}", self.addr)
     }
 
     /// The bound address.

@@ -16,6 +16,7 @@ use tokio::net::TcpListener;
 use tokio::task::JoinSet;
 
 use crate::Shared;
+use crate::auth::{self, Caller};
 use crate::discovery;
 use crate::error::ApiError;
 use crate::knobs::{FaultAction, RecordedRequest};
@@ -23,6 +24,7 @@ use crate::resources::ResourceDef;
 use crate::select::{FieldSelector, LabelSelector};
 use crate::semantics;
 use crate::subresources;
+use crate::tls::TlsServer;
 use crate::watch::{self, WatchParams};
 
 pub(crate) type Body = BoxBody<Bytes, Infallible>;
@@ -39,7 +41,9 @@ impl std::fmt::Display for Disconnect {
 
 impl std::error::Error for Disconnect {}
 
-pub(crate) async fn serve(listener: TcpListener, shared: Arc<Shared>) {
+/// The accept loop: plain HTTP without authentication (in-process mode), or, with `tls`,
+/// HTTPS whose client certificate decides who the caller is (served mode).
+pub(crate) async fn serve(listener: TcpListener, shared: Arc<Shared>, tls: Option<Arc<TlsServer>>) {
     let mut conns = JoinSet::new();
     loop {
         let stream = match listener.accept().await {
@@ -50,14 +54,30 @@ pub(crate) async fn serve(listener: TcpListener, shared: Arc<Shared>) {
             }
         };
         let shared = shared.clone();
+        let tls = tls.clone();
         conns.spawn(async move {
-            let svc = service_fn(move |req| handle(shared.clone(), req));
-            let _ = http1::Builder::new()
-                .serve_connection(TokioIo::new(stream), svc)
-                .await;
+            match tls {
+                None => serve_connection(stream, shared, Caller::Trusted).await,
+                Some(tls) => {
+                    if let Some((stream, caller)) = tls.accept(stream).await {
+                        serve_connection(stream, shared, caller).await;
+                    }
+                }
+            }
         });
         while conns.try_join_next().is_some() {}
     }
+}
+
+async fn serve_connection<S>(stream: S, shared: Arc<Shared>, caller: Caller)
+where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+{
+    let caller = Arc::new(caller);
+    let svc = service_fn(move |req| handle(shared.clone(), caller.clone(), req));
+    let _ = http1::Builder::new()
+        .serve_connection(TokioIo::new(stream), svc)
+        .await;
 }
 
 pub(crate) fn json_response(code: u16, v: &Value) -> Response<Body> {
@@ -111,7 +131,11 @@ impl Req {
     }
 }
 
-async fn handle(shared: Arc<Shared>, req: Request<Incoming>) -> Result<Response<Body>, Disconnect> {
+async fn handle(
+    shared: Arc<Shared>,
+    caller: Arc<Caller>,
+    req: Request<Incoming>,
+) -> Result<Response<Body>, Disconnect> {
     let header = |name: hyper::header::HeaderName| {
         req.headers()
             .get(name)
@@ -127,6 +151,8 @@ async fn handle(shared: Arc<Shared>, req: Request<Incoming>) -> Result<Response<
         Ok(b) => b.to_bytes(),
         Err(_) => return Err(Disconnect),
     };
+    // Authentication and authorization come first, as in upstream's handler chain.
+    let refusal = auth::check(&caller, &method, &path, &raw_query);
     let (index, fault) = {
         let mut st = shared.lock();
         st.knobs.requests.push(RecordedRequest {
@@ -139,21 +165,28 @@ async fn handle(shared: Arc<Shared>, req: Request<Incoming>) -> Result<Response<
         });
         (
             st.knobs.requests.len() - 1,
-            st.knobs.take_fault(&method, &path),
+            match refusal {
+                None => st.knobs.take_fault(&method, &path),
+                Some(_) => None,
+            },
         )
     };
-    let resp = match fault {
-        Some(FaultAction::Disconnect) => return Err(Disconnect),
-        Some(FaultAction::Respond {
-            code,
-            reason,
-            message,
-        }) => Some(error_response(&ApiError::new(code, &reason, message))),
-        Some(FaultAction::Delay(d)) => {
+    let resp = match (refusal, fault) {
+        (Some(refused), _) => Some(error_response(&refused)),
+        (None, Some(FaultAction::Disconnect)) => return Err(Disconnect),
+        (
+            None,
+            Some(FaultAction::Respond {
+                code,
+                reason,
+                message,
+            }),
+        ) => Some(error_response(&ApiError::new(code, &reason, message))),
+        (None, Some(FaultAction::Delay(d))) => {
             tokio::time::sleep(d).await;
             None
         }
-        None => None,
+        (None, None) => None,
     };
     let resp = match resp {
         Some(r) => r,

@@ -1,0 +1,140 @@
+//! `serve`: the fake API server as a program, for the control plane of the local test
+//! cluster (`scripts/testcluster.sh up NAME --api` runs it in `NAME-control-plane` as
+//! `/usr/local/bin/kube-apiserver`). Test support: it never ships inside `chaos`.
+//!
+//! It serves HTTPS with client-certificate authentication on 6443, with the PKI and the
+//! `admin.conf` at kubeadm's paths (see `fake_apiserver::served`). Objects live in memory:
+//! a restart starts from an empty cluster (the CA and keys persist on disk).
+
+use std::net::{IpAddr, SocketAddr};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use fake_apiserver::{FakeApiServer, ServeOptions};
+
+const USAGE: &str = "\
+Usage: serve --cluster NAME [OPTIONS]
+
+Serves the fake Kubernetes API over HTTPS like kind's kube-apiserver: the cluster CA in
+PKI_DIR/ca.{crt,key} (made when missing), a serving certificate PKI_DIR/apiserver.{crt,key}
+for NAME-control-plane, kubernetes.default..., localhost, 127.0.0.1, 10.96.0.1 and the
+advertise address, and the cluster-admin kubeconfig ADMIN_CONF (server
+https://NAME-control-plane:PORT, user kubernetes-admin, context kubernetes-admin@NAME).
+Requests need a client certificate signed by the CA; without one they are anonymous and
+may only GET /healthz, /livez, /readyz and /version.
+
+Options:
+  --cluster NAME             cluster name (required)
+  --listen ADDR:PORT         where to listen (default 0.0.0.0:6443; port 0 picks one)
+  --advertise-address IP     the node's IP (default: none)
+  --tls-san NAME_OR_IP       one more name for the serving certificate (repeatable)
+  --pki-dir DIR              default /etc/kubernetes/pki
+  --admin-conf FILE          default /etc/kubernetes/admin.conf
+
+Prints `serving on https://ADDR` once it accepts connections; stops on SIGTERM or SIGINT.";
+
+fn parse(args: Vec<String>) -> Result<ServeOptions, String> {
+    let mut cluster = None;
+    let mut opts = ServeOptions::kind("");
+    let mut it = args.into_iter();
+    while let Some(flag) = it.next() {
+        if flag == "-h" || flag == "--help" {
+            return Err(String::new());
+        }
+        let (name, inline) = match flag.split_once('=') {
+            Some((n, v)) => (n.to_string(), Some(v.to_string())),
+            None => (flag.clone(), None),
+        };
+        let mut value = || {
+            inline
+                .clone()
+                .or_else(|| it.next())
+                .ok_or_else(|| format!("{name} needs a value"))
+        };
+        match name.as_str() {
+            "--cluster" => cluster = Some(value()?),
+            "--listen" => {
+                let v = value()?;
+                opts.listen = v
+                    .parse::<SocketAddr>()
+                    .map_err(|e| format!("--listen {v:?}: {e}"))?;
+            }
+            "--advertise-address" => {
+                let v = value()?;
+                opts.advertise = Some(
+                    v.parse::<IpAddr>()
+                        .map_err(|e| format!("--advertise-address {v:?}: {e}"))?,
+                );
+            }
+            "--tls-san" => opts.extra_sans.push(value()?),
+            "--pki-dir" => opts.pki_dir = PathBuf::from(value()?),
+            "--admin-conf" => opts.admin_conf = PathBuf::from(value()?),
+            other => return Err(format!("unknown argument {other:?}")),
+        }
+    }
+    let cluster = cluster.ok_or("--cluster NAME is required")?;
+    let valid = !cluster.is_empty()
+        && cluster
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-');
+    if !valid {
+        return Err(format!(
+            "bad cluster name {cluster:?} (lower-case letters, digits and '-')"
+        ));
+    }
+    opts.cluster = cluster;
+    Ok(opts)
+}
+
+/// Resolves on SIGTERM or SIGINT. Registered before `serving on` is printed, so a signal
+/// sent as soon as that line is read is not lost to the default action.
+fn stop_signals() -> std::io::Result<impl std::future::Future<Output = ()>> {
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut term = signal(SignalKind::terminate())?;
+    let mut int = signal(SignalKind::interrupt())?;
+    Ok(async move {
+        tokio::select! {
+            _ = term.recv() => {}
+            _ = int.recv() => {}
+        }
+    })
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let opts = match parse(std::env::args().skip(1).collect()) {
+        Ok(o) => o,
+        Err(e) if e.is_empty() => {
+            println!("{USAGE}");
+            return ExitCode::SUCCESS;
+        }
+        Err(e) => {
+            eprintln!("serve: {e}\n\n{USAGE}");
+            return ExitCode::from(2);
+        }
+    };
+    let stopped = match stop_signals() {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("serve: cannot handle signals: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let server = match FakeApiServer::serve_cluster(&opts).await {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("serve: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    println!("serving on {}", server.url());
+    eprintln!(
+        "serve: cluster {} on {}; admin kubeconfig {}",
+        opts.cluster,
+        server.url(),
+        opts.admin_conf.display()
+    );
+    stopped.await;
+    server.shutdown();
+    ExitCode::SUCCESS
+}
