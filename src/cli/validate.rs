@@ -16,7 +16,7 @@ pub fn validate(paths: &[PathBuf]) -> Exit {
             ),
             Err(invalid) => {
                 eprint!("{}", invalid.render(super::color()));
-                let n = invalid.diagnostics.len();
+                let n = invalid.count();
                 eprintln!(
                     "✘ {}: {n} problem{}",
                     p.display(),
