@@ -6,6 +6,7 @@
 pub mod de;
 pub mod diag;
 pub mod limits;
+mod manifest;
 pub mod model;
 pub mod names;
 mod plan;

@@ -14,10 +14,10 @@ use super::yaml::{self, Node, NodeKind, Span};
 use super::{Sources, limits, names};
 
 pub struct Validator<'a> {
-    file: PathBuf,
-    dir: PathBuf,
-    sources: &'a mut Sources,
-    diags: Vec<Diagnostic>,
+    pub(super) file: PathBuf,
+    pub(super) dir: PathBuf,
+    pub(super) sources: &'a mut Sources,
+    pub(super) diags: Vec<Diagnostic>,
     /// Problems beyond [`limits::MAX_PROBLEMS`]: counted, not kept.
     omitted: usize,
     /// Where a problem beyond the limit is written, to be forgotten.
@@ -57,7 +57,7 @@ impl<'a> Validator<'a> {
     }
 
     /// Records a problem, unless [`limits::MAX_PROBLEMS`] are already kept.
-    fn push(&mut self, d: Diagnostic) -> &mut Diagnostic {
+    pub(super) fn push(&mut self, d: Diagnostic) -> &mut Diagnostic {
         if self.diags.len() >= limits::MAX_PROBLEMS {
             self.omitted = self.omitted.saturating_add(1);
             self.overflow = d;
@@ -68,7 +68,11 @@ impl<'a> Validator<'a> {
         &mut self.diags[last]
     }
 
-    fn error(&mut self, span: Option<Span>, message: impl Into<String>) -> &mut Diagnostic {
+    pub(super) fn error(
+        &mut self,
+        span: Option<Span>,
+        message: impl Into<String>,
+    ) -> &mut Diagnostic {
         let d = Diagnostic::new(&self.file, span, message);
         self.push(d)
     }
@@ -495,91 +499,7 @@ impl<'a> Validator<'a> {
             );
         }
     }
-
-    /// Reads and checks a manifest file; problems are reported against that file.
-    fn manifest(
-        &mut self,
-        file: &Path,
-        written: &Path,
-        span: Option<Span>,
-    ) -> Option<Vec<serde_json::Value>> {
-        let text = match limits::read_text(file, limits::MAX_FILE_BYTES) {
-            Ok(t) => t,
-            Err(e @ limits::ReadError::NotUtf8 { .. }) => {
-                // The position is in the manifest; its bytes are never shown.
-                self.push(super::read_error(file, "the manifest", &e, None));
-                return None;
-            }
-            Err(e) => {
-                self.error(
-                    span,
-                    format!("cannot read manifest `{}`: {e}", written.display()),
-                )
-                .help = Some(format!(
-                    "paths are relative to the playbook's folder ({})",
-                    self.dir.display()
-                ));
-                return None;
-            }
-        };
-        self.sources.insert(file, &text, MANIFEST_KEYS);
-        let docs = match yaml::parse(&text) {
-            Ok(d) => d.docs,
-            Err(e) => {
-                let span = Span {
-                    start: e.pos,
-                    end_offset: e.pos.offset + 1,
-                };
-                self.push(Diagnostic::new(
-                    file,
-                    Some(span),
-                    format!("invalid YAML in manifest: {}", e.message),
-                ));
-                return None;
-            }
-        };
-        let mut out = Vec::new();
-        for (i, doc) in docs.iter().enumerate().filter(|(_, d)| !is_null(d)) {
-            let sink = Sink::default();
-            match de::from_node::<serde_json::Value>(doc, &sink) {
-                Ok(v) => {
-                    let missing: Vec<&str> = [
-                        ("apiVersion", &v["apiVersion"]),
-                        ("kind", &v["kind"]),
-                        ("metadata.name", &v["metadata"]["name"]),
-                    ]
-                    .into_iter()
-                    .filter(|(_, x)| !x.is_string())
-                    .map(|(n, _)| n)
-                    .collect();
-                    if missing.is_empty() {
-                        out.push(v);
-                    } else {
-                        self.push(Diagnostic::new(
-                            file,
-                            Some(doc.span),
-                            format!("document {} of the manifest is not a Kubernetes object: it has no {}", i + 1, missing.join(", ")),
-                        ));
-                    }
-                }
-                Err(e) => {
-                    self.push(Diagnostic::new(
-                        file,
-                        e.span,
-                        format!("document {}: {}", i + 1, e.message),
-                    ));
-                }
-            }
-        }
-        if out.is_empty() && self.diags.iter().all(|d| d.file != file) {
-            self.push(Diagnostic::new(file, None, "the manifest holds no objects"));
-        }
-        Some(out)
-    }
 }
-
-/// Top-level keys of a Kubernetes object: a file with none of them is not shown in frames.
-const MANIFEST_KEYS: &[&str] = &["apiVersion", "kind", "metadata"];
 
 /// The tree with only the first of any duplicate keys (duplicates are reported separately).
 fn first_keys_only(node: Node) -> Node {
@@ -603,7 +523,7 @@ fn first_keys_only(node: Node) -> Node {
     }
 }
 
-fn is_null(n: &Node) -> bool {
+pub(super) fn is_null(n: &Node) -> bool {
     matches!(&n.kind, NodeKind::Scalar(s) if !s.quoted && matches!(s.text.as_str(), "" | "~" | "null"))
 }
 
