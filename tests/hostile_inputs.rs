@@ -27,7 +27,7 @@ fn cluster_names_from_flags_and_playbooks_follow_kinds_rule() {
     let rule = "a kind cluster name is 1 to 50";
     for bad in ["", "a/b", "../../../../tmp/x", ".."] {
         for cmd in [
-            vec!["run", "--dry-run", "playbooks/pod-delete.yaml"],
+            vec!["run", "--dry-run", "playbooks/args-vs-command.yaml"],
             vec!["reality"],
             vec!["load-image", "img:1"],
             vec!["recover", "--dry-run"],
