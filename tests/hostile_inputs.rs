@@ -58,7 +58,9 @@ fn cluster_names_from_flags_and_playbooks_follow_kinds_rule() {
 #[test]
 fn a_journal_naming_a_cluster_that_is_a_path_is_not_used_as_one() {
     let dir = tempfile::tempdir().unwrap();
-    let runs = dir.path().join("runs");
+    // `<state>/locks/../../x.lock` is `<dir>/outer/x.lock`: inside the temporary folder.
+    let state = dir.path().join("outer/state");
+    let runs = state.join("runs");
     std::fs::create_dir_all(&runs).unwrap();
     // A finished run that still owes an undo, against a "cluster" that climbs out of the
     // state folder (the lock would be `<state>/locks/../../x.lock`).
@@ -86,16 +88,15 @@ fn a_journal_naming_a_cluster_that_is_a_path_is_not_used_as_one() {
         .collect();
     std::fs::write(runs.join("j.jsonl"), text).unwrap();
     let out = chaos_bin()
-        .env("CHAOS_STATE_DIR", dir.path())
+        .env("CHAOS_STATE_DIR", &state)
         .args(["recover"])
         .output()
         .unwrap();
     let err = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(2), "{err}");
     assert!(err.contains("invalid cluster name `../../x`"), "{err}");
-    assert!(!dir.path().join("x.lock").exists());
-    assert!(!dir.path().parent().unwrap().join("x.lock").exists());
-    assert!(!dir.path().join("locks").exists(), "{err}");
+    assert!(!dir.path().join("outer/x.lock").exists(), "{err}");
+    assert!(!state.join("locks").exists(), "{err}");
 }
 
 #[test]
