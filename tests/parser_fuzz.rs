@@ -58,6 +58,10 @@ const TOKENS: &[&str] = &[
     "\u{0}",
     "name: x\n",
     "group:\n  - ",
+    "&b [*a, *a, *a]",
+    "*b",
+    "[[[[[[[[",
+    "{a: {b: {c: ",
 ];
 
 fn mutate(rng: &mut Rng, input: &str) -> String {
@@ -184,10 +188,143 @@ fn invalid_utf8_files_are_a_clear_error() {
     std::fs::write(&p, b"name: \xff\xfe\n").unwrap();
     let e = playbook::load(&p).unwrap_err();
     assert!(
-        e.diagnostics[0]
-            .message
-            .contains("cannot read the playbook"),
+        e.diagnostics[0].message.contains(
+            "cannot read the playbook: it is not UTF-8 text: invalid byte 0xff at line 1, column 7"
+        ),
         "{:?}",
         e.diagnostics
+    );
+    assert!(e.diagnostics[0].to_string().contains("bad.yaml:1:7:"));
+}
+
+/// Chains of aliases, each level repeating the one before `fan` times: 10^9 nodes at nine
+/// levels of ten if expanded. They must stop at the alias limit, quickly.
+fn alias_chain(levels: usize, fan: usize) -> String {
+    let mut s = String::from("a0: &a0 [x, y]\n");
+    for l in 1..=levels {
+        let refs = vec![format!("*a{}", l - 1); fan].join(", ");
+        s += &format!("a{l}: &a{l} [{refs}]\n");
+    }
+    s
+}
+
+fn diagnostics(text: &str) -> Vec<String> {
+    match playbook::load_str(Path::new("fuzz.yaml"), text, Sources::default()) {
+        Ok(_) => Vec::new(),
+        Err(e) => e.diagnostics.iter().map(ToString::to_string).collect(),
+    }
+}
+
+#[test]
+fn alias_expansion_is_bounded() {
+    let mut rng = Rng(0xA11A_5B0B_0000_0001);
+    for _ in 0..40 {
+        let (levels, fan) = (1 + rng.below(12), 1 + rng.below(40));
+        let text = alias_chain(levels, fan);
+        let start = Instant::now();
+        load_must_not_panic(&text);
+        assert!(
+            start.elapsed() < BUDGET / 4,
+            "{levels} levels of {fan} took {:?}",
+            start.elapsed()
+        );
+        // 2 + 1 nodes at the bottom, each level `fan` times the one below (plus its list).
+        let mut nodes = 3usize;
+        let mut added = 0usize;
+        for _ in 0..levels {
+            added = added.saturating_add(nodes.saturating_mul(fan));
+            nodes = nodes.saturating_mul(fan).saturating_add(1);
+        }
+        let d = diagnostics(&text);
+        let limited = d.iter().any(|m| m.contains("alias expansion limit"));
+        assert_eq!(
+            limited,
+            added > playbook::limits::MAX_ALIAS_NODES,
+            "{levels} levels of {fan}: {d:?}"
+        );
+    }
+}
+
+#[test]
+fn nesting_depth_is_bounded() {
+    let max = playbook::limits::MAX_DEPTH;
+    let mut rng = Rng(0xDEE9_0000_0000_0002);
+    let start = Instant::now();
+    for i in 0..300 {
+        let depth = match i % 3 {
+            0 => max - 2 + rng.below(5),
+            1 => rng.below(50_000),
+            _ => rng.below(2 * max),
+        };
+        let text = match rng.below(4) {
+            0 => format!("{}{}", "[".repeat(depth), "]".repeat(depth)),
+            1 => format!("{}1{}", "{a: ".repeat(depth), "}".repeat(depth)),
+            2 => format!(
+                "steps:\n  - {}{{sleep: 1s}}{}\n",
+                "{group: [".repeat(depth / 2),
+                "]}".repeat(depth / 2)
+            ),
+            // An alias copies a deep node into a deep place.
+            _ => format!(
+                "a: &d {}x{}\nb: {}*d{}\n",
+                "[".repeat(depth / 2),
+                "]".repeat(depth / 2),
+                "[".repeat(depth / 2),
+                "]".repeat(depth / 2)
+            ),
+        };
+        load_must_not_panic(&text);
+    }
+    let over = format!("{}{}", "[".repeat(max + 1), "]".repeat(max + 1));
+    assert!(
+        diagnostics(&over)
+            .iter()
+            .any(|m| m.contains("fuzz.yaml:1:") && m.contains("nesting depth limit")),
+        "{:?}",
+        diagnostics(&over)
+    );
+    let at = format!("{}{}", "[".repeat(max), "]".repeat(max));
+    assert!(
+        !diagnostics(&at).iter().any(|m| m.contains("depth limit")),
+        "{max} levels are allowed"
+    );
+    assert!(start.elapsed() < BUDGET, "took {:?}", start.elapsed());
+}
+
+#[test]
+fn size_is_bounded_and_parsing_is_linear() {
+    let limit = playbook::limits::MAX_FILE_BYTES as usize;
+    let over = format!("a: \"{}\"\n", "x".repeat(limit));
+    assert!(
+        diagnostics(&over)
+            .iter()
+            .any(|m| m.contains("file size limit of 1 MiB")),
+    );
+    // Just under the limit, with one non-ASCII character and with many small nodes: parsing
+    // time grows linearly (the quadratic cases took 15 s and more for a few hundred KB).
+    let mut rng = Rng(0x5125_0000_0000_0003);
+    for _ in 0..3 {
+        let size = limit / 2 + rng.below(limit / 2 - 1024);
+        let wide = format!("a: \"é{}\"\n", "x".repeat(size));
+        let start = Instant::now();
+        load_must_not_panic(&wide);
+        assert!(
+            start.elapsed() < BUDGET / 2,
+            "{size} B took {:?}",
+            start.elapsed()
+        );
+    }
+    let mut keys = String::from("steps:\n");
+    let mut i = 0;
+    while keys.len() < limit / 4 {
+        keys += &format!("  - é{i}: x\n");
+        i += 1;
+    }
+    let start = Instant::now();
+    load_must_not_panic(&keys);
+    assert!(
+        start.elapsed() < BUDGET,
+        "{i} unknown steps took {:?}",
+        start.elapsed()
     );
 }

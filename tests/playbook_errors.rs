@@ -108,3 +108,156 @@ fn shipped_playbooks_carry_the_schema_modeline_and_a_description() {
         }
     }
 }
+
+// Hostile inputs: names that reach paths, files that are not playbooks or manifests, limits.
+
+fixture!(
+    a_cluster_name_that_is_a_path_is_refused,
+    "cluster-path.yaml",
+    1,
+    "4:10"
+);
+fixture!(
+    durations_longer_than_seven_days_are_refused,
+    "durations-too-long.yaml",
+    3,
+    "4:10"
+);
+fixture!(
+    etcd_delete_of_everything_is_refused,
+    "etcd-delete-everything.yaml",
+    3,
+    "5:27"
+);
+fixture!(
+    an_alias_bomb_hits_the_alias_limit,
+    "alias-bomb.yaml",
+    1,
+    "9:36"
+);
+fixture!(
+    non_regular_manifests_are_refused_unread,
+    "apply-not-a-file.yaml",
+    2,
+    "5:12"
+);
+
+#[test]
+fn files_that_are_not_manifests_are_named_but_never_shown() {
+    let (text, count) = render("apply-secrets.yaml");
+    assert_eq!(count, 4, "{text}");
+    for secret in [
+        "BEGIN PRIVATE KEY",
+        "FAKEKEYMATERIAL",
+        "root:",
+        "FAKEHASH",
+        "SECRET_TOKEN",
+        "hunter2",
+        "caf",
+    ] {
+        assert!(!text.contains(secret), "`{secret}` shown:\n{text}");
+    }
+    for path in [
+        "manifests/private-key.pem",
+        "manifests/shadow",
+        "manifests/environ",
+        // The first byte that is not UTF-8, by line and column.
+        "manifests/not-utf8.yaml:3:21",
+    ] {
+        assert!(text.contains(path), "{path} not named:\n{text}");
+    }
+    insta::assert_snapshot!(text);
+}
+
+fn load_text(name: &str, bytes: &[u8]) -> (tempfile::TempDir, String, usize) {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join(name);
+    std::fs::write(&path, bytes).unwrap();
+    let (text, n) = match playbook::load(&path) {
+        Ok(_) => panic!("{name} should be invalid"),
+        Err(e) => (e.render(false), e.diagnostics.len()),
+    };
+    (dir, text, n)
+}
+
+const HEADER: &str = "apiVersion: chaos/v1alpha1\nkind: Playbook\nname: x\n";
+
+#[test]
+fn a_playbook_that_is_not_utf8_is_located_at_its_first_bad_byte() {
+    let (_d, text, n) = load_text(
+        "bad.yaml",
+        b"apiVersion: chaos/v1alpha1\nname: \xc3\xa9\xff\xfe\n",
+    );
+    assert_eq!(n, 1, "{text}");
+    assert!(text.contains("bad.yaml:2:8:"), "{text}");
+    assert!(
+        text.contains("it is not UTF-8 text: invalid byte 0xff at line 2, column 8"),
+        "{text}"
+    );
+}
+
+#[test]
+fn deep_nesting_hits_the_depth_limit_at_its_position() {
+    let deep = format!("{}{}", "[".repeat(30_000), "]".repeat(30_000));
+    let (_d, text, _) = load_text("deep.yaml", deep.as_bytes());
+    assert!(
+        text.contains("nested more than 100 levels deep (the nesting depth limit)"),
+        "{text}"
+    );
+    assert!(text.contains("deep.yaml:1:"), "{text}");
+    let block: String = (0..150).map(|d| format!("{}-\n", " ".repeat(d))).collect();
+    let (_d, text, _) = load_text("block.yaml", block.as_bytes());
+    assert!(text.contains("block.yaml:101:101:"), "{text}");
+    assert!(text.contains("the nesting depth limit"), "{text}");
+    let groups = format!(
+        "{HEADER}steps:\n  - {}{{sleep: 1s}}{}\n",
+        "{group: [".repeat(2_500),
+        "]}".repeat(2_500)
+    );
+    let (_d, text, _) = load_text("groups.yaml", groups.as_bytes());
+    assert!(text.contains("the nesting depth limit"), "{text}");
+}
+
+#[test]
+fn a_file_over_the_size_limit_is_refused_unread() {
+    let big = format!("{HEADER}description: \"{}\"\n", "x".repeat(5 << 20));
+    let (_d, text, n) = load_text("big.yaml", big.as_bytes());
+    assert_eq!(n, 1);
+    assert!(
+        text.contains("cannot read the playbook: it is larger than the file size limit of 1 MiB"),
+        "{text}"
+    );
+    assert!(!text.contains("xxxx"), "{text}");
+}
+
+#[test]
+fn a_fifo_playbook_or_manifest_is_refused_without_blocking() {
+    let dir = tempfile::tempdir().unwrap();
+    let fifo = dir.path().join("fifo.yaml");
+    let ok = std::process::Command::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .unwrap();
+    assert!(ok.success());
+    let e = playbook::load(&fifo).unwrap_err();
+    assert!(
+        e.diagnostics[0]
+            .message
+            .contains("it is a FIFO (named pipe), not a regular file"),
+        "{:?}",
+        e.diagnostics
+    );
+    let pb = dir.path().join("p.yaml");
+    std::fs::write(
+        &pb,
+        format!("{HEADER}setup:\n  - apply: fifo.yaml\nsteps:\n  - sleep: 1s\n"),
+    )
+    .unwrap();
+    let text = playbook::load(&pb).unwrap_err().render(false);
+    assert!(
+        text.contains(
+            "cannot read manifest `fifo.yaml`: it is a FIFO (named pipe), not a regular file"
+        ),
+        "{text}"
+    );
+}

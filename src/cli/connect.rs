@@ -69,8 +69,15 @@ impl ConnectArgs {
     }
 }
 
+/// clap's parser for every `--cluster` flag: a kind cluster name, checked before it is used
+/// anywhere (exit 2 with the rule otherwise).
+pub fn cluster_arg(s: &str) -> Result<String, String> {
+    crate::playbook::names::check_cluster_name(s).map(|()| s.to_string())
+}
+
 /// The backends of cluster `cluster`.
 pub fn connector(cluster: &str, args: &ConnectArgs) -> Result<Arc<dyn Connector>, String> {
+    crate::playbook::names::check_cluster_name(cluster)?;
     if let Some(f) = &args.fake_cluster {
         let text =
             std::fs::read_to_string(f).map_err(|e| format!("cannot read {}: {e}", f.display()))?;

@@ -68,6 +68,9 @@ pub enum EtcdCommand {
         /// Write the backup to this file (it must not exist) instead of the state directory.
         #[arg(long, value_name = "FILE")]
         backup: Option<PathBuf>,
+        /// Allow a prefix that covers every key (`/`) or all of `/registry/`.
+        #[arg(long)]
+        force: bool,
         #[command(flatten)]
         conn: ConnArgs,
     },
@@ -107,7 +110,7 @@ pub struct ConnArgs {
     #[arg(long, value_name = "FILE", requires = "cert")]
     pub key: Option<PathBuf>,
     /// The kind cluster whose etcd to use, for what the flags above leave out (default `kind`).
-    #[arg(long)]
+    #[arg(long, value_parser = super::connect::cluster_arg)]
     pub cluster: Option<String>,
 }
 
@@ -153,10 +156,16 @@ pub async fn run(cmd: EtcdCommand) -> Exit {
             key,
             prefix,
             backup,
+            force,
             conn,
         } => {
-            if prefix && key.is_empty() {
-                errln!("error: refusing to delete every key in etcd (empty prefix)");
+            // The same rule playbooks follow (where it cannot be overridden).
+            if let Some(why) = crate::playbook::names::whole_etcd_prefix(&key).filter(|_| prefix)
+                && !force
+            {
+                errln!(
+                    "error: refusing to delete every key under {key:?}: {why}; name a narrower prefix, like /registry/pods/default/, or pass --force"
+                );
                 return Exit::Usage;
             }
             let selector = if prefix {

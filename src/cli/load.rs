@@ -20,7 +20,7 @@ pub struct LoadArgs {
     #[arg(required = true, value_name = "IMAGE")]
     pub images: Vec<String>,
     /// The kind cluster (default `kind`).
-    #[arg(long)]
+    #[arg(long, value_parser = super::connect::cluster_arg)]
     pub cluster: Option<String>,
     /// Only this node (default: every node).
     #[arg(long)]

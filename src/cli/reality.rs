@@ -45,7 +45,7 @@ use crate::{errln, out, outln};
 #[command(after_long_help = JSON_FORMAT)]
 pub struct RealityArgs {
     /// The kind cluster (default `kind`).
-    #[arg(long)]
+    #[arg(long, value_parser = super::connect::cluster_arg)]
     pub cluster: Option<String>,
     /// Only this node (a node container name, like `kind-worker`).
     #[arg(long)]

@@ -27,7 +27,7 @@ use super::connect::{ConnectArgs, connector};
 #[derive(Args, Debug)]
 pub struct RecoverArgs {
     /// Only runs against this cluster.
-    #[arg(long)]
+    #[arg(long, value_parser = super::connect::cluster_arg)]
     pub cluster: Option<String>,
     /// Show what would be undone and change nothing.
     #[arg(long, conflicts_with = "forget")]
@@ -157,6 +157,12 @@ async fn recover_run(j: &RunJournal, args: &RecoverArgs) -> Exit {
     }
     if j.owed().is_empty() {
         return exit;
+    }
+    // The journal's cluster becomes part of the lock's file name: a journal is a file anyone
+    // with access to the state folder could have edited.
+    if let Err(e) = crate::playbook::names::check_cluster_name(&j.cluster) {
+        errln!("  ✘ {}: {e}", j.path.display());
+        return Exit::Usage;
     }
     let _lock = match ClusterLock::acquire(&j.cluster, "chaos recover") {
         Ok(l) => l,

@@ -23,7 +23,7 @@ pub struct RunArgs {
     #[arg(required = true)]
     pub playbooks: Vec<PathBuf>,
     /// The kind cluster (default: the playbook's `cluster`, else `kind`).
-    #[arg(long)]
+    #[arg(long, value_parser = super::connect::cluster_arg)]
     pub cluster: Option<String>,
     /// Print the resolved plan (steps, targets, timeouts, undo) and touch nothing.
     #[arg(long)]

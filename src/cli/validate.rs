@@ -20,7 +20,7 @@ pub fn validate(paths: &[PathBuf]) -> Exit {
             ),
             Err(invalid) => {
                 show(&invalid);
-                let n = invalid.diagnostics.len();
+                let n = invalid.count();
                 errln!(
                     "✘ {}: {n} problem{}",
                     p.display(),
@@ -58,12 +58,13 @@ fn escaped(invalid: &Invalid) -> Invalid {
                 span.start.offset = at(span.start.offset);
                 span.end_offset = end;
             }
-            sources.insert(&d.file, &text);
+            sources.keep(&d.file, &text);
         }
         diagnostics.push(d);
     }
     Invalid {
         diagnostics,
+        omitted: invalid.omitted,
         sources,
     }
 }

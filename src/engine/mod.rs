@@ -82,7 +82,7 @@ pub async fn run_journaled(
         reporter,
         log,
         cancel: cancel.clone(),
-        deadline: start + plan.timeout,
+        deadline: wait::deadline(start, plan.timeout),
         results: Vec::new(),
         undo_results: Vec::new(),
         durations: HashMap::new(),

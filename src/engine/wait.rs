@@ -96,6 +96,16 @@ pub async fn wait(
     }
 }
 
+/// `start + d`, or a moment decades away when that overflows `Instant` (durations are bounded
+/// at validation; this keeps the engine from panicking whatever it is given).
+pub(crate) fn deadline(start: Instant, d: Duration) -> Instant {
+    const FAR: Duration = Duration::from_secs(30 * 365 * 24 * 3600);
+    start
+        .checked_add(d)
+        .or_else(|| start.checked_add(FAR))
+        .unwrap_or(start)
+}
+
 /// Connects what the condition needs; returns the stream of changes to wake up on.
 async fn connect(
     b: &Backends,
@@ -124,4 +134,19 @@ async fn connect(
         }
         Condition::Duration(_) => pending(),
     })
+}
+
+#[cfg(test)]
+mod deadline_tests {
+    use super::*;
+
+    #[test]
+    fn a_huge_duration_does_not_overflow_the_deadline() {
+        let now = Instant::now();
+        assert_eq!(
+            deadline(now, Duration::from_secs(5)),
+            now + Duration::from_secs(5)
+        );
+        assert!(deadline(now, Duration::MAX) > now + Duration::from_secs(365 * 24 * 3600));
+    }
 }

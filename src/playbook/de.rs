@@ -12,6 +12,7 @@ use std::fmt;
 use schemars::JsonSchema;
 use serde::de::{self, DeserializeSeed, IntoDeserializer, Visitor};
 
+use super::limits;
 use super::suggest::did_you_mean;
 use super::yaml::{Node, NodeKind, Scalar, Span};
 
@@ -102,8 +103,33 @@ fn describe_unexpected(u: &de::Unexpected<'_>) -> String {
     }
 }
 
-/// Where recovered errors go.
-pub type Sink = RefCell<Vec<DeError>>;
+/// Where recovered errors go: the first [`limits::MAX_PROBLEMS`] are kept, the rest counted.
+#[derive(Debug, Default)]
+pub struct Sink {
+    errors: RefCell<Vec<DeError>>,
+    dropped: std::cell::Cell<usize>,
+}
+
+impl Sink {
+    fn push(&self, e: DeError) {
+        let mut errors = self.errors.borrow_mut();
+        if errors.len() < limits::MAX_PROBLEMS {
+            errors.push(e);
+        } else {
+            self.dropped.set(self.dropped.get().saturating_add(1));
+        }
+    }
+
+    /// The errors kept, and how many more there were.
+    pub fn into_parts(self) -> (Vec<DeError>, usize) {
+        (self.errors.into_inner(), self.dropped.get())
+    }
+
+    /// The errors kept.
+    pub fn into_inner(self) -> Vec<DeError> {
+        self.errors.into_inner()
+    }
+}
 
 /// Deserializes `T` from a node; errors carry the innermost node's span.
 pub fn from_node<'de, T: de::Deserialize<'de>>(node: &Node, sink: &Sink) -> Result<T, DeError> {
@@ -188,7 +214,7 @@ impl<'a> NodeDe<'a> {
         r.map_err(|e| {
             let e = e.at(self.node.span);
             if self.record && !e.recorded {
-                self.sink.borrow_mut().push(e);
+                self.sink.push(e);
                 DeError {
                     span: None,
                     message: RECORDED.into(),

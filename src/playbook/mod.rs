@@ -5,7 +5,10 @@
 
 pub mod de;
 pub mod diag;
+pub mod limits;
+mod manifest;
 pub mod model;
+pub mod names;
 mod plan;
 pub mod suggest;
 mod validate;
@@ -14,20 +17,34 @@ pub mod yaml;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 pub use diag::Diagnostic;
 pub use plan::{Phase, Plan, PlanStep, PlanStepKind, defaults as plan_defaults};
 
-/// The text of every file a load read, for rendering code frames.
+/// The text of every file a load read, for rendering code frames. Only text that looks like a
+/// playbook or manifest is kept (see [`yaml::looks_like`]): any other file (a key,
+/// `/etc/shadow`, `/proc/self/environ`) is reported by path and position, never shown.
 #[derive(Debug, Default, Clone)]
-pub struct Sources(BTreeMap<PathBuf, String>);
+pub struct Sources(BTreeMap<PathBuf, Arc<str>>);
 
 impl Sources {
-    pub fn get(&self, path: &Path) -> Option<String> {
+    pub fn get(&self, path: &Path) -> Option<Arc<str>> {
         self.0.get(path).cloned()
     }
-    pub(crate) fn insert(&mut self, path: &Path, text: &str) {
-        self.0.insert(path.to_path_buf(), text.to_string());
+    /// Keeps `text` for code frames if its first document is a mapping with one of `keys` at
+    /// the top; forgets it otherwise.
+    pub(crate) fn insert(&mut self, path: &Path, text: &str, keys: &[&str]) {
+        if yaml::looks_like(text, keys) {
+            self.0.insert(path.to_path_buf(), Arc::from(text));
+        } else {
+            self.0.remove(path);
+        }
+    }
+    /// Keeps `text` as it is: for a source already admitted by [`Sources::insert`] and then
+    /// transformed (escaped for the terminal).
+    pub(crate) fn keep(&mut self, path: &Path, text: &str) {
+        self.0.insert(path.to_path_buf(), Arc::from(text));
     }
 }
 
@@ -35,47 +52,94 @@ impl Sources {
 #[derive(Debug)]
 pub struct Invalid {
     pub diagnostics: Vec<Diagnostic>,
+    /// Problems found beyond [`limits::MAX_PROBLEMS`]: counted, not kept.
+    pub omitted: usize,
     pub sources: Sources,
 }
 
 impl Invalid {
-    /// Renders every diagnostic with a code frame.
-    pub fn render(&self, color: bool) -> String {
-        diag::render(&self.diagnostics, &|p| self.sources.get(p), color)
+    fn one(d: Diagnostic, sources: Sources) -> Invalid {
+        Invalid {
+            diagnostics: vec![d],
+            omitted: 0,
+            sources,
+        }
     }
+
+    /// How many problems were found, kept or not.
+    pub fn count(&self) -> usize {
+        self.diagnostics.len().saturating_add(self.omitted)
+    }
+
+    /// Renders the diagnostics with code frames (when their file may be shown), at most
+    /// [`diag::MAX_RENDERED`] of them.
+    pub fn render(&self, color: bool) -> String {
+        diag::render(
+            &self.diagnostics,
+            self.omitted,
+            &|p| self.sources.get(p),
+            color,
+        )
+    }
+}
+
+/// Reads a playbook or manifest within [`limits`], as a diagnostic against `path` when it
+/// cannot be (`what` names the file in the message).
+pub(crate) fn read_limited(path: &Path, what: &str) -> Result<String, Diagnostic> {
+    limits::read_text(path, limits::MAX_FILE_BYTES).map_err(|e| read_error(path, what, &e, None))
+}
+
+/// The diagnostic for a file that could not be read: at `at`, except that a file that is not
+/// UTF-8 is reported at its first invalid byte (and, not being text, never shown).
+pub(crate) fn read_error(
+    path: &Path,
+    what: &str,
+    e: &limits::ReadError,
+    at: Option<yaml::Span>,
+) -> Diagnostic {
+    let span = match *e {
+        limits::ReadError::NotUtf8 {
+            line, col, offset, ..
+        } => Some(yaml::Span {
+            start: yaml::Pos { line, col, offset },
+            end_offset: offset,
+        }),
+        _ => at,
+    };
+    Diagnostic::new(path, span, format!("cannot read {what}: {e}"))
 }
 
 /// Reads, checks and resolves one playbook file.
 pub fn load(path: &Path) -> Result<Plan, Invalid> {
-    let mut sources = Sources::default();
-    let text = match std::fs::read_to_string(path) {
-        Ok(t) => t,
-        Err(e) => {
-            return Err(Invalid {
-                diagnostics: vec![Diagnostic::new(
-                    path,
-                    None,
-                    format!("cannot read the playbook: {e}"),
-                )],
-                sources,
-            });
-        }
-    };
-    sources.insert(path, &text);
-    load_str(path, &text, sources)
+    match read_limited(path, "the playbook") {
+        Ok(text) => load_str(path, &text, Sources::default()),
+        Err(d) => Err(Invalid::one(d, Sources::default())),
+    }
 }
 
 /// Checks and resolves a playbook whose text is already in memory (`path` names it in messages
 /// and is the base for relative manifest paths).
 pub fn load_str(path: &Path, text: &str, mut sources: Sources) -> Result<Plan, Invalid> {
-    sources.insert(path, text);
-    let mut v = validate::Validator::new(path, &mut sources);
-    let plan = v.run(text);
-    let diagnostics = v.finish();
+    if text.len() as u64 > limits::MAX_FILE_BYTES {
+        let e = limits::ReadError::TooLarge {
+            limit: limits::MAX_FILE_BYTES,
+        };
+        return Err(Invalid::one(
+            read_error(path, "the playbook", &e, None),
+            sources,
+        ));
+    }
+    sources.insert(path, text, model::PLAYBOOK_FIELDS);
+    let (plan, (diagnostics, omitted)) = suggest::with_budget(|| {
+        let mut v = validate::Validator::new(path, &mut sources);
+        let plan = v.run(text);
+        (plan, v.finish())
+    });
     match plan {
         Some(plan) if diagnostics.is_empty() => Ok(plan),
         _ => Err(Invalid {
             diagnostics,
+            omitted,
             sources,
         }),
     }

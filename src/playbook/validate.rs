@@ -5,19 +5,23 @@
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
-use super::Sources;
 use super::de::{self, Recover, Sink};
 use super::diag::Diagnostic;
 use super::model::{self, Action, Condition, Playbook, Step};
 use super::plan::{self, Phase, Plan, PlanStep, PlanStepKind};
 use super::suggest::did_you_mean;
 use super::yaml::{self, Node, NodeKind, Span};
+use super::{Sources, limits, names};
 
 pub struct Validator<'a> {
-    file: PathBuf,
-    dir: PathBuf,
-    sources: &'a mut Sources,
-    diags: Vec<Diagnostic>,
+    pub(super) file: PathBuf,
+    pub(super) dir: PathBuf,
+    pub(super) sources: &'a mut Sources,
+    pub(super) diags: Vec<Diagnostic>,
+    /// Problems beyond [`limits::MAX_PROBLEMS`]: counted, not kept.
+    omitted: usize,
+    /// Where a problem beyond the limit is written, to be forgotten.
+    overflow: Diagnostic,
     /// Step names seen so far, for duplicates and `duration` references.
     names: HashMap<String, Span>,
     /// Named steps that inject something `undo` can take back.
@@ -35,22 +39,42 @@ impl<'a> Validator<'a> {
             dir,
             sources,
             diags: Vec::new(),
+            omitted: 0,
+            overflow: Diagnostic::new(file, None, ""),
             names: HashMap::new(),
             undoable: HashMap::new(),
         }
     }
 
-    pub fn finish(mut self) -> Vec<Diagnostic> {
-        self.diags
-            .sort_by_key(|d| (d.file.clone(), d.span.map(|s| s.start.offset).unwrap_or(0)));
+    /// Every problem kept (in file and position order), and how many more were found.
+    pub fn finish(mut self) -> (Vec<Diagnostic>, usize) {
+        self.diags.sort_by(|a, b| {
+            (&a.file, a.span.map(|s| s.start.offset).unwrap_or(0))
+                .cmp(&(&b.file, b.span.map(|s| s.start.offset).unwrap_or(0)))
+        });
         self.diags.dedup();
-        self.diags
+        (self.diags, self.omitted)
     }
 
-    fn error(&mut self, span: Option<Span>, message: impl Into<String>) -> &mut Diagnostic {
-        self.diags.push(Diagnostic::new(&self.file, span, message));
+    /// Records a problem, unless [`limits::MAX_PROBLEMS`] are already kept.
+    pub(super) fn push(&mut self, d: Diagnostic) -> &mut Diagnostic {
+        if self.diags.len() >= limits::MAX_PROBLEMS {
+            self.omitted = self.omitted.saturating_add(1);
+            self.overflow = d;
+            return &mut self.overflow;
+        }
+        self.diags.push(d);
         let last = self.diags.len() - 1;
         &mut self.diags[last]
+    }
+
+    pub(super) fn error(
+        &mut self,
+        span: Option<Span>,
+        message: impl Into<String>,
+    ) -> &mut Diagnostic {
+        let d = Diagnostic::new(&self.file, span, message);
+        self.push(d)
     }
 
     pub fn run(&mut self, text: &str) -> Option<Plan> {
@@ -104,6 +128,19 @@ impl<'a> Validator<'a> {
             );
             return None;
         }
+        // A mapping without a single playbook field is some other file: saying which keys it
+        // has would print its content (`/etc/shadow` scans as a mapping with one odd key).
+        let known = |n: &Node| matches!(&n.kind, NodeKind::Map(e) if e.iter().any(|(k, _)| k.scalar_text().is_some_and(|t| model::PLAYBOOK_FIELDS.contains(&t))));
+        if !known(&root) {
+            self.error(
+                Some(root.span),
+                "this is not a playbook: none of its top-level keys is a playbook field",
+            )
+            .help = Some(
+                "a playbook starts with `apiVersion: chaos/v1alpha1` and `kind: Playbook`".into(),
+            );
+            return None;
+        }
         // Duplicate keys are reported above; unknown top-level keys here. Both are dropped so the
         // rest of the file is still checked.
         let mut root = first_keys_only(root);
@@ -137,9 +174,11 @@ impl<'a> Validator<'a> {
         }
         let sink = Sink::default();
         let parsed = de::from_node::<Playbook>(&root, &sink);
-        for e in sink.into_inner() {
+        let (errors, dropped) = sink.into_parts();
+        for e in errors {
             self.push_de(e);
         }
+        self.omitted = self.omitted.saturating_add(dropped);
         let pb = match parsed {
             Ok(pb) => pb,
             Err(e) => {
@@ -185,7 +224,7 @@ impl<'a> Validator<'a> {
             message: e.message,
             help: e.help,
         };
-        self.diags.push(d);
+        self.push(d);
     }
 
     fn check_header(&mut self, pb: &Playbook, root: &Node) {
@@ -198,6 +237,12 @@ impl<'a> Validator<'a> {
             let span = root.get("kind").map(|n| n.span);
             self.error(span, format!("unsupported kind `{}`", pb.kind))
                 .help = Some(format!("expected `{}`", model::KIND));
+        }
+        if let Some(name) = &pb.cluster
+            && let Err(e) = names::check_cluster_name(name)
+        {
+            let span = root.get("cluster").map(|n| n.span);
+            self.error(span, e);
         }
         if let Some(Recover(Some(t))) = pb.timeout
             && t.0.is_zero()
@@ -339,13 +384,12 @@ impl<'a> Validator<'a> {
                     "etcd-delete",
                     &[("key", e.key.is_some()), ("prefix", e.prefix.is_some())],
                 );
-                if e.prefix
-                    .as_deref()
-                    .is_some_and(|p| p.is_empty() || p == "/")
-                {
-                    self.error(at(&["prefix"]), "refusing to delete every key in etcd")
-                        .help =
-                        Some("name a narrower prefix, like `/registry/pods/default/`".into());
+                if let Some(why) = e.prefix.as_deref().and_then(names::whole_etcd_prefix) {
+                    self.error(
+                        at(&["prefix"]),
+                        format!("refusing to delete every key under this prefix: {why}"),
+                    )
+                    .help = Some("name a narrower prefix, like `/registry/pods/default/`".into());
                 }
             }
             Action::Exec(x) if x.command.is_empty() => {
@@ -455,81 +499,6 @@ impl<'a> Validator<'a> {
             );
         }
     }
-
-    /// Reads and checks a manifest file; problems are reported against that file.
-    fn manifest(
-        &mut self,
-        file: &Path,
-        written: &Path,
-        span: Option<Span>,
-    ) -> Option<Vec<serde_json::Value>> {
-        let text = match std::fs::read_to_string(file) {
-            Ok(t) => t,
-            Err(e) => {
-                self.error(
-                    span,
-                    format!("cannot read manifest `{}`: {e}", written.display()),
-                )
-                .help = Some(format!(
-                    "paths are relative to the playbook's folder ({})",
-                    self.dir.display()
-                ));
-                return None;
-            }
-        };
-        self.sources.insert(file, &text);
-        let docs = match yaml::parse(&text) {
-            Ok(d) => d.docs,
-            Err(e) => {
-                let span = Span {
-                    start: e.pos,
-                    end_offset: e.pos.offset + 1,
-                };
-                self.diags.push(Diagnostic::new(
-                    file,
-                    Some(span),
-                    format!("invalid YAML in manifest: {}", e.message),
-                ));
-                return None;
-            }
-        };
-        let mut out = Vec::new();
-        for (i, doc) in docs.iter().enumerate().filter(|(_, d)| !is_null(d)) {
-            let sink = Sink::default();
-            match de::from_node::<serde_json::Value>(doc, &sink) {
-                Ok(v) => {
-                    let missing: Vec<&str> = [
-                        ("apiVersion", &v["apiVersion"]),
-                        ("kind", &v["kind"]),
-                        ("metadata.name", &v["metadata"]["name"]),
-                    ]
-                    .into_iter()
-                    .filter(|(_, x)| !x.is_string())
-                    .map(|(n, _)| n)
-                    .collect();
-                    if missing.is_empty() {
-                        out.push(v);
-                    } else {
-                        self.diags.push(Diagnostic::new(
-                            file,
-                            Some(doc.span),
-                            format!("document {} of the manifest is not a Kubernetes object: it has no {}", i + 1, missing.join(", ")),
-                        ));
-                    }
-                }
-                Err(e) => self.diags.push(Diagnostic::new(
-                    file,
-                    e.span,
-                    format!("document {}: {}", i + 1, e.message),
-                )),
-            }
-        }
-        if out.is_empty() && self.diags.iter().all(|d| d.file != file) {
-            self.diags
-                .push(Diagnostic::new(file, None, "the manifest holds no objects"));
-        }
-        Some(out)
-    }
 }
 
 /// The tree with only the first of any duplicate keys (duplicates are reported separately).
@@ -554,7 +523,7 @@ fn first_keys_only(node: Node) -> Node {
     }
 }
 
-fn is_null(n: &Node) -> bool {
+pub(super) fn is_null(n: &Node) -> bool {
     matches!(&n.kind, NodeKind::Scalar(s) if !s.quoted && matches!(s.text.as_str(), "" | "~" | "null"))
 }
 

@@ -19,7 +19,11 @@ impl Duration {
     }
 }
 
-/// Parses `1h30m`, `30s`, `500ms`; every number needs a unit.
+/// The longest duration a playbook may write (7 days), for every field: no chaos run waits
+/// longer, and it keeps every deadline the engine computes far from `Instant` overflow.
+pub const MAX_DURATION: std::time::Duration = std::time::Duration::from_secs(7 * 24 * 3600);
+
+/// Parses `1h30m`, `30s`, `500ms`; every number needs a unit; at most [`MAX_DURATION`].
 pub fn parse_duration(text: &str) -> Result<std::time::Duration, String> {
     let hint = "expected a number with a unit (ms, s, m, h), like `30s`, `5m` or `1h30m`";
     let t = text.trim();
@@ -54,6 +58,12 @@ pub fn parse_duration(text: &str) -> Result<std::time::Duration, String> {
             }
         };
         total = total.saturating_add(part);
+        if total > MAX_DURATION {
+            return Err(format!(
+                "invalid duration `{text}`: longer than the maximum of {} (7 days)",
+                format_duration(MAX_DURATION)
+            ));
+        }
         rest = &rest[unit_len..];
     }
     Ok(total)
@@ -343,6 +353,24 @@ mod tests {
             parse_duration("3d")
                 .unwrap_err()
                 .contains("unknown unit `d`")
+        );
+    }
+
+    #[test]
+    fn durations_are_bounded() {
+        assert_eq!(parse_duration("168h").unwrap(), MAX_DURATION);
+        assert_eq!(parse_duration("167h60m").unwrap(), MAX_DURATION);
+        for long in ["168h1ms", "3000000000000000h", "99999999999999999999s"] {
+            let e = parse_duration(long).unwrap_err();
+            assert!(
+                e.contains("maximum of 168h") || e.contains("number too large"),
+                "{long}: {e}"
+            );
+        }
+        assert!(
+            parse_duration("3000000000000000h")
+                .unwrap_err()
+                .contains("longer than the maximum of 168h (7 days)")
         );
     }
 

@@ -5,9 +5,11 @@
 //! parse into this small tree first (with `saphyr-parser`'s event stream, which keeps duplicate
 //! keys visible) and deserialize from it with [`super::de`].
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use saphyr_parser::{Event, Parser, ScalarStyle, Span as YSpan};
+
+use super::limits;
 
 /// A position in the source: 1-based line and column, plus the byte offset for code frames.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -90,21 +92,49 @@ pub struct YamlError {
     pub message: String,
 }
 
-/// Converts character indices (what the parser reports) into byte offsets.
+/// Converts character indices (what the parser reports) into byte offsets. The parser reports
+/// positions in (almost) increasing order, so walking from the last answer keeps the whole
+/// conversion linear in the size of the text even when it is not ASCII.
 struct Offsets<'a> {
     src: &'a str,
     ascii: bool,
+    /// The last conversion: (character index, byte offset).
+    cursor: std::cell::Cell<(usize, usize)>,
 }
 
-impl Offsets<'_> {
+impl<'a> Offsets<'a> {
+    fn new(src: &'a str) -> Self {
+        Offsets {
+            src,
+            ascii: src.is_ascii(),
+            cursor: std::cell::Cell::new((0, 0)),
+        }
+    }
+
     fn byte(&self, char_index: usize) -> usize {
         if self.ascii {
             return char_index.min(self.src.len());
         }
-        self.src
-            .char_indices()
-            .nth(char_index)
-            .map_or(self.src.len(), |(b, _)| b)
+        let (mut c, mut b) = self.cursor.get();
+        if char_index >= c {
+            for ch in self.src[b..].chars() {
+                if c == char_index {
+                    break;
+                }
+                c += 1;
+                b += ch.len_utf8();
+            }
+        } else {
+            for ch in self.src[..b].chars().rev() {
+                if c == char_index {
+                    break;
+                }
+                c -= 1;
+                b -= ch.len_utf8();
+            }
+        }
+        self.cursor.set((c, b));
+        b
     }
 }
 
@@ -114,16 +144,52 @@ pub struct Documents {
     pub duplicate_keys: Vec<YamlError>,
 }
 
-/// Parses every document in `src`. Anchors and aliases are expanded by copying the anchored node.
+/// Whether `src` looks like the kind of file it is read as: its first document is a mapping
+/// with at least one of `keys` at its top level (`apiVersion`, `kind`...). Only such text is
+/// ever shown in a code frame: a PEM key, `/proc/self/environ` or `/etc/shadow` (which scans as
+/// a mapping with one odd key) are reported by path and position alone.
+pub fn looks_like(src: &str, keys: &[&str]) -> bool {
+    let (mut depth, mut is_key) = (0usize, true);
+    for item in Parser::new_from_str(src) {
+        let Ok((event, _)) = item else {
+            return false;
+        };
+        match event {
+            Event::MappingStart(..) if depth == 0 => depth = 1,
+            Event::SequenceStart(..) | Event::Scalar(..) | Event::Alias(_) if depth == 0 => {
+                return false;
+            }
+            Event::Scalar(text, ..) if depth == 1 => {
+                if is_key && keys.contains(&text.as_ref()) {
+                    return true;
+                }
+                is_key = !is_key;
+            }
+            Event::Alias(_) if depth == 1 => is_key = !is_key,
+            Event::SequenceStart(..) | Event::MappingStart(..) => depth += 1,
+            Event::SequenceEnd | Event::MappingEnd => {
+                depth = depth.saturating_sub(1);
+                match depth {
+                    0 => return false,
+                    1 => is_key = !is_key,
+                    _ => {}
+                }
+            }
+            _ => {}
+        }
+    }
+    false
+}
+
+/// Parses every document in `src`. Anchors and aliases are expanded by copying the anchored
+/// node, within [`limits::MAX_ALIAS_NODES`]; nesting is limited to [`limits::MAX_DEPTH`].
 pub fn parse(src: &str) -> Result<Documents, YamlError> {
-    let offsets = Offsets {
-        src,
-        ascii: src.is_ascii(),
-    };
+    let offsets = Offsets::new(src);
     let mut builder = Builder {
         offsets: &offsets,
         stack: Vec::new(),
         anchors: HashMap::new(),
+        alias_nodes: 0,
         docs: Vec::new(),
         duplicates: Vec::new(),
     };
@@ -136,7 +202,12 @@ pub fn parse(src: &str) -> Result<Documents, YamlError> {
                     col: m.col() + 1,
                     offset: offsets.byte(m.index()),
                 },
-                message: e.info().to_string(),
+                message: if e.info().contains("recursion limit exceeded") {
+                    // The scanner's own bound on flow nesting, met while it looks ahead.
+                    too_deep_message()
+                } else {
+                    e.info().to_string()
+                },
             }
         })?;
         builder.event(event, span)?;
@@ -157,16 +228,50 @@ enum Frame {
         span: Span,
         anchor: usize,
         entries: Vec<(Node, Node)>,
+        /// The scalar keys so far, so duplicates are found in constant time.
+        keys: HashSet<String>,
         pending_key: Option<Node>,
     },
+}
+
+/// An anchored node, with what copying it costs: its number of nodes and its depth.
+struct Anchored {
+    node: Node,
+    nodes: usize,
+    depth: usize,
 }
 
 struct Builder<'a> {
     offsets: &'a Offsets<'a>,
     stack: Vec<Frame>,
-    anchors: HashMap<usize, Node>,
+    anchors: HashMap<usize, Anchored>,
+    /// Nodes added by aliases so far.
+    alias_nodes: usize,
     docs: Vec<Node>,
     duplicates: Vec<YamlError>,
+}
+
+fn too_deep_message() -> String {
+    format!(
+        "nested more than {} levels deep (the nesting depth limit)",
+        limits::MAX_DEPTH
+    )
+}
+
+/// (number of nodes, depth) of a tree. Trees are at most [`limits::MAX_DEPTH`] deep.
+fn measure(node: &Node) -> (usize, usize) {
+    match &node.kind {
+        NodeKind::Scalar(_) => (1, 0),
+        NodeKind::Seq(items) => items.iter().fold((1, 1), |(n, d), i| {
+            let (ni, di) = measure(i);
+            (n + ni, d.max(di + 1))
+        }),
+        NodeKind::Map(entries) => entries.iter().fold((1, 1), |(n, d), (k, v)| {
+            let (nk, dk) = measure(k);
+            let (nv, dv) = measure(v);
+            (n + nk + nv, d.max(dk.max(dv) + 1))
+        }),
+    }
 }
 
 impl Builder<'_> {
@@ -178,6 +283,13 @@ impl Builder<'_> {
                 offset: self.offsets.byte(span.start.index()),
             },
             end_offset: self.offsets.byte(span.end.index()),
+        }
+    }
+
+    fn too_deep(&self, at: Pos) -> YamlError {
+        YamlError {
+            pos: at,
+            message: too_deep_message(),
         }
     }
 
@@ -196,11 +308,30 @@ impl Builder<'_> {
                 self.push(node);
             }
             Event::Alias(id) => {
-                let node = self.anchors.get(&id).cloned().ok_or_else(|| YamlError {
+                let a = self.anchors.get(&id).ok_or_else(|| YamlError {
                     pos: here.start,
                     message: "alias to an unknown anchor".into(),
                 })?;
+                if self.stack.len() + a.depth > limits::MAX_DEPTH {
+                    return Err(self.too_deep(here.start));
+                }
+                self.alias_nodes = self.alias_nodes.saturating_add(a.nodes);
+                if self.alias_nodes > limits::MAX_ALIAS_NODES {
+                    return Err(YamlError {
+                        pos: here.start,
+                        message: format!(
+                            "aliases expand to more than {} nodes (the alias expansion limit)",
+                            limits::MAX_ALIAS_NODES
+                        ),
+                    });
+                }
+                let node = a.node.clone();
                 self.push(node);
+            }
+            Event::SequenceStart(..) | Event::MappingStart(..)
+                if self.stack.len() >= limits::MAX_DEPTH =>
+            {
+                return Err(self.too_deep(here.start));
             }
             Event::SequenceStart(anchor, _) => self.stack.push(Frame::Seq {
                 span: here,
@@ -211,6 +342,7 @@ impl Builder<'_> {
                 span: here,
                 anchor,
                 entries: Vec::new(),
+                keys: HashSet::new(),
                 pending_key: None,
             }),
             Event::SequenceEnd | Event::MappingEnd => {
@@ -219,9 +351,12 @@ impl Builder<'_> {
                     Some(Frame::Seq {
                         mut span,
                         anchor,
-                        items,
+                        mut items,
                     }) => {
                         span.end_offset = end.max(span.start.offset);
+                        // Small lists and mappings are the common case; the spare capacity
+                        // of a growing vector would triple their size.
+                        items.shrink_to_fit();
                         let node = Node {
                             span,
                             kind: NodeKind::Seq(items),
@@ -232,10 +367,11 @@ impl Builder<'_> {
                     Some(Frame::Map {
                         mut span,
                         anchor,
-                        entries,
+                        mut entries,
                         ..
                     }) => {
                         span.end_offset = end.max(span.start.offset);
+                        entries.shrink_to_fit();
                         let node = Node {
                             span,
                             kind: NodeKind::Map(entries),
@@ -263,7 +399,15 @@ impl Builder<'_> {
 
     fn remember(&mut self, anchor: usize, node: &Node) {
         if anchor != 0 {
-            self.anchors.insert(anchor, node.clone());
+            let (nodes, depth) = measure(node);
+            self.anchors.insert(
+                anchor,
+                Anchored {
+                    node: node.clone(),
+                    nodes,
+                    depth,
+                },
+            );
         }
     }
 
@@ -273,13 +417,14 @@ impl Builder<'_> {
             Some(Frame::Seq { items, .. }) => items.push(node),
             Some(Frame::Map {
                 entries,
+                keys,
                 pending_key,
                 ..
             }) => match pending_key.take() {
                 None => *pending_key = Some(node),
                 Some(key) => {
                     if let Some(text) = key.scalar_text()
-                        && entries.iter().any(|(k, _)| k.scalar_text() == Some(text))
+                        && !keys.insert(text.to_string())
                     {
                         self.duplicates.push(YamlError {
                             pos: key.span.start,
@@ -340,5 +485,61 @@ mod tests {
             _ => panic!(),
         };
         assert_eq!(v.span.start.offset, 4); // 'é' is two bytes
+    }
+
+    #[test]
+    fn offsets_of_non_ascii_text_match_a_scan_from_the_start() {
+        let src = "é: [ü, {ß: ñ}]\n# ☃\nb: \"日本\"\nc: &x {k: é}\nd: *x\n";
+        let naive = |c: usize| src.char_indices().nth(c).map_or(src.len(), |(b, _)| b);
+        let o = Offsets::new(src);
+        // Forwards, backwards and jumps, as the parser reports them.
+        for c in [0, 3, 9, 2, 30, 31, 1, 40, 18, 500, 0, 7] {
+            assert_eq!(o.byte(c), naive(c), "char {c}");
+        }
+    }
+
+    #[test]
+    fn aliases_and_depth_are_limited() {
+        let e = parse("a: &a [1, 2]\nb: [*a, *a]\n").unwrap();
+        assert_eq!(e.docs.len(), 1);
+        let mut bomb = String::from("a0: &a0 [x, x, x, x, x, x, x, x, x, x]\n");
+        for l in 1..9 {
+            bomb += &format!(
+                "a{l}: &a{l} [{}]\n",
+                vec![format!("*a{}", l - 1); 10].join(", ")
+            );
+        }
+        let e = parse(&bomb).err().unwrap();
+        assert!(e.message.contains("alias expansion limit"), "{e:?}");
+        assert_eq!(e.pos.line, 5, "{e:?}");
+        let deep = "[".repeat(limits::MAX_DEPTH + 1);
+        let e = parse(&deep).err().unwrap();
+        assert!(e.message.contains("nesting depth limit"), "{e:?}");
+        assert_eq!(e.pos.col, limits::MAX_DEPTH + 1);
+        // An alias may not copy a deep node into a deep place.
+        let half = limits::MAX_DEPTH / 2 + 1;
+        let text = format!(
+            "a: &d {}x{}\nb: {}*d{}\n",
+            "[".repeat(half),
+            "]".repeat(half),
+            "[".repeat(half),
+            "]".repeat(half)
+        );
+        let e = parse(&text).err().unwrap();
+        assert!(e.message.contains("nesting depth limit"), "{e:?}");
+    }
+
+    #[test]
+    fn only_files_that_look_like_ours_are_shown() {
+        let keys = ["apiVersion", "kind"];
+        assert!(looks_like("apiVersion: v1\nkind: Pod\n", &keys));
+        assert!(looks_like("x: {a: 1}\nkind: Pod\n", &keys));
+        assert!(looks_like("kind: Pod\nmetadata: {name: \"broken\n", &keys));
+        assert!(!looks_like("x: {kind: 1}\n", &keys));
+        assert!(!looks_like("-----BEGIN PRIVATE KEY-----\nAAAA\n", &keys));
+        assert!(!looks_like("root:$6$x:19000:0:99999:7:::\n", &keys));
+        assert!(!looks_like("PATH=/bin\0HOME=/root\0", &keys));
+        assert!(!looks_like("- kind\n", &keys));
+        assert!(!looks_like("", &keys));
     }
 }
