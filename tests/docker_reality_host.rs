@@ -40,7 +40,11 @@ async fn both(n: &DockerNodes, node: &str) -> NodeReality {
     assert_eq!(host.source, Some(RealitySource::HostProc));
     assert_eq!(exec.source, Some(RealitySource::Exec));
     let host = host.reality.unwrap();
-    assert_eq!(host, exec.reality.unwrap(), "host path vs exec path on {node}");
+    assert_eq!(
+        host,
+        exec.reality.unwrap(),
+        "host path vs exec path on {node}"
+    );
     // Auto picks the host path for a node it can read.
     assert_eq!(
         one(n, node, ReadVia::Auto).await.source,
@@ -85,11 +89,19 @@ async fn both_paths_agree_on_pods_stopped_tasks_and_the_kubelet() {
     app_container(c, &w, &alpha, &stopped, "sidecar");
     // A task whose process is gone but not deleted: its bundle stays, its container is not
     // running.
-    c.docker_exec_ok(&w, &["ctr", "-n", "k8s.io", "tasks", "kill", "-s", "KILL", &stopped]);
+    c.docker_exec_ok(
+        &w,
+        &[
+            "ctr", "-n", "k8s.io", "tasks", "kill", "-s", "KILL", &stopped,
+        ],
+    );
     let deadline = Instant::now() + Duration::from_secs(5);
     loop {
         let ls = c.docker_exec_ok(&w, &["ctr", "-n", "k8s.io", "tasks", "ls"]);
-        if ls.lines().any(|l| l.starts_with(&stopped) && l.contains("STOPPED")) {
+        if ls
+            .lines()
+            .any(|l| l.starts_with(&stopped) && l.contains("STOPPED"))
+        {
             break;
         }
         assert!(Instant::now() < deadline, "{ls}");
@@ -157,7 +169,11 @@ async fn a_task_without_cri_annotations_is_read_by_exec_for_that_node_only() {
     );
     let host = one(&n, &w, ReadVia::Host).await;
     let err = host.reality.unwrap_err();
-    assert!(err.message.contains("no CRI annotations"), "{}", err.message);
+    assert!(
+        err.message.contains("no CRI annotations"),
+        "{}",
+        err.message
+    );
     let auto = one(&n, &w, ReadVia::Auto).await;
     assert_eq!(auto.source, Some(RealitySource::Exec));
     let auto = auto.reality.unwrap();
@@ -194,7 +210,11 @@ async fn a_paused_node_is_reported_paused_without_hanging() {
     // Past Docker's state, the host read itself sees the frozen cgroup.
     let direct = n.read_from_host(&w).await.unwrap_err();
     assert_eq!(direct.message, e.message);
-    assert!(started.elapsed() < Duration::from_secs(5), "{:?}", started.elapsed());
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "{:?}",
+        started.elapsed()
+    );
     n.container(&w, ContainerAction::Unpause).await.unwrap();
     assert!(both(&n, &w).await.kubelet_running);
 }

@@ -35,9 +35,7 @@ use comfy_table::{Table, presets::UTF8_FULL_CONDENSED};
 use serde::Serialize;
 
 use crate::backends::docker::{DockerNodes, NodeSnapshot};
-use crate::backends::{
-    BackendError, ErrorKind, NodeReality, PodQuery, PodView, RealitySource,
-};
+use crate::backends::{BackendError, ErrorKind, NodeReality, PodQuery, PodView, RealitySource};
 use crate::exit::Exit;
 use crate::observe::{Agreement, DriftEntry, join};
 

@@ -129,7 +129,10 @@ impl DockerNodes {
                 }
                 Ok(host::HostRead::Fallback(why)) if via == ReadVia::Host => {
                     let msg = format!("node `{}` cannot be read from the host: {why}", n.name);
-                    return (Err(BackendError::failed(msg)), Some(RealitySource::HostProc));
+                    return (
+                        Err(BackendError::failed(msg)),
+                        Some(RealitySource::HostProc),
+                    );
                 }
                 Ok(host::HostRead::Fallback(why)) => {
                     tracing::debug!(node = %n.name, %why, "node reality by exec");
@@ -180,7 +183,9 @@ impl DockerNodes {
         let read = tokio::task::spawn_blocking(move || host::read(pid, &id, path.as_deref()));
         match tokio::time::timeout(HOST_READ_TIMEOUT, read).await {
             Ok(Ok(r)) => Ok(r),
-            Ok(Err(e)) => Ok(host::HostRead::Fallback(format!("the host read failed: {e}"))),
+            Ok(Err(e)) => Ok(host::HostRead::Fallback(format!(
+                "the host read failed: {e}"
+            ))),
             Err(_) => Err(BackendError::failed(format!(
                 "reading node `{node}` from the host's /proc took over {}s",
                 HOST_READ_TIMEOUT.as_secs()

@@ -47,8 +47,8 @@ pub fn possible() -> Result<(), String> {
     {
         return Err(format!("DOCKER_HOST={host} is not a local socket"));
     }
-    let status = fs::read_to_string("/proc/self/status")
-        .map_err(|e| format!("/proc/self/status: {e}"))?;
+    let status =
+        fs::read_to_string("/proc/self/status").map_err(|e| format!("/proc/self/status: {e}"))?;
     let euid = status
         .lines()
         .find_map(|l| l.strip_prefix("Uid:"))
@@ -75,8 +75,8 @@ pub fn read(pid: u32, container_id: &str, path: Option<&str>) -> HostRead {
 /// The scan's text as the exec path would print it; `None` for a frozen node.
 fn read_text(pid: u32, container_id: &str, path: Option<&str>) -> Result<Option<String>, String> {
     let proc = format!("/proc/{pid}");
-    let cgroup = fs::read_to_string(format!("{proc}/cgroup"))
-        .map_err(|e| format!("{proc}/cgroup: {e}"))?;
+    let cgroup =
+        fs::read_to_string(format!("{proc}/cgroup")).map_err(|e| format!("{proc}/cgroup: {e}"))?;
     if container_id.is_empty() || !cgroup.contains(container_id) {
         return Err(format!(
             "process {pid} is not the node container as seen from here (Docker Desktop, or \
