@@ -209,12 +209,18 @@ bench_nodes() {
     json=$WORK/nodes-$n.json
     hyperfine -N --warmup 1 --runs "$RUNS" --export-json "$json" \
       -n "chaos reality N=$n" "$CHAOS reality --cluster $CLUSTER --output json" \
-      -n "seeds N=$n" "$seeds" >/dev/null
-    local c s
+      -n "seeds N=$n" "$seeds" \
+      -n "chaos reality, exec path N=$n" "env KIND_CHAOS_REALITY=exec $CHAOS reality --cluster $CLUSTER --output json" \
+      >/dev/null
+    local c s x sources
     c=$(median_of "$json" 0)
     s=$(median_of "$json" 1)
+    x=$(median_of "$json" 2)
     [[ -n $c1 ]] || c1=$c
-    result "nodes" "N=$n: chaos reality --output json" "$c" "$(vs "$c" "$s" "the shell"); $(ratio "$c" "$c1")x chaos at N=1"
+    # How chaos read the nodes by default (host-proc where it runs as root next to Docker).
+    sources=$("$CHAOS" reality --cluster "$CLUSTER" --output json 2>/dev/null | jq -r '[.nodes[].source] | unique | join(",")')
+    result "nodes" "N=$n: chaos reality --output json (read via: $sources)" "$c" "$(vs "$c" "$s" "the shell"); $(ratio "$c" "$c1")x chaos at N=1"
+    result "nodes" "N=$n: chaos reality --output json, exec path forced (KIND_CHAOS_REALITY=exec)" "$x" "$(vs "$c" "$x" "the exec path")"
     result "nodes" "N=$n: seeds' way, for each node in turn: docker exec NODE ps aux | grep containerd-shim | wc -l" "$s" ""
     # Where chaos's time goes (in-process, same Docker client): the floor of one exec per node.
     local floor
@@ -224,6 +230,7 @@ bench_nodes() {
     eval "C_$n=$c S_$n=$s"
   done
   cmdlog "chaos reality --cluster $CLUSTER --output json"
+  cmdlog "KIND_CHAOS_REALITY=exec chaos reality --cluster $CLUSTER --output json"
   cmdlog "for n in NODES; do docker exec \"\$n\" ps aux | grep containerd-shim | wc -l; done"
   cmdlog "chaos-bench node-floor --cluster $CLUSTER --runs $RUNS   # profile rows (the library chaos-bench was built from)"
   if [[ -n ${C_20:-} && -n ${C_1:-} ]]; then

@@ -68,6 +68,15 @@ pub struct NodeReality {
     pub sandboxes: Vec<Sandbox>,
 }
 
+/// How a node's reality was read: from the host's `/proc` (no process started in the node)
+/// or by one exec of the scan script in the node.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum RealitySource {
+    HostProc,
+    Exec,
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Shim {
     pub pid: u32,

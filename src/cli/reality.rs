@@ -35,7 +35,7 @@ use comfy_table::{Table, presets::UTF8_FULL_CONDENSED};
 use serde::Serialize;
 
 use crate::backends::docker::{DockerNodes, NodeSnapshot};
-use crate::backends::{BackendError, ErrorKind, NodeReality, PodQuery, PodView};
+use crate::backends::{BackendError, ErrorKind, NodeReality, PodQuery, PodView, RealitySource};
 use crate::exit::Exit;
 use crate::observe::{Agreement, DriftEntry, join};
 use crate::report::out::clean;
@@ -72,7 +72,8 @@ const JSON_FORMAT: &str =
                      error (why the node could not be read, else null), kubelet_running,
                      shims[] {pid, sandbox_id},
                      sandboxes[] {id, namespace, name, uid, live (a shim serves it),
-                                  shim_pid, containers (running ones), api (consistent|ghost|null)}
+                                  shim_pid, containers (running ones), api (consistent|ghost|null)},
+                     source (how it was read: host-proc, exec, or null if it was not)
   drift              null without the API, else [{node, namespace, name, state, detail}]
                      with state consistent|ghost|phantom
 
@@ -163,6 +164,8 @@ pub struct NodeView {
     pub kubelet_running: bool,
     pub shims: Vec<ShimView>,
     pub sandboxes: Vec<SandboxView>,
+    /// How the node was read (host-proc or exec); null when it was not.
+    pub source: Option<RealitySource>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -268,6 +271,7 @@ fn node_view(s: &NodeSnapshot, drift: Option<&[DriftEntry]>) -> NodeView {
             })
             .collect(),
         sandboxes,
+        source: s.source,
     }
 }
 
@@ -398,6 +402,7 @@ mod tests {
                         containers: vec!["app".into()],
                     }],
                 }),
+                source: Some(RealitySource::HostProc),
             },
             NodeSnapshot {
                 node: NodeContainer {
@@ -406,6 +411,7 @@ mod tests {
                     state: "paused".into(),
                 },
                 reality: Err(BackendError::failed("node `kind-worker2` is paused")),
+                source: None,
             },
         ]
     }

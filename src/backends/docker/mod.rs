@@ -29,7 +29,7 @@ use bollard::query_parameters::{InspectContainerOptions, ListContainersOptionsBu
 
 pub use error::DockerError;
 pub use load::{LoadReport, NodeLoad};
-pub use reality::NodeSnapshot;
+pub use reality::{NodeSnapshot, ReadVia};
 
 use crate::backends::{BackendError, NodeContainer};
 

@@ -1,32 +1,73 @@
-//! Node reality: what really runs in each node container, read from inside it.
+//! Node reality: what really runs in each node container.
 //!
-//! One exec per node ([`scripts::SCAN`]) reads every `/proc/PID/cmdline` and the CRI's view
+//! Where it can, each node is read from the Docker host's `/proc` with no process started in
+//! it ([`host`]); else (or for a node the host cannot fully read) by one exec per node ([`scripts::SCAN`]) reads every `/proc/PID/cmdline` and the CRI's view
 //! (crictl; where it is missing, containerd's task bundles), so a snapshot of N nodes costs
 //! one container listing plus N parallel execs. Parsing is pure (see [`parse`]) and
 //! unit-tested on captured output; which sandbox a shim serves comes from its `-id` argument,
 //! which pod a sandbox belongs to from the CRI's annotations in the task's OCI spec (or its
 //! labels `io.kubernetes.pod.{namespace,name,uid}`).
 
+mod host;
 mod parse;
+
+use std::time::Duration;
 
 use futures::future::join_all;
 
 pub use parse::{NodeScan, parse_tasks};
 
 use super::{DockerNodes, scripts};
-use crate::backends::{BackendError, NodeContainer, NodeReality};
+use crate::backends::{BackendError, NodeContainer, NodeReality, RealitySource};
 
 /// One node container and what was found in it (or why it could not be read).
 #[derive(Debug, Clone)]
 pub struct NodeSnapshot {
     pub node: NodeContainer,
     pub reality: Result<NodeReality, BackendError>,
+    /// How the node was read; `None` when it was not (not running, or paused).
+    pub source: Option<RealitySource>,
 }
+
+/// How to read the nodes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ReadVia {
+    /// From the host where possible, else by exec (per node).
+    Auto,
+    /// Only from the host: a node the host path cannot read is an error (for tests).
+    Host,
+    /// Only by exec.
+    Exec,
+}
+
+impl ReadVia {
+    /// `KIND_CHAOS_REALITY=exec|host|auto` (default `auto`), so the two paths can be compared.
+    pub fn from_env() -> Self {
+        match std::env::var("KIND_CHAOS_REALITY").as_deref() {
+            Ok("exec") => ReadVia::Exec,
+            Ok("host") => ReadVia::Host,
+            _ => ReadVia::Auto,
+        }
+    }
+}
+
+/// How long reading one node from the host may take before it is given up (a process in a
+/// cgroup being frozen at that moment could block a read of its memory).
+const HOST_READ_TIMEOUT: Duration = Duration::from_secs(10);
 
 impl DockerNodes {
     /// Reads every node (or one), in parallel. A node that is not running reports nothing
     /// running in it; a paused node, whose processes cannot be read, reports an error.
     pub async fn snapshot(&self, node: Option<&str>) -> Result<Vec<NodeSnapshot>, BackendError> {
+        self.snapshot_via(node, ReadVia::from_env()).await
+    }
+
+    /// [`Self::snapshot`], choosing how the nodes are read.
+    pub async fn snapshot_via(
+        &self,
+        node: Option<&str>,
+        via: ReadVia,
+    ) -> Result<Vec<NodeSnapshot>, BackendError> {
         let all = self.node_containers().await?;
         let chosen: Vec<NodeContainer> = match node {
             None => all,
@@ -40,8 +81,12 @@ impl DockerNodes {
             }
         };
         let reads = chosen.into_iter().map(|n| async move {
-            let reality = self.read_node(&n).await;
-            NodeSnapshot { node: n, reality }
+            let (reality, source) = self.read_node(&n, via).await;
+            NodeSnapshot {
+                node: n,
+                reality,
+                source,
+            }
         });
         Ok(join_all(reads).await)
     }
@@ -58,17 +103,93 @@ impl DockerNodes {
             .collect()
     }
 
-    async fn read_node(&self, n: &NodeContainer) -> Result<NodeReality, BackendError> {
+    async fn read_node(
+        &self,
+        n: &NodeContainer,
+        via: ReadVia,
+    ) -> (Result<NodeReality, BackendError>, Option<RealitySource>) {
         match n.state.as_str() {
-            "running" => Ok(self.scan(&n.name).await?.reality(&n.name)),
-            "paused" => Err(BackendError::failed(format!(
-                "node `{}` is paused: its processes cannot be read until it is unpaused",
-                n.name
+            "running" => {}
+            "paused" => return (Err(paused(&n.name)), None),
+            _ => {
+                let empty = NodeReality {
+                    node: n.name.clone(),
+                    ..NodeReality::default()
+                };
+                return (Ok(empty), None);
+            }
+        }
+        if via != ReadVia::Exec {
+            match self.read_host(&n.name).await {
+                Ok(host::HostRead::Scan(scan)) => {
+                    return (Ok(scan.reality(&n.name)), Some(RealitySource::HostProc));
+                }
+                Ok(host::HostRead::Paused) => {
+                    return (Err(paused(&n.name)), Some(RealitySource::HostProc));
+                }
+                Ok(host::HostRead::Fallback(why)) if via == ReadVia::Host => {
+                    let msg = format!("node `{}` cannot be read from the host: {why}", n.name);
+                    return (
+                        Err(BackendError::failed(msg)),
+                        Some(RealitySource::HostProc),
+                    );
+                }
+                Ok(host::HostRead::Fallback(why)) => {
+                    tracing::debug!(node = %n.name, %why, "node reality by exec");
+                }
+                Err(e) => return (Err(e), Some(RealitySource::HostProc)),
+            }
+        }
+        let reality = self.scan(&n.name).await.map(|s| s.reality(&n.name));
+        (reality, Some(RealitySource::Exec))
+    }
+
+    /// Reads one node from the host's `/proc` whatever Docker's listing says of its state, so
+    /// that the check of its frozen cgroup can be shown on a paused node.
+    #[doc(hidden)]
+    pub async fn read_from_host(&self, node: &str) -> Result<NodeReality, BackendError> {
+        match self.read_host(node).await? {
+            host::HostRead::Scan(scan) => Ok(scan.reality(node)),
+            host::HostRead::Paused => Err(paused(node)),
+            host::HostRead::Fallback(why) => Err(BackendError::failed(format!(
+                "node `{node}` cannot be read from the host: {why}"
             ))),
-            _ => Ok(NodeReality {
-                node: n.name.clone(),
-                ..NodeReality::default()
-            }),
+        }
+    }
+
+    /// Reads one running node from the host's `/proc`, off the async threads and bounded.
+    async fn read_host(&self, node: &str) -> Result<host::HostRead, BackendError> {
+        if let Err(why) = host::possible() {
+            return Ok(host::HostRead::Fallback(why));
+        }
+        let c = match self.inspect(node).await {
+            Ok(c) => c,
+            Err(e) => return Ok(host::HostRead::Fallback(e.message)),
+        };
+        let pid = c.state.as_ref().and_then(|s| s.pid).unwrap_or_default();
+        let Ok(pid) = u32::try_from(pid) else {
+            return Ok(host::HostRead::Fallback(format!("Docker gave PID {pid}")));
+        };
+        if pid == 0 {
+            return Ok(host::HostRead::Fallback("Docker gave no PID".into()));
+        }
+        let id = c.id.unwrap_or_default();
+        let path = c
+            .config
+            .and_then(|cfg| cfg.env)
+            .unwrap_or_default()
+            .into_iter()
+            .find_map(|e| e.strip_prefix("PATH=").map(str::to_string));
+        let read = tokio::task::spawn_blocking(move || host::read(pid, &id, path.as_deref()));
+        match tokio::time::timeout(HOST_READ_TIMEOUT, read).await {
+            Ok(Ok(r)) => Ok(r),
+            Ok(Err(e)) => Ok(host::HostRead::Fallback(format!(
+                "the host read failed: {e}"
+            ))),
+            Err(_) => Err(BackendError::failed(format!(
+                "reading node `{node}` from the host's /proc took over {}s",
+                HOST_READ_TIMEOUT.as_secs()
+            ))),
         }
     }
 
@@ -88,4 +209,10 @@ impl DockerNodes {
             BackendError::failed(format!("reading the processes of node `{node}`: {e}"))
         })
     }
+}
+
+fn paused(node: &str) -> BackendError {
+    BackendError::failed(format!(
+        "node `{node}` is paused: its processes cannot be read until it is unpaused"
+    ))
 }

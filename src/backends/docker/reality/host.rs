@@ -1,0 +1,252 @@
+//! Node reality read from the Docker host's `/proc`, with no process started in the node.
+//!
+//! When `chaos` runs as root on the kernel that runs the node containers (Linux, local Docker
+//! socket), a node's processes are host processes: its PID 1 is Docker's `.State.Pid`, the
+//! rest are its descendants (walked through `/proc/PID/task/*/children`), and each one's
+//! `NSpid` line gives its PID inside the node. The node's files are under `/proc/PID/root`,
+//! containerd's task bundles among them. From these facts this module writes exactly the text
+//! the in-node scan ([`crate::backends::docker::scripts::SCAN`], its bundle branch) would have
+//! printed, and hands it to the same parser, so both paths share one interpretation.
+//!
+//! What this path cannot see without starting a process, it does not guess: a node with
+//! `crictl` (the CRI's view includes sandboxes that no longer have a task) and a task whose
+//! OCI spec has no CRI annotations (its labels need `ctr`) make the caller use the exec path
+//! for that node. So do a remote Docker, Docker Desktop (the node's PID is in a VM) and not
+//! being root. Processes entered into the node with `docker exec` are not descendants of its
+//! PID 1 and are not seen; the kubelet and the shims never are such processes.
+
+use std::fs;
+use std::path::Path;
+
+use super::parse::{NodeScan, parse_scan};
+use crate::backends::docker::scripts::MARK;
+
+/// Where containerd keeps the task bundles of namespace k8s.io, inside the node.
+const BUNDLES: &str = "/run/containerd/io.containerd.runtime.v2.task/k8s.io";
+/// The PATH `docker exec` uses when the container's configuration sets none.
+const DEFAULT_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+
+/// What reading one node from the host gave.
+#[derive(Debug)]
+pub enum HostRead {
+    Scan(NodeScan),
+    /// The node's cgroup is frozen (`docker pause`): its processes are not to be read.
+    Paused,
+    /// The host path cannot read this node; why.
+    Fallback(String),
+}
+
+/// Whether this process could read nodes from the host at all: Linux, root, local Docker.
+pub fn possible() -> Result<(), String> {
+    if !cfg!(target_os = "linux") {
+        return Err("not on Linux".into());
+    }
+    if let Ok(host) = std::env::var("DOCKER_HOST")
+        && !host.is_empty()
+        && !host.starts_with("unix://")
+    {
+        return Err(format!("DOCKER_HOST={host} is not a local socket"));
+    }
+    let status =
+        fs::read_to_string("/proc/self/status").map_err(|e| format!("/proc/self/status: {e}"))?;
+    let euid = status
+        .lines()
+        .find_map(|l| l.strip_prefix("Uid:"))
+        .and_then(|l| l.split_whitespace().nth(1));
+    if euid != Some("0") {
+        return Err("not running as root".into());
+    }
+    Ok(())
+}
+
+/// Reads the node whose PID 1 is host process `pid`, of Docker container `container_id`, with
+/// `path` the PATH a `docker exec` in it would use (`None`: Docker's default).
+pub fn read(pid: u32, container_id: &str, path: Option<&str>) -> HostRead {
+    match read_text(pid, container_id, path) {
+        Ok(Some(text)) => match parse_scan(&text) {
+            Ok(scan) => HostRead::Scan(scan),
+            Err(e) => HostRead::Fallback(e),
+        },
+        Ok(None) => HostRead::Paused,
+        Err(reason) => HostRead::Fallback(reason),
+    }
+}
+
+/// The scan's text as the exec path would print it; `None` for a frozen node.
+fn read_text(pid: u32, container_id: &str, path: Option<&str>) -> Result<Option<String>, String> {
+    let proc = format!("/proc/{pid}");
+    let cgroup =
+        fs::read_to_string(format!("{proc}/cgroup")).map_err(|e| format!("{proc}/cgroup: {e}"))?;
+    if container_id.is_empty() || !cgroup.contains(container_id) {
+        return Err(format!(
+            "process {pid} is not the node container as seen from here (Docker Desktop, or \
+             chaos in another PID namespace)"
+        ));
+    }
+    if frozen(&cgroup) {
+        return Ok(None);
+    }
+    let ns = nspid(pid).unwrap_or_default();
+    if ns.last() != Some(&1) {
+        return Err(format!("process {pid} is not PID 1 of its namespace"));
+    }
+    let level = ns.len() - 1;
+    let root = format!("{proc}/root");
+    if has_crictl(&root, path.unwrap_or(DEFAULT_PATH)) {
+        return Err("the node has crictl: the CRI's view needs an exec".into());
+    }
+    let mut text = String::new();
+    cmdlines(&mut text, pid, level);
+    let bundles = format!("{root}{BUNDLES}");
+    let mut ids: Vec<String> = match fs::read_dir(&bundles) {
+        Ok(dir) => dir
+            .filter_map(|e| e.ok())
+            .filter_map(|e| e.file_name().into_string().ok())
+            .filter(|n| !n.starts_with('.'))
+            .collect(),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Vec::new(),
+        Err(e) => return Err(format!("{bundles}: {e}")),
+    };
+    ids.sort();
+    text.push_str(MARK);
+    text.push_str("bundles@@\n");
+    let mut specs = String::new();
+    for id in &ids {
+        let dir = format!("{bundles}/{id}");
+        let shown = format!("{BUNDLES}/{id}");
+        if let Ok(b) = fs::read(format!("{dir}/init.pid")) {
+            grep_lines(&mut text, &format!("{shown}/init.pid"), &b);
+        }
+        if let Ok(b) = fs::read(format!("{dir}/config.json")) {
+            let spec = String::from_utf8_lossy(&b);
+            if !spec.contains("\"io.kubernetes.cri.sandbox-name\"")
+                && !spec.contains("\"io.kubernetes.cri.container-name\"")
+            {
+                return Err(format!(
+                    "task {id} has no CRI annotations: its labels need `ctr`"
+                ));
+            }
+            grep_lines(&mut specs, &format!("{shown}/config.json"), &b);
+        }
+    }
+    text.push_str(&specs);
+    text.push('\n');
+    text.push_str(MARK);
+    text.push_str("end@@\n");
+    Ok(Some(text))
+}
+
+/// Whether the cgroup of a process with this `/proc/PID/cgroup` is frozen: cgroup v2's
+/// `cgroup.events` says `frozen 1`, or v1's freezer is not `THAWED`.
+fn frozen(cgroup: &str) -> bool {
+    cgroup.lines().any(|l| {
+        let mut f = l.splitn(3, ':');
+        let (Some(_), Some(ctrl), Some(path)) = (f.next(), f.next(), f.next()) else {
+            return false;
+        };
+        let path = path.trim();
+        if ctrl.is_empty() {
+            fs::read_to_string(format!("/sys/fs/cgroup{path}/cgroup.events"))
+                .is_ok_and(|ev| ev.lines().any(|l| l.trim() == "frozen 1"))
+        } else if ctrl.split(',').any(|c| c == "freezer") {
+            fs::read_to_string(format!("/sys/fs/cgroup/freezer{path}/freezer.state"))
+                .is_ok_and(|st| st.trim() != "THAWED")
+        } else {
+            false
+        }
+    })
+}
+
+/// The `NSpid` line of a process: its PID in each PID namespace, outermost first.
+fn nspid(pid: u32) -> Option<Vec<u32>> {
+    let status = fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    let line = status.lines().find_map(|l| l.strip_prefix("NSpid:"))?;
+    line.split_whitespace().map(|p| p.parse().ok()).collect()
+}
+
+/// Whether `crictl` is in the node's PATH (the exec path then asks the CRI). A symlink counts:
+/// the host cannot tell where an absolute one points inside the node, so it is not followed.
+fn has_crictl(root: &str, path: &str) -> bool {
+    path.split(':')
+        .filter(|d| d.starts_with('/'))
+        .any(|d| fs::symlink_metadata(Path::new(&format!("{root}{d}/crictl"))).is_ok())
+}
+
+/// `grep -a -H -s '' /proc/[0-9]*/cmdline` as run in the node: every process of the node, by
+/// its PID there, in the order of the shell's glob.
+fn cmdlines(out: &mut String, pid: u32, level: usize) {
+    let mut found: Vec<(String, Vec<u8>)> = Vec::new();
+    for host_pid in descendants(pid) {
+        let Some(node_pid) = nspid(host_pid).and_then(|v| v.get(level).copied()) else {
+            continue;
+        };
+        if let Ok(cmdline) = fs::read(format!("/proc/{host_pid}/cmdline")) {
+            found.push((format!("/proc/{node_pid}/cmdline"), cmdline));
+        }
+    }
+    found.sort();
+    for (path, cmdline) in found {
+        grep_lines(out, &path, &cmdline);
+    }
+}
+
+/// Host process `pid` and all its descendants (gone ones are skipped).
+fn descendants(pid: u32) -> Vec<u32> {
+    let mut all = vec![pid];
+    let mut seen = std::collections::BTreeSet::from([pid]);
+    let mut next = 0;
+    while let Some(&p) = all.get(next) {
+        next += 1;
+        let Ok(tasks) = fs::read_dir(format!("/proc/{p}/task")) else {
+            continue;
+        };
+        for task in tasks.filter_map(|t| t.ok()) {
+            let Ok(children) = fs::read_to_string(task.path().join("children")) else {
+                continue;
+            };
+            for c in children.split_whitespace().filter_map(|c| c.parse().ok()) {
+                if seen.insert(c) {
+                    all.push(c);
+                }
+            }
+        }
+    }
+    all
+}
+
+/// What `grep -H '' FILE` prints for a file of this content, shown as `path`.
+fn grep_lines(out: &mut String, path: &str, content: &[u8]) {
+    let text = String::from_utf8_lossy(content);
+    if text.is_empty() {
+        return;
+    }
+    let body = text.strip_suffix('\n').unwrap_or(&text);
+    for line in body.split('\n') {
+        out.push_str(path);
+        out.push(':');
+        out.push_str(line);
+        out.push('\n');
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn grep_lines_prints_like_grep_h() {
+        let mut out = String::new();
+        grep_lines(&mut out, "/proc/7/cmdline", b"a\0b\0");
+        grep_lines(&mut out, "/x", b"");
+        grep_lines(&mut out, "/y", b"one\ntwo");
+        grep_lines(&mut out, "/z", b"\n");
+        assert_eq!(out, "/proc/7/cmdline:a\0b\0\n/y:one\n/y:two\n/z:\n");
+    }
+
+    #[test]
+    fn frozen_only_when_the_cgroup_says_so() {
+        assert!(!frozen("0::/no/such/cgroup-kind-chaos\n"));
+        assert!(!frozen("12:freezer:/docker/no-such-cgroup-kind-chaos\n"));
+        assert!(!frozen("4:memory:/\n"));
+    }
+}
