@@ -316,3 +316,21 @@ fn schema_and_completions_print() {
         .code(0)
         .stdout(predicate::str::contains("chaos"));
 }
+
+#[test]
+fn version_names_the_commit_it_was_built_from() {
+    let out = chaos().arg("--version").output().unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    let text = String::from_utf8_lossy(&out.stdout).to_string();
+    let head = Command::new("git")
+        .args(["rev-parse", "--short=12", "HEAD"])
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .output()
+        .unwrap();
+    assert!(head.status.success(), "the tests run in a git checkout");
+    let head = String::from_utf8_lossy(&head.stdout).trim().to_string();
+    assert!(
+        text.starts_with(&format!("chaos {} ({head}", env!("CARGO_PKG_VERSION"))),
+        "{text}"
+    );
+}

@@ -24,7 +24,7 @@ use crate::report::out;
 #[derive(Parser, Debug)]
 #[command(
     name = "chaos",
-    version,
+    version = env!("CHAOS_VERSION"),
     about = "Chaos experiments against local kind clusters, driven by YAML playbooks"
 )]
 #[command(
