@@ -24,6 +24,10 @@ fn text(b: &[u8]) -> String {
 fn quietly(etcd: &TestEtcd, sub: &[&str]) -> Output {
     let out = std::process::Command::new(env!("CARGO_BIN_EXE_chaos"))
         .env("CHAOS_STATE_DIR", etcd.dir.path().join("state"))
+        .env(
+            "CHAOS_LOCK_DIR",
+            std::path::Path::new(&etcd.dir.path().join("state")).join("locks"),
+        )
         .arg("etcd")
         .args(sub)
         .args(etcd.args())
@@ -131,6 +135,10 @@ async fn a_playbook_etcd_delete_names_its_backup_and_rust_log_decides_the_logs()
     let run = |env: &[(&str, &str)], extra: &[&str]| {
         let mut cmd = assert_cmd::Command::new(env!("CARGO_BIN_EXE_chaos"));
         cmd.env("CHAOS_STATE_DIR", dir.join("state"))
+            .env(
+                "CHAOS_LOCK_DIR",
+                std::path::Path::new(&dir.join("state")).join("locks"),
+            )
             .env("CI", "true")
             .env_remove("RUST_LOG")
             .envs(env.iter().copied())
@@ -168,5 +176,44 @@ async fn a_playbook_etcd_delete_names_its_backup_and_rust_log_decides_the_logs()
     );
     let err = run(&[("RUST_LOG", "warn")], &[]);
     assert!(!err.contains("backup in"), "RUST_LOG=warn hides it: {err}");
+    // Whatever the logs, the JSON report's step names the backup file, and it exists.
+    let report = dir.join("report.json");
+    let mut cmd = assert_cmd::Command::new(env!("CARGO_BIN_EXE_chaos"));
+    let out = cmd
+        .env("CHAOS_STATE_DIR", dir.join("state"))
+        .env(
+            "CHAOS_LOCK_DIR",
+            std::path::Path::new(&dir.join("state")).join("locks"),
+        )
+        .env("CI", "true")
+        .env("RUST_LOG", "off")
+        .arg("run")
+        .arg(&pb)
+        .arg("--json")
+        .arg(&report)
+        .args(["--etcd-endpoints", &etcd.endpoint])
+        .arg("--etcd-cacert")
+        .arg(&etcd.ca)
+        .arg("--etcd-cert")
+        .arg(&etcd.cert)
+        .arg("--etcd-key")
+        .arg(&etcd.key)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stdout).contains("backup: ")
+            && text(&out.stdout).contains(&backups.display().to_string()),
+        "the human output names the backup: {}",
+        text(&out.stdout)
+    );
+    let json: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&report).unwrap()).unwrap();
+    let step = &json["playbooks"][0]["steps"][0];
+    let file = step["backup"]
+        .as_str()
+        .unwrap_or_else(|| panic!("no backup in {step}"));
+    assert!(file.starts_with(&backups.display().to_string()), "{file}");
+    assert!(std::path::Path::new(file).is_file(), "{file}");
     assert_eq!(etcd.value(b"/out/victim").await, Some(b"value".to_vec()));
 }

@@ -97,6 +97,9 @@ pub struct StepResult {
     /// The undo this step registered, if it injected a fault.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub undo: Option<String>,
+    /// Where the values an `etcd-delete` removed were backed up (`chaos etcd restore FILE`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub backup: Option<String>,
 }
 
 impl StepResult {

@@ -224,6 +224,7 @@ impl Runner<'_> {
                 message: Some(format!("skipped: {why}")),
                 error_class: None,
                 undo: None,
+                backup: None,
             };
             self.reporter.event(&Event::StepFinished {
                 result: &result,
@@ -293,6 +294,12 @@ impl Runner<'_> {
             if let Some(n) = &s.name {
                 self.durations.insert(n.clone(), duration);
             }
+            let backup = match &outcome {
+                Outcome::Passed { undo: Some(u), .. } | Outcome::Partial { undo: u, .. } => {
+                    u.record.backup_file().map(|f| f.display().to_string())
+                }
+                _ => None,
+            };
             let (status, verdict, message, error_class, registered) = match outcome {
                 Outcome::Passed { undo: u, verdict } => {
                     let text = u.as_ref().map(|r| r.record.describe());
@@ -341,6 +348,7 @@ impl Runner<'_> {
                 message,
                 error_class,
                 undo: registered,
+                backup,
             };
             self.reporter.event(&Event::StepFinished {
                 result: &result,

@@ -116,6 +116,14 @@ impl UndoRecord {
         }
     }
 
+    /// The backup file an `etcd-delete` wrote its values to, for the reports.
+    pub fn backup_file(&self) -> Option<&std::path::Path> {
+        match self {
+            UndoRecord::EtcdRestore { file, .. } => file.as_deref(),
+            _ => None,
+        }
+    }
+
     /// Carries the undo out; `Ok(Some(note))` when it succeeded with something worth saying
     /// (etcd keys written again since the delete are left alone, not overwritten).
     pub async fn apply(&self, b: &Backends) -> Result<Option<String>, BackendError> {

@@ -138,6 +138,9 @@ impl Reporter for Human {
                     }
                     _ => {}
                 }
+                if let Some(file) = &result.backup {
+                    self.line(&format!("{pad}    backup: {file}"));
+                }
             }
             Event::UndoStarted { pending } => {
                 self.line(&format!("  ↺ undoing {pending} change(s)"))
