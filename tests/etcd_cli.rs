@@ -414,6 +414,10 @@ fn restore_file(path: &std::path::Path) -> (std::process::Output, std::time::Dur
     let started = std::time::Instant::now();
     let out = assert_cmd::Command::new(env!("CARGO_BIN_EXE_chaos"))
         .env("CHAOS_STATE_DIR", dir.path())
+        .env(
+            "CHAOS_LOCK_DIR",
+            std::path::Path::new(&dir.path()).join("locks"),
+        )
         .args(["etcd", "restore"])
         .arg(path)
         .args(["--endpoints", &format!("https://127.0.0.1:{}", free_port())])

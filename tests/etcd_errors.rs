@@ -21,6 +21,10 @@ fn ls_with(args: &[&str]) -> std::process::Output {
     let state = tempfile::tempdir().expect("tempdir");
     assert_cmd::Command::new(env!("CARGO_BIN_EXE_chaos"))
         .env("CHAOS_STATE_DIR", state.path())
+        .env(
+            "CHAOS_LOCK_DIR",
+            std::path::Path::new(&state.path()).join("locks"),
+        )
         .args(["etcd", "ls", "/"])
         .args(args)
         .timeout(Duration::from_secs(60))
@@ -186,6 +190,10 @@ fn a_run_with_etcd_cacert_alone_names_the_missing_run_flags() {
         .join("tests/fixtures/etcd/delete-key.yaml");
     let out = assert_cmd::Command::new(env!("CARGO_BIN_EXE_chaos"))
         .env("CHAOS_STATE_DIR", dir.path().join("state"))
+        .env(
+            "CHAOS_LOCK_DIR",
+            std::path::Path::new(&dir.path().join("state")).join("locks"),
+        )
         .arg("run")
         .arg(&playbook)
         .args(["--cluster", "kc-etcd-errors-no-such-cluster"])

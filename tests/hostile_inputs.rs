@@ -73,6 +73,7 @@ fn a_journal_naming_a_cluster_that_is_a_path_is_not_used_as_one() {
             playbook: "p".into(),
             file: "p.yaml".into(),
             started_at: "2026-01-01T00:00:00Z".into(),
+            connection: Default::default(),
         },
         Line::Intent {
             id: 1,
@@ -87,8 +88,10 @@ fn a_journal_naming_a_cluster_that_is_a_path_is_not_used_as_one() {
         .map(|l| serde_json::to_string(l).unwrap() + "\n")
         .collect();
     std::fs::write(runs.join("j.jsonl"), text).unwrap();
+    let locks = dir.path().join("locks");
     let out = chaos_bin()
         .env("CHAOS_STATE_DIR", &state)
+        .env("CHAOS_LOCK_DIR", &locks)
         .args(["recover"])
         .output()
         .unwrap();
@@ -97,6 +100,11 @@ fn a_journal_naming_a_cluster_that_is_a_path_is_not_used_as_one() {
     assert!(err.contains("invalid cluster name `../../x`"), "{err}");
     assert!(!dir.path().join("outer/x.lock").exists(), "{err}");
     assert!(!state.join("locks").exists(), "{err}");
+    assert!(!dir.path().join("x.lock").exists(), "{err}");
+    let made: Vec<_> = std::fs::read_dir(&locks)
+        .map(|d| d.filter_map(Result::ok).map(|e| e.path()).collect())
+        .unwrap_or_default();
+    assert!(made.is_empty(), "no lock for a refused name: {made:?}");
 }
 
 #[test]

@@ -37,8 +37,23 @@ extern "C" fn teardown() {
     }
 }
 
+/// The fake API server's `serve` binary that this test build made (`cargo test --workspace`
+/// builds it next to `chaos`), so the script does not build it again with other features. Run
+/// alone (`cargo test --test local_cluster`) after changing the fake, build it first:
+/// `cargo build -p fake-apiserver --bin serve`.
+fn built_serve() -> Option<PathBuf> {
+    let serve = Path::new(env!("CARGO_BIN_EXE_chaos")).with_file_name("serve");
+    serve.is_file().then_some(serve)
+}
+
 fn run_script(args: &[&str]) -> String {
-    let out = Command::new(script())
+    let mut cmd = Command::new(script());
+    if let Some(serve) = built_serve()
+        && std::env::var_os("KIND_CHAOS_APISERVER_BIN").is_none()
+    {
+        cmd.env("KIND_CHAOS_APISERVER_BIN", serve);
+    }
+    let out = cmd
         .args(args)
         .output()
         .unwrap_or_else(|e| panic!("cannot run {}: {e}", script().display()));

@@ -58,9 +58,7 @@ pub fn recover(args: RecoverArgs) -> Exit {
         exit = Exit::Environment;
     }
     for p in &scan.unreadable {
-        errln!(
-            "✘ {p}; what it recorded may still be in the cluster: check, then remove the file"
-        );
+        errln!("✘ {p}; what it recorded may still be in the cluster: check, then remove the file");
         exit = Exit::RollbackFailed;
     }
     if let Some(what) = &args.forget {
