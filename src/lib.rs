@@ -1,6 +1,6 @@
 //! kind-chaos: chaos experiments against local kind clusters, driven by YAML playbooks.
 //!
-//! Layers (DESIGN.md section 3): [`playbook`] reads and checks playbooks; [`engine`] runs a plan
+//! Layers (ARCHITECTURE.md, "The floors"): [`playbook`] reads and checks playbooks; [`engine`] runs a plan
 //! against the backend traits of [`backends`], undoing every fault; [`observe`] judges what the
 //! backends report; [`report`] renders runs for people and for CI; [`journal`] keeps the undo
 //! journal on disk so `chaos recover` can finish what a dead run left; [`cli`] is the only place

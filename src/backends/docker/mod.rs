@@ -1,12 +1,12 @@
 //! The node side of a kind cluster, reached through the Docker API (bollard).
 //!
 //! A kind node is a Docker container; kind finds them by the labels `io.x-k8s.kind.cluster` and
-//! `io.x-k8s.kind.role` and the container name is the Kubernetes node name (DESIGN.md section
-//! 7). Everything this module does to a node is a Docker API call on that container: exec with
-//! an argv (never a shell string built from playbook values; the few shell scripts it runs are
-//! fixed strings that take their inputs as positional arguments), pause, stop, kill, or the
-//! archive API to read a file. That is what lets `chaos` work without the kind CLI, kubectl or
-//! anything installed in the cluster.
+//! `io.x-k8s.kind.role` and the container name is the Kubernetes node name (kind's
+//! pkg/cluster/constants). Everything this module does to a node is a Docker API call on that
+//! container: exec with an argv (never a shell string built from playbook values; the few shell
+//! scripts it runs are fixed strings that take their inputs as positional arguments), pause,
+//! stop, kill, or the archive API to read a file. That is what lets `chaos` work without the kind
+//! CLI, kubectl or anything installed in the cluster.
 //!
 //! [`DockerNodes`] is the public handle: the etcd backend and the CLI use its helpers (read a
 //! file, find a published port, exec with stdin) and the engine uses it through [`NodeOps`].

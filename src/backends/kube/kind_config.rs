@@ -2,7 +2,7 @@
 //!
 //! Why it exists: the tool must work without the kind CLI and when `~/.kube/config` was never
 //! written (a cluster created on another account, a CI job that lost the file). kind's own
-//! recipe (DESIGN.md section 7) is: read `/etc/kubernetes/admin.conf` from the control-plane
+//! recipe (kind's pkg/cluster/internal/kubeconfig) is: read `/etc/kubernetes/admin.conf` from the control-plane
 //! container (or the external load balancer's, with several control planes), rename its
 //! cluster, user and context to `kind-<cluster>`, and point its server at the host port Docker
 //! publishes for the container's 6443. The credentials stay in memory; they are never written

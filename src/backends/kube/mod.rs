@@ -5,7 +5,7 @@
 //! finalizers, `/finalize`, cordons and taints — and most of what it asserts is what the API
 //! reports (pods, nodes, namespaces, events). This module speaks kube's types inside and only
 //! the project's own types ([`KubeOps`], [`PodView`], ...) outside, so the engine never names
-//! kube (DESIGN.md section 3).
+//! kube (ARCHITECTURE.md, "The floors").
 //!
 //! How it is split, one concept per file:
 //! - [`connect`](mod@connect): which kubeconfig and context (the safety rule against non-kind clusters).

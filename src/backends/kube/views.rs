@@ -1,7 +1,7 @@
 //! k8s-openapi objects to the project's views (pure functions, unit-tested).
 //!
 //! Why it exists: the engine and `observe` judge [`PodView`]s, [`NodeView`]s, ... and must not
-//! know kube's types. The mapping encodes the rules of DESIGN.md section 6: "Terminating" is a
+//! know kube's types. The mapping encodes these rules (see ARCHITECTURE.md's glossary): "Terminating" is a
 //! `deletionTimestamp`, not a phase; a container's last exit code and reason come from its
 //! current state when it is terminated, else from its last terminated state; a node without a
 //! Ready condition is `Unknown`.
