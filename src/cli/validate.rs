@@ -2,6 +2,7 @@
 //! one place playbook errors are shown (`run` uses [`show`] too), with the control bytes of the
 //! files escaped: a playbook is not ours, and its text is quoted in the code frames.
 
+use std::collections::HashMap;
 use std::path::PathBuf;
 
 use crate::exit::Exit;
@@ -42,6 +43,9 @@ pub(super) fn show(invalid: &Invalid) {
 /// The same problems over escaped text: every source's control bytes escaped (and the spans
 /// moved along with them), and the messages' too. The rendering adds its own colors after.
 fn escaped(invalid: &Invalid) -> Invalid {
+    // Each file is escaped once, however many problems point into it (a file can hold a
+    // thousand): escaping it per problem made a large playbook's errors quadratic.
+    let mut escaped_files: HashMap<PathBuf, Option<(String, Vec<usize>)>> = HashMap::new();
     let mut sources = Sources::default();
     let mut diagnostics = Vec::with_capacity(invalid.diagnostics.len());
     for d in &invalid.diagnostics {
@@ -50,15 +54,16 @@ fn escaped(invalid: &Invalid) -> Invalid {
         d.message = clean(&d.message).into_owned();
         d.help = d.help.map(|h| clean(&h).into_owned());
         d.file = PathBuf::from(clean(&d.file.to_string_lossy()).into_owned());
-        if let Some(text) = invalid.sources.get(&original) {
-            let (text, map) = clean_mapped(&text);
-            if let Some(span) = d.span.as_mut() {
-                let at = |offset: usize| map.get(offset).copied().unwrap_or(text.len());
-                let end = at(span.end_offset);
-                span.start.offset = at(span.start.offset);
-                span.end_offset = end;
-            }
+        let escaped = escaped_files.entry(original.clone()).or_insert_with(|| {
+            let (text, map) = clean_mapped(&invalid.sources.get(&original)?);
             sources.keep(&d.file, &text);
+            Some((text, map))
+        });
+        if let (Some((text, map)), Some(span)) = (escaped.as_ref(), d.span.as_mut()) {
+            let at = |offset: usize| map.get(offset).copied().unwrap_or(text.len());
+            let end = at(span.end_offset);
+            span.start.offset = at(span.start.offset);
+            span.end_offset = end;
         }
         diagnostics.push(d);
     }
