@@ -24,17 +24,12 @@ use super::connect::{CONNECT_TIMEOUT, Credentials};
 /// What goes wrong connecting to `url` with `creds`, or `None` when the TLS side works (or
 /// cannot be checked: a plaintext URL, unparsable credentials).
 pub async fn tls_problem(url: &str, creds: &Credentials) -> Option<String> {
-    let rest = url.strip_prefix("https://")?;
-    let authority = rest.split('/').next().unwrap_or(rest);
-    let host = match authority.strip_prefix('[') {
-        Some(v6) => v6.split(']').next()?.to_string(),
-        None => authority
-            .rsplit_once(':')
-            .map_or(authority, |(h, _)| h)
-            .to_string(),
-    };
+    if !url.starts_with("https://") {
+        return None;
+    }
+    let (authority, host) = authority_and_host(url)?;
     let config = client_config(creds)?;
-    let tcp = tokio::time::timeout(CONNECT_TIMEOUT, tokio::net::TcpStream::connect(authority))
+    let tcp = tokio::time::timeout(CONNECT_TIMEOUT, tokio::net::TcpStream::connect(&authority))
         .await
         .ok()?
         .ok()?;
