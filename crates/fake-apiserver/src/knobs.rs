@@ -144,6 +144,8 @@ pub(crate) struct Knobs {
     /// (namespace, pod, container, previous) -> log text.
     pub pod_logs: HashMap<(String, String, String, bool), String>,
     pub termination: PodTermination,
+    /// Whether the fake plays the nodes' kubelets (confirming deletions, starting pods).
+    pub simulated_kubelets: bool,
     pub auto_schedule: bool,
     pub deployments: bool,
     pub node_monitor_grace: Option<Duration>,
@@ -157,6 +159,7 @@ impl Default for Knobs {
             kubelets_down: HashMap::new(),
             pod_logs: HashMap::new(),
             termination: PodTermination::default(),
+            simulated_kubelets: true,
             auto_schedule: false,
             deployments: true,
             node_monitor_grace: None,
@@ -202,6 +205,14 @@ impl FakeApiServer {
                     .or_insert_with(Instant::now);
             }
         });
+        self.shared().wake.notify_one();
+    }
+
+    /// Turns the simulated kubelets on or off (default on). Off, the fake neither confirms
+    /// the deletion of Terminating pods nor starts bound pods: real kubelets do that (the
+    /// served control plane of the test cluster, whose nodes run crates/kubelet).
+    pub fn simulate_kubelets(&self, on: bool) {
+        self.shared().mutate(|st| st.knobs.simulated_kubelets = on);
         self.shared().wake.notify_one();
     }
 

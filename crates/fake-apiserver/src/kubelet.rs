@@ -14,6 +14,9 @@ use crate::util::{self, at, set_at, str_at};
 
 /// Kubelets confirm the deletion of Terminating pods on their node (grace -> 0).
 pub(crate) fn kubelets_terminate(st: &mut State) {
+    if !st.knobs.simulated_kubelets {
+        return;
+    }
     let pods = st.reg.pods();
     let now = Instant::now();
     let due: Vec<Value> = st
@@ -91,6 +94,9 @@ pub(crate) fn schedule(st: &mut State) {
 
 /// Kubelets that are up start the Pending pods bound to their node (`auto_schedule`).
 pub(crate) fn kubelets_start(st: &mut State) {
+    if !st.knobs.simulated_kubelets {
+        return;
+    }
     let pods = st.reg.pods();
     let nodes = st.reg.nodes();
     let starting: Vec<Value> = st

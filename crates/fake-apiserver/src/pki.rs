@@ -221,9 +221,16 @@ pub fn serving_hosts(node_name: &str, advertise: Option<IpAddr>, extra: &[String
 /// `kubernetes-admin` with embedded client certificate and key, context
 /// `kubernetes-admin@<cluster>` (current).
 pub fn admin_conf(cluster: &str, server: &str, ca_pem: &str, client: &CertKey) -> String {
+    kubeconfig(cluster, server, ca_pem, ADMIN_USER, client)
+}
+
+/// A kubeconfig for `user` (its certificate and key inline) in cluster `cluster` at
+/// `server`, context `USER@CLUSTER`: the layout of kubeadm's `admin.conf` and
+/// `kubelet.conf`.
+pub fn kubeconfig(cluster: &str, server: &str, ca_pem: &str, user: &str, client: &CertKey) -> String {
     let b64 = |s: &str| STANDARD.encode(s.as_bytes());
     format!(
-        "apiVersion: v1\nclusters:\n- cluster:\n    certificate-authority-data: {ca}\n    server: {server}\n  name: {cluster}\ncontexts:\n- context:\n    cluster: {cluster}\n    user: {ADMIN_USER}\n  name: {ADMIN_USER}@{cluster}\ncurrent-context: {ADMIN_USER}@{cluster}\nkind: Config\npreferences: {{}}\nusers:\n- name: {ADMIN_USER}\n  user:\n    client-certificate-data: {cert}\n    client-key-data: {key}\n",
+        "apiVersion: v1\nclusters:\n- cluster:\n    certificate-authority-data: {ca}\n    server: {server}\n  name: {cluster}\ncontexts:\n- context:\n    cluster: {cluster}\n    user: {user}\n  name: {user}@{cluster}\ncurrent-context: {user}@{cluster}\nkind: Config\npreferences: {{}}\nusers:\n- name: {user}\n  user:\n    client-certificate-data: {cert}\n    client-key-data: {key}\n",
         ca = b64(ca_pem),
         cert = b64(&client.cert_pem),
         key = b64(&client.key_pem),

@@ -35,6 +35,9 @@ pub struct ServeOptions {
     pub pki_dir: PathBuf,
     /// Where to write the cluster-admin kubeconfig (`/etc/kubernetes/admin.conf`).
     pub admin_conf: PathBuf,
+    /// Whether the fake plays the kubelets (see [`FakeApiServer::simulate_kubelets`]). Off
+    /// by default here: in the test cluster every node runs a real (stand-in) kubelet.
+    pub simulate_kubelets: bool,
 }
 
 impl ServeOptions {
@@ -47,6 +50,7 @@ impl ServeOptions {
             extra_sans: Vec::new(),
             pki_dir: PathBuf::from("/etc/kubernetes/pki"),
             admin_conf: PathBuf::from("/etc/kubernetes/admin.conf"),
+            simulate_kubelets: false,
         }
     }
 
@@ -91,6 +95,8 @@ impl FakeApiServer {
         let advertise = opts
             .advertise
             .map(|ip| SocketAddr::new(ip, port).to_string());
-        Self::start_tls(listener, advertise, &material).await
+        let server = Self::start_tls(listener, advertise, &material).await?;
+        server.simulate_kubelets(opts.simulate_kubelets);
+        Ok(server)
     }
 }

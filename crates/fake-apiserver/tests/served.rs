@@ -407,3 +407,85 @@ async fn kube_rs_connects_with_the_admin_credentials() {
             .any(|n| n.metadata.name.as_deref() == Some("kube-system"))
     );
 }
+
+/// `serve issue-kubeconfig` as the test cluster's script runs it for each node's
+/// `/etc/kubernetes/kubelet.conf`.
+fn issue_kubeconfig(dir: &Path, cn: &str, orgs: &[&str]) -> String {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_serve"));
+    cmd.args(["issue-kubeconfig", "--cluster", "served-test", "--cn", cn])
+        .arg("--pki-dir")
+        .arg(dir.join("pki"));
+    for o in orgs {
+        cmd.args(["--org", o]);
+    }
+    let out = cmd.output().expect("run serve issue-kubeconfig");
+    assert!(
+        out.status.success(),
+        "issue-kubeconfig failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).expect("utf-8")
+}
+
+#[test]
+fn issued_node_kubeconfig_is_kubeadms_kubelet_conf_and_is_accepted() {
+    let s = Served::start();
+    let conf = issue_kubeconfig(&s.dir, "system:node:n1", &["system:nodes"]);
+    for want in [
+        "    server: https://served-test-control-plane:6443\n",
+        "  name: served-test\n",
+        "- name: system:node:n1\n",
+        "current-context: system:node:n1@served-test\n",
+    ] {
+        assert!(conf.contains(want), "{want:?} missing in\n{conf}");
+    }
+    let field = |key: &str| {
+        let b64 = conf
+            .lines()
+            .find_map(|l| l.trim().strip_prefix(key))
+            .unwrap_or_else(|| panic!("{key}"))
+            .trim()
+            .to_string();
+        base64::engine::general_purpose::STANDARD
+            .decode(b64)
+            .expect("base64")
+    };
+    assert_eq!(
+        String::from_utf8(field("certificate-authority-data:")).expect("pem"),
+        s.ca_pem(),
+        "the cluster CA"
+    );
+    let cert = s.dir.join("node.crt");
+    std::fs::write(&cert, field("client-certificate-data:")).expect("write");
+    let subject = Command::new("openssl")
+        .args(["x509", "-noout", "-subject", "-nameopt", "RFC2253", "-in"])
+        .arg(&cert)
+        .output()
+        .expect("openssl (in the machine image)");
+    let subject = String::from_utf8_lossy(&subject.stdout).to_string();
+    assert!(
+        subject.contains("CN=system:node:n1") && subject.contains("O=system:nodes"),
+        "{subject}"
+    );
+    // The server accepts it; and in served mode nothing plays the kubelet, so a graceful
+    // delete of a pod bound to a node waits for that node's (real) kubelet.
+    let kc = s.dir.join("node.conf");
+    let local = conf.replace(
+        "https://served-test-control-plane:6443",
+        &format!("https://127.0.0.1:{}", s.port),
+    );
+    std::fs::write(&kc, local).expect("write");
+    let pod = r#"{"apiVersion":"v1","kind":"Pod","metadata":{"name":"bound","namespace":"default"},
+        "spec":{"nodeName":"n1","containers":[{"name":"c","image":"busybox"}]}}"#;
+    let (ok, _, err) = kubectl(&kc, &["create", "--validate=false", "-f", "-"], Some(pod));
+    assert!(ok, "create with the node's credentials: {err}");
+    let (ok, _, err) = kubectl(&kc, &["delete", "pod", "bound", "--wait=false"], None);
+    assert!(ok, "delete: {err}");
+    std::thread::sleep(std::time::Duration::from_millis(1500));
+    let (ok, out, err) = kubectl(
+        &kc,
+        &["get", "pod", "bound", "-o", "jsonpath={.metadata.deletionTimestamp}"],
+        None,
+    );
+    assert!(ok && !out.is_empty(), "still Terminating: {out} {err}");
+}

@@ -10,10 +10,12 @@ use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use fake_apiserver::{FakeApiServer, ServeOptions};
+use fake_apiserver::{FakeApiServer, ServeOptions, pki};
 
 const USAGE: &str = "\
 Usage: serve --cluster NAME [OPTIONS]
+       serve issue-kubeconfig --cluster NAME --cn USER [--org GROUP]... [--server URL]
+             [--pki-dir DIR]
 
 Serves the fake Kubernetes API over HTTPS like kind's kube-apiserver: the cluster CA in
 PKI_DIR/ca.{crt,key} (made when missing), a serving certificate PKI_DIR/apiserver.{crt,key}
@@ -30,6 +32,14 @@ Options:
   --tls-san NAME_OR_IP       one more name for the serving certificate (repeatable)
   --pki-dir DIR              default /etc/kubernetes/pki
   --admin-conf FILE          default /etc/kubernetes/admin.conf
+  --simulate-kubelets        play the nodes' kubelets (confirm the deletion of Terminating
+                             pods on the controllers' pass); default off, since the test
+                             cluster's nodes run real kubelets
+
+issue-kubeconfig prints to stdout a kubeconfig for user USER (groups GROUP) with a client
+certificate signed by the cluster CA in PKI_DIR (which must exist), server URL (default
+https://NAME-control-plane:6443), cluster NAME, context USER@NAME: kubeadm's kubelet.conf
+for a node is `--cn system:node:NODE --org system:nodes`.
 
 Prints `serving on https://ADDR` once it accepts connections; stops on SIGTERM or SIGINT.";
 
@@ -69,9 +79,15 @@ fn parse(args: Vec<String>) -> Result<ServeOptions, String> {
             "--tls-san" => opts.extra_sans.push(value()?),
             "--pki-dir" => opts.pki_dir = PathBuf::from(value()?),
             "--admin-conf" => opts.admin_conf = PathBuf::from(value()?),
+            "--simulate-kubelets" => opts.simulate_kubelets = true,
             other => return Err(format!("unknown argument {other:?}")),
         }
     }
+    opts.cluster = checked_cluster(cluster)?;
+    Ok(opts)
+}
+
+fn checked_cluster(cluster: Option<String>) -> Result<String, String> {
     let cluster = cluster.ok_or("--cluster NAME is required")?;
     let valid = !cluster.is_empty()
         && cluster
@@ -82,8 +98,75 @@ fn parse(args: Vec<String>) -> Result<ServeOptions, String> {
             "bad cluster name {cluster:?} (lower-case letters, digits and '-')"
         ));
     }
-    opts.cluster = cluster;
-    Ok(opts)
+    Ok(cluster)
+}
+
+/// What `issue-kubeconfig` was asked for.
+struct IssueRequest {
+    cluster: String,
+    user: String,
+    groups: Vec<String>,
+    server: Option<String>,
+    pki_dir: PathBuf,
+}
+
+fn parse_issue(args: Vec<String>) -> Result<IssueRequest, String> {
+    let (mut cluster, mut user, mut server) = (None, None, None);
+    let mut groups = Vec::new();
+    let mut pki_dir = ServeOptions::kind("").pki_dir;
+    let mut it = args.into_iter();
+    while let Some(flag) = it.next() {
+        let (name, inline) = match flag.split_once('=') {
+            Some((n, v)) => (n.to_string(), Some(v.to_string())),
+            None => (flag.clone(), None),
+        };
+        let mut value = || {
+            inline
+                .clone()
+                .or_else(|| it.next())
+                .ok_or_else(|| format!("{name} needs a value"))
+        };
+        match name.as_str() {
+            "--cluster" => cluster = Some(value()?),
+            "--cn" => user = Some(value()?),
+            "--org" => groups.push(value()?),
+            "--server" => server = Some(value()?),
+            "--pki-dir" => pki_dir = PathBuf::from(value()?),
+            other => return Err(format!("issue-kubeconfig: unknown argument {other:?}")),
+        }
+    }
+    Ok(IssueRequest {
+        cluster: checked_cluster(cluster)?,
+        user: user.filter(|u| !u.is_empty()).ok_or("--cn USER is required")?,
+        groups,
+        server,
+        pki_dir,
+    })
+}
+
+/// The kubeconfig of `issue-kubeconfig`, signed by the CA that must already be in the PKI
+/// directory (the API server made it on its first start).
+fn issue_kubeconfig(req: &IssueRequest) -> Result<String, String> {
+    let (crt, key) = (req.pki_dir.join("ca.crt"), req.pki_dir.join("ca.key"));
+    let read = |p: &std::path::Path| {
+        std::fs::read_to_string(p).map_err(|e| format!("reading {}: {e}", p.display()))
+    };
+    let ca = pki::Ca::from_pem(&read(&crt)?, &read(&key)?).map_err(|e| e.to_string())?;
+    let groups: Vec<&str> = req.groups.iter().map(String::as_str).collect();
+    let client = ca
+        .issue_client(&req.user, &groups)
+        .map_err(|e| e.to_string())?;
+    let server = req
+        .server
+        .clone()
+        .unwrap_or_else(|| format!("https://{}-control-plane:6443", req.cluster));
+    Ok(pki::kubeconfig(
+        &req.cluster,
+        &server,
+        ca.cert_pem(),
+        &req.user,
+        &client,
+    ))
 }
 
 /// Resolves on SIGTERM or SIGINT. Registered before `serving on` is printed, so a signal
@@ -102,7 +185,21 @@ fn stop_signals() -> std::io::Result<impl std::future::Future<Output = ()>> {
 
 #[tokio::main]
 async fn main() -> ExitCode {
-    let opts = match parse(std::env::args().skip(1).collect()) {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    if args.first().map(String::as_str) == Some("issue-kubeconfig") {
+        let out = parse_issue(args[1..].to_vec()).and_then(|r| issue_kubeconfig(&r));
+        return match out {
+            Ok(conf) => {
+                print!("{conf}");
+                ExitCode::SUCCESS
+            }
+            Err(e) => {
+                eprintln!("serve: {e}\n\n{USAGE}");
+                ExitCode::from(2)
+            }
+        };
+    }
+    let opts = match parse(args) {
         Ok(o) => o,
         Err(e) if e.is_empty() => {
             println!("{USAGE}");

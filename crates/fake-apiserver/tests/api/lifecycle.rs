@@ -439,3 +439,33 @@ async fn kube_runtime_wait_and_eviction_work() {
         .expect("task")
         .expect("wait");
 }
+
+#[tokio::test]
+async fn without_simulated_kubelets_graceful_deletes_wait_for_a_real_kubelet() {
+    let (server, client) = start().await;
+    server.simulate_kubelets(false);
+    let pods: Api<Pod> = Api::namespaced(client.clone(), "default");
+    pods.create(
+        &PostParams::default(),
+        &pod("waits", Some("kind-worker"), &[]),
+    )
+    .await
+    .expect("create");
+    pods.delete("waits", &DeleteParams::default())
+        .await
+        .expect("delete");
+    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    server.settle();
+    let waiting = server
+        .get("v1", "Pod", Some("default"), "waits")
+        .expect("still there: no simulated kubelet confirms");
+    assert!(is_terminating(&waiting));
+    // What the real kubelet does once its containers stopped: confirm with grace 0.
+    pods.delete("waits", &DeleteParams::default().grace_period(0))
+        .await
+        .expect("confirm");
+    eventually("confirmed: pod gone", || {
+        server.get("v1", "Pod", Some("default"), "waits").is_none()
+    })
+    .await;
+}
