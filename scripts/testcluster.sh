@@ -55,9 +55,13 @@ Commands:
       server of crates/fake-apiserver (its 'serve' binary, built with cargo
       unless KIND_CHAOS_APISERVER_BIN names one) as $APISERVER_IN_NODE on
       6443 (HTTPS, client certificates, /etc/kubernetes/pki, admin.conf as
-      kind has them), and register the nodes with it as kind would
-      (kind-config.yaml: worker labelled mock-server=true, worker2 tainted
-      playground_test=ensure_only_tolerations_run_here:NoSchedule). Needs
+      kind has them), and in every node the stand-in kubelet of crates/kubelet
+      (built with cargo unless KIND_CHAOS_KUBELET_BIN names one) as
+      /usr/bin/kubelet with /etc/kubernetes/kubelet.conf and the flags in
+      /var/lib/kubelet/kubeadm-flags.env, as kind would (kind-config.yaml:
+      worker labelled mock-server=true, worker2 tainted
+      playground_test=ensure_only_tolerations_run_here:NoSchedule); the
+      kubelets register the nodes, and 'up' waits until all are Ready. Needs
       kubectl on this machine.
   kubeconfig NAME
       Print the path of a kubeconfig for the API of an 'up --api' cluster,
@@ -82,12 +86,15 @@ Commands:
 
 Inside a node: containerd log /var/log/containerd.log; the chosen snapshotter
 in /run/kind-chaos/snapshotter and in 'containerd config dump'; the kubelet
-stand-in /usr/bin/kubelet (log /var/log/unit-restarter.log) is restarted 1 s
-after it exits, if it is executable.
+stand-in /usr/bin/kubelet (log /var/log/unit-restarter.log; with --api the
+kubelet's own log is /var/log/kubelet.log) is restarted 1 s after it exits,
+if it is executable.
 
 Environment:
   KIND_CHAOS_APISERVER_BIN the fake API server binary for 'up --api' (default:
                            cargo build -p fake-apiserver --bin serve)
+  KIND_CHAOS_KUBELET_BIN   the kubelet binary for 'up --api' (default:
+                           cargo build -p kubelet --bin kubelet)
   KIND_CHAOS_TESTCLUSTER_STATE where kubeconfigs go ($STATE_DIR)
   KIND_CHAOS_SNAPSHOTTER   force the nodes' snapshotter (at 'up'), e.g. native
   KIND_CHAOS_DEBIAN_MIRROR mirror for debootstrap (default: from apt's sources)
@@ -563,7 +570,7 @@ KUBECTL=${KUBECTL:-kubectl}
 
 need_kubectl() {
   command -v "$KUBECTL" >/dev/null 2>&1 ||
-    die "--api needs kubectl on this machine to register the nodes (none found; set KUBECTL)"
+    die "--api needs kubectl on this machine to wait for the API and the nodes (none found; set KUBECTL)"
 }
 
 # The fake API server binary: KIND_CHAOS_APISERVER_BIN, else built with cargo.
@@ -662,90 +669,118 @@ wait_for_api() { # NAME
   die "the API server in $name-control-plane did not become ready within 60s (log above)"
 }
 
-# A Node object as the kubelet registers it in a kind node (labels, taints,
-# addresses, conditions, nodeInfo), with kind-config.yaml's labels and taints:
-# worker 1 labelled mock-server=true, worker 2 tainted playground_test.
-node_json() { # CLUSTER NODE ROLE INDEX WORKERS KUBE_VERSION
-  local cluster=$1 node=$2 role=$3 index=$4 workers=$5 version=$6
-  local info ip now kernel arch os runtime boot cpus mem labels taints uuid
-  info=$(docker exec "$node" sh -c '
-    uname -r; uname -m; . /etc/os-release; echo "$PRETTY_NAME"
-    containerd --version | awk "{ print \$3 }"
-    cat /proc/sys/kernel/random/boot_id; nproc
-    awk "/^MemTotal:/ { print \$2 }" /proc/meminfo') || return 1
-  {
-    read -r kernel
-    read -r arch
-    read -r os
-    read -r runtime
-    read -r boot
-    read -r cpus
-    read -r mem
-  } <<<"$info"
-  case $arch in x86_64) arch=amd64 ;; aarch64) arch=arm64 ;; esac
-  ip=$(docker container inspect -f '{{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}}' "$node")
-  now=$(date -u +%FT%TZ)
-  uuid=$(cat /proc/sys/kernel/random/uuid)
-  labels="\"beta.kubernetes.io/arch\":\"$arch\",\"beta.kubernetes.io/os\":\"linux\",\"kubernetes.io/arch\":\"$arch\",\"kubernetes.io/hostname\":\"$node\",\"kubernetes.io/os\":\"linux\""
-  taints=
-  if [[ $role == control-plane ]]; then
-    labels+=",\"node-role.kubernetes.io/control-plane\":\"\",\"node.kubernetes.io/exclude-from-external-load-balancers\":\"\""
-    # kind removes the control plane's taint only when there are no workers.
-    if ((workers > 0)); then
-      taints='{"key":"node-role.kubernetes.io/control-plane","effect":"NoSchedule"}'
-    fi
-  elif ((index == 1)); then
-    labels+=',"mock-server":"true"'
-  elif ((index == 2)); then
-    taints='{"key":"playground_test","value":"ensure_only_tolerations_run_here","effect":"NoSchedule"}'
+# The stand-in kubelet binary: KIND_CHAOS_KUBELET_BIN, else built with cargo.
+kubelet_bin() {
+  if [[ -n ${KIND_CHAOS_KUBELET_BIN:-} ]]; then
+    [[ -f $KIND_CHAOS_KUBELET_BIN && -x $KIND_CHAOS_KUBELET_BIN ]] ||
+      die "KIND_CHAOS_KUBELET_BIN=$KIND_CHAOS_KUBELET_BIN is not an executable file"
+    echo "$KIND_CHAOS_KUBELET_BIN"
+    return
   fi
-  local cond= c ctype creason cmsg cstatus
-  for c in "MemoryPressure:KubeletHasSufficientMemory:kubelet has sufficient memory available" \
-    "DiskPressure:KubeletHasNoDiskPressure:kubelet has no disk pressure" \
-    "PIDPressure:KubeletHasSufficientPID:kubelet has sufficient PID available" \
-    "Ready:KubeletReady:kubelet is posting ready status"; do
-    IFS=: read -r ctype creason cmsg <<<"$c"
-    cstatus=False
-    [[ $ctype == Ready ]] && cstatus=True
-    cond+="${cond:+,}{\"type\":\"$ctype\",\"status\":\"$cstatus\",\"reason\":\"$creason\",\"message\":\"$cmsg\",\"lastHeartbeatTime\":\"$now\",\"lastTransitionTime\":\"$now\"}"
-  done
-  cat <<EOF
-{"apiVersion":"v1","kind":"Node",
- "metadata":{"name":"$node","labels":{$labels}},
- "spec":{"podCIDR":"10.244.$index.0/24","podCIDRs":["10.244.$index.0/24"],"providerID":"kind://docker/$cluster/$node"${taints:+,\"taints\":[$taints]}},
- "status":{
-  "addresses":[{"type":"InternalIP","address":"$ip"},{"type":"Hostname","address":"$node"}],
-  "capacity":{"cpu":"$cpus","memory":"${mem}Ki","pods":"110"},
-  "allocatable":{"cpu":"$cpus","memory":"${mem}Ki","pods":"110"},
-  "conditions":[$cond],
-  "daemonEndpoints":{"kubeletEndpoint":{"Port":10250}},
-  "nodeInfo":{"architecture":"$arch","bootID":"$boot","containerRuntimeVersion":"containerd://$runtime",
-   "kernelVersion":"$kernel","kubeProxyVersion":"$version","kubeletVersion":"$version",
-   "machineID":"${uuid//-/}","operatingSystem":"linux","osImage":"$os","systemUUID":"$uuid"}}}
-EOF
+  local cargo=${CARGO:-cargo} out bin
+  command -v "$cargo" >/dev/null 2>&1 ||
+    die "cargo is needed to build the kubelet (or set KIND_CHAOS_KUBELET_BIN)"
+  log "building the kubelet (cargo build -p kubelet --bin kubelet)"
+  out=$(cd "$ROOT" && "$cargo" build -q -p kubelet --bin kubelet 2>&1) || {
+    echo "$out" >&2
+    die "cargo build of the kubelet failed"
+  }
+  bin=${CARGO_TARGET_DIR:-$ROOT/target}/debug/kubelet
+  [[ $bin == /* ]] || bin=$ROOT/$bin
+  [[ -x $bin ]] || die "cargo built the kubelet but $bin is missing"
+  echo "$bin"
 }
 
-# Start the API server in the control plane and register the nodes not
-# registered yet (until a stand-in kubelet registers them itself).
+# The node's kubelet flags, as kubeadm and kind-config.yaml give them: the
+# control plane's role label (and its NoSchedule taint only when there are
+# workers, as kind does), worker 1 labelled mock-server=true, worker 2 tainted
+# playground_test.
+kubelet_flags() { # ROLE INDEX WORKERS
+  local role=$1 index=$2 workers=$3 flags=
+  if [[ $role == control-plane ]]; then
+    flags='--node-labels=node-role.kubernetes.io/control-plane=,node.kubernetes.io/exclude-from-external-load-balancers='
+    ((workers > 0)) && flags+=' --register-with-taints=node-role.kubernetes.io/control-plane:NoSchedule'
+  elif ((index == 1)); then
+    flags='--node-labels=mock-server=true'
+  elif ((index == 2)); then
+    flags='--register-with-taints=playground_test=ensure_only_tolerations_run_here:NoSchedule'
+  fi
+  echo "$flags"
+}
+
+# Give NODE its kubelet as kubeadm join does in kind: /etc/kubernetes/kubelet.conf
+# (a client certificate for system:node:NODE in group system:nodes, issued by
+# the API server in the control plane with the cluster CA), the flags in
+# /var/lib/kubelet/kubeadm-flags.env, and BIN as /usr/bin/kubelet. The node's
+# restart loop then runs it (the sleep stand-in it ran before is stopped).
+install_kubelet() { # CLUSTER NODE BIN FLAGS
+  local name=$1 node=$2 bin=$3 flags=$4 work conf out pid
+  new_tmp_dir work kubelet
+  conf=$work/kubelet.conf
+  docker exec "$name-control-plane" "$APISERVER_IN_NODE" issue-kubeconfig --cluster "$name" \
+    --cn "system:node:$node" --org system:nodes >"$conf" ||
+    die "could not issue the kubelet credentials of $node"
+  printf 'KUBELET_KUBEADM_ARGS="%s"\n' "$flags" >"$work/kubeadm-flags.env"
+  docker exec "$node" mkdir -p /etc/kubernetes /var/lib/kubelet || die "mkdir in $node failed"
+  docker cp "$conf" "$node:/etc/kubernetes/kubelet.conf" >/dev/null &&
+    docker exec "$node" chmod 0600 /etc/kubernetes/kubelet.conf &&
+    docker cp "$work/kubeadm-flags.env" "$node:/var/lib/kubelet/kubeadm-flags.env" >/dev/null ||
+    die "could not write the kubelet's configuration into $node"
+  docker cp "$bin" "$node:/usr/bin/kubelet.new" >/dev/null ||
+    die "could not copy the kubelet into $node"
+  # A glibc binary from this host runs in the node when both are the same
+  # Debian release (it needs glibc 2.34); say so plainly when it does not.
+  if ! out=$(docker exec "$node" /usr/bin/kubelet.new --help 2>&1 >/dev/null); then
+    die "the kubelet does not run inside $node (built on a newer system than the node's $SUITE?): $out"
+  fi
+  docker exec "$node" sh -c 'chmod 0755 /usr/bin/kubelet.new && mv -f /usr/bin/kubelet.new /usr/bin/kubelet' ||
+    die "could not install the kubelet in $node"
+  # Whatever runs now (the sleep stand-in, or an older kubelet) gives way: the
+  # loop starts the new binary with the flags 1 s later.
+  pid=$(docker exec "$node" sh -c 'cat /run/kind-chaos/kubelet.pid 2>/dev/null' || true)
+  if [[ $pid =~ ^[0-9]+$ ]]; then
+    docker exec "$node" kill "$pid" 2>/dev/null || true
+  fi
+}
+
+# Wait until every node is registered and Ready (posted by its kubelet).
+wait_for_nodes() { # KUBECONFIG NODE...
+  local kc=$1 i node ready missing
+  shift
+  for ((i = 0; i < 120; i++)); do
+    missing=
+    for node in "$@"; do
+      ready=$("$KUBECTL" --kubeconfig "$kc" get node "$node" \
+        -o 'jsonpath={.status.conditions[?(@.type=="Ready")].status}' 2>/dev/null || true)
+      [[ $ready == True ]] || missing+=" $node"
+    done
+    [[ -z $missing ]] && return 0
+    sleep 0.5
+  done
+  for node in $missing; do
+    log "$node: tail of /var/log/kubelet.log:"
+    docker exec "$node" tail -n 15 /var/log/kubelet.log >&2 || true
+  done
+  die "nodes not Ready within 60s:$missing"
+}
+
+# Start the API server in the control plane, then a kubelet in every node;
+# the kubelets register the nodes (there is no other registration).
 start_api() { # NAME WORKERS NODE...
-  local name=$1 workers=$2 bin kc version i node role
+  local name=$1 workers=$2 bin kbin kc i node role
   shift 2
   bin=$(apiserver_bin)
+  kbin=$(kubelet_bin)
   install_apiserver "$name-control-plane" "$bin"
   kc=$(wait_for_api "$name")
-  version=$("$KUBECTL" --kubeconfig "$kc" get --raw /version |
-    sed -n 's/.*"gitVersion": *"\([^"]*\)".*/\1/p' | head -n1)
   i=0
   for node in "$@"; do
     role=worker
     [[ $node == "$name-control-plane" ]] && role=control-plane
-    if ! "$KUBECTL" --kubeconfig "$kc" get node "$node" >/dev/null 2>&1; then
-      node_json "$name" "$node" "$role" "$i" "$workers" "${version:-v0.0.0}" |
-        "$KUBECTL" --kubeconfig "$kc" create --validate=false -f - >/dev/null ||
-        die "could not register node $node with the API server"
-    fi
+    install_kubelet "$name" "$node" "$kbin" "$(kubelet_flags "$role" "$i" "$workers")"
     i=$((i + 1))
   done
+  wait_for_nodes "$kc" "$@"
 }
 
 cmd_up() {

@@ -97,6 +97,8 @@ impl FakeApiServer {
             .map(|ip| SocketAddr::new(ip, port).to_string());
         let server = Self::start_tls(listener, advertise, &material).await?;
         server.simulate_kubelets(opts.simulate_kubelets);
+        // The kubelets' heartbeats (kube-node-lease), as upstream's coordination.k8s.io/v1.
+        server.register_resource("coordination.k8s.io/v1", "Lease", "leases", true);
         Ok(server)
     }
 }

@@ -488,4 +488,7 @@ fn issued_node_kubeconfig_is_kubeadms_kubelet_conf_and_is_accepted() {
         None,
     );
     assert!(ok && !out.is_empty(), "still Terminating: {out} {err}");
+    // The kubelets' Leases are served.
+    let (ok, _, err) = kubectl(&kc, &["get", "leases", "-n", "kube-node-lease"], None);
+    assert!(ok, "leases: {err}");
 }
