@@ -1,7 +1,8 @@
 //! The local test cluster with its control plane (`scripts/testcluster.sh up NAME --api`):
 //! the fake API server runs in `NAME-control-plane` as kind's kube-apiserver does (HTTPS on
 //! the published 6443, client certificates, `/etc/kubernetes/admin.conf`), the nodes are
-//! registered with kind-config.yaml's labels and taints, the real `kubectl` (`/usr/bin/kubectl`)
+//! registered by their kubelets with kind-config.yaml's labels and taints (more on the kubelets
+//! in tests/local_cluster_kubelet.rs), the real `kubectl` (`/usr/bin/kubectl`)
 //! uses the host kubeconfig the script prints, and `chaos` finds the API with no flags through
 //! its kind discovery (admin.conf read through Docker, the published port).
 //!
@@ -52,6 +53,10 @@ fn run_script(args: &[&str]) -> String {
         && std::env::var_os("KIND_CHAOS_APISERVER_BIN").is_none()
     {
         cmd.env("KIND_CHAOS_APISERVER_BIN", serve);
+    }
+    let kubelet = Path::new(env!("CARGO_BIN_EXE_chaos")).with_file_name("kubelet");
+    if kubelet.is_file() && std::env::var_os("KIND_CHAOS_KUBELET_BIN").is_none() {
+        cmd.env("KIND_CHAOS_KUBELET_BIN", kubelet);
     }
     let out = cmd
         .args(args)
@@ -308,9 +313,22 @@ fn chaos_finds_the_api_with_no_flags_and_joins_it_with_the_nodes() {
         &["get", "pod", "joined", "-o", "jsonpath={.metadata.uid}"],
         None,
     );
-    let joined = run_script(&["pod", CLUSTER, "worker", "default", "joined", uid.trim()]);
+    assert!(!uid.trim().is_empty());
+    // The worker's kubelet starts the pod's sandbox (its image is not in the node, so the
+    // container waits); a sandbox the API does not know is a ghost.
     let ghost = run_script(&["pod", CLUSTER, "worker2", "default", "not-in-the-api"]);
-    let view = chaos_reality();
+    let mut view = chaos_reality();
+    for _ in 0..40 {
+        let joined = view["drift"].as_array().is_some_and(|d| {
+            d.iter()
+                .any(|e| e["name"] == "joined" && e["state"] == "consistent")
+        });
+        if joined {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(500));
+        view = chaos_reality();
+    }
     assert_eq!(view["api"]["connected"], true, "{view}");
     let drift = view["drift"].as_array().expect("drift with the API");
     let entry = |name: &str| {
@@ -322,6 +340,6 @@ fn chaos_finds_the_api_with_no_flags_and_joins_it_with_the_nodes() {
     assert_eq!(entry("joined")["state"], "consistent", "{view}");
     assert_eq!(entry("joined")["node"], "kc-localapi-worker");
     assert_eq!(entry("not-in-the-api")["state"], "ghost", "{view}");
-    run_script(&["unpod", CLUSTER, "worker", joined.trim()]);
+    kubectl_ok(&["delete", "pod", "joined", "--grace-period=0", "--force"], None);
     run_script(&["unpod", CLUSTER, "worker2", ghost.trim()]);
 }
