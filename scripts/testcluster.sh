@@ -715,6 +715,8 @@ kubelet_flags() { # ROLE INDEX WORKERS
 # restart loop then runs it (the sleep stand-in it ran before is stopped).
 install_kubelet() { # CLUSTER NODE BIN FLAGS
   local name=$1 node=$2 bin=$3 flags=$4 work conf out pid
+  docker exec "$node" grep -q kubeadm-flags.env /usr/local/bin/unit-restarter ||
+    die "$node runs a node image from before the kubelet was installed; '$PROG down $name' and 'up' again"
   new_tmp_dir work kubelet
   conf=$work/kubelet.conf
   docker exec "$name-control-plane" "$APISERVER_IN_NODE" issue-kubeconfig --cluster "$name" \

@@ -340,6 +340,9 @@ fn chaos_finds_the_api_with_no_flags_and_joins_it_with_the_nodes() {
     assert_eq!(entry("joined")["state"], "consistent", "{view}");
     assert_eq!(entry("joined")["node"], "kc-localapi-worker");
     assert_eq!(entry("not-in-the-api")["state"], "ghost", "{view}");
-    kubectl_ok(&["delete", "pod", "joined", "--grace-period=0", "--force"], None);
+    kubectl_ok(
+        &["delete", "pod", "joined", "--grace-period=0", "--force"],
+        None,
+    );
     run_script(&["unpod", CLUSTER, "worker2", ghost.trim()]);
 }

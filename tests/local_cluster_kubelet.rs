@@ -210,7 +210,10 @@ fn kubelets_register_ready_nodes_and_renew_their_leases() {
             "tr '\\0' ' ' </proc/$(cat /run/kind-chaos/kubelet.pid)/cmdline",
         ]);
         assert!(cmdline.starts_with("/usr/bin/kubelet"), "{node}: {cmdline}");
-        assert!(!cmdline.contains("infinity"), "{node} still runs the sleep stand-in");
+        assert!(
+            !cmdline.contains("infinity"),
+            "{node} still runs the sleep stand-in"
+        );
         let conf = docker(&["exec", node, "cat", "/etc/kubernetes/kubelet.conf"]);
         assert!(
             conf.contains("server: https://kc-kubelets-control-plane:6443\n")
@@ -267,14 +270,10 @@ fn kubelets_register_ready_nodes_and_renew_their_leases() {
             .collect()
     };
     let first = renewals();
-    eventually(
-        "every Lease renewed",
-        Duration::from_secs(25),
-        || {
-            let now = renewals();
-            now.iter().zip(&first).all(|(a, b)| a != b).then_some(())
-        },
-    );
+    eventually("every Lease renewed", Duration::from_secs(25), || {
+        let now = renewals();
+        now.iter().zip(&first).all(|(a, b)| a != b).then_some(())
+    });
 }
 
 #[test]
@@ -310,7 +309,12 @@ fn a_pod_from_a_lab_image_runs_on_its_node_and_chaos_sees_it_consistent() {
 }
 
 /// Follows one pod with `kubectl get -w` and returns each event's object as it comes.
-fn watch_pod(name: &str) -> (std::process::Child, std::sync::mpsc::Receiver<(Instant, Value)>) {
+fn watch_pod(
+    name: &str,
+) -> (
+    std::process::Child,
+    std::sync::mpsc::Receiver<(Instant, Value)>,
+) {
     let mut child = Command::new(KUBECTL)
         .env("KUBECONFIG", kubeconfig())
         .args(["get", "pod", name, "-w", "-o", "json"])
@@ -351,7 +355,13 @@ fn a_pod_ignoring_its_stop_signal_is_killed_after_its_grace_period() {
         .expect("watch started");
     let t0 = Instant::now();
     kubectl_ok(
-        &["delete", "pod", "ignores-stop", "--grace-period=3", "--wait=false"],
+        &[
+            "delete",
+            "pod",
+            "ignores-stop",
+            "--grace-period=3",
+            "--wait=false",
+        ],
         None,
     );
     let (seen, last) = loop {

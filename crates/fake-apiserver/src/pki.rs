@@ -227,7 +227,13 @@ pub fn admin_conf(cluster: &str, server: &str, ca_pem: &str, client: &CertKey) -
 /// A kubeconfig for `user` (its certificate and key inline) in cluster `cluster` at
 /// `server`, context `USER@CLUSTER`: the layout of kubeadm's `admin.conf` and
 /// `kubelet.conf`.
-pub fn kubeconfig(cluster: &str, server: &str, ca_pem: &str, user: &str, client: &CertKey) -> String {
+pub fn kubeconfig(
+    cluster: &str,
+    server: &str,
+    ca_pem: &str,
+    user: &str,
+    client: &CertKey,
+) -> String {
     let b64 = |s: &str| STANDARD.encode(s.as_bytes());
     format!(
         "apiVersion: v1\nclusters:\n- cluster:\n    certificate-authority-data: {ca}\n    server: {server}\n  name: {cluster}\ncontexts:\n- context:\n    cluster: {cluster}\n    user: {user}\n  name: {user}@{cluster}\ncurrent-context: {user}@{cluster}\nkind: Config\npreferences: {{}}\nusers:\n- name: {user}\n  user:\n    client-certificate-data: {cert}\n    client-key-data: {key}\n",

@@ -484,7 +484,13 @@ fn issued_node_kubeconfig_is_kubeadms_kubelet_conf_and_is_accepted() {
     std::thread::sleep(std::time::Duration::from_millis(1500));
     let (ok, out, err) = kubectl(
         &kc,
-        &["get", "pod", "bound", "-o", "jsonpath={.metadata.deletionTimestamp}"],
+        &[
+            "get",
+            "pod",
+            "bound",
+            "-o",
+            "jsonpath={.metadata.deletionTimestamp}",
+        ],
         None,
     );
     assert!(ok && !out.is_empty(), "still Terminating: {out} {err}");

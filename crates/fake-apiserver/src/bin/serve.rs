@@ -137,7 +137,9 @@ fn parse_issue(args: Vec<String>) -> Result<IssueRequest, String> {
     }
     Ok(IssueRequest {
         cluster: checked_cluster(cluster)?,
-        user: user.filter(|u| !u.is_empty()).ok_or("--cn USER is required")?,
+        user: user
+            .filter(|u| !u.is_empty())
+            .ok_or("--cn USER is required")?,
         groups,
         server,
         pki_dir,
