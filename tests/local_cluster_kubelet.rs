@@ -390,3 +390,24 @@ fn a_pod_ignoring_its_stop_signal_is_killed_after_its_grace_period() {
         },
     );
 }
+
+#[test]
+fn chmod_x_and_a_kill_keep_the_real_kubelet_down_until_chmod_x() {
+    kubeconfig();
+    let node = "kc-kubelets-control-plane";
+    let sh = |script: &str| docker(&["exec", node, "sh", "-c", script]);
+    sh("chmod -x /usr/bin/kubelet && kill $(cat /run/kind-chaos/kubelet.pid)");
+    std::thread::sleep(Duration::from_millis(2500));
+    assert_eq!(sh("pidof kubelet || echo down").trim(), "down");
+    sh("chmod +x /usr/bin/kubelet");
+    let cmdline = eventually("the kubelet back", Duration::from_secs(10), || {
+        let pid = sh("pidof kubelet || true");
+        let pid = pid.trim();
+        (!pid.is_empty()).then(|| sh(&format!("tr '\\0' ' ' </proc/{pid}/cmdline")))
+    });
+    assert!(
+        cmdline
+            .starts_with("/usr/bin/kubelet --node-labels=node-role.kubernetes.io/control-plane="),
+        "{cmdline}"
+    );
+}
