@@ -9,13 +9,16 @@
 //! Needs Docker and kubectl; fails, never skips, without them. The cluster is started once for
 //! this binary and removed at exit (`KIND_CHAOS_KEEP_TESTCLUSTER=1` keeps it).
 
+#[path = "support/local_api.rs"]
+mod local_api;
 #[path = "support/testcluster.rs"]
 mod testcluster;
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::process::{Command, Output};
 use std::sync::OnceLock;
 
+use local_api::run_script;
 use serde_json::Value;
 use testcluster::{docker, script};
 
@@ -36,41 +39,6 @@ extern "C" fn teardown() {
     if std::env::var_os("KIND_CHAOS_KEEP_TESTCLUSTER").is_none() {
         let _ = Command::new(script()).args(["down", CLUSTER]).output();
     }
-}
-
-/// The fake API server's `serve` binary that this test build made (`cargo test --workspace`
-/// builds it next to `chaos`), so the script does not build it again with other features. Run
-/// alone (`cargo test --test local_cluster`) after changing the fake, build it first:
-/// `cargo build -p fake-apiserver --bin serve`.
-fn built_serve() -> Option<PathBuf> {
-    let serve = Path::new(env!("CARGO_BIN_EXE_chaos")).with_file_name("serve");
-    serve.is_file().then_some(serve)
-}
-
-fn run_script(args: &[&str]) -> String {
-    let mut cmd = Command::new(script());
-    if let Some(serve) = built_serve()
-        && std::env::var_os("KIND_CHAOS_APISERVER_BIN").is_none()
-    {
-        cmd.env("KIND_CHAOS_APISERVER_BIN", serve);
-    }
-    let kubelet = Path::new(env!("CARGO_BIN_EXE_chaos")).with_file_name("kubelet");
-    if kubelet.is_file() && std::env::var_os("KIND_CHAOS_KUBELET_BIN").is_none() {
-        cmd.env("KIND_CHAOS_KUBELET_BIN", kubelet);
-    }
-    let out = cmd
-        .args(args)
-        .output()
-        .unwrap_or_else(|e| panic!("cannot run {}: {e}", script().display()));
-    assert!(
-        out.status.success(),
-        "`testcluster.sh {}` failed ({}); Docker and kubectl are needed.\nstdout:\n{}\nstderr:\n{}",
-        args.join(" "),
-        out.status,
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
 fn cluster() -> &'static ApiCluster {
@@ -99,21 +67,7 @@ fn cluster() -> &'static ApiCluster {
 }
 
 fn kubectl(args: &[&str], stdin: Option<&str>) -> Output {
-    let c = cluster();
-    let mut child = Command::new(KUBECTL)
-        .env("KUBECONFIG", &c.kubeconfig)
-        .args(args)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawn kubectl");
-    let mut input = child.stdin.take().expect("stdin");
-    if let Some(text) = stdin {
-        std::io::Write::write_all(&mut input, text.as_bytes()).expect("stdin");
-    }
-    drop(input);
-    child.wait_with_output().expect("kubectl")
+    local_api::kubectl_at(KUBECTL, &cluster().kubeconfig, args, stdin)
 }
 
 fn kubectl_ok(args: &[&str], stdin: Option<&str>) -> String {

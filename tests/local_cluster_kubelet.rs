@@ -9,6 +9,8 @@
 //! without them. The cluster is started once for this binary and removed at exit
 //! (`KIND_CHAOS_KEEP_TESTCLUSTER=1` keeps it).
 
+#[path = "support/local_api.rs"]
+mod local_api;
 #[path = "support/testcluster.rs"]
 mod testcluster;
 
@@ -18,6 +20,7 @@ use std::process::{Command, Output, Stdio};
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
+use local_api::run_script;
 use serde_json::Value;
 use testcluster::{docker, script};
 
@@ -37,39 +40,6 @@ extern "C" fn teardown() {
     if std::env::var_os("KIND_CHAOS_KEEP_TESTCLUSTER").is_none() {
         let _ = Command::new(script()).args(["down", CLUSTER]).output();
     }
-}
-
-/// A binary of this build next to `chaos` (`serve`, `kubelet`), when it was built.
-fn built(name: &str) -> Option<PathBuf> {
-    let bin = Path::new(env!("CARGO_BIN_EXE_chaos")).with_file_name(name);
-    bin.is_file().then_some(bin)
-}
-
-fn run_script(args: &[&str]) -> String {
-    let mut cmd = Command::new(script());
-    for (var, bin) in [
-        ("KIND_CHAOS_APISERVER_BIN", "serve"),
-        ("KIND_CHAOS_KUBELET_BIN", "kubelet"),
-    ] {
-        if let Some(path) = built(bin)
-            && std::env::var_os(var).is_none()
-        {
-            cmd.env(var, path);
-        }
-    }
-    let out = cmd
-        .args(args)
-        .output()
-        .unwrap_or_else(|e| panic!("cannot run {}: {e}", script().display()));
-    assert!(
-        out.status.success(),
-        "`testcluster.sh {}` failed ({}); Docker and kubectl are needed.\nstdout:\n{}\nstderr:\n{}",
-        args.join(" "),
-        out.status,
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
 fn chaos(args: &[&str]) -> Output {
@@ -139,20 +109,7 @@ fn kubeconfig() -> &'static Path {
 }
 
 fn kubectl(args: &[&str], stdin: Option<&str>) -> Output {
-    let mut child = Command::new(KUBECTL)
-        .env("KUBECONFIG", kubeconfig())
-        .args(args)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawn kubectl");
-    let mut input = child.stdin.take().expect("stdin");
-    if let Some(text) = stdin {
-        std::io::Write::write_all(&mut input, text.as_bytes()).expect("stdin");
-    }
-    drop(input);
-    child.wait_with_output().expect("kubectl")
+    local_api::kubectl_at(KUBECTL, kubeconfig(), args, stdin)
 }
 
 fn kubectl_ok(args: &[&str], stdin: Option<&str>) -> String {
