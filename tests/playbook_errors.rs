@@ -261,3 +261,18 @@ fn a_fifo_playbook_or_manifest_is_refused_without_blocking() {
         "{text}"
     );
 }
+
+#[test]
+fn bad_label_selectors_are_refused_at_the_offending_token() {
+    // The last selector of the fixture is valid (every operator): only the first five fail.
+    let (text, count) = render("bad-selectors.yaml");
+    assert_eq!(count, 5, "{text}");
+    for at in ["5:56", "8:50", "10:61", "13:53", "17:19"] {
+        assert!(
+            text.contains(&format!("tests/fixtures/invalid/bad-selectors.yaml:{at}")),
+            "{at}:\n{text}"
+        );
+    }
+    assert!(text.contains("invalid label selector"), "{text}");
+    insta::assert_snapshot!(text);
+}

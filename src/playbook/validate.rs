@@ -377,6 +377,7 @@ impl<'a> Validator<'a> {
                         ("selector", p.selector.is_some()),
                     ],
                 );
+                self.check_selector(p.selector.as_deref(), at(&["selector"]));
             }
             Action::EtcdDelete(e) => {
                 self.one_of(
@@ -430,8 +431,11 @@ impl<'a> Validator<'a> {
 
     fn check_condition(&mut self, c: &Condition, at: &dyn Fn(&[&str]) -> Option<Span>) {
         match c {
-            Condition::Pods(p) if p.name.is_some() && p.selector.is_some() => {
-                self.error(at(&["pods"]), "`pods` takes `name` or `selector`, not both");
+            Condition::Pods(p) => {
+                if p.name.is_some() && p.selector.is_some() {
+                    self.error(at(&["pods"]), "`pods` takes `name` or `selector`, not both");
+                }
+                self.check_selector(p.selector.as_deref(), at(&["pods", "selector"]));
             }
             Condition::EtcdKey(e) => {
                 let whole = at(&["etcd-key"]);
