@@ -1,8 +1,15 @@
 //! Reading one file out of a node container with the archive API (`GET /containers/X/archive`,
-//! what `docker cp` uses). Docker answers with a tar stream; a file needs only the first entry,
-//! so a small ustar reader is enough and saves a dependency. It understands the entries Docker
-//! writes: regular files, symlinks (followed, like `docker cp NODE:/link -` would not, because
-//! a caller asking for a path wants its content), PAX headers and GNU long names.
+//! what `docker cp` uses). Docker answers with a tar stream of which a file needs only the
+//! first entry: regular files, symlinks (followed, like `docker cp NODE:/link -` would not,
+//! because a caller asking for a path wants its content) and directories (refused).
+//!
+//! The archive is read with the `tar` crate (0.4, maintained by the composefs project) rather
+//! than our own ustar reader: it checks header checksums, applies PAX `size`/`path`/`linkpath`
+//! records and GNU long names *and* long link targets to the entry they describe, and reads
+//! base-256 sizes; our reader skipped PAX records, so a symlink whose target is longer than
+//! 100 bytes was followed to a truncated path. The size cap stays ours.
+
+use std::io::Read;
 
 use bollard::query_parameters::DownloadFromContainerOptionsBuilder;
 use futures::TryStreamExt;
@@ -81,98 +88,103 @@ fn resolve(link: &str, target: &str) -> String {
     format!("{dir}/{target}")
 }
 
-/// The first real entry of a tar archive (skipping PAX and GNU long-name headers).
+/// The first real entry of a tar archive. PAX extended headers and GNU long names/links are
+/// folded into the entry they describe by the `tar` crate (so a long symlink target is read
+/// from its PAX `linkpath` or GNU `K` record); PAX global headers are skipped.
 pub(crate) fn first_entry(archive: &[u8]) -> Result<Entry, String> {
-    let mut at = 0;
-    loop {
-        let header = archive
-            .get(at..at + 512)
-            .ok_or("the archive ended before its first file")?;
-        if header.iter().all(|b| *b == 0) {
-            return Err("the archive is empty".into());
+    let mut tar = tar::Archive::new(archive);
+    let entries = tar.entries().map_err(|e| e.to_string())?;
+    for entry in entries {
+        let mut entry = entry.map_err(|e| e.to_string())?;
+        let kind = entry.header().entry_type();
+        match kind {
+            tar::EntryType::Regular | tar::EntryType::Continuous => {
+                let size = entry.size();
+                if size > MAX_FILE {
+                    return Err(format!("the file is too large ({size} bytes)"));
+                }
+                let mut data = Vec::new();
+                entry.read_to_end(&mut data).map_err(|e| e.to_string())?;
+                // The crate reads what is there: a short body is a truncated archive.
+                if data.len() as u64 != size {
+                    return Err("the archive is truncated".into());
+                }
+                return Ok(Entry::File(data));
+            }
+            tar::EntryType::Symlink => {
+                let target = entry
+                    .link_name_bytes()
+                    .ok_or("a symbolic link without a target")?;
+                return Ok(Entry::Symlink(
+                    String::from_utf8_lossy(&target).into_owned(),
+                ));
+            }
+            tar::EntryType::Directory => return Ok(Entry::Directory),
+            // A global PAX header describes every entry; the file is still to come.
+            tar::EntryType::XGlobalHeader => {}
+            other => return Ok(Entry::Other(other.as_byte())),
         }
-        let size = parse_size(&header[124..136])?;
-        if size > MAX_FILE {
-            return Err(format!("the file is too large ({size} bytes)"));
-        }
-        let size = usize::try_from(size).map_err(|_| "size does not fit in memory")?;
-        let data_start = at + 512;
-        let data = archive
-            .get(data_start..data_start + size)
-            .ok_or("the archive is truncated")?;
-        let typeflag = header[156];
-        match typeflag {
-            b'0' | 0 | b'7' => return Ok(Entry::File(data.to_vec())),
-            b'2' => return Ok(Entry::Symlink(link_name(header))),
-            b'5' => return Ok(Entry::Directory),
-            // PAX extended headers and GNU long names describe the next entry.
-            b'x' | b'g' | b'L' | b'K' => {}
-            other => return Ok(Entry::Other(other)),
-        }
-        at = data_start + size.div_ceil(512) * 512;
     }
-}
-
-fn link_name(header: &[u8]) -> String {
-    let field = &header[157..257];
-    let end = field.iter().position(|b| *b == 0).unwrap_or(field.len());
-    String::from_utf8_lossy(&field[..end]).into_owned()
-}
-
-/// Octal (NUL/space terminated) or GNU base-256 (high bit set) size field.
-fn parse_size(field: &[u8]) -> Result<u64, String> {
-    if field.first().is_some_and(|b| b & 0x80 != 0) {
-        let mut n: u64 = u64::from(field[0] & 0x7f);
-        for b in &field[1..] {
-            n = n
-                .checked_mul(256)
-                .and_then(|n| n.checked_add(u64::from(*b)))
-                .ok_or("size overflows")?;
-        }
-        return Ok(n);
-    }
-    let text: String = field
-        .iter()
-        .take_while(|b| **b != 0)
-        .map(|b| *b as char)
-        .collect();
-    let text = text.trim();
-    if text.is_empty() {
-        return Ok(0);
-    }
-    u64::from_str_radix(text, 8).map_err(|_| format!("bad size field {text:?}"))
+    Err("the archive is empty".into())
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    fn header(name: &str, size: usize, typeflag: u8, link: &str) -> Vec<u8> {
-        let mut h = vec![0u8; 512];
-        h[..name.len()].copy_from_slice(name.as_bytes());
-        let s = format!("{size:011o}\0");
-        h[124..136].copy_from_slice(s.as_bytes());
-        h[156] = typeflag;
-        h[157..157 + link.len()].copy_from_slice(link.as_bytes());
-        h
+    /// A raw ustar header as Go's archive/tar writes it, checksum included.
+    fn header(name: &str, size: u64, typeflag: u8, link: &str) -> Vec<u8> {
+        let mut h = tar::Header::new_ustar();
+        h.set_path(name).unwrap();
+        h.set_size(size);
+        h.set_entry_type(tar::EntryType::new(typeflag));
+        if !link.is_empty() {
+            h.set_link_name(link).unwrap();
+        }
+        h.set_mode(0o644);
+        h.set_cksum();
+        h.as_bytes().to_vec()
     }
 
     fn entry(name: &str, data: &[u8], typeflag: u8) -> Vec<u8> {
-        let mut v = header(name, data.len(), typeflag, "");
+        let mut v = header(name, data.len() as u64, typeflag, "");
         v.extend_from_slice(data);
         v.resize(v.len().div_ceil(512) * 512, 0);
         v
     }
 
+    fn pax(records: &[(&str, &str)]) -> Vec<u8> {
+        let body: String = records
+            .iter()
+            .map(|(k, v)| {
+                // A record is "LEN key=value\n", LEN counting itself.
+                let rest = format!(" {k}={v}\n");
+                let mut len = rest.len() + 1;
+                while (len.to_string().len() + rest.len()) != len {
+                    len += 1;
+                }
+                format!("{len}{rest}")
+            })
+            .collect();
+        entry("PaxHeaders/x", body.as_bytes(), b'x')
+    }
+
     #[test]
     fn reads_a_file_after_a_pax_header() {
-        let mut a = entry("PaxHeaders/x", b"30 path=some/long/name/here\n", b'x');
+        let mut a = pax(&[("path", "some/long/name/here")]);
         a.extend(entry("admin.conf", b"apiVersion: v1\n", b'0'));
         a.extend(vec![0u8; 1024]);
         assert_eq!(
             first_entry(&a),
             Ok(Entry::File(b"apiVersion: v1\n".to_vec()))
         );
+    }
+
+    #[test]
+    fn a_global_pax_header_is_skipped() {
+        let mut a = entry("pax_global_header", b"", b'g');
+        a.extend(entry("f", b"x", 0));
+        assert_eq!(first_entry(&a), Ok(Entry::File(b"x".to_vec())));
     }
 
     #[test]
@@ -183,22 +195,73 @@ mod tests {
         assert_eq!(resolve("/etc/link", "/abs"), "/abs");
         let d = header("dir", 0, b'5', "");
         assert_eq!(first_entry(&d), Ok(Entry::Directory));
+        let fifo = header("p", 0, b'6', "");
+        assert_eq!(first_entry(&fifo), Ok(Entry::Other(b'6')));
     }
 
     #[test]
-    fn truncated_and_empty_archives_are_errors() {
-        assert!(first_entry(&[]).is_err());
-        assert!(first_entry(&[0u8; 1024]).is_err());
+    fn long_symlink_targets_come_from_pax_or_gnu_records() {
+        // Longer than the header's 100-byte link field.
+        let target = format!("/var/lib/{}/kubelet.conf", "d".repeat(150));
+        let mut a = pax(&[("linkpath", &target)]);
+        a.extend(header("link", 0, b'2', "truncated"));
+        assert_eq!(first_entry(&a), Ok(Entry::Symlink(target.clone())));
+
+        let mut b = tar::Builder::new(Vec::new());
+        let mut h = tar::Header::new_gnu();
+        h.set_entry_type(tar::EntryType::Symlink);
+        h.set_size(0);
+        b.append_link(&mut h, "link", &target).unwrap();
+        let gnu = b.into_inner().unwrap();
+        assert_eq!(first_entry(&gnu), Ok(Entry::Symlink(target)));
+    }
+
+    #[test]
+    fn gnu_long_names_describe_the_next_entry() {
+        let mut b = tar::Builder::new(Vec::new());
+        let mut h = tar::Header::new_gnu();
+        h.set_size(3);
+        h.set_mode(0o644);
+        let long = format!("etc/{}/admin.conf", "n".repeat(120));
+        b.append_data(&mut h, &long, &b"abc"[..]).unwrap();
+        let a = b.into_inner().unwrap();
+        assert_eq!(a[156], b'L', "the builder wrote a GNU long name first");
+        assert_eq!(first_entry(&a), Ok(Entry::File(b"abc".to_vec())));
+    }
+
+    #[test]
+    fn files_over_the_cap_are_refused_unread() {
+        let a = header("big", MAX_FILE + 1, b'0', "");
+        let e = first_entry(&a).unwrap_err();
+        assert!(e.contains("too large"), "{e}");
+        // The size a PAX record gives wins over the header's.
+        let mut p = pax(&[("size", &(MAX_FILE + 1).to_string())]);
+        p.extend(header("big", 1, b'0', ""));
+        assert!(first_entry(&p).unwrap_err().contains("too large"));
+    }
+
+    #[test]
+    fn truncated_corrupt_and_empty_archives_are_errors() {
+        assert!(first_entry(&[]).unwrap_err().contains("empty"));
+        assert!(first_entry(&[0u8; 1024]).unwrap_err().contains("empty"));
         let mut a = header("f", 100, b'0', "");
         a.extend_from_slice(b"short");
-        assert!(first_entry(&a).is_err());
+        assert!(first_entry(&a).unwrap_err().contains("truncated"));
+        let mut bad = entry("f", b"x", b'0');
+        bad[0] = b'g';
+        assert!(first_entry(&bad).unwrap_err().contains("checksum"));
     }
 
     #[test]
     fn base256_sizes() {
-        let mut f = [0u8; 12];
-        f[0] = 0x80;
-        f[11] = 5;
-        assert_eq!(parse_size(&f), Ok(5));
+        let mut h = header("f", 5, b'0', "");
+        // GNU base-256: the high bit set, the number big-endian in the rest of the field.
+        h[124..136].copy_from_slice(&[0x80, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 5]);
+        let mut t = tar::Header::from_byte_slice(&h).clone();
+        t.set_cksum();
+        let mut a = t.as_bytes().to_vec();
+        a.extend_from_slice(b"hello");
+        a.resize(1024, 0);
+        assert_eq!(first_entry(&a), Ok(Entry::File(b"hello".to_vec())));
     }
 }
