@@ -143,8 +143,10 @@ async fn get_decodes_kubernetes_protobuf_and_shows_other_values_safely() {
         "    app: web\n",
         "  - emptyDir: {}\n",
         "    name: scratch\n",
-        "  podIP: 10.244.1.7\n",
-        "  hostIPs:\n  - ip: 172.18.0.3\n",
+        // Quoted: by the YAML 1.1 float rule (`[0-9][0-9_]*\.[0-9.]*`) a dotted quad is a
+        // number, so serde-saphyr quotes it where kubectl's go-yaml does not.
+        "  podIP: \"10.244.1.7\"\n",
+        "  hostIPs:\n  - ip: \"172.18.0.3\"\n",
         "  terminationGracePeriodSeconds: 5\n",
         "    image: busybox:1.36\n",
     ] {
@@ -159,6 +161,8 @@ async fn get_decodes_kubernetes_protobuf_and_shows_other_values_safely() {
         .output()
         .unwrap();
     let json: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON output");
+    let from_yaml: serde_json::Value = serde_saphyr::from_str(&yaml).expect("YAML output");
+    assert_eq!(from_yaml, json, "the YAML and the JSON say the same");
     assert_eq!(json["kind"], "Pod");
     assert_eq!(json["metadata"]["namespace"], "default");
     assert_eq!(json["spec"]["containers"][0]["args"][0], "--timed");

@@ -95,6 +95,8 @@ pub fn assert_renders(value: &[u8], expected: Value) {
     );
     let yaml = render(value, Format::Yaml);
     assert!(!yaml.contains("1970"), "{yaml}");
+    let from_yaml: Value = serde_saphyr::from_str(&yaml).unwrap_or_else(|e| panic!("{e}:\n{yaml}"));
+    assert_eq!(from_yaml, got, "the YAML reads back as the JSON:\n{yaml}");
 }
 
 #[test]
