@@ -243,6 +243,15 @@ impl JsonSchema for Count {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct Signal(pub i32);
 
+/// The signals a playbook may name, with their numbers **on Linux** (x86_64 and arm64, the
+/// kind nodes' platforms).
+///
+/// Why our own table and not nix's `Signal` (`FromStr`, `as_str`) or libc's constants: those
+/// carry the numbers of the host `chaos` is built for, and the number is sent to a process in
+/// a Linux node container. On macOS, where `chaos` also runs, nix and libc say SIGUSR1 = 30,
+/// SIGUSR2 = 31, SIGCHLD = 20, SIGCONT = 19, SIGSTOP = 17, SIGTSTP = 18, SIGBUS = 10: a
+/// playbook validated there would signal the wrong thing. nix is also Unix-only. A test
+/// compares this table with libc's constants when the host is Linux.
 const SIGNALS: &[(&str, i32)] = &[
     ("SIGHUP", 1),
     ("SIGINT", 2),
@@ -397,6 +406,40 @@ mod tests {
                 .unwrap_err()
                 .contains("did you mean `SIGTERM`")
         );
+    }
+
+    /// On a Linux host libc's numbers are the nodes' numbers: the table must agree with them.
+    #[cfg(all(
+        target_os = "linux",
+        any(target_arch = "x86_64", target_arch = "aarch64")
+    ))]
+    #[test]
+    fn the_signal_table_has_linux_numbers() {
+        let libc = [
+            ("SIGHUP", libc::SIGHUP),
+            ("SIGINT", libc::SIGINT),
+            ("SIGQUIT", libc::SIGQUIT),
+            ("SIGILL", libc::SIGILL),
+            ("SIGTRAP", libc::SIGTRAP),
+            ("SIGABRT", libc::SIGABRT),
+            ("SIGBUS", libc::SIGBUS),
+            ("SIGFPE", libc::SIGFPE),
+            ("SIGKILL", libc::SIGKILL),
+            ("SIGUSR1", libc::SIGUSR1),
+            ("SIGSEGV", libc::SIGSEGV),
+            ("SIGUSR2", libc::SIGUSR2),
+            ("SIGPIPE", libc::SIGPIPE),
+            ("SIGALRM", libc::SIGALRM),
+            ("SIGTERM", libc::SIGTERM),
+            ("SIGCHLD", libc::SIGCHLD),
+            ("SIGCONT", libc::SIGCONT),
+            ("SIGSTOP", libc::SIGSTOP),
+            ("SIGTSTP", libc::SIGTSTP),
+            ("SIGWINCH", libc::SIGWINCH),
+        ];
+        assert_eq!(SIGNALS, libc.as_slice());
+        assert_eq!(Signal::TERM.0, libc::SIGTERM);
+        assert_eq!(Signal::KILL.0, libc::SIGKILL);
     }
 
     #[test]
