@@ -7,12 +7,13 @@
 //! than our own ustar reader: it checks header checksums, applies PAX `size`/`path`/`linkpath`
 //! records and GNU long names *and* long link targets to the entry they describe, and reads
 //! base-256 sizes; our reader skipped PAX records, so a symlink whose target is longer than
-//! 100 bytes was followed to a truncated path. The size cap stays ours.
+//! 100 bytes was followed to a truncated path. The size cap stays ours, and now holds during
+//! the download too: it used to be checked only once the whole archive was in memory.
 
 use std::io::Read;
 
 use bollard::query_parameters::DownloadFromContainerOptionsBuilder;
-use futures::TryStreamExt;
+use futures::{Stream, TryStreamExt};
 
 use super::DockerNodes;
 use crate::backends::BackendError;
@@ -21,6 +22,9 @@ use crate::backends::BackendError;
 const MAX_LINKS: usize = 8;
 /// Files larger than this are not read into memory.
 const MAX_FILE: u64 = 64 << 20;
+/// Room for the headers before a file's bytes (PAX records, long names): the download stops
+/// once the archive passes `MAX_FILE` and this.
+const HEADROOM: u64 = 1 << 20;
 
 /// One tar entry: what the reader needs of it.
 #[derive(Debug, PartialEq, Eq)]
@@ -41,13 +45,8 @@ pub(crate) async fn read_file(
         let opts = DownloadFromContainerOptionsBuilder::new()
             .path(&current)
             .build();
-        let archive: Vec<u8> = nodes
-            .docker()
-            .download_from_container(node, Some(opts))
-            .try_fold(Vec::new(), |mut all, chunk| async move {
-                all.extend_from_slice(&chunk);
-                Ok(all)
-            })
+        let stream = nodes.docker().download_from_container(node, Some(opts));
+        let archive = collect_capped(stream, MAX_FILE + HEADROOM)
             .await
             .map_err(|e| {
                 if super::error::status_of(&e) == Some(404) {
@@ -55,6 +54,11 @@ pub(crate) async fn read_file(
                 } else {
                     nodes.on_node(node, &format!("reading {current}"), e)
                 }
+            })?
+            .ok_or_else(|| {
+                BackendError::failed(format!(
+                    "reading {current} from `{node}`: the file is too large (over {MAX_FILE} bytes)"
+                ))
             })?;
         match first_entry(&archive)
             .map_err(|e| BackendError::failed(format!("reading {current} from `{node}`: {e}")))?
@@ -77,6 +81,24 @@ pub(crate) async fn read_file(
     Err(BackendError::failed(format!(
         "{path} in node `{node}`: more than {MAX_LINKS} symbolic links"
     )))
+}
+
+/// The bytes of a download, or `None` as soon as they pass `cap` (the rest is not read), so
+/// a huge file is refused without being held in memory.
+async fn collect_capped<S, B, E>(stream: S, cap: u64) -> Result<Option<Vec<u8>>, E>
+where
+    S: Stream<Item = Result<B, E>>,
+    B: AsRef<[u8]>,
+{
+    let mut stream = std::pin::pin!(stream);
+    let mut all = Vec::new();
+    while let Some(chunk) = stream.try_next().await? {
+        all.extend_from_slice(chunk.as_ref());
+        if all.len() as u64 > cap {
+            return Ok(None);
+        }
+    }
+    Ok(Some(all))
 }
 
 /// A symlink target, relative to the link's directory unless absolute.
@@ -131,6 +153,7 @@ pub(crate) fn first_entry(archive: &[u8]) -> Result<Entry, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use futures::StreamExt;
 
     /// A raw ustar header as Go's archive/tar writes it, checksum included.
     fn header(name: &str, size: u64, typeflag: u8, link: &str) -> Vec<u8> {
@@ -250,6 +273,26 @@ mod tests {
         let mut bad = entry("f", b"x", b'0');
         bad[0] = b'g';
         assert!(first_entry(&bad).unwrap_err().contains("checksum"));
+    }
+
+    #[tokio::test]
+    async fn downloads_stop_at_the_cap() {
+        let chunks = |n: usize| {
+            futures::stream::iter(
+                (0..n).map(|i| Ok::<_, std::io::Error>(vec![u8::try_from(i).unwrap(); 4])),
+            )
+        };
+        assert_eq!(
+            collect_capped(chunks(3), 12).await.unwrap(),
+            Some(vec![0, 0, 0, 0, 1, 1, 1, 1, 2, 2, 2, 2])
+        );
+        // Past the cap the stream is dropped unread: a fourth chunk is never asked for.
+        let polled = std::cell::Cell::new(0);
+        let counted = chunks(100).inspect(|_| polled.set(polled.get() + 1));
+        assert_eq!(collect_capped(counted, 12).await.unwrap(), None);
+        assert_eq!(polled.get(), 4);
+        let failing = futures::stream::iter([Ok(vec![1]), Err(std::io::Error::other("gone"))]);
+        assert!(collect_capped(failing, 12).await.is_err());
     }
 
     #[test]
