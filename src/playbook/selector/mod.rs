@@ -80,7 +80,7 @@ fn span_in(source: Option<&str>, value: &str, whole: Span, e: &SelectorError) ->
     let written = source.and_then(|src| src.get(whole.start.offset..whole.end_offset));
     let inner = match written {
         Some(w) if w == value => 0,
-        Some(w) if w.len() == value.len() + 2 && &w[1..w.len() - 1] == value => 1,
+        Some(w) if w.len() == value.len() + 2 && w.get(1..w.len() - 1) == Some(value) => 1,
         _ => return whole,
     };
     if value.contains('\n') {

@@ -258,4 +258,17 @@ fn errors_point_into_plain_and_quoted_scalars() {
     let w = whole(19, 13, 14);
     assert_eq!(span_in(Some(src), "app=web c", w, &e), w);
     assert_eq!(span_in(None, "app=web c", w, &e), w);
+    // Text of the right length that is not the value quoted, around a multi-byte character:
+    // the whole scalar, and no panic.
+    let e = err("\u{e9}=b c");
+    let src = "k: \u{e9}\u{e9}=b c\n";
+    let w = Span {
+        start: Pos {
+            line: 1,
+            col: 4,
+            offset: 3,
+        },
+        end_offset: src.len() - 1,
+    };
+    assert_eq!(span_in(Some(src), "\u{e9}=b c", w, &e), w);
 }
