@@ -9,7 +9,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::engine::{self, PlaybookReport, RunOptions, RunStatus};
 use crate::exit::Exit;
-use crate::journal::{self, ClusterLock, Journal};
+use crate::journal::{ClusterLock, Journal};
 use crate::playbook::{self, Plan};
 use crate::report::{self, out};
 use crate::{errln, out, outln};
@@ -85,7 +85,7 @@ async fn run_all(args: &RunArgs, plans: &[Plan], targets: &ReportTargets) -> Exi
     let cancel = CancellationToken::new();
     let progress = interrupt::Shared::default();
     interrupt::watch(cancel.clone(), progress.clone(), targets.clone());
-    let state = journal::state_dir();
+    let state = crate::state_dir::state_dir();
     let mut reporter = Recording {
         inner: report::human::Human::new(out::human_writer(), super::live_terminal()),
         progress: progress.clone(),

@@ -5,6 +5,7 @@ use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 
 use super::*;
+use crate::state_dir::{check_own, current_uid};
 use crate::engine::{UndoLog, UndoRecord};
 
 fn unpause(node: &str) -> UndoRecord {

@@ -132,7 +132,7 @@ impl EtcdOps for EtcdClient {
             return Ok(None);
         }
         // Named by a journal: restored only if it is this user's own, like the journal.
-        crate::journal::check_own(path).map_err(|e| EtcdError::backup(path, e))?;
+        crate::state_dir::check_own(path).map_err(|e| EtcdError::backup(path, e))?;
         let file = BackupFile::read(path)?;
         Ok(Some(
             self.restore_entries(&file.to_backup().entries, force)
