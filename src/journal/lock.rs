@@ -155,8 +155,7 @@ fn shared_dir(dir: &Path) -> Result<(), String> {
     match std::fs::symlink_metadata(dir) {
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
             if dir != Path::new(DEFAULT_LOCK_DIR) {
-                private_dir(dir)
-                    .map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+                private_dir(dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
             } else {
                 match std::fs::create_dir(dir) {
                     // Not left to the umask: every user of the machine must be able to lock.

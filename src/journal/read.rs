@@ -12,9 +12,9 @@
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 
-use crate::state_dir::{check_own, process_alive};
 use super::{Connection, Line};
 use crate::engine::UndoRecord;
+use crate::state_dir::{check_own, process_alive};
 
 #[derive(Debug, Clone, PartialEq)]
 pub enum EntryState {

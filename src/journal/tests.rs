@@ -5,8 +5,8 @@ use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 
 use super::*;
-use crate::state_dir::{check_own, current_uid};
 use crate::engine::{UndoLog, UndoRecord};
+use crate::state_dir::{check_own, current_uid};
 
 fn unpause(node: &str) -> UndoRecord {
     UndoRecord::NodeUnpause { node: node.into() }
