@@ -11,12 +11,12 @@ use crate::engine::{self, PlaybookReport, RunOptions, RunStatus};
 use crate::exit::Exit;
 use crate::journal::{ClusterLock, Journal};
 use crate::playbook::{self, Plan};
+use crate::report::files::ReportTargets;
 use crate::report::{self, out};
 use crate::{errln, out, outln};
 
 use super::connect::{ConnectArgs, cluster_name, connector};
 use super::interrupt::{self, Partial, Recording};
-use super::report_files::{self, ReportTargets};
 
 #[derive(Args, Debug)]
 pub struct RunArgs {
@@ -75,10 +75,7 @@ pub fn run(args: RunArgs) -> Exit {
         }
         return Exit::Passed;
     }
-    let Some(runtime) = super::runtime() else {
-        return Exit::Environment;
-    };
-    runtime.block_on(run_all(&args, &plans, &targets))
+    super::block_on(run_all(&args, &plans, &targets))
 }
 
 async fn run_all(args: &RunArgs, plans: &[Plan], targets: &ReportTargets) -> Exit {
@@ -181,9 +178,23 @@ fn finish(targets: &ReportTargets, reports: &[PlaybookReport]) -> Exit {
     if reports.iter().any(|r| r.status == RunStatus::Interrupted) {
         errln!("interrupted; the faults were undone");
     }
-    let exit = report_files::write(targets, reports, exit);
+    let exit = write_reports(targets, reports, exit);
     rollback_failed_banner(reports);
     exit
+}
+
+/// Writes the report files (`report::files`); one that cannot be written makes the run exit at
+/// least 3. Returns the run's exit code.
+pub(super) fn write_reports(
+    targets: &ReportTargets,
+    reports: &[PlaybookReport],
+    exit: Exit,
+) -> Exit {
+    if report::files::write(targets, reports, exit.code()) {
+        exit
+    } else {
+        exit.max(Exit::Environment)
+    }
 }
 
 /// `ROLLBACK FAILED`, with every undo that failed: on stderr, and on stdout too when that is

@@ -1,17 +1,17 @@
-//! Where `chaos run` writes its JSON and JUnit reports: a file, or stdout for `-` (the human
-//! output then goes to stderr, so the report stays parseable). Used at the end of a run and on
-//! a second interrupt, so both write the same reports the same way.
+//! Writing `chaos run`'s JSON and JUnit reports to where `--json` and `--junit` say: a file, or
+//! stdout for `-` (the human output then goes to stderr, so the report stays parseable). Used
+//! at the end of a run and on a second interrupt, so both write the same reports the same way.
+//! The CLI only maps "could not write one" to its exit code.
 
 use std::path::{Path, PathBuf};
 
 use crate::engine::PlaybookReport;
 use crate::errln;
-use crate::exit::Exit;
 use crate::report::{self, out};
 
 /// Where a report goes.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub(super) enum Target {
+pub enum Target {
     Stdout,
     File(PathBuf),
 }
@@ -35,7 +35,7 @@ impl Target {
 
 /// The `--json` and `--junit` targets of a run.
 #[derive(Debug, Clone, Default)]
-pub(super) struct ReportTargets {
+pub struct ReportTargets {
     pub json: Option<Target>,
     pub junit: Option<Target>,
 }
@@ -59,22 +59,22 @@ impl ReportTargets {
     }
 }
 
-/// Writes the reports; a report that cannot be written is said on stderr and makes the run
-/// exit at least 3. Returns the run's exit code.
-pub(super) fn write(targets: &ReportTargets, reports: &[PlaybookReport], exit: Exit) -> Exit {
-    let mut exit = exit;
+/// Writes the reports (the JSON one records `exit_code`, the run's code before writing); a
+/// report that cannot be written is said on stderr. Whether every report was written.
+pub fn write(targets: &ReportTargets, reports: &[PlaybookReport], exit_code: i32) -> bool {
+    let mut written = true;
     if let Some(t) = &targets.json {
-        let text = report::json::render(reports, exit.code()).map_err(|e| e.to_string());
-        exit = exit.max(deliver(t, "JSON", text));
+        let text = report::json::render(reports, exit_code).map_err(|e| e.to_string());
+        written &= deliver(t, "JSON", text);
     }
     if let Some(t) = &targets.junit {
         let text = report::junit::render(reports).map_err(|e| e.to_string());
-        exit = exit.max(deliver(t, "JUnit", text));
+        written &= deliver(t, "JUnit", text);
     }
-    exit
+    written
 }
 
-fn deliver(target: &Target, what: &str, text: Result<String, String>) -> Exit {
+fn deliver(target: &Target, what: &str, text: Result<String, String>) -> bool {
     let written = text.and_then(|mut text| match target {
         Target::Stdout => {
             if !text.ends_with('\n') {
@@ -87,13 +87,13 @@ fn deliver(target: &Target, what: &str, text: Result<String, String>) -> Exit {
         Target::File(p) => std::fs::write(p, text).map_err(|e| e.to_string()),
     });
     match written {
-        Ok(()) => Exit::Passed,
+        Ok(()) => true,
         Err(e) => {
             errln!(
                 "error: cannot write the {what} report {}: {e}",
                 target.name()
             );
-            Exit::Environment
+            false
         }
     }
 }
