@@ -4,6 +4,10 @@
 //! executable, pods and namespaces with finalizers, a key-value etcd. Knobs make it adversarial
 //! (fail the next call, hang, undo that does nothing, changes that happen after N observations).
 //! It records every mutating call so tests can assert the order of faults and undos.
+//!
+//! Test builds only: compiled with the cargo feature `test-fake-cluster`, which the package's
+//! dev-dependency on itself turns on for `cargo test` and nothing else (see `cli::connect`), so
+//! the shipped `chaos` does not carry it.
 
 mod etcd_ops;
 mod kube_ops;
