@@ -227,3 +227,28 @@ fn rollback_failed_banner(reports: &[PlaybookReport]) {
         outln!("{text}");
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_unwritten_report_makes_the_run_exit_at_least_3() {
+        let dir = tempfile::tempdir().unwrap();
+        let bad = dir.path().join("no-such-folder/r.json");
+        let t = ReportTargets::new(Some(&bad), None).unwrap();
+        assert_eq!(
+            write_reports(&t, &[], Exit::AssertionFailed),
+            Exit::Environment
+        );
+        assert_eq!(
+            write_reports(&t, &[], Exit::RollbackFailed),
+            Exit::RollbackFailed
+        );
+        let good = ReportTargets::new(Some(&dir.path().join("r.json")), None).unwrap();
+        assert_eq!(
+            write_reports(&good, &[], Exit::AssertionFailed),
+            Exit::AssertionFailed
+        );
+    }
+}

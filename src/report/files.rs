@@ -97,3 +97,43 @@ fn deliver(target: &Target, what: &str, text: Result<String, String>) -> bool {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn both_reports_on_stdout_is_refused() {
+        let dash = Path::new("-");
+        assert!(ReportTargets::new(Some(dash), Some(dash)).is_err());
+        let t = ReportTargets::new(Some(dash), None).unwrap();
+        assert!(t.uses_stdout());
+        assert!(!ReportTargets::new(None, None).unwrap().uses_stdout());
+    }
+
+    #[test]
+    fn reports_are_written_where_the_flags_say_with_the_runs_exit_code() {
+        let dir = tempfile::tempdir().unwrap();
+        let (json, junit) = (dir.path().join("r.json"), dir.path().join("r.xml"));
+        let t = ReportTargets::new(Some(&json), Some(&junit)).unwrap();
+        assert!(write(&t, &[], 5));
+        let doc: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+        assert_eq!(doc["exit_code"], 5);
+        assert!(
+            std::fs::read_to_string(&junit)
+                .unwrap()
+                .contains("<testsuites")
+        );
+    }
+
+    #[test]
+    fn a_report_that_cannot_be_written_is_said_as_a_failure() {
+        let dir = tempfile::tempdir().unwrap();
+        let json = dir.path().join("no-such-folder/r.json");
+        let junit = dir.path().join("r.xml");
+        let t = ReportTargets::new(Some(&json), Some(&junit)).unwrap();
+        assert!(!write(&t, &[], 0));
+        assert!(junit.exists(), "the other report is still written");
+    }
+}
