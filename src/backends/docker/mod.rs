@@ -10,6 +10,12 @@
 //!
 //! [`DockerNodes`] is the public handle: the etcd backend and the CLI use its helpers (read a
 //! file, find a published port, exec with stdin) and the engine uses it through [`NodeOps`].
+//!
+//! How it is split: `node_ops` is [`NodeOps`] for [`DockerNodes`] and nothing else, each method
+//! calling the inherent method of the same name; `node_actions` is what the node faults and
+//! their undos do (kubelet, container, a pod's process), `verify` checks an undo did it; `exec`
+//! and `scripts` run commands in a node; `reality` reads what runs there; `load` loads images;
+//! `tar` reads a file out of a node; `error` maps Docker's failures to the engine's kinds.
 
 mod error;
 mod exec;

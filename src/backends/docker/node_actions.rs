@@ -1,5 +1,6 @@
-//! What the node faults and their undos do to a node, through Docker: the kubelet (inside the node), the node
-//! container itself (pause, stop, kill), and a pod's container process (inside the node).
+//! What the node faults and their undos do to a node, through Docker: the kubelet (inside the
+//! node), the node container itself (pause, stop, kill), and a pod's container process (inside
+//! the node).
 //!
 //! The undos (kubelet start, unpause, start) are idempotent: the engine may run one twice (a
 //! retry, `chaos recover` after a crash), so undoing what is already undone succeeds. They

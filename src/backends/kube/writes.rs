@@ -1,4 +1,5 @@
-//! The API writes that faults and their undos make: deletes, finalizers, a namespace's `/finalize`, cordons and taints.
+//! The API writes that faults and their undos make: deletes, finalizers, a namespace's
+//! `/finalize`, cordons and taints.
 //!
 //! Why it exists: these are the writes a playbook makes through the API, and each must do
 //! exactly what its `kubectl` counterpart does (a forced delete is grace 0 + `Background`) and
