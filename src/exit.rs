@@ -3,18 +3,22 @@
 
 use crate::engine::{ErrorClass, PlaybookReport, RunStatus};
 
+/// The outcome of a command. The variants are declared from the quietest to the loudest, and
+/// that declared order is the only ordering there is (derived `Ord`): the loudest outcome of a
+/// run decides its exit code, so combining two outcomes is `Ord::max`. It is not the order of
+/// the codes (an interrupt, 130, is quieter than a failed rollback, 5).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Exit {
     /// Every playbook passed and every fault was undone.
     Passed,
     /// An assertion or wait did not hold.
     AssertionFailed,
+    /// A fault or step could not be carried out.
+    StepFailed,
     /// Bad usage or an invalid playbook.
     Usage,
     /// The environment is not ready: no Docker, no cluster, API or etcd unreachable.
     Environment,
-    /// A fault or step could not be carried out.
-    StepFailed,
     /// Interrupted by SIGINT/SIGTERM (after the undo ran).
     Interrupted,
     /// An undo failed: the cluster may be left faulted.
@@ -31,27 +35,6 @@ impl Exit {
             Exit::StepFailed => 4,
             Exit::RollbackFailed => 5,
             Exit::Interrupted => 130,
-        }
-    }
-
-    /// How loud an outcome is; the loudest outcome of a run decides the exit code.
-    const fn severity(self) -> u8 {
-        match self {
-            Exit::Passed => 0,
-            Exit::AssertionFailed => 1,
-            Exit::StepFailed => 2,
-            Exit::Usage => 3,
-            Exit::Environment => 4,
-            Exit::Interrupted => 5,
-            Exit::RollbackFailed => 6,
-        }
-    }
-
-    pub fn max(self, other: Exit) -> Exit {
-        if other.severity() > self.severity() {
-            other
-        } else {
-            self
         }
     }
 
@@ -72,7 +55,7 @@ impl Exit {
 
     /// The exit of a whole run of several playbooks.
     pub fn of_all(reports: &[PlaybookReport]) -> Exit {
-        reports.iter().map(Exit::of).fold(Exit::Passed, Exit::max)
+        reports.iter().map(Exit::of).max().unwrap_or(Exit::Passed)
     }
 }
 
@@ -94,6 +77,32 @@ mod tests {
         for (e, c) in all {
             assert_eq!(e.code(), c, "{e:?}");
         }
+    }
+
+    #[test]
+    fn outcomes_are_ordered_from_quietest_to_loudest() {
+        let mut all = [
+            Exit::RollbackFailed,
+            Exit::Interrupted,
+            Exit::Environment,
+            Exit::Usage,
+            Exit::StepFailed,
+            Exit::AssertionFailed,
+            Exit::Passed,
+        ];
+        all.sort();
+        assert_eq!(
+            all,
+            [
+                Exit::Passed,
+                Exit::AssertionFailed,
+                Exit::StepFailed,
+                Exit::Usage,
+                Exit::Environment,
+                Exit::Interrupted,
+                Exit::RollbackFailed,
+            ]
+        );
     }
 
     #[test]

@@ -4,7 +4,8 @@
 //! against the backend traits of [`backends`], undoing every fault; [`observe`] judges what the
 //! backends report; [`report`] renders runs for people and for CI; [`journal`] keeps the undo
 //! journal on disk so `chaos recover` can finish what a dead run left; [`cli`] is the only place
-//! that builds real backends.
+//! that builds real backends. [`state_dir`], under them all, says where kind-chaos keeps its files
+//! and which of them it trusts.
 
 pub mod backends;
 pub mod cli;
@@ -14,3 +15,4 @@ pub mod journal;
 pub mod observe;
 pub mod playbook;
 pub mod report;
+pub mod state_dir;

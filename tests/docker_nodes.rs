@@ -38,7 +38,7 @@ async fn discovers_nodes_names_and_roles() {
     let c = cluster();
     let n = nodes().await;
     assert_eq!(n.cluster(), CLUSTER);
-    let found = n.node_containers().await.unwrap();
+    let found = n.nodes().await.unwrap();
     let names: Vec<&str> = found.iter().map(|n| n.name.as_str()).collect();
     assert_eq!(
         names,

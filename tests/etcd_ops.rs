@@ -246,7 +246,7 @@ async fn the_next_delete_removes_temporaries_of_killed_writers() {
     let me = std::process::id();
     let live = backups.join(format!(
         "etcd-live.json.tmp-{me}-{}",
-        kind_chaos::journal::process_start_time(me).unwrap()
+        kind_chaos::state_dir::process_start_time(me).unwrap()
     ));
     std::fs::write(&live, "x").unwrap();
     let path = backups.join("now.json");

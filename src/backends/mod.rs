@@ -5,6 +5,7 @@
 
 pub mod docker;
 pub mod etcd;
+#[cfg(feature = "test-fake-cluster")]
 pub mod fake;
 pub mod kube;
 mod types;

@@ -85,7 +85,7 @@ async fn up(args: UpArgs) -> Exit {
         .unwrap_or_else(|| DEFAULT_NAME.into());
     match DockerNodes::connect(&name).await {
         Ok(nodes) => {
-            let n = nodes.node_containers().await.map(|v| v.len()).unwrap_or(0);
+            let n = nodes.nodes().await.map(|v| v.len()).unwrap_or(0);
             outln!("✔ kind cluster `{name}` exists ({n} node containers): reusing it");
         }
         // Docker itself is not answering: nothing kind could do either.

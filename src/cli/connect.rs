@@ -1,7 +1,18 @@
 //! Building the backends a command talks to. This is the only place that picks real adapters:
 //! the node containers through Docker, the API server through kube, and etcd through
-//! etcd-client, each connected on first use. The hidden `--fake-cluster FILE` flag swaps in
-//! the in-memory fake for end-to-end tests.
+//! etcd-client, each connected on first use.
+//!
+//! Test builds only: the hidden `--fake-cluster FILE` flag swaps in the in-memory fake
+//! (`backends::fake`) so the CLI tests drive the real `chaos` binary end to end without a
+//! cluster. Both exist only with the cargo feature `test-fake-cluster`, off by default, so the
+//! shipped binary (`cargo build`, `cargo build --release`, `cargo install`) has neither the flag
+//! (not in `--help`, not in completions) nor the fake. The feature is turned on for test builds
+//! alone by the package's dev-dependency on itself (Cargo.toml): dev-dependencies are resolved
+//! only when tests, benches or examples are built, so `cargo test` builds the library and the
+//! `chaos` binary once, with the feature, and its integration tests run that binary
+//! (`CARGO_BIN_EXE_chaos`). Rejected: `cfg(debug_assertions)` (a debug `cargo build` would ship
+//! the flag), `cfg(test)` (it is not set for the binary the integration tests run), and a
+//! second binary target (a second build of the CLI for every test run).
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -12,7 +23,6 @@ use tokio::sync::OnceCell;
 
 use crate::backends::docker::DockerNodes;
 use crate::backends::etcd::{self, EtcdFlags};
-use crate::backends::fake::FakeCluster;
 use crate::backends::kube::{self, KubeTarget};
 use crate::backends::{BackendError, Connector, EtcdOps, KubeOps, NodeOps, Result};
 
@@ -44,7 +54,9 @@ pub struct ConnectArgs {
     /// etcd client key.
     #[arg(long = "etcd-key", value_name = "FILE", global = true)]
     pub etcd_key: Option<PathBuf>,
-    /// Test hook: use the in-memory fake cluster described by this JSON file.
+    /// Test hook: use the in-memory fake cluster described by this JSON file (test builds
+    /// only, see the module doc).
+    #[cfg(feature = "test-fake-cluster")]
     #[arg(long, hide = true, value_name = "FILE", global = true)]
     pub fake_cluster: Option<PathBuf>,
 }
@@ -78,12 +90,9 @@ pub fn cluster_arg(s: &str) -> Result<String, String> {
 /// The backends of cluster `cluster`.
 pub fn connector(cluster: &str, args: &ConnectArgs) -> Result<Arc<dyn Connector>, String> {
     crate::playbook::names::check_cluster_name(cluster)?;
+    #[cfg(feature = "test-fake-cluster")]
     if let Some(f) = &args.fake_cluster {
-        let text =
-            std::fs::read_to_string(f).map_err(|e| format!("cannot read {}: {e}", f.display()))?;
-        let fake = FakeCluster::from_json(&text)
-            .map_err(|e| format!("invalid fake cluster {}: {e}", f.display()))?;
-        return Ok(Arc::new(fake));
+        return fake_connector(f);
     }
     Ok(Arc::new(KindConnector {
         cluster: cluster.to_string(),
@@ -91,6 +100,16 @@ pub fn connector(cluster: &str, args: &ConnectArgs) -> Result<Arc<dyn Connector>
         etcd: args.etcd_flags(),
         docker: OnceCell::new(),
     }))
+}
+
+/// The in-memory fake cluster of a `--fake-cluster` JSON file (test builds only).
+#[cfg(feature = "test-fake-cluster")]
+fn fake_connector(file: &std::path::Path) -> Result<Arc<dyn Connector>, String> {
+    let text = std::fs::read_to_string(file)
+        .map_err(|e| format!("cannot read {}: {e}", file.display()))?;
+    let fake = crate::backends::fake::FakeCluster::from_json(&text)
+        .map_err(|e| format!("invalid fake cluster {}: {e}", file.display()))?;
+    Ok(Arc::new(fake))
 }
 
 /// The cluster a command works on: the flag, else the playbook's, else `kind`.

@@ -19,8 +19,9 @@ use crate::engine::{
 use crate::errln;
 use crate::exit::Exit;
 use crate::journal::RunJournal;
+use crate::report::files::ReportTargets;
 
-use super::report_files::{self, ReportTargets};
+use super::run::write_reports;
 
 /// What the run did so far, kept up to date by [`Recording`], for the reports of a second
 /// interrupt.
@@ -129,7 +130,7 @@ fn leave_now(progress: &Shared, targets: &ReportTargets) -> Exit {
         all
     };
     let exit = Exit::of_all(&reports).max(Exit::Interrupted);
-    report_files::write(targets, &reports, exit)
+    write_reports(targets, &reports, exit)
 }
 
 /// The report of the playbook cut short: its steps and undos so far, status interrupted (or

@@ -9,7 +9,6 @@ mod load;
 mod logs;
 mod reality;
 mod recover;
-mod report_files;
 mod run;
 mod validate;
 
@@ -90,22 +89,10 @@ pub fn main() -> Exit {
         Command::Run(args) => run::run(args),
         Command::Validate { playbooks } => validate::validate(&playbooks),
         Command::Recover(args) => recover::recover(args),
-        Command::Reality(args) => match runtime() {
-            Some(rt) => rt.block_on(reality::run(args)),
-            None => Exit::Environment,
-        },
-        Command::LoadImage(args) => match runtime() {
-            Some(rt) => rt.block_on(load::run(args)),
-            None => Exit::Environment,
-        },
-        Command::Cluster(cmd) => match runtime() {
-            Some(rt) => rt.block_on(cluster::run(cmd)),
-            None => Exit::Environment,
-        },
-        Command::Etcd(cmd) => match runtime() {
-            Some(rt) => rt.block_on(etcd::run(cmd)),
-            None => Exit::Environment,
-        },
+        Command::Reality(args) => block_on(reality::run(args)),
+        Command::LoadImage(args) => block_on(load::run(args)),
+        Command::Cluster(cmd) => block_on(cluster::run(cmd)),
+        Command::Etcd(cmd) => block_on(etcd::run(cmd)),
         Command::Schema => {
             // JSON: its strings are escaped by the encoder, so it is written as it is.
             out::Stream::Stdout.write_bytes(format!("{}\n", schema_json()).as_bytes());
@@ -117,6 +104,15 @@ pub fn main() -> Exit {
             clap_complete::generate(shell, &mut Cli::command(), "chaos", &mut to);
             Exit::Passed
         }
+    }
+}
+
+/// Runs a command's future on a fresh async runtime; exit 3 (said on stderr) when the runtime
+/// cannot start.
+pub(crate) fn block_on(command: impl std::future::Future<Output = Exit>) -> Exit {
+    match runtime() {
+        Some(rt) => rt.block_on(command),
+        None => Exit::Environment,
     }
 }
 

@@ -3,7 +3,7 @@
 //! each undo idempotent and recorded in the run's journal as it completes, so running recover
 //! twice is safe: the second finds nothing owed.
 //!
-//! Only journals of this user's own are read (see `journal::check_own`). A journal line that
+//! Only journals of this user's own are read (see `state_dir::check_own`). A journal line that
 //! cannot be read is reported with its file and line number and makes recover exit 5 (what it
 //! recorded may still be in the cluster) after everything readable was undone; `--forget RUN`
 //! acknowledges it. `--forget RUN/ENTRY` gives up one undo that can no longer be done (its node
@@ -44,7 +44,7 @@ pub struct RecoverArgs {
 }
 
 pub fn recover(args: RecoverArgs) -> Exit {
-    let state = journal::state_dir();
+    let state = crate::state_dir::state_dir();
     let scan = match journal::scan(&state) {
         Ok(s) => s,
         Err(e) => {
@@ -289,7 +289,7 @@ fn forget(runs: &[RunJournal], what: &str, yes: bool) -> Exit {
     let line = Line::Forgotten {
         id: entry,
         at: humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string(),
-        uid: journal::current_uid(),
+        uid: crate::state_dir::current_uid(),
     };
     match Journal::append_to(&j.path).and_then(|mut log| log.write(&line)) {
         Ok(()) => {

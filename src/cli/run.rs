@@ -9,14 +9,14 @@ use tokio_util::sync::CancellationToken;
 
 use crate::engine::{self, PlaybookReport, RunOptions, RunStatus};
 use crate::exit::Exit;
-use crate::journal::{self, ClusterLock, Journal};
+use crate::journal::{ClusterLock, Journal};
 use crate::playbook::{self, Plan};
+use crate::report::files::ReportTargets;
 use crate::report::{self, out};
 use crate::{errln, out, outln};
 
 use super::connect::{ConnectArgs, cluster_name, connector};
 use super::interrupt::{self, Partial, Recording};
-use super::report_files::{self, ReportTargets};
 
 #[derive(Args, Debug)]
 pub struct RunArgs {
@@ -75,17 +75,14 @@ pub fn run(args: RunArgs) -> Exit {
         }
         return Exit::Passed;
     }
-    let Some(runtime) = super::runtime() else {
-        return Exit::Environment;
-    };
-    runtime.block_on(run_all(&args, &plans, &targets))
+    super::block_on(run_all(&args, &plans, &targets))
 }
 
 async fn run_all(args: &RunArgs, plans: &[Plan], targets: &ReportTargets) -> Exit {
     let cancel = CancellationToken::new();
     let progress = interrupt::Shared::default();
     interrupt::watch(cancel.clone(), progress.clone(), targets.clone());
-    let state = journal::state_dir();
+    let state = crate::state_dir::state_dir();
     let mut reporter = Recording {
         inner: report::human::Human::new(out::human_writer(), super::live_terminal()),
         progress: progress.clone(),
@@ -181,9 +178,23 @@ fn finish(targets: &ReportTargets, reports: &[PlaybookReport]) -> Exit {
     if reports.iter().any(|r| r.status == RunStatus::Interrupted) {
         errln!("interrupted; the faults were undone");
     }
-    let exit = report_files::write(targets, reports, exit);
+    let exit = write_reports(targets, reports, exit);
     rollback_failed_banner(reports);
     exit
+}
+
+/// Writes the report files (`report::files`); one that cannot be written makes the run exit at
+/// least 3. Returns the run's exit code.
+pub(super) fn write_reports(
+    targets: &ReportTargets,
+    reports: &[PlaybookReport],
+    exit: Exit,
+) -> Exit {
+    if report::files::write(targets, reports, exit.code()) {
+        exit
+    } else {
+        exit.max(Exit::Environment)
+    }
 }
 
 /// `ROLLBACK FAILED`, with every undo that failed: on stderr, and on stdout too when that is
@@ -214,5 +225,30 @@ fn rollback_failed_banner(reports: &[PlaybookReport]) {
     errln!("{text}");
     if out::human_stream() == out::Stream::Stdout && !out::stdout_is_stderr() {
         outln!("{text}");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_unwritten_report_makes_the_run_exit_at_least_3() {
+        let dir = tempfile::tempdir().unwrap();
+        let bad = dir.path().join("no-such-folder/r.json");
+        let t = ReportTargets::new(Some(&bad), None).unwrap();
+        assert_eq!(
+            write_reports(&t, &[], Exit::AssertionFailed),
+            Exit::Environment
+        );
+        assert_eq!(
+            write_reports(&t, &[], Exit::RollbackFailed),
+            Exit::RollbackFailed
+        );
+        let good = ReportTargets::new(Some(&dir.path().join("r.json")), None).unwrap();
+        assert_eq!(
+            write_reports(&good, &[], Exit::AssertionFailed),
+            Exit::AssertionFailed
+        );
     }
 }

@@ -29,8 +29,9 @@ use std::io::{Read, Seek, Write};
 use std::os::unix::fs::{MetadataExt, OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
-use super::trust::{cluster_file_name, current_uid};
-use super::{process_alive, process_start_time};
+use crate::state_dir::{
+    cluster_file_name, current_uid, private_dir, process_alive, process_start_time,
+};
 
 /// Where the lock folder is by default.
 pub const DEFAULT_LOCK_DIR: &str = "/tmp/kind-chaos-locks";
@@ -154,8 +155,7 @@ fn shared_dir(dir: &Path) -> Result<(), String> {
     match std::fs::symlink_metadata(dir) {
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
             if dir != Path::new(DEFAULT_LOCK_DIR) {
-                super::private_dir(dir)
-                    .map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+                private_dir(dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
             } else {
                 match std::fs::create_dir(dir) {
                     // Not left to the umask: every user of the machine must be able to lock.
@@ -371,6 +371,6 @@ mod tests {
         if std::env::var_os("CHAOS_LOCK_DIR").is_none() {
             assert_eq!(lock_dir(), PathBuf::from(DEFAULT_LOCK_DIR));
         }
-        assert!(!lock_dir().starts_with(super::super::state_dir()));
+        assert!(!lock_dir().starts_with(crate::state_dir::state_dir()));
     }
 }

@@ -17,44 +17,19 @@
 
 mod lock;
 mod read;
-mod trust;
 
 use std::fs::{File, OpenOptions};
 use std::io::Write;
-use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
+use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
 pub use lock::{ClusterLock, DEFAULT_LOCK_DIR, LockError, lock_dir};
-pub use read::{
-    Entry, EntryState, RunJournal, Scan, Unreadable, process_alive, process_start_time, scan,
-};
-pub use trust::{check_own, cluster_file_name, current_uid};
+pub use read::{Entry, EntryState, RunJournal, Scan, Unreadable, scan};
 
 use crate::engine::{UndoLog, UndoRecord};
-
-/// Where journals and locks live: `$CHAOS_STATE_DIR`, else `$XDG_STATE_HOME/kind-chaos`, else
-/// `~/.local/state/kind-chaos`.
-pub fn state_dir() -> PathBuf {
-    if let Some(d) = std::env::var_os("CHAOS_STATE_DIR").filter(|d| !d.is_empty()) {
-        return PathBuf::from(d);
-    }
-    let base = std::env::var_os("XDG_STATE_HOME")
-        .filter(|d| !d.is_empty())
-        .map(PathBuf::from)
-        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".local/state")))
-        .unwrap_or_else(std::env::temp_dir);
-    base.join("kind-chaos")
-}
-
-/// Creates a private directory (and its parents).
-pub fn private_dir(dir: &Path) -> std::io::Result<()> {
-    std::fs::DirBuilder::new()
-        .recursive(true)
-        .mode(0o700)
-        .create(dir)
-}
+use crate::state_dir::{check_own, private_dir, process_start_time};
 
 /// The version of the journal format written (1: etcd values inline, read still).
 pub const VERSION: u32 = 2;

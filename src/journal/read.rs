@@ -12,9 +12,9 @@
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 
-use super::trust::check_own;
 use super::{Connection, Line};
 use crate::engine::UndoRecord;
+use crate::state_dir::{check_own, process_alive};
 
 #[derive(Debug, Clone, PartialEq)]
 pub enum EntryState {
@@ -280,20 +280,4 @@ pub fn scan(state: &Path) -> Result<Scan, String> {
         }
     }
     Ok(out)
-}
-
-/// Field 22 of `/proc/PID/stat`: when the process started, in clock ticks since boot.
-pub fn process_start_time(pid: u32) -> Option<u64> {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    // The command name (field 2) may hold spaces and parentheses: split after the last ')'.
-    let rest = &stat[stat.rfind(')')? + 1..];
-    rest.split_whitespace().nth(19)?.parse().ok()
-}
-
-/// Whether the process that wrote a journal still runs (same pid, same start time).
-pub fn process_alive(pid: u32, start: u64) -> bool {
-    match process_start_time(pid) {
-        Some(t) => start == 0 || t == start,
-        None => false,
-    }
 }

@@ -6,6 +6,7 @@ use std::path::Path;
 
 use super::*;
 use crate::engine::{UndoLog, UndoRecord};
+use crate::state_dir::{check_own, current_uid};
 
 fn unpause(node: &str) -> UndoRecord {
     UndoRecord::NodeUnpause { node: node.into() }

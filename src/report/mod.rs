@@ -1,7 +1,9 @@
 //! Rendering runs: live progress for people ([`human`]), a summary table, the versioned JSON
-//! report ([`json`]) and JUnit XML ([`junit`]) for CI, and the `--dry-run` plan ([`plan`]).
+//! report ([`json`]) and JUnit XML ([`junit`]) for CI, written where the flags say ([`files`]),
+//! and the `--dry-run` plan ([`plan`]).
 //! Every reporter writes to a writer it is given; whether the terminal is live is an input.
 
+pub mod files;
 pub mod human;
 pub mod json;
 pub mod junit;

@@ -36,7 +36,7 @@ pub async fn run(a: Args) -> Result<(), String> {
         .await
         .map_err(|e| e.to_string())?;
     let names: Vec<String> = nodes
-        .node_containers()
+        .nodes()
         .await
         .map_err(|e| e.to_string())?
         .into_iter()

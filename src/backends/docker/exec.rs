@@ -31,7 +31,7 @@ impl DockerNodes {
     }
 
     /// Runs `argv` in `node` with no stdin.
-    pub(crate) async fn exec_argv(
+    pub(crate) async fn exec(
         &self,
         node: &str,
         argv: &[String],

@@ -76,7 +76,7 @@ impl DockerNodes {
                 }
             })?;
         }
-        let mut nodes = self.node_containers().await?;
+        let mut nodes = self.nodes().await?;
         if let Some(want) = only {
             self.check_node(want).await?;
             nodes.retain(|n| n.name == want);

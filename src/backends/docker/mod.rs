@@ -10,12 +10,18 @@
 //!
 //! [`DockerNodes`] is the public handle: the etcd backend and the CLI use its helpers (read a
 //! file, find a published port, exec with stdin) and the engine uses it through [`NodeOps`].
+//!
+//! How it is split: `node_ops` is [`NodeOps`] for [`DockerNodes`] and nothing else, each method
+//! calling the inherent method of the same name; `node_actions` is what the node faults and
+//! their undos do (kubelet, container, a pod's process), `verify` checks an undo did it; `exec`
+//! and `scripts` run commands in a node; `reality` reads what runs there; `load` loads images;
+//! `tar` reads a file out of a node; `error` maps Docker's failures to the engine's kinds.
 
 mod error;
 mod exec;
-mod faults;
 mod load;
-mod ops;
+mod node_actions;
+mod node_ops;
 mod reality;
 mod scripts;
 mod tar;
@@ -80,7 +86,7 @@ impl DockerNodes {
             cluster: cluster.to_string(),
             known: Mutex::new(Vec::new()),
         };
-        let found = nodes.node_containers().await?;
+        let found = nodes.nodes().await?;
         if found.is_empty() {
             let clusters = nodes.clusters().await?;
             return Err(DockerError::NoCluster {
@@ -121,7 +127,7 @@ impl DockerNodes {
     }
 
     /// The cluster's node containers (running or not), sorted by name.
-    pub async fn node_containers(&self) -> Result<Vec<NodeContainer>, BackendError> {
+    pub async fn nodes(&self) -> Result<Vec<NodeContainer>, BackendError> {
         let list = self
             .labelled(
                 format!("{CLUSTER_LABEL}={}", self.cluster),
@@ -162,7 +168,7 @@ impl DockerNodes {
 
     /// The name of the control-plane node container (the first, if there are several).
     pub async fn control_plane(&self) -> Result<String, BackendError> {
-        let nodes = self.node_containers().await?;
+        let nodes = self.nodes().await?;
         nodes
             .iter()
             .find(|n| n.role == "control-plane")
@@ -188,7 +194,7 @@ impl DockerNodes {
         if cached {
             return Ok(());
         }
-        let nodes = self.node_containers().await?;
+        let nodes = self.nodes().await?;
         if nodes.iter().any(|n| n.name == node) {
             return Ok(());
         }

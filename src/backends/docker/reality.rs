@@ -68,7 +68,7 @@ impl DockerNodes {
         node: Option<&str>,
         via: ReadVia,
     ) -> Result<Vec<NodeSnapshot>, BackendError> {
-        let all = self.node_containers().await?;
+        let all = self.nodes().await?;
         let chosen: Vec<NodeContainer> = match node {
             None => all,
             Some(want) => {
@@ -92,7 +92,7 @@ impl DockerNodes {
     }
 
     /// What runs on the nodes; fails if any chosen node cannot be read.
-    pub(crate) async fn reality_of(
+    pub(crate) async fn reality(
         &self,
         node: Option<&str>,
     ) -> Result<Vec<NodeReality>, BackendError> {

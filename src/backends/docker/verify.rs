@@ -35,7 +35,7 @@ impl DockerNodes {
     /// The state letter of the node's PID 1.
     async fn pid1_state(&self, node: &str) -> Result<char, BackendError> {
         let argv = ["cat".to_string(), "/proc/1/stat".to_string()];
-        let out = self.exec_argv(node, &argv).await?;
+        let out = self.exec(node, &argv).await?;
         if out.exit_code != 0 {
             return Err(BackendError::failed(format!(
                 "cannot read the state of PID 1 in node `{node}` (`cat /proc/1/stat` exited with {}: {})",

@@ -210,7 +210,7 @@ impl BackupFile {
         let pid = std::process::id();
         tmp_name.push(format!(
             "{TMP_MARK}{pid}-{}",
-            crate::journal::process_start_time(pid).unwrap_or(0)
+            crate::state_dir::process_start_time(pid).unwrap_or(0)
         ));
         let tmp = dir.join(tmp_name);
         let written = (|| {
@@ -308,7 +308,7 @@ pub fn remove_stale_temporaries(dir: &Path, backup: Option<&Path>) -> Vec<PathBu
             .unwrap_or(0);
         let is_file = e.file_type().is_ok_and(|t| t.is_file());
         if is_file
-            && !crate::journal::process_alive(pid, start)
+            && !crate::state_dir::process_alive(pid, start)
             && std::fs::remove_file(e.path()).is_ok()
         {
             removed.push(e.path());
@@ -319,7 +319,7 @@ pub fn remove_stale_temporaries(dir: &Path, backup: Option<&Path>) -> Vec<PathBu
 
 /// Where backups go by default: `backups/` in the state directory.
 pub fn default_dir() -> PathBuf {
-    crate::journal::state_dir().join("backups")
+    crate::state_dir::state_dir().join("backups")
 }
 
 /// A fresh file name in `dir` for a backup of `selector` (the directory is created 0700).
@@ -357,7 +357,7 @@ pub fn default_path(dir: &Path, selector: &EtcdSelector) -> PathBuf {
 /// Creates the backup directory (0700) if it does not exist.
 pub fn ensure_dir(path: &Path) -> Result<(), EtcdError> {
     match path.parent().filter(|d| !d.as_os_str().is_empty()) {
-        Some(dir) => crate::journal::private_dir(dir)
+        Some(dir) => crate::state_dir::private_dir(dir)
             .map_err(|e| EtcdError::backup(path, format!("cannot create {}: {e}", dir.display()))),
         None => Ok(()),
     }

@@ -8,35 +8,32 @@
 //! up (a transaction on its `mod_revision`, with `prev_kv` to check). A key that changed in
 //! between is read again and backed up again before it is deleted (one that keeps changing
 //! through three tries is deleted unguarded and its removed value written at once, see
-//! [`ops`]); keys created under a prefix after the read are left alone and reported. `restore` puts back exactly the backed-up
+//! [`delete_restore`]); keys created under a prefix after the read are left alone and reported. `restore` puts back exactly the backed-up
 //! values and never overwrites a key that exists again unless forced.
 //!
 //! The second promise is that large key spaces stay cheap: ranges are read in pages at one
 //! pinned revision, and `ls` streams keys page by page (see [`range`]).
 //!
 //! For a kind cluster the endpoint and credentials are discovered through the Docker API
-//! ([`connector`]); values are decoded for people by [`decode`].
+//! ([`discover`]); values are decoded for people by [`decode`].
 
 pub mod backup;
 mod connect;
-pub mod connector;
 pub mod decode;
+mod delete_restore;
 mod diagnose;
+pub mod discover;
 mod error;
-mod ops;
+mod etcd_ops;
 mod range;
 
-use std::path::{Path, PathBuf};
-
-use async_trait::async_trait;
+use std::path::PathBuf;
 
 pub use backup::BackupFile;
 pub use connect::{CONNECT_TIMEOUT, Credentials, EtcdFlags, REQUEST_TIMEOUT, connect_endpoints};
-pub use connector::{connect, connect_for_cluster, discovery_failed};
+pub use delete_restore::DeleteReport;
+pub use discover::{connect, connect_for_cluster, discovery_failed};
 pub use error::EtcdError;
-pub use ops::DeleteReport;
-
-use crate::backends::{EtcdBackup, EtcdOps, EtcdSelector, RestoreReport, Result};
 
 /// The largest response accepted (a page of big values); etcd's own request limit is 1.5 MiB
 /// per value, so this leaves room for a full page of them.
@@ -76,7 +73,7 @@ impl EtcdClient {
         &self.endpoint
     }
 
-    /// Where deletes made through [`EtcdOps::delete`] (playbook faults) write their backups;
+    /// Where deletes made through [`EtcdOps::delete`](crate::backends::EtcdOps::delete) (playbook faults) write their backups;
     /// by default `backups/` in the state directory (see [`backup::default_dir`]).
     pub fn backup_dir(&self) -> &std::path::Path {
         &self.backup_dir
@@ -89,65 +86,5 @@ impl EtcdClient {
 
     fn kv(&self) -> etcd_client::KvClient {
         self.kv.clone()
-    }
-}
-
-#[async_trait]
-impl EtcdOps for EtcdClient {
-    async fn read(&self, selector: &EtcdSelector) -> Result<EtcdBackup> {
-        let (revision, kvs) = self.read_at_one_revision(selector).await?;
-        Ok(EtcdBackup {
-            revision,
-            entries: kvs.into_iter().map(|e| e.entry).collect(),
-        })
-    }
-
-    fn backup_path(&self, selector: &EtcdSelector) -> Option<PathBuf> {
-        Some(backup::default_path(&self.backup_dir, selector))
-    }
-
-    async fn delete(&self, selector: &EtcdSelector, backup: Option<&Path>) -> Result<EtcdBackup> {
-        let path = backup.map_or_else(
-            || backup::default_path(&self.backup_dir, selector),
-            Path::to_path_buf,
-        );
-        let report = self.delete_with_backup(selector, &path).await?;
-        if !report.backup.entries.is_empty() {
-            tracing::info!(
-                "etcd: deleted {} key(s) of {selector}; backup in {}",
-                report.backup.entries.len(),
-                path.display()
-            );
-        }
-        Ok(report.backup)
-    }
-
-    async fn restore(&self, backup: &EtcdBackup, force: bool) -> Result<RestoreReport> {
-        Ok(self.restore_entries(&backup.entries, force).await?)
-    }
-
-    async fn restore_file(&self, path: &Path, force: bool) -> Result<Option<RestoreReport>> {
-        if std::fs::symlink_metadata(path).is_err_and(|e| e.kind() == std::io::ErrorKind::NotFound)
-        {
-            return Ok(None);
-        }
-        // Named by a journal: restored only if it is this user's own, like the journal.
-        crate::journal::check_own(path).map_err(|e| EtcdError::backup(path, e))?;
-        let file = BackupFile::read(path)?;
-        Ok(Some(
-            self.restore_entries(&file.to_backup().entries, force)
-                .await?,
-        ))
-    }
-
-    async fn exists(&self, key: &str) -> Result<bool> {
-        Ok(self.count_range(key.as_bytes(), &[]).await? > 0)
-    }
-
-    async fn count(&self, prefix: &str) -> Result<u64> {
-        let end = range::prefix_end(prefix.as_bytes());
-        Ok(self
-            .count_range(&range::range_start(prefix.as_bytes()), &end)
-            .await?)
     }
 }

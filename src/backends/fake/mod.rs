@@ -4,8 +4,14 @@
 //! executable, pods and namespaces with finalizers, a key-value etcd. Knobs make it adversarial
 //! (fail the next call, hang, undo that does nothing, changes that happen after N observations).
 //! It records every mutating call so tests can assert the order of faults and undos.
+//!
+//! Test builds only: compiled with the cargo feature `test-fake-cluster`, which the package's
+//! dev-dependency on itself turns on for `cargo test` and nothing else (see `cli::connect`), so
+//! the shipped `chaos` does not carry it.
 
-mod ops;
+mod etcd_ops;
+mod kube_ops;
+mod node_ops;
 mod state;
 
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -142,4 +148,13 @@ impl Connector for FakeCluster {
         self.connect_check("etcd")?;
         Ok(Arc::new(self.clone()))
     }
+}
+
+/// The error of a call naming a node the fake does not have (it lists the ones it has).
+fn node_missing(s: &State, node: &str) -> BackendError {
+    let names: Vec<&str> = s.nodes.keys().map(String::as_str).collect();
+    BackendError::not_found(format!(
+        "no node `{node}`; the cluster has {}",
+        names.join(", ")
+    ))
 }

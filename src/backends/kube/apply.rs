@@ -34,7 +34,7 @@ fn describe(index: usize, doc: &Value) -> String {
 impl KubeBackend {
     /// Server-side applies `documents` in order; `namespace` is the default for namespaced
     /// objects that name none (else `default`). Returns what was applied.
-    pub(crate) async fn apply_documents(
+    pub(crate) async fn apply(
         &self,
         documents: &[Value],
         namespace: Option<&str>,

@@ -23,7 +23,7 @@ pub(crate) async fn from_node(
 ) -> Result<(Kubeconfig, String), BackendError> {
     let control_plane = docker.control_plane().await?;
     // With several control planes kind's kubeconfig points at the load balancer.
-    let nodes = docker.node_containers().await?;
+    let nodes = docker.nodes().await?;
     let entry = nodes
         .iter()
         .find(|n| n.role == "external-load-balancer")

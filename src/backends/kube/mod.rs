@@ -15,9 +15,11 @@
 //!   never credentials.
 //! - `discovery`: `apiVersion` + `kind` to a resource, cached.
 //! - `apply`: server-side apply of manifest documents.
-//! - `faults`: deletes, finalizers, `/finalize`, cordon, taints.
-//! - `views` + `observe`: reading pods, logs, nodes, namespaces, objects, events.
+//! - `writes`: deletes, finalizers, `/finalize`, cordon, taints (what faults and undos change).
+//! - `views` + `reads`: reading pods, logs, nodes, namespaces, objects, events.
 //! - `watch`: the stream of changes that makes waits react at once.
+//! - `kube_ops`: [`KubeOps`] for [`KubeBackend`], each trait method calling the inherent method
+//!   of the same name in the file above that does the work.
 //!
 //! [`PodView`]: crate::backends::PodView
 //! [`BackendError`]: crate::backends::BackendError
@@ -26,12 +28,12 @@ mod apply;
 pub mod connect;
 mod discovery;
 mod error;
-mod faults;
 pub mod kind_config;
-mod observe;
-mod ops;
+mod kube_ops;
+mod reads;
 mod views;
 mod watch;
+mod writes;
 
 use std::time::Duration;
 

@@ -1,4 +1,5 @@
-//! The API faults: deletes, finalizers, a namespace's `/finalize`, cordons and taints.
+//! The API writes that faults and their undos make: deletes, finalizers, a namespace's
+//! `/finalize`, cordons and taints.
 //!
 //! Why it exists: these are the writes a playbook makes through the API, and each must do
 //! exactly what its `kubectl` counterpart does (a forced delete is grace 0 + `Background`) and
@@ -51,7 +52,7 @@ pub(crate) fn effect_name(e: TaintEffect) -> &'static str {
 }
 
 impl KubeBackend {
-    pub(crate) async fn delete_resource(
+    pub(crate) async fn delete(
         &self,
         target: &ResourceRef,
         opts: &DeleteOptions,
@@ -90,7 +91,7 @@ impl KubeBackend {
     }
 
     /// Adds or removes one finalizer; `Ok(false)` when it was already there / not there.
-    pub(crate) async fn change_finalizer(
+    pub(crate) async fn finalizer(
         &self,
         target: &ResourceRef,
         finalizer: &str,
@@ -147,7 +148,7 @@ impl KubeBackend {
     }
 
     /// Removes every finalizer; returns the ones removed.
-    pub(crate) async fn clear_all_finalizers(
+    pub(crate) async fn clear_finalizers(
         &self,
         target: &ResourceRef,
     ) -> Result<Vec<String>, BackendError> {
@@ -208,7 +209,7 @@ impl KubeBackend {
     }
 
     /// `PUT /api/v1/namespaces/{name}/finalize` with `spec.finalizers` emptied.
-    pub(crate) async fn finalize(&self, name: &str) -> Result<(), BackendError> {
+    pub(crate) async fn finalize_namespace(&self, name: &str) -> Result<(), BackendError> {
         let api: Api<Namespace> = Api::all(self.client.clone());
         let what = format!("namespace {name}");
         let verb = "clear the finalizers (/finalize) of";
@@ -231,7 +232,7 @@ impl KubeBackend {
     }
 
     /// Sets or clears `spec.unschedulable`, as `kubectl cordon`/`uncordon` do.
-    pub(crate) async fn set_cordon(&self, node: &str, cordoned: bool) -> Result<(), BackendError> {
+    pub(crate) async fn cordon(&self, node: &str, cordoned: bool) -> Result<(), BackendError> {
         let api: Api<Node> = Api::all(self.client.clone());
         let patch =
             json!({"spec": {"unschedulable": if cordoned { json!(true) } else { Value::Null }}});
@@ -247,11 +248,7 @@ impl KubeBackend {
     }
 
     /// Adds (replacing one with the same key and effect) or removes a taint; idempotent.
-    pub(crate) async fn set_taint(
-        &self,
-        taint: &NodeTaint,
-        present: bool,
-    ) -> Result<(), BackendError> {
+    pub(crate) async fn taint(&self, taint: &NodeTaint, present: bool) -> Result<(), BackendError> {
         let api: Api<Node> = Api::all(self.client.clone());
         let node = taint.node.as_str();
         let what = format!("node {node}");

@@ -53,7 +53,7 @@ fn pods_what(q: &PodQuery) -> String {
 }
 
 impl KubeBackend {
-    pub(crate) async fn list_pods(&self, q: &PodQuery) -> Result<Vec<PodView>, BackendError> {
+    pub(crate) async fn pods(&self, q: &PodQuery) -> Result<Vec<PodView>, BackendError> {
         let api: Api<Pod> = match &q.namespace {
             Some(ns) => Api::namespaced(self.client.clone(), ns),
             None => Api::all(self.client.clone()),
@@ -67,7 +67,7 @@ impl KubeBackend {
         Ok(pods)
     }
 
-    pub(crate) async fn logs(
+    pub(crate) async fn pod_logs(
         &self,
         pod: &PodKey,
         container: Option<&str>,
@@ -89,7 +89,7 @@ impl KubeBackend {
             .map_err(|e| self.fail("read", &what, e))
     }
 
-    pub(crate) async fn list_nodes(&self) -> Result<Vec<NodeView>, BackendError> {
+    pub(crate) async fn nodes(&self) -> Result<Vec<NodeView>, BackendError> {
         let api: Api<Node> = Api::all(self.client.clone());
         let list = api
             .list(&ListParams::default())
@@ -100,7 +100,7 @@ impl KubeBackend {
         Ok(nodes)
     }
 
-    pub(crate) async fn get_namespace(
+    pub(crate) async fn namespace(
         &self,
         name: &str,
     ) -> Result<Option<NamespaceView>, BackendError> {
@@ -112,7 +112,7 @@ impl KubeBackend {
         Ok(ns.as_ref().map(views::namespace_view))
     }
 
-    pub(crate) async fn get_object(
+    pub(crate) async fn get(
         &self,
         target: &ResourceRef,
     ) -> Result<Option<serde_json::Value>, BackendError> {
@@ -129,10 +129,7 @@ impl KubeBackend {
         .transpose()
     }
 
-    pub(crate) async fn list_events(
-        &self,
-        namespace: &str,
-    ) -> Result<Vec<EventView>, BackendError> {
+    pub(crate) async fn events(&self, namespace: &str) -> Result<Vec<EventView>, BackendError> {
         let api: Api<Event> = Api::namespaced(self.client.clone(), namespace);
         let list = api
             .list(&ListParams::default())

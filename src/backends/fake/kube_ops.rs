@@ -1,19 +1,11 @@
-//! The backend traits implemented over the fake's state.
+//! [`KubeOps`] over the fake's state: applied objects, pods and namespaces with finalizers,
+//! cordons and taints, events.
 
 use async_trait::async_trait;
 
-use super::FakeCluster;
+use super::{FakeCluster, node_missing};
 use crate::backends::*;
 use crate::playbook::model::{NodeTaint, ResourceRef};
-use crate::playbook::values::Signal;
-
-fn node_missing(s: &super::State, node: &str) -> BackendError {
-    let names: Vec<&str> = s.nodes.keys().map(String::as_str).collect();
-    BackendError::not_found(format!(
-        "no node `{node}`; the cluster has {}",
-        names.join(", ")
-    ))
-}
 
 /// Equality-based selectors (`a=b,c=d`), enough for the fake.
 fn selector_matches(sel: &str, labels: &std::collections::BTreeMap<String, String>) -> bool {
@@ -29,123 +21,6 @@ fn selector_matches(sel: &str, labels: &std::collections::BTreeMap<String, Strin
 
 fn key_of(r: &ResourceRef) -> String {
     r.to_string()
-}
-
-#[async_trait]
-impl NodeOps for FakeCluster {
-    async fn nodes(&self) -> Result<Vec<NodeContainer>> {
-        self.gate("node-list").await?;
-        let s = self.state();
-        Ok(s.nodes
-            .iter()
-            .map(|(n, f)| NodeContainer {
-                name: n.clone(),
-                role: f.role.clone(),
-                state: f.container.clone(),
-            })
-            .collect())
-    }
-
-    async fn kubelet(&self, node: &str, action: KubeletAction) -> Result<()> {
-        let op = match action {
-            KubeletAction::Stop => "kubelet-stop",
-            KubeletAction::Start => "kubelet-start",
-        };
-        self.gate(op).await?;
-        self.record(format!("{op} {node}"));
-        let mut s = self.state();
-        let noop = s.knobs.undo_noop && action == KubeletAction::Start;
-        let missing = node_missing(&s, node);
-        let n = s.nodes.get_mut(node).ok_or(missing)?;
-        if !noop {
-            n.kubelet_executable = action == KubeletAction::Start;
-            n.kubelet_running = action == KubeletAction::Start;
-        }
-        Ok(())
-    }
-
-    async fn container(&self, node: &str, action: ContainerAction) -> Result<()> {
-        let (op, to) = match action {
-            ContainerAction::Pause => ("node-pause", "paused"),
-            ContainerAction::Unpause => ("node-unpause", "running"),
-            ContainerAction::Stop { .. } => ("node-stop", "exited"),
-            ContainerAction::Start => ("node-start", "running"),
-            ContainerAction::Kill { .. } => ("node-kill", "exited"),
-        };
-        self.gate(op).await?;
-        self.record(format!("{op} {node}"));
-        let mut s = self.state();
-        let undo = matches!(action, ContainerAction::Unpause | ContainerAction::Start);
-        let noop = s.knobs.undo_noop && undo;
-        let missing = node_missing(&s, node);
-        let n = s.nodes.get_mut(node).ok_or(missing)?;
-        if !noop {
-            n.container = to.into();
-        }
-        Ok(())
-    }
-
-    async fn kill_pod_container(
-        &self,
-        node: &str,
-        pod: &PodKey,
-        container: Option<&str>,
-        signal: Signal,
-    ) -> Result<()> {
-        self.gate("container-kill").await?;
-        self.record(format!(
-            "container-kill {node} {pod} {} {signal}",
-            container.unwrap_or("-")
-        ));
-        let s = self.state();
-        let n = s.nodes.get(node).ok_or_else(|| node_missing(&s, node))?;
-        if !n.sandboxes.iter().any(|sb| &sb.pod == pod && sb.live) {
-            return Err(BackendError::not_found(format!(
-                "pod {pod} has no live sandbox on {node}"
-            )));
-        }
-        Ok(())
-    }
-
-    async fn exec(&self, node: &str, argv: &[String]) -> Result<ExecOutput> {
-        self.gate("exec").await?;
-        self.record(format!("exec {node} {}", argv.join(" ")));
-        let s = self.state();
-        if !s.nodes.contains_key(node) {
-            return Err(node_missing(&s, node));
-        }
-        Ok(ExecOutput::default())
-    }
-
-    async fn reality(&self, node: Option<&str>) -> Result<Vec<NodeReality>> {
-        self.gate("reality").await?;
-        self.observed();
-        let s = self.state();
-        if let Some(n) = node
-            && !s.nodes.contains_key(n)
-        {
-            return Err(node_missing(&s, n));
-        }
-        Ok(s.nodes
-            .iter()
-            .filter(|(n, _)| node.is_none_or(|want| want == n.as_str()))
-            .map(|(n, f)| NodeReality {
-                node: n.clone(),
-                kubelet_running: f.kubelet_running,
-                shims: f
-                    .sandboxes
-                    .iter()
-                    .filter(|sb| sb.live)
-                    .enumerate()
-                    .map(|(i, sb)| Shim {
-                        pid: 1000 + i as u32,
-                        sandbox_id: sb.id.clone(),
-                    })
-                    .collect(),
-                sandboxes: f.sandboxes.clone(),
-            })
-            .collect())
-    }
 }
 
 #[async_trait]
@@ -355,95 +230,5 @@ impl KubeOps for FakeCluster {
             });
         }
         Ok(())
-    }
-}
-
-#[async_trait]
-impl EtcdOps for FakeCluster {
-    async fn read(&self, sel: &EtcdSelector) -> Result<EtcdBackup> {
-        self.gate("etcd-read").await?;
-        let s = self.state();
-        let entries = s
-            .etcd
-            .iter()
-            .filter(|(k, _)| match sel {
-                EtcdSelector::Key(x) => *k == x,
-                EtcdSelector::Prefix(p) => k.starts_with(p.as_str()),
-            })
-            .map(|(k, v)| EtcdEntry {
-                key: k.clone().into_bytes(),
-                value: v.clone().into_bytes(),
-            })
-            .collect();
-        Ok(EtcdBackup {
-            revision: 1,
-            entries,
-        })
-    }
-
-    async fn delete(&self, sel: &EtcdSelector, _: Option<&std::path::Path>) -> Result<EtcdBackup> {
-        self.gate("etcd-delete").await?;
-        self.record(format!("etcd-delete {sel}"));
-        let mut s = self.state();
-        let keys: Vec<String> = s
-            .etcd
-            .keys()
-            .filter(|k| match sel {
-                EtcdSelector::Key(x) => *k == x,
-                EtcdSelector::Prefix(p) => k.starts_with(p.as_str()),
-            })
-            .cloned()
-            .collect();
-        let mut entries = Vec::new();
-        for k in keys {
-            if let Some(v) = s.etcd.remove(&k) {
-                entries.push(EtcdEntry {
-                    key: k.into_bytes(),
-                    value: v.into_bytes(),
-                });
-            }
-        }
-        Ok(EtcdBackup {
-            revision: 1,
-            entries,
-        })
-    }
-
-    async fn restore(&self, backup: &EtcdBackup, force: bool) -> Result<RestoreReport> {
-        self.gate("etcd-restore").await?;
-        self.record(format!("etcd-restore {} keys", backup.entries.len()));
-        let mut s = self.state();
-        let mut report = RestoreReport::default();
-        if s.knobs.undo_noop {
-            return Ok(report);
-        }
-        for e in &backup.entries {
-            let k = String::from_utf8_lossy(&e.key).to_string();
-            if s.etcd.contains_key(&k) && !force {
-                report.skipped.push(k);
-            } else {
-                s.etcd
-                    .insert(k.clone(), String::from_utf8_lossy(&e.value).to_string());
-                report.restored.push(k);
-            }
-        }
-        Ok(report)
-    }
-
-    async fn exists(&self, key: &str) -> Result<bool> {
-        self.gate("etcd-get").await?;
-        self.observed();
-        Ok(self.state().etcd.contains_key(key))
-    }
-
-    async fn count(&self, prefix: &str) -> Result<u64> {
-        self.gate("etcd-count").await?;
-        self.observed();
-        Ok(self
-            .state()
-            .etcd
-            .keys()
-            .filter(|k| k.starts_with(prefix))
-            .count() as u64)
     }
 }

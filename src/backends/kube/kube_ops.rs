@@ -1,5 +1,7 @@
-//! [`KubeOps`] for [`KubeBackend`]: the engine's view of the API, delegating to the modules
-//! that do the work (kept thin so each concept lives in one file).
+//! [`KubeOps`] for [`KubeBackend`]: the engine's view of the API. Each trait method calls the
+//! inherent method of the same name (`KubeBackend::pods`, ...), which does the work in the file
+//! of its concept (`apply`, `reads`, `writes`); a path like `KubeBackend::pods` picks the
+//! inherent method over the trait's. Kept thin so each concept lives in one file.
 
 use async_trait::async_trait;
 use futures::stream::BoxStream;
@@ -15,15 +17,15 @@ impl KubeOps for KubeBackend {
         documents: &[serde_json::Value],
         namespace: Option<&str>,
     ) -> Result<Vec<ResourceRef>> {
-        self.apply_documents(documents, namespace).await
+        KubeBackend::apply(self, documents, namespace).await
     }
 
     async fn delete(&self, target: &ResourceRef, opts: &DeleteOptions) -> Result<()> {
-        self.delete_resource(target, opts).await
+        KubeBackend::delete(self, target, opts).await
     }
 
     async fn pods(&self, query: &PodQuery) -> Result<Vec<PodView>> {
-        self.list_pods(query).await
+        KubeBackend::pods(self, query).await
     }
 
     async fn pod_logs(
@@ -32,23 +34,23 @@ impl KubeOps for KubeBackend {
         container: Option<&str>,
         previous: bool,
     ) -> Result<String> {
-        self.logs(pod, container, previous).await
+        KubeBackend::pod_logs(self, pod, container, previous).await
     }
 
     async fn nodes(&self) -> Result<Vec<NodeView>> {
-        self.list_nodes().await
+        KubeBackend::nodes(self).await
     }
 
     async fn namespace(&self, name: &str) -> Result<Option<NamespaceView>> {
-        self.get_namespace(name).await
+        KubeBackend::namespace(self, name).await
     }
 
     async fn get(&self, target: &ResourceRef) -> Result<Option<serde_json::Value>> {
-        self.get_object(target).await
+        KubeBackend::get(self, target).await
     }
 
     async fn events(&self, namespace: &str) -> Result<Vec<EventView>> {
-        self.list_events(namespace).await
+        KubeBackend::events(self, namespace).await
     }
 
     async fn finalizer(
@@ -57,23 +59,23 @@ impl KubeOps for KubeBackend {
         finalizer: &str,
         op: FinalizerOp,
     ) -> Result<bool> {
-        self.change_finalizer(target, finalizer, op).await
+        KubeBackend::finalizer(self, target, finalizer, op).await
     }
 
     async fn clear_finalizers(&self, target: &ResourceRef) -> Result<Vec<String>> {
-        self.clear_all_finalizers(target).await
+        KubeBackend::clear_finalizers(self, target).await
     }
 
     async fn finalize_namespace(&self, name: &str) -> Result<()> {
-        self.finalize(name).await
+        KubeBackend::finalize_namespace(self, name).await
     }
 
     async fn cordon(&self, node: &str, cordoned: bool) -> Result<()> {
-        self.set_cordon(node, cordoned).await
+        KubeBackend::cordon(self, node, cordoned).await
     }
 
     async fn taint(&self, taint: &NodeTaint, present: bool) -> Result<()> {
-        self.set_taint(taint, present).await
+        KubeBackend::taint(self, taint, present).await
     }
 
     fn changes(&self) -> BoxStream<'static, ()> {

@@ -1,4 +1,4 @@
-//! What the journal code trusts before a name or a file decides what `chaos recover` does.
+//! What kind-chaos trusts before a name or a file decides what `chaos recover` does.
 //!
 //! A journal tells recover what to run in the cluster (an `exec` undo runs a command inside a
 //! node), so a journal someone else could have written is never read: the state folder, its

@@ -1,5 +1,6 @@
-//! Node faults and their undo, through Docker: the kubelet (inside the node), the node
-//! container itself (pause, stop, kill), and a pod's container process (inside the node).
+//! What the node faults and their undos do to a node, through Docker: the kubelet (inside the
+//! node), the node container itself (pause, stop, kill), and a pod's container process (inside
+//! the node).
 //!
 //! The undos (kubelet start, unpause, start) are idempotent: the engine may run one twice (a
 //! retry, `chaos recover` after a crash), so undoing what is already undone succeeds. They
@@ -20,7 +21,7 @@ use crate::playbook::values::Signal;
 pub const KUBELET_START_TIMEOUT: Duration = Duration::from_secs(15);
 
 impl DockerNodes {
-    pub(crate) async fn kubelet_action(
+    pub(crate) async fn kubelet(
         &self,
         node: &str,
         action: KubeletAction,
@@ -44,7 +45,7 @@ impl DockerNodes {
         Ok(())
     }
 
-    pub(crate) async fn container_action(
+    pub(crate) async fn container(
         &self,
         node: &str,
         action: ContainerAction,
@@ -125,18 +126,18 @@ impl DockerNodes {
     /// labels) -> its running application containers (only `container` if given) -> their
     /// task PIDs -> `kill`. A sandbox with no application container (the test cluster's
     /// pods) is itself the target.
-    pub(crate) async fn kill_in_pod(
+    pub(crate) async fn kill_pod_container(
         &self,
         node: &str,
         pod: &PodKey,
         container: Option<&str>,
         signal: Signal,
-    ) -> Result<Vec<u32>, BackendError> {
+    ) -> Result<(), BackendError> {
         let mut scan = self.scan(node).await?;
         if scan.tasks.is_empty() {
             // crictl may have answered while `ctr tasks ls` did not: ask once more.
             let out = self
-                .exec_argv(
+                .exec(
                     node,
                     &[
                         "ctr".into(),
@@ -216,6 +217,6 @@ impl DockerNodes {
             &args,
         )
         .await?;
-        Ok(pids)
+        Ok(())
     }
 }

@@ -1,4 +1,7 @@
-//! [`NodeOps`] for [`DockerNodes`]: the engine's view of the node containers.
+//! [`NodeOps`] for [`DockerNodes`]: the engine's view of the node containers. Each trait
+//! method calls the inherent method of the same name (`DockerNodes::kubelet`, ...), which does
+//! the work in the file of its concept (`node_actions`, `exec`, `reality`); a path like
+//! `DockerNodes::kubelet` picks the inherent method over the trait's.
 
 use async_trait::async_trait;
 
@@ -11,15 +14,15 @@ use crate::playbook::values::Signal;
 #[async_trait]
 impl NodeOps for DockerNodes {
     async fn nodes(&self) -> Result<Vec<NodeContainer>> {
-        self.node_containers().await
+        DockerNodes::nodes(self).await
     }
 
     async fn kubelet(&self, node: &str, action: KubeletAction) -> Result<()> {
-        self.kubelet_action(node, action).await
+        DockerNodes::kubelet(self, node, action).await
     }
 
     async fn container(&self, node: &str, action: ContainerAction) -> Result<()> {
-        self.container_action(node, action).await
+        DockerNodes::container(self, node, action).await
     }
 
     async fn kill_pod_container(
@@ -29,16 +32,14 @@ impl NodeOps for DockerNodes {
         container: Option<&str>,
         signal: Signal,
     ) -> Result<()> {
-        self.kill_in_pod(node, pod, container, signal)
-            .await
-            .map(|_| ())
+        DockerNodes::kill_pod_container(self, node, pod, container, signal).await
     }
 
     async fn exec(&self, node: &str, argv: &[String]) -> Result<ExecOutput> {
-        self.exec_argv(node, argv).await
+        DockerNodes::exec(self, node, argv).await
     }
 
     async fn reality(&self, node: Option<&str>) -> Result<Vec<NodeReality>> {
-        self.reality_of(node).await
+        DockerNodes::reality(self, node).await
     }
 }

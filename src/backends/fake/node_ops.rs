@@ -1,0 +1,125 @@
+//! [`NodeOps`] over the fake's state: node containers whose kubelet stays down while it is not
+//! executable, pauses and stops, signals to pods, and the reality the nodes report.
+
+use async_trait::async_trait;
+
+use super::{FakeCluster, node_missing};
+use crate::backends::*;
+use crate::playbook::values::Signal;
+
+#[async_trait]
+impl NodeOps for FakeCluster {
+    async fn nodes(&self) -> Result<Vec<NodeContainer>> {
+        self.gate("node-list").await?;
+        let s = self.state();
+        Ok(s.nodes
+            .iter()
+            .map(|(n, f)| NodeContainer {
+                name: n.clone(),
+                role: f.role.clone(),
+                state: f.container.clone(),
+            })
+            .collect())
+    }
+
+    async fn kubelet(&self, node: &str, action: KubeletAction) -> Result<()> {
+        let op = match action {
+            KubeletAction::Stop => "kubelet-stop",
+            KubeletAction::Start => "kubelet-start",
+        };
+        self.gate(op).await?;
+        self.record(format!("{op} {node}"));
+        let mut s = self.state();
+        let noop = s.knobs.undo_noop && action == KubeletAction::Start;
+        let missing = node_missing(&s, node);
+        let n = s.nodes.get_mut(node).ok_or(missing)?;
+        if !noop {
+            n.kubelet_executable = action == KubeletAction::Start;
+            n.kubelet_running = action == KubeletAction::Start;
+        }
+        Ok(())
+    }
+
+    async fn container(&self, node: &str, action: ContainerAction) -> Result<()> {
+        let (op, to) = match action {
+            ContainerAction::Pause => ("node-pause", "paused"),
+            ContainerAction::Unpause => ("node-unpause", "running"),
+            ContainerAction::Stop { .. } => ("node-stop", "exited"),
+            ContainerAction::Start => ("node-start", "running"),
+            ContainerAction::Kill { .. } => ("node-kill", "exited"),
+        };
+        self.gate(op).await?;
+        self.record(format!("{op} {node}"));
+        let mut s = self.state();
+        let undo = matches!(action, ContainerAction::Unpause | ContainerAction::Start);
+        let noop = s.knobs.undo_noop && undo;
+        let missing = node_missing(&s, node);
+        let n = s.nodes.get_mut(node).ok_or(missing)?;
+        if !noop {
+            n.container = to.into();
+        }
+        Ok(())
+    }
+
+    async fn kill_pod_container(
+        &self,
+        node: &str,
+        pod: &PodKey,
+        container: Option<&str>,
+        signal: Signal,
+    ) -> Result<()> {
+        self.gate("container-kill").await?;
+        self.record(format!(
+            "container-kill {node} {pod} {} {signal}",
+            container.unwrap_or("-")
+        ));
+        let s = self.state();
+        let n = s.nodes.get(node).ok_or_else(|| node_missing(&s, node))?;
+        if !n.sandboxes.iter().any(|sb| &sb.pod == pod && sb.live) {
+            return Err(BackendError::not_found(format!(
+                "pod {pod} has no live sandbox on {node}"
+            )));
+        }
+        Ok(())
+    }
+
+    async fn exec(&self, node: &str, argv: &[String]) -> Result<ExecOutput> {
+        self.gate("exec").await?;
+        self.record(format!("exec {node} {}", argv.join(" ")));
+        let s = self.state();
+        if !s.nodes.contains_key(node) {
+            return Err(node_missing(&s, node));
+        }
+        Ok(ExecOutput::default())
+    }
+
+    async fn reality(&self, node: Option<&str>) -> Result<Vec<NodeReality>> {
+        self.gate("reality").await?;
+        self.observed();
+        let s = self.state();
+        if let Some(n) = node
+            && !s.nodes.contains_key(n)
+        {
+            return Err(node_missing(&s, n));
+        }
+        Ok(s.nodes
+            .iter()
+            .filter(|(n, _)| node.is_none_or(|want| want == n.as_str()))
+            .map(|(n, f)| NodeReality {
+                node: n.clone(),
+                kubelet_running: f.kubelet_running,
+                shims: f
+                    .sandboxes
+                    .iter()
+                    .filter(|sb| sb.live)
+                    .enumerate()
+                    .map(|(i, sb)| Shim {
+                        pid: 1000 + i as u32,
+                        sandbox_id: sb.id.clone(),
+                    })
+                    .collect(),
+                sandboxes: f.sandboxes.clone(),
+            })
+            .collect())
+    }
+}
