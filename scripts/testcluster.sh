@@ -14,7 +14,8 @@ PAUSE_IMAGE=kind-chaos-pause:test
 PAUSE_REF=docker.io/library/kind-chaos-pause:test
 ROOTFS_REPO=kind-chaos-node-rootfs
 SUITE=bookworm
-PACKAGES=containerd,runc,procps,iproute2,iptables,tini
+# etcd-server: the control plane's etcd in `up --api` clusters (Debian's 3.4).
+PACKAGES=containerd,runc,procps,iproute2,iptables,tini,etcd-server
 # Bump when prepare_rootfs changes what goes into the root file system.
 ROOTFS_REV=2
 PAUSE_LINKS="sh sleep ls cat echo env ps kill true false printf date hostname id"
