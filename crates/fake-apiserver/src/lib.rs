@@ -104,7 +104,17 @@
 //! `events.k8s.io/v1` (only core/v1 events); ReplicaSets as separate objects (deployment pods
 //! are owned by the Deployment); taint-based eviction after the 300 s tolerations; pod GC of
 //! pods on missing nodes; container restarts, probes and terminal pod phases.
-//! It is one process-local store: nothing survives [`FakeApiServer::shutdown`].
+//! In the in-process mode it is one process-local store: nothing survives
+//! [`FakeApiServer::shutdown`].
+//!
+//! ## Storage
+//!
+//! Both modes share the store (a cache of every object, as upstream's watch cache) and
+//! differ only in the [`storage`] behind it: memory in the in-process mode; in the served
+//! mode with [`ServeOptions::etcd`], a real etcd under upstream's `/registry/...` keys,
+//! JSON values, `resourceVersion` = the key's `mod_revision`, every write an etcd
+//! transaction comparing it, and one watch on `/registry/` through which raw etcd writes
+//! and deletes reach GET, LIST, API watches and the controllers.
 
 mod access;
 mod admission;

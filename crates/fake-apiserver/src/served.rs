@@ -118,7 +118,13 @@ impl FakeApiServer {
         tls: &TlsMaterial,
     ) -> Result<FakeApiServer, StartError> {
         let server = TlsServer::new(tls)?;
-        Self::start_on(listener, advertise, Some(Arc::new(server)), State::new(), None)
+        Self::start_on(
+            listener,
+            advertise,
+            Some(Arc::new(server)),
+            State::new(),
+            None,
+        )
     }
 
     /// A cluster's control plane as kind has it: binds `opts.listen`, reads the cluster CA

@@ -243,7 +243,9 @@ impl State {
                     .insert((ns, name), value.clone());
                 let uid = util::uid_of(&value).to_string();
                 if util::is_terminating(&value) {
-                    self.terminating_since.entry(uid).or_insert_with(Instant::now);
+                    self.terminating_since
+                        .entry(uid)
+                        .or_insert_with(Instant::now);
                 }
                 let kind = if prev.is_some() {
                     ChangeType::Modified
@@ -332,11 +334,15 @@ impl State {
     ) -> Result<Value, (ApiError, StorageError)> {
         let key = Self::storage_key(res, &obj);
         let value = obj.clone();
-        if let Err(e) = self.commit(Write::Create { key: &key, value: &value }, &mut obj) {
+        if let Err(e) = self.commit(
+            Write::Create {
+                key: &key,
+                value: &value,
+            },
+            &mut obj,
+        ) {
             let api = match e {
-                StorageError::Conflict { .. } => {
-                    ApiError::already_exists(res, util::name_of(&obj))
-                }
+                StorageError::Conflict { .. } => ApiError::already_exists(res, util::name_of(&obj)),
                 StorageError::Unavailable(ref m) => unavailable(m),
             };
             return Err((api, e));
@@ -517,5 +523,9 @@ fn rv_of(obj: &Value) -> u64 {
 /// What the client gets when the storage does not answer (upstream: etcd errors become
 /// 500 InternalError, staging/src/k8s.io/apiserver/pkg/storage/errors.go).
 fn unavailable(why: &str) -> ApiError {
-    ApiError::new(500, "InternalError", format!("Internal error occurred: {why}"))
+    ApiError::new(
+        500,
+        "InternalError",
+        format!("Internal error occurred: {why}"),
+    )
 }

@@ -151,7 +151,10 @@ async fn objects_live_at_upstreams_keys_with_mod_revision_as_resource_version() 
     let mut raw = etcd.client().await;
 
     let cms: Api<ConfigMap> = Api::namespaced(client.clone(), "default");
-    let made = cms.create(&PostParams::default(), &cm("c1")).await.expect("create");
+    let made = cms
+        .create(&PostParams::default(), &cm("c1"))
+        .await
+        .expect("create");
     let (value, modrev) = raw_get(&mut raw, "/registry/configmaps/default/c1")
         .await
         .expect("the ConfigMap at /registry/configmaps/default/c1");
@@ -229,7 +232,10 @@ async fn objects_live_at_upstreams_keys_with_mod_revision_as_resource_version() 
     let mut matched = false;
     for _ in 0..20 {
         let before = raw
-            .get("/registry/", Some(GetOptions::new().with_prefix().with_count_only()))
+            .get(
+                "/registry/",
+                Some(GetOptions::new().with_prefix().with_count_only()),
+            )
             .await
             .expect("count")
             .header()
@@ -243,7 +249,10 @@ async fn objects_live_at_upstreams_keys_with_mod_revision_as_resource_version() 
             .and_then(|v| v.parse().ok())
             .expect("list resourceVersion");
         let after = raw
-            .get("/registry/", Some(GetOptions::new().with_prefix().with_count_only()))
+            .get(
+                "/registry/",
+                Some(GetOptions::new().with_prefix().with_count_only()),
+            )
             .await
             .expect("count")
             .header()
@@ -263,7 +272,10 @@ async fn a_stale_update_is_a_conflict() {
     let etcd = TestEtcd::start("etcd-test-control-plane").await;
     let s = Served::start(&etcd);
     let cms: Api<ConfigMap> = Api::namespaced(s.client().await, "default");
-    let first = cms.create(&PostParams::default(), &cm("c")).await.expect("create");
+    let first = cms
+        .create(&PostParams::default(), &cm("c"))
+        .await
+        .expect("create");
 
     let mut newer = first.clone();
     newer.data = Some([("answer".to_string(), "43".to_string())].into());
@@ -298,7 +310,13 @@ async fn a_stale_update_is_a_conflict() {
     })
     .await;
     let seen = cms.get("c").await.expect("get");
-    assert_eq!(seen.data.as_ref().and_then(|d| d.get("answer")).map(String::as_str), Some("from-etcd"));
+    assert_eq!(
+        seen.data
+            .as_ref()
+            .and_then(|d| d.get("answer"))
+            .map(String::as_str),
+        Some("from-etcd")
+    );
     match cms.replace("c", &PostParams::default(), &stored).await {
         Err(kube::Error::Api(e)) => assert_eq!(e.code, 409, "{e:?}"),
         other => panic!("an update from before the raw put must be 409, got {other:?}"),
@@ -348,13 +366,21 @@ async fn a_raw_etcd_delete_is_seen_by_get_list_and_watch() {
     .await
     .expect("DELETED within 5 s");
     assert_eq!(deleted.metadata.name.as_deref(), Some("victim"));
-    assert_eq!(rv(&deleted.metadata), del_rev, "DELETED at the delete's revision");
+    assert_eq!(
+        rv(&deleted.metadata),
+        del_rev,
+        "DELETED at the delete's revision"
+    );
     match pods.get("victim").await {
         Err(kube::Error::Api(e)) => assert_eq!(e.code, 404),
         other => panic!("GET after the raw delete must be 404, got {other:?}"),
     }
     let list = pods.list(&ListParams::default()).await.expect("list");
-    assert!(list.items.iter().all(|p| p.metadata.name.as_deref() != Some("victim")));
+    assert!(
+        list.items
+            .iter()
+            .all(|p| p.metadata.name.as_deref() != Some("victim"))
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -383,18 +409,16 @@ async fn a_deployments_pod_deleted_in_etcd_is_replaced_under_a_new_name() {
     .expect("create");
     let pods: Api<Pod> = Api::namespaced(client.clone(), "default");
     let lp = ListParams::default().labels("app=web");
-    let mut first = String::new();
-    eventually("the Deployment's pod", || async {
+    let mut first = None;
+    for _ in 0..100 {
         let l = pods.list(&lp).await.expect("list");
-        match l.items.as_slice() {
-            [p] => {
-                first = p.metadata.name.clone().expect("name");
-                true
-            }
-            _ => false,
+        if let [p] = l.items.as_slice() {
+            first = p.metadata.name.clone();
+            break;
         }
-    })
-    .await;
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let first = first.expect("the Deployment's pod within 5 s");
     let key = format!("/registry/pods/default/{first}");
     assert!(raw_get(&mut raw, &key).await.is_some(), "{key} in etcd");
     raw.delete(key.as_str(), None).await.expect("raw delete");
@@ -410,13 +434,23 @@ async fn objects_survive_a_restart_of_the_server() {
     let etcd = TestEtcd::start("etcd-test-control-plane").await;
     let mut s = Served::start(&etcd);
     let cms: Api<ConfigMap> = Api::namespaced(s.client().await, "default");
-    let made = cms.create(&PostParams::default(), &cm("kept")).await.expect("create");
+    let made = cms
+        .create(&PostParams::default(), &cm("kept"))
+        .await
+        .expect("create");
     s.stop();
     let s = Served::start(&etcd);
     let cms: Api<ConfigMap> = Api::namespaced(s.client().await, "default");
-    let got = cms.get("kept").await.expect("the ConfigMap after a restart");
+    let got = cms
+        .get("kept")
+        .await
+        .expect("the ConfigMap after a restart");
     assert_eq!(got.metadata.uid, made.metadata.uid);
     assert_eq!(rv(&got.metadata), rv(&made.metadata));
     let list = cms.list(&ListParams::default()).await.expect("list");
-    assert!(list.items.iter().any(|c| c.metadata.name.as_deref() == Some("kept")));
+    assert!(
+        list.items
+            .iter()
+            .any(|c| c.metadata.name.as_deref() == Some("kept"))
+    );
 }

@@ -45,7 +45,10 @@ pub struct EtcdConfig {
 }
 
 enum Request {
-    Txn(Txn, std_mpsc::Sender<Result<etcd_client::TxnResponse, String>>),
+    Txn(
+        Txn,
+        std_mpsc::Sender<Result<etcd_client::TxnResponse, String>>,
+    ),
     ListAll(std_mpsc::Sender<Result<Snapshot, String>>),
 }
 
@@ -170,7 +173,9 @@ impl Storage for EtcdStorage {
                 .op_responses()
                 .into_iter()
                 .find_map(|r| match r {
-                    TxnOpResponse::Get(g) => Some(g.kvs().first().map_or(0, |kv| kv.mod_revision())),
+                    TxnOpResponse::Get(g) => {
+                        Some(g.kvs().first().map_or(0, |kv| kv.mod_revision()))
+                    }
                     _ => None,
                 })
                 .unwrap_or(0);
@@ -278,8 +283,11 @@ async fn connect(cfg: &EtcdConfig) -> Result<Client, String> {
     loop {
         let attempt = async {
             let mut c = Client::connect(&cfg.endpoints, Some(opts.clone())).await?;
-            c.get(ROOT, Some(GetOptions::new().with_prefix().with_count_only()))
-                .await?;
+            c.get(
+                ROOT,
+                Some(GetOptions::new().with_prefix().with_count_only()),
+            )
+            .await?;
             Ok::<Client, etcd_client::Error>(c)
         };
         match attempt.await {
@@ -317,9 +325,7 @@ async fn list_all(client: &mut Client) -> Result<Snapshot, String> {
 async fn follow(mut client: Client, from: i64, seen: std_mpsc::Sender<Seen>, wake: Arc<Notify>) {
     let mut next = from;
     loop {
-        let opts = WatchOptions::new()
-            .with_prefix()
-            .with_start_revision(next);
+        let opts = WatchOptions::new().with_prefix().with_start_revision(next);
         match client.watch(ROOT, Some(opts)).await {
             Ok(mut stream) => loop {
                 match stream.message().await {

@@ -97,7 +97,12 @@ mod tests {
             "leases",
             true,
         ));
-        reg.add(ResourceDef::new("example.com/v1", "Widget", "widgets", true));
+        reg.add(ResourceDef::new(
+            "example.com/v1",
+            "Widget",
+            "widgets",
+            true,
+        ));
         let cases = [
             ("", "pods", "default", "p", "/registry/pods/default/p"),
             ("", "nodes", "", "n1", "/registry/minions/n1"),
@@ -114,13 +119,22 @@ mod tests {
                 "w",
                 "/registry/leases/kube-node-lease/w",
             ),
-            ("example.com", "widgets", "d", "w", "/registry/example.com/widgets/d/w"),
+            (
+                "example.com",
+                "widgets",
+                "d",
+                "w",
+                "/registry/example.com/widgets/d/w",
+            ),
         ];
         for (group, plural, ns, name, want) in cases {
             let r = res(&reg, group, plural);
             assert_eq!(key(&r, ns, name), want);
             let (back, bns, bname) = parse(&reg, want).expect(want);
-            assert_eq!((back.qualified(), bns.as_str(), bname.as_str()), (r.qualified(), ns, name));
+            assert_eq!(
+                (back.qualified(), bns.as_str(), bname.as_str()),
+                (r.qualified(), ns, name)
+            );
         }
         assert!(parse(&reg, "/registry/pods/default").is_none());
         assert!(parse(&reg, "/registry/unknown/x").is_none());

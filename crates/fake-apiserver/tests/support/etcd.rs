@@ -58,7 +58,9 @@ impl TestEtcd {
         let bin = etcd_bin();
         let base = Path::new("/dev/shm");
         let dir = if base.is_dir() {
-            tempfile::Builder::new().prefix("fake-etcd-").tempdir_in(base)
+            tempfile::Builder::new()
+                .prefix("fake-etcd-")
+                .tempdir_in(base)
         } else {
             tempfile::Builder::new().prefix("fake-etcd-").tempdir()
         }
