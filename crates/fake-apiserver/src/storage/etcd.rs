@@ -327,49 +327,49 @@ async fn follow(mut client: Client, from: i64, seen: std_mpsc::Sender<Seen>, wak
     loop {
         let opts = WatchOptions::new().with_prefix().with_start_revision(next);
         match client.watch(ROOT, Some(opts)).await {
-            Ok(mut stream) => loop {
-                match stream.message().await {
-                    Ok(Some(resp)) => {
-                        if resp.canceled() {
-                            eprintln!(
-                                "etcd storage: watch canceled from revision {next}: {}",
-                                resp.cancel_reason()
-                            );
-                            break;
-                        }
-                        for ev in resp.events() {
-                            let Some(kv) = ev.kv() else { continue };
-                            let Ok(key) = kv.key_str() else { continue };
-                            let revision = kv.mod_revision().max(0) as u64;
-                            next = next.max(revision as i64 + 1);
-                            let change = match ev.event_type() {
-                                EventType::Delete => Outside::Delete {
-                                    key: key.to_string(),
-                                    revision,
-                                },
-                                EventType::Put => match serde_json::from_slice(kv.value()) {
-                                    Ok(value) => Outside::Put {
-                                        key: key.to_string(),
-                                        value,
-                                        revision,
-                                    },
-                                    Err(e) => {
-                                        eprintln!("etcd storage: {key} is not JSON ({e})");
-                                        continue;
-                                    }
-                                },
-                            };
-                            if seen.send(Seen { revision, change }).is_err() {
-                                return;
-                            }
-                        }
-                        wake.notify_one();
+            Ok(mut stream) => {
+                while let Ok(Some(resp)) = stream.message().await {
+                    if resp.canceled() {
+                        eprintln!(
+                            "etcd storage: watch canceled from revision {next}: {}",
+                            resp.cancel_reason()
+                        );
+                        break;
                     }
-                    Ok(None) | Err(_) => break,
+                    for ev in resp.events() {
+                        let Some(s) = to_seen(ev) else { continue };
+                        next = next.max(s.revision as i64 + 1);
+                        if seen.send(s).is_err() {
+                            return;
+                        }
+                    }
+                    wake.notify_one();
                 }
-            },
+            }
             Err(e) => eprintln!("etcd storage: cannot watch {ROOT}: {e}"),
         }
         tokio::time::sleep(Duration::from_millis(500)).await;
     }
+}
+
+/// A watch event as a change of the store (`None`: not a key or a value it can read).
+fn to_seen(ev: &etcd_client::Event) -> Option<Seen> {
+    let kv = ev.kv()?;
+    let key = kv.key_str().ok()?.to_string();
+    let revision = kv.mod_revision().max(0) as u64;
+    let change = match ev.event_type() {
+        EventType::Delete => Outside::Delete { key, revision },
+        EventType::Put => match serde_json::from_slice(kv.value()) {
+            Ok(value) => Outside::Put {
+                key,
+                value,
+                revision,
+            },
+            Err(e) => {
+                eprintln!("etcd storage: {key} is not JSON ({e}); not served");
+                return None;
+            }
+        },
+    };
+    Some(Seen { revision, change })
 }
