@@ -116,6 +116,10 @@
 //! transaction comparing it, and one watch on `/registry/` through which raw etcd writes
 //! and deletes reach GET, LIST, API watches and the controllers.
 
+// Lets the crate's unit tests share the integration tests' support files (tests/support/).
+#[cfg(test)]
+extern crate self as fake_apiserver;
+
 mod access;
 mod admission;
 mod auth;

@@ -8,6 +8,8 @@
 //! others made behind the server's back (a raw `etcdctl del`), which the store then follows.
 
 pub(crate) mod etcd;
+#[cfg(test)]
+mod etcd_tests;
 pub(crate) mod keys;
 pub(crate) mod memory;
 
