@@ -453,4 +453,16 @@ async fn objects_survive_a_restart_of_the_server() {
             .iter()
             .any(|c| c.metadata.name.as_deref() == Some("kept"))
     );
+    // The new process has no history: a watch from before its start is 410 Expired, as
+    // after a restart of the real API server over a compacted etcd.
+    let before = (rv(&made.metadata) - 1).to_string();
+    let mut events = cms
+        .watch(&WatchParams::default().timeout(5), &before)
+        .await
+        .expect("watch")
+        .boxed();
+    match events.try_next().await.expect("watch stream") {
+        Some(WatchEvent::Error(e)) => assert_eq!(e.code, 410, "{e:?}"),
+        other => panic!("a watch from before the restart must be 410, got {other:?}"),
+    }
 }
