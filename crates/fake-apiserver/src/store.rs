@@ -22,8 +22,10 @@ use crate::error::ApiError;
 use crate::knobs::Knobs;
 use crate::resources::{Registry, ResourceDef};
 use crate::storage::memory::MemoryStorage;
-use crate::storage::{Outside, Storage, StorageError, Write, keys};
+use crate::storage::{Storage, StorageError, Write, keys};
 use crate::util::{self, Rng};
+
+mod follow;
 
 /// What happened to an object (the watch event type).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -98,38 +100,6 @@ impl State {
             storage: Box::new(MemoryStorage),
             storage_error: None,
         }
-    }
-
-    /// A store over `storage`, filled with what it holds (`extra` kinds registered first,
-    /// so that their stored objects are recognised). Watches from before its revision get
-    /// 410, as after a restart of the real API server.
-    pub(crate) fn load(
-        storage: Box<dyn Storage>,
-        extra: &[ResourceDef],
-    ) -> Result<Self, StorageError> {
-        let mut st = State::new();
-        for def in extra {
-            st.reg.add(def.clone());
-        }
-        st.storage = storage;
-        let snap = st.storage.list_all()?;
-        for (key, mut obj, rev) in snap.objects {
-            let Some((res, ns, name)) = keys::parse(&st.reg, &key) else {
-                continue;
-            };
-            set_rv(&mut obj, rev);
-            if util::is_terminating(&obj) {
-                st.terminating_since
-                    .insert(util::uid_of(&obj).to_string(), Instant::now());
-            }
-            st.objects
-                .entry(res.qualified())
-                .or_default()
-                .insert((ns, name), obj);
-        }
-        st.rv = snap.revision;
-        st.compacted_rv = snap.revision;
-        Ok(st)
     }
 
     fn bucket(&self, res: &ResourceDef) -> Option<&Objects> {
@@ -214,64 +184,6 @@ impl State {
         self.rv = self.rv.max(rv);
         set_rv(obj, rv);
         Ok(rv)
-    }
-
-    /// Applies what others changed in the storage since the last look (a raw etcd delete
-    /// or put), each as its own change with its revision, so API watchers see it.
-    pub(crate) fn follow(&mut self) {
-        for change in self.storage.outside_changes(None) {
-            self.apply_outside(change);
-        }
-    }
-
-    fn apply_outside(&mut self, change: Outside) {
-        match change {
-            Outside::Put {
-                key,
-                mut value,
-                revision,
-            } => {
-                let Some((res, ns, name)) = keys::parse(&self.reg, &key) else {
-                    return;
-                };
-                set_rv(&mut value, revision);
-                self.rv = self.rv.max(revision);
-                let prev = self
-                    .objects
-                    .entry(res.qualified())
-                    .or_default()
-                    .insert((ns, name), value.clone());
-                let uid = util::uid_of(&value).to_string();
-                if util::is_terminating(&value) {
-                    self.terminating_since
-                        .entry(uid)
-                        .or_insert_with(Instant::now);
-                }
-                let kind = if prev.is_some() {
-                    ChangeType::Modified
-                } else {
-                    ChangeType::Added
-                };
-                self.record(&res, kind, &value, prev);
-            }
-            Outside::Delete { key, revision } => {
-                let Some((res, ns, name)) = keys::parse(&self.reg, &key) else {
-                    return;
-                };
-                let Some(mut obj) = self
-                    .objects
-                    .get_mut(&res.qualified())
-                    .and_then(|b| b.remove(&(ns, name)))
-                else {
-                    return;
-                };
-                let prev = obj.clone();
-                set_rv(&mut obj, revision);
-                self.rv = self.rv.max(revision);
-                self.forget(util::uid_of(&obj));
-                self.record(&res, ChangeType::Deleted, &obj, Some(prev));
-            }
-        }
     }
 
     /// Remembers a refused write of an infallible method.
@@ -505,7 +417,7 @@ impl State {
     }
 }
 
-fn set_rv(obj: &mut Value, rv: u64) {
+pub(super) fn set_rv(obj: &mut Value, rv: u64) {
     util::set_at(
         obj,
         &["metadata", "resourceVersion"],
