@@ -14,7 +14,8 @@ PAUSE_IMAGE=kind-chaos-pause:test
 PAUSE_REF=docker.io/library/kind-chaos-pause:test
 ROOTFS_REPO=kind-chaos-node-rootfs
 SUITE=bookworm
-PACKAGES=containerd,runc,procps,iproute2,iptables,tini
+# etcd-server: the control plane's etcd in `up --api` clusters (Debian's 3.4).
+PACKAGES=containerd,runc,procps,iproute2,iptables,tini,etcd-server
 # Bump when prepare_rootfs changes what goes into the root file system.
 ROOTFS_REV=2
 PAUSE_LINKS="sh sleep ls cat echo env ps kill true false printf date hostname id"
@@ -55,7 +56,9 @@ Commands:
       server of crates/fake-apiserver (its 'serve' binary, built with cargo
       unless KIND_CHAOS_APISERVER_BIN names one) as $APISERVER_IN_NODE on
       6443 (HTTPS, client certificates, /etc/kubernetes/pki, admin.conf as
-      kind has them), and in every node the stand-in kubelet of crates/kubelet
+      kind has them) storing its objects in the node's etcd (Debian's
+      etcd-server, TLS at kind's paths, client port 2379 published on
+      127.0.0.1), and in every node the stand-in kubelet of crates/kubelet
       (built with cargo unless KIND_CHAOS_KUBELET_BIN names one) as
       /usr/bin/kubelet with /etc/kubernetes/kubelet.conf and the flags in
       /var/lib/kubelet/kubeadm-flags.env, as kind would (kind-config.yaml:
@@ -97,6 +100,8 @@ Environment:
                            cargo build -p kubelet --bin kubelet)
   KIND_CHAOS_TESTCLUSTER_STATE where kubeconfigs go ($STATE_DIR)
   KIND_CHAOS_SNAPSHOTTER   force the nodes' snapshotter (at 'up'), e.g. native
+  KIND_CHAOS_ETCD_HOST_PORT the host port for etcd's 2379 of 'up --api' clusters
+                           (default: random, on 127.0.0.1)
   KIND_CHAOS_DEBIAN_MIRROR mirror for debootstrap (default: from apt's sources)
   KIND_CHAOS_CACHE_DIR     where debootstrap keeps its .debs ($CACHE_DIR)
 EOF
@@ -504,6 +509,7 @@ cluster_nodes() {
 create_node() { # CLUSTER NODE ROLE
   local cluster=$1 node=$2 role=$3 args=()
   [[ $role == control-plane ]] && args+=(--publish 127.0.0.1::6443)
+  [[ $role == control-plane && -n $WITH_API ]] && args+=(--publish "$(etcd_publish)")
   [[ -n ${KIND_CHAOS_SNAPSHOTTER:-} ]] && args+=(-e "KIND_CHAOS_SNAPSHOTTER=$KIND_CHAOS_SNAPSHOTTER")
   docker run -d --name "$node" --hostname "$node" \
     --label "$L_CLUSTER=$cluster" --label "$L_ROLE=$role" --label "$OWNER=node" \
@@ -567,6 +573,26 @@ bring_up_node() { # CLUSTER NODE ROLE PAUSE_TAR
 # control plane (up --api)
 # ---------------------------------------------------------------------------
 KUBECTL=${KUBECTL:-kubectl}
+WITH_API=
+
+# etcd (up --api): Debian's etcd-server in the node image, started by the
+# control plane's entrypoint once the API server has written the etcd PKI.
+#
+# etcd's client port on the host, as kind-config.yaml's extraPortMappings asks
+# (listenAddress 127.0.0.1). The host port is random unless
+# KIND_CHAOS_ETCD_HOST_PORT pins it (2379 in kind-config.yaml), so that several
+# clusters and the host's own test etcds do not collide; chaos's etcd discovery
+# reads whichever port Docker published.
+etcd_publish() {
+  echo "127.0.0.1:${KIND_CHAOS_ETCD_HOST_PORT:-}:2379"
+}
+
+# Refuse a control plane whose image predates etcd (it could not store anything).
+check_etcd_in_node() { # CONTROL_PLANE
+  local cp=$1
+  docker exec "$cp" sh -c 'test -x /usr/bin/etcd && grep -q "^run_etcd()" /usr/local/bin/kind-chaos-entrypoint' ||
+    die "$cp runs a node image without etcd; '$PROG down ${cp%-control-plane}' and 'up' again"
+}
 
 need_kubectl() {
   command -v "$KUBECTL" >/dev/null 2>&1 ||
@@ -773,6 +799,7 @@ start_api() { # NAME WORKERS NODE...
   shift 2
   bin=$(apiserver_bin)
   kbin=$(kubelet_bin)
+  check_etcd_in_node "$name-control-plane"
   install_apiserver "$name-control-plane" "$bin"
   kc=$(wait_for_api "$name")
   i=0
@@ -791,7 +818,7 @@ cmd_up() {
     case $1 in
     --workers) (($# >= 2)) || usage_error "--workers needs a number"; workers=$2; shift ;;
     --workers=*) workers=${1#*=} ;;
-    --api) api=1 ;;
+    --api) api=1 WITH_API=1 ;;
     -h | --help) usage; exit 0 ;;
     -*) usage_error "up: unknown option '$1'" ;;
     *) [[ -z $name ]] || usage_error "up: unexpected argument '$1'"; name=$1 ;;

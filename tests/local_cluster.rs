@@ -4,7 +4,9 @@
 //! registered by their kubelets with kind-config.yaml's labels and taints (more on the kubelets
 //! in tests/local_cluster_kubelet.rs), the real `kubectl` (`/usr/bin/kubectl`)
 //! uses the host kubeconfig the script prints, and `chaos` finds the API with no flags through
-//! its kind discovery (admin.conf read through Docker, the published port).
+//! its kind discovery (admin.conf read through Docker, the published port). The objects live
+//! in the control plane's etcd, which `chaos etcd` finds with no flags too; a raw delete there
+//! reaches the API and its controllers.
 //!
 //! Needs Docker and kubectl; fails, never skips, without them. The cluster is started once for
 //! this binary and removed at exit (`KIND_CHAOS_KEEP_TESTCLUSTER=1` keeps it).
@@ -299,4 +301,97 @@ fn chaos_finds_the_api_with_no_flags_and_joins_it_with_the_nodes() {
         None,
     );
     run_script(&["unpod", CLUSTER, "worker2", ghost.trim()]);
+}
+
+/// `chaos etcd ARGS --cluster kc-localapi` with no other flag (kind discovery through
+/// Docker), its state directory in a temporary one; (success, stdout, stderr).
+fn chaos_etcd(args: &[&str]) -> (bool, String, String) {
+    let state = tempfile::tempdir().expect("state dir");
+    let out = Command::new(env!("CARGO_BIN_EXE_chaos"))
+        .arg("etcd")
+        .args(args)
+        .args(["--cluster", CLUSTER])
+        .env("CHAOS_STATE_DIR", state.path())
+        .env("CHAOS_LOCK_DIR", state.path())
+        .output()
+        .expect("run chaos");
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn the_objects_live_in_the_nodes_etcd_which_chaos_finds_with_no_flags() {
+    cluster();
+    // Published on the host's loopback, as kind-config.yaml asks (the host port is random).
+    let published = docker(&["port", "kc-localapi-control-plane", "2379/tcp"]);
+    assert!(published.trim().starts_with("127.0.0.1:"), "{published}");
+    let (ok, keys, err) = chaos_etcd(&["ls", "/registry/"]);
+    assert!(ok, "chaos etcd ls failed: {err}");
+    for key in [
+        "/registry/namespaces/default",
+        "/registry/namespaces/kube-node-lease",
+        "/registry/minions/kc-localapi-control-plane",
+        "/registry/minions/kc-localapi-worker",
+        "/registry/leases/kube-node-lease/kc-localapi-worker2",
+    ] {
+        assert!(
+            keys.lines().any(|l| l.trim() == key),
+            "{key} not in:\n{keys}"
+        );
+    }
+    // The values are JSON (see testcluster/README.md), which `chaos etcd get` shows as is.
+    let (ok, value, err) = chaos_etcd(&["get", "/registry/namespaces/kube-public", "-o", "json"]);
+    assert!(ok, "chaos etcd get failed: {err}");
+    assert!(value.contains("\"kube-public\""), "{value}");
+}
+
+#[test]
+fn a_raw_chaos_etcd_del_of_a_deployments_pod_replaces_it_under_a_new_name() {
+    cluster();
+    let dep = r#"{"apiVersion":"apps/v1","kind":"Deployment","metadata":{"name":"etcd-del","namespace":"default"},
+      "spec":{"replicas":1,"selector":{"matchLabels":{"app":"etcd-del"}},
+        "template":{"metadata":{"labels":{"app":"etcd-del"}},
+          "spec":{"containers":[{"name":"c","image":"busybox"}]}}}}"#;
+    kubectl_ok(&["apply", "--validate=false", "-f", "-"], Some(dep));
+    let pods = || {
+        kubectl_ok(&["get", "pods", "-l", "app=etcd-del", "-o", "name"], None)
+            .lines()
+            .map(|l| l.trim_start_matches("pod/").to_string())
+            .collect::<Vec<_>>()
+    };
+    let mut first = Vec::new();
+    for _ in 0..60 {
+        first = pods();
+        if first.len() == 1 {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(250));
+    }
+    assert_eq!(first.len(), 1, "one pod of the Deployment: {first:?}");
+    let old = first[0].clone();
+    let key = format!("/registry/pods/default/{old}");
+    let (ok, out, err) = chaos_etcd(&["del", &key]);
+    assert!(ok, "chaos etcd del failed: {err}");
+    assert!(out.contains("deleted 1 key(s)"), "{out}");
+    let mut now = Vec::new();
+    for _ in 0..60 {
+        now = pods();
+        if now.len() == 1 && now[0] != old {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(250));
+    }
+    assert!(
+        now.len() == 1 && now[0] != old,
+        "after the raw delete of {old}, `kubectl get pods` shows {now:?}"
+    );
+    let gone = kubectl(&["get", "pod", &old], None);
+    assert!(
+        !gone.status.success(),
+        "{old} still served after its key was deleted"
+    );
+    kubectl_ok(&["delete", "deployment", "etcd-del"], None);
 }

@@ -18,6 +18,9 @@ pub enum StartError {
     /// The cluster PKI or `admin.conf` could not be read or written.
     #[error("cluster PKI: {0}")]
     Pki(#[from] crate::pki::PkiError),
+    /// The storage (the served mode's etcd) could not be reached or read.
+    #[error("storage: {0}")]
+    Storage(String),
 }
 
 /// Why a call of the Rust test API (`insert`, `register_resource`, ...) was refused.

@@ -104,7 +104,21 @@
 //! `events.k8s.io/v1` (only core/v1 events); ReplicaSets as separate objects (deployment pods
 //! are owned by the Deployment); taint-based eviction after the 300 s tolerations; pod GC of
 //! pods on missing nodes; container restarts, probes and terminal pod phases.
-//! It is one process-local store: nothing survives [`FakeApiServer::shutdown`].
+//! In the in-process mode it is one process-local store: nothing survives
+//! [`FakeApiServer::shutdown`].
+//!
+//! ## Storage
+//!
+//! Both modes share the store (a cache of every object, as upstream's watch cache) and
+//! differ only in the [`storage`] behind it: memory in the in-process mode; in the served
+//! mode with [`ServeOptions::etcd`], a real etcd under upstream's `/registry/...` keys,
+//! JSON values, `resourceVersion` = the key's `mod_revision`, every write an etcd
+//! transaction comparing it, and one watch on `/registry/` through which raw etcd writes
+//! and deletes reach GET, LIST, API watches and the controllers.
+
+// Lets the crate's unit tests share the integration tests' support files (tests/support/).
+#[cfg(test)]
+extern crate self as fake_apiserver;
 
 mod access;
 mod admission;
@@ -123,6 +137,7 @@ mod scheduler;
 mod select;
 mod semantics;
 mod served;
+mod storage;
 mod store;
 mod subresources;
 mod tls;
@@ -141,7 +156,8 @@ pub use access::{FakeNode, ReadyStatus};
 pub use error::{ApiError, StartError};
 pub use knobs::{Fault, PodTermination, RecordedRequest};
 pub use resources::ResourceDef;
-pub use served::ServeOptions;
+pub use served::{EtcdFiles, ServeOptions};
+pub use storage::EtcdConfig;
 pub use tls::TlsMaterial;
 
 use store::State;
@@ -199,19 +215,22 @@ impl FakeApiServer {
     /// and the controllers.
     pub async fn start() -> Result<FakeApiServer, StartError> {
         let listener = TcpListener::bind(("127.0.0.1", 0)).await?;
-        Self::start_on(listener, None, None)
+        Self::start_on(listener, None, None, State::new(), None)
     }
 
-    /// Serves on `listener` (HTTPS when `tls` is given); `advertise` is the address
-    /// discovery names (default: the bound one). Shared by both modes.
+    /// Serves on `listener` (HTTPS when `tls` is given) from `state`; `advertise` is the
+    /// address discovery names (default: the bound one); `follow` is notified when the
+    /// storage has changes made by others to apply. Shared by both modes.
     fn start_on(
         listener: TcpListener,
         advertise: Option<String>,
         tls: Option<Arc<tls::TlsServer>>,
+        state: State,
+        follow: Option<Arc<Notify>>,
     ) -> Result<FakeApiServer, StartError> {
         let addr = listener.local_addr()?;
         let shared = Arc::new(Shared {
-            state: Mutex::new(State::new()),
+            state: Mutex::new(state),
             rv_tx: signal::channel(0).0,
             break_tx: signal::channel(0).0,
             shutdown_tx: signal::channel(false).0,
@@ -228,10 +247,13 @@ impl FakeApiServer {
             }
         });
         let served = tls.is_some();
-        let tasks = vec![
+        let mut tasks = vec![
             tokio::spawn(router::serve(listener, shared.clone(), tls)),
             tokio::spawn(controllers::run(shared.clone())),
         ];
+        if let Some(wake) = follow {
+            tasks.push(tokio::spawn(follow_storage(shared.clone(), wake)));
+        }
         Ok(FakeApiServer {
             shared,
             addr,
@@ -272,6 +294,18 @@ impl FakeApiServer {
 
     pub(crate) fn shared(&self) -> &Shared {
         &self.shared
+    }
+}
+
+/// Applies what others change in the storage (a raw etcd delete) as soon as its watch
+/// brings it, so GET, LIST and API watches show it at once, and wakes the controllers.
+async fn follow_storage(shared: Arc<Shared>, wake: Arc<Notify>) {
+    let mut down = shared.shutdown_tx.subscribe();
+    loop {
+        tokio::select! {
+            _ = wake.notified() => shared.mutate(State::follow),
+            _ = down.changed() => return,
+        }
     }
 }
 

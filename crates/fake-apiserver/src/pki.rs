@@ -26,6 +26,12 @@ pub const CA_COMMON_NAME: &str = "kubernetes";
 pub const ADMIN_USER: &str = "kubernetes-admin";
 /// Its group (kubeadm >= 1.29; `system:masters` is left to `super-admin.conf`).
 pub const ADMIN_GROUP: &str = "kubeadm:cluster-admins";
+/// The etcd CA's common name (kubeadm's `KubeadmCertEtcdCA`).
+pub const ETCD_CA_COMMON_NAME: &str = "etcd-ca";
+/// The client certificate of etcd's health check (kubeadm's `KubeadmCertEtcdHealthcheck`).
+pub const ETCD_HEALTHCHECK_CLIENT: &str = "kube-etcd-healthcheck-client";
+/// The API server's etcd client certificate (kubeadm's `KubeadmCertEtcdAPIClient`).
+pub const APISERVER_ETCD_CLIENT: &str = "kube-apiserver-etcd-client";
 
 /// Why the PKI could not be made or read.
 #[derive(Debug, thiserror::Error)]
@@ -130,6 +136,38 @@ impl Ca {
             KeyUsagePurpose::KeyEncipherment,
         ];
         params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ServerAuth];
+        params.use_authority_key_identifier_extension = true;
+        valid_for(&mut params, 365);
+        Ok(CertKey {
+            cert_pem: self.sign(&params, &key)?,
+            key_pem: key.serialize_pem(),
+        })
+    }
+
+    /// An etcd member's certificate (`server.crt` or `peer.crt`): `CN` = the node name, both
+    /// server and client auth, the node's names and IPs, as kubeadm's `KubeadmCertEtcdServer`
+    /// and `KubeadmCertEtcdPeer` (cmd/kubeadm/app/phases/certs/certlist.go).
+    pub fn issue_etcd_member(
+        &self,
+        node_name: &str,
+        hosts: &[String],
+        key: Option<KeyPair>,
+    ) -> Result<CertKey, PkiError> {
+        let key = match key {
+            Some(k) => k,
+            None => KeyPair::generate().map_err(cert_err("generating an etcd member key"))?,
+        };
+        let mut params = CertificateParams::default();
+        params.distinguished_name = dn(node_name, &[]);
+        params.subject_alt_names = sans(hosts)?;
+        params.key_usages = vec![
+            KeyUsagePurpose::DigitalSignature,
+            KeyUsagePurpose::KeyEncipherment,
+        ];
+        params.extended_key_usages = vec![
+            ExtendedKeyUsagePurpose::ServerAuth,
+            ExtendedKeyUsagePurpose::ClientAuth,
+        ];
         params.use_authority_key_identifier_extension = true;
         valid_for(&mut params, 365);
         Ok(CertKey {
@@ -280,6 +318,78 @@ impl PkiDir {
         write(&key_path, &ck.key_pem, true)?;
         write(&self.file("apiserver.crt"), &ck.cert_pem, false)?;
         Ok(ck)
+    }
+}
+
+/// The hosts of etcd's `server.crt` and `peer.crt` in a kind node, as kubeadm's
+/// `getEtcdAltNames`/`getEtcdPeerAltNames` (cmd/kubeadm/app/util/pkiutil): the node name,
+/// `localhost`, `127.0.0.1`, `::1` and the node's IP.
+pub fn etcd_hosts(node_name: &str, advertise: Option<IpAddr>) -> Vec<String> {
+    let mut hosts: Vec<String> = [node_name, "localhost", "127.0.0.1", "::1"]
+        .iter()
+        .filter(|h| !h.is_empty())
+        .map(|h| h.to_string())
+        .collect();
+    if let Some(ip) = advertise {
+        hosts.push(ip.to_string());
+    }
+    hosts
+}
+
+impl PkiDir {
+    /// kubeadm's etcd PKI, at kind's paths under this directory: `etcd/ca.{crt,key}` (the
+    /// etcd CA, made once), `etcd/server.{crt,key}` and `etcd/peer.{crt,key}` (reissued for
+    /// the node's names and IP at every start, keys kept), `etcd/healthcheck-client.{crt,key}`
+    /// and `apiserver-etcd-client.{crt,key}` (made once). Returns the etcd CA.
+    pub fn ensure_etcd(&self, node_name: &str, advertise: Option<IpAddr>) -> Result<Ca, PkiError> {
+        let ca = self.load_or_create_named_ca("etcd/ca", ETCD_CA_COMMON_NAME)?;
+        let hosts = etcd_hosts(node_name, advertise);
+        for member in ["etcd/server", "etcd/peer"] {
+            let key = self.existing_key(&format!("{member}.key"))?;
+            let ck = ca.issue_etcd_member(node_name, &hosts, key)?;
+            self.write_pair(member, &ck)?;
+        }
+        for (stem, cn) in [
+            ("etcd/healthcheck-client", ETCD_HEALTHCHECK_CLIENT),
+            ("apiserver-etcd-client", APISERVER_ETCD_CLIENT),
+        ] {
+            if !(self.file(&format!("{stem}.crt")).exists()
+                && self.file(&format!("{stem}.key")).exists())
+            {
+                let ck = ca.issue_client(cn, &[])?;
+                self.write_pair(stem, &ck)?;
+            }
+        }
+        Ok(ca)
+    }
+
+    fn load_or_create_named_ca(&self, stem: &str, cn: &str) -> Result<Ca, PkiError> {
+        let (crt, key) = (
+            self.file(&format!("{stem}.crt")),
+            self.file(&format!("{stem}.key")),
+        );
+        if crt.exists() && key.exists() {
+            return Ca::from_pem(&read(&crt)?, &read(&key)?);
+        }
+        let ca = Ca::generate(cn)?;
+        write(&key, &ca.key_pem(), true)?;
+        write(&crt, ca.cert_pem(), false)?;
+        Ok(ca)
+    }
+
+    fn existing_key(&self, name: &str) -> Result<Option<KeyPair>, PkiError> {
+        let path = self.file(name);
+        if !path.exists() {
+            return Ok(None);
+        }
+        KeyPair::from_pem(&read(&path)?)
+            .map(Some)
+            .map_err(cert_err(format!("parsing {}", path.display())))
+    }
+
+    fn write_pair(&self, stem: &str, ck: &CertKey) -> Result<(), PkiError> {
+        write(&self.file(&format!("{stem}.key")), &ck.key_pem, true)?;
+        write(&self.file(&format!("{stem}.crt")), &ck.cert_pem, false)
     }
 }
 

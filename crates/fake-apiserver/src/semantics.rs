@@ -224,7 +224,7 @@ pub(crate) fn create(
         set_at(&mut obj, &["metadata", "generation"], json!(1));
     }
     defaults(st, res, &mut obj);
-    Ok(st.create(res, obj))
+    st.try_create(res, obj).map_err(|(api, _)| api)
 }
 
 /// Which part of an object a write may change.
@@ -339,7 +339,7 @@ pub(crate) fn update(
             ));
         }
     }
-    Ok(st.update(res, old, new))
+    st.try_update(res, old, new).map_err(|(api, _)| api)
 }
 
 fn spec_changed(old: &Value, new: &Value) -> bool {

@@ -5,8 +5,9 @@
 //! Why it exists: the local test cluster (`scripts/testcluster.sh up NAME --api`) runs this
 //! inside `NAME-control-plane`, so that `chaos` and `kubectl` reach it exactly as they reach
 //! kind: `admin.conf` read out of the container, the published port, TLS, client
-//! certificates. Only the listener and the authentication differ from the in-process mode;
-//! storage, routing and controllers are shared.
+//! certificates. Only the listener, the authentication and the storage (a real etcd when
+//! [`ServeOptions::etcd`] is set, as kind keeps its objects in the node's etcd) differ from
+//! the in-process mode; routing, semantics and controllers are shared.
 
 use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
@@ -17,7 +18,51 @@ use tokio::net::TcpListener;
 use crate::FakeApiServer;
 use crate::error::StartError;
 use crate::pki::{self, ADMIN_USER, PkiDir};
+use crate::resources::ResourceDef;
+use crate::storage::EtcdConfig;
+use crate::storage::etcd::EtcdStorage;
+use crate::store::State;
 use crate::tls::{TlsMaterial, TlsServer};
+
+/// Where the served API server keeps its objects: kube-apiserver's `--etcd-servers`,
+/// `--etcd-cafile`, `--etcd-certfile` and `--etcd-keyfile`.
+#[derive(Debug, Clone)]
+pub struct EtcdFiles {
+    pub servers: Vec<String>,
+    pub cafile: PathBuf,
+    pub certfile: PathBuf,
+    pub keyfile: PathBuf,
+}
+
+impl EtcdFiles {
+    /// kind's kube-apiserver manifest: etcd on loopback, the etcd CA and the API server's
+    /// etcd client certificate under `pki_dir`.
+    pub fn kind(pki_dir: &std::path::Path) -> EtcdFiles {
+        EtcdFiles {
+            servers: vec!["https://127.0.0.1:2379".into()],
+            cafile: pki_dir.join("etcd/ca.crt"),
+            certfile: pki_dir.join("apiserver-etcd-client.crt"),
+            keyfile: pki_dir.join("apiserver-etcd-client.key"),
+        }
+    }
+
+    fn read(&self) -> Result<EtcdConfig, StartError> {
+        let read = |p: &PathBuf| {
+            std::fs::read_to_string(p).map_err(|source| {
+                StartError::Pki(pki::PkiError::Io {
+                    path: p.clone(),
+                    source,
+                })
+            })
+        };
+        Ok(EtcdConfig {
+            endpoints: self.servers.clone(),
+            ca_pem: read(&self.cafile)?,
+            cert_pem: read(&self.certfile)?,
+            key_pem: read(&self.keyfile)?,
+        })
+    }
+}
 
 /// How to serve a cluster's control plane.
 #[derive(Debug, Clone)]
@@ -38,6 +83,9 @@ pub struct ServeOptions {
     /// Whether the fake plays the kubelets (see [`FakeApiServer::simulate_kubelets`]). Off
     /// by default here: in the test cluster every node runs a real (stand-in) kubelet.
     pub simulate_kubelets: bool,
+    /// Keep the objects in this etcd (and write kubeadm's etcd PKI into `pki_dir` first);
+    /// `None`: in memory, gone when the server stops.
+    pub etcd: Option<EtcdFiles>,
 }
 
 impl ServeOptions {
@@ -51,6 +99,7 @@ impl ServeOptions {
             pki_dir: PathBuf::from("/etc/kubernetes/pki"),
             admin_conf: PathBuf::from("/etc/kubernetes/admin.conf"),
             simulate_kubelets: false,
+            etcd: None,
         }
     }
 
@@ -69,13 +118,21 @@ impl FakeApiServer {
         tls: &TlsMaterial,
     ) -> Result<FakeApiServer, StartError> {
         let server = TlsServer::new(tls)?;
-        Self::start_on(listener, advertise, Some(Arc::new(server)))
+        Self::start_on(
+            listener,
+            advertise,
+            Some(Arc::new(server)),
+            State::new(),
+            None,
+        )
     }
 
     /// A cluster's control plane as kind has it: binds `opts.listen`, reads the cluster CA
     /// from `opts.pki_dir` (making it when missing), issues the serving certificate for the
     /// node's names and IPs, writes `admin.conf` (server `https://NAME-control-plane:<port>`,
-    /// user `kubernetes-admin`, context `kubernetes-admin@NAME`) and starts serving.
+    /// user `kubernetes-admin`, context `kubernetes-admin@NAME`), with `opts.etcd` writes
+    /// kubeadm's etcd PKI and loads what that etcd holds (waiting for it to answer), and
+    /// starts serving.
     pub async fn serve_cluster(opts: &ServeOptions) -> Result<FakeApiServer, StartError> {
         let listener = TcpListener::bind(opts.listen).await?;
         let port = listener.local_addr()?.port();
@@ -95,10 +152,31 @@ impl FakeApiServer {
         let advertise = opts
             .advertise
             .map(|ip| SocketAddr::new(ip, port).to_string());
-        let server = Self::start_tls(listener, advertise, &material).await?;
-        server.simulate_kubelets(opts.simulate_kubelets);
         // The kubelets' heartbeats (kube-node-lease), as upstream's coordination.k8s.io/v1.
-        server.register_resource("coordination.k8s.io/v1", "Lease", "leases", true);
+        let lease = ResourceDef::new("coordination.k8s.io/v1", "Lease", "leases", true);
+        let server = match &opts.etcd {
+            None => {
+                let server = Self::start_tls(listener, advertise, &material).await?;
+                server.register_resource("coordination.k8s.io/v1", "Lease", "leases", true);
+                server
+            }
+            Some(files) => {
+                dir.ensure_etcd(&opts.node_name(), opts.advertise)?;
+                let cfg = files.read()?;
+                let (state, wake) = tokio::task::spawn_blocking(move || {
+                    let storage = EtcdStorage::connect(cfg)?;
+                    let wake = storage.waker();
+                    let state = State::load(Box::new(storage), &[lease])?;
+                    Ok::<_, crate::storage::StorageError>((state, wake))
+                })
+                .await
+                .map_err(|e| StartError::Storage(e.to_string()))?
+                .map_err(|e| StartError::Storage(e.to_string()))?;
+                let tls = TlsServer::new(&material)?;
+                Self::start_on(listener, advertise, Some(Arc::new(tls)), state, Some(wake))?
+            }
+        };
+        server.simulate_kubelets(opts.simulate_kubelets);
         Ok(server)
     }
 }

@@ -1,10 +1,16 @@
 //! The in-memory store: objects as JSON by resource and (namespace, name), the global
 //! resourceVersion counter, and a bounded history of changes that watches replay.
 //!
-//! Every write goes through [`State::create`], [`State::update`] or [`State::remove`], which
-//! bump the resourceVersion and append to the history. `update` also carries the one rule
-//! the real registry applies on every write: an object that is being deleted, has no
-//! finalizers left and a deletion grace period of 0 is removed instead of stored.
+//! Every write goes through [`State::create`], [`State::update`] or [`State::remove`] (or
+//! their `try_` forms, which say when the storage refused), which commit it to the
+//! [`Storage`] (its revision becomes the resourceVersion) and append to the history.
+//! `update` also carries the one rule the real registry applies on every write: an object
+//! that is being deleted, has no finalizers left and a deletion grace period of 0 is
+//! removed instead of stored.
+//!
+//! The maps here are the server's cache of the storage, as upstream's watch cache: in the
+//! served mode the storage is etcd, and what others change there ([`State::follow`]) is
+//! applied here, with its revision, before the server's next write.
 
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::sync::Arc;
@@ -12,9 +18,14 @@ use std::sync::Arc;
 use serde_json::Value;
 use tokio::time::Instant;
 
+use crate::error::ApiError;
 use crate::knobs::Knobs;
 use crate::resources::{Registry, ResourceDef};
+use crate::storage::memory::MemoryStorage;
+use crate::storage::{Storage, StorageError, Write, keys};
 use crate::util::{self, Rng};
+
+mod follow;
 
 /// What happened to an object (the watch event type).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -67,6 +78,10 @@ pub(crate) struct State {
     pub applied: HashMap<(String, String), Value>,
     /// When each terminating object (by uid) got its deletionTimestamp.
     pub terminating_since: HashMap<String, Instant>,
+    storage: Box<dyn Storage>,
+    /// Why the storage last refused a write made through an infallible method (the
+    /// controllers' writes; they try again on their next pass).
+    pub storage_error: Option<String>,
 }
 
 impl State {
@@ -82,6 +97,8 @@ impl State {
             knobs: Knobs::default(),
             applied: HashMap::new(),
             terminating_since: HashMap::new(),
+            storage: Box::new(MemoryStorage),
+            storage_error: None,
         }
     }
 
@@ -156,14 +173,34 @@ impl State {
         (ns.to_string(), util::name_of(obj).to_string())
     }
 
-    fn next_rv(&mut self, obj: &mut Value) -> u64 {
-        self.rv += 1;
-        util::set_at(
-            obj,
-            &["metadata", "resourceVersion"],
-            Value::String(self.rv.to_string()),
+    /// Commits `write` to the storage: first what others changed there is applied, then
+    /// the write; its revision becomes `obj`'s resourceVersion and the store's.
+    fn commit(&mut self, write: Write<'_>, obj: &mut Value) -> Result<u64, StorageError> {
+        self.follow();
+        let rv = self.storage.commit(write, self.rv)?;
+        for change in self.storage.outside_changes(Some(rv)) {
+            self.apply_outside(change);
+        }
+        self.rv = self.rv.max(rv);
+        set_rv(obj, rv);
+        Ok(rv)
+    }
+
+    /// Remembers a refused write of an infallible method.
+    fn refused(&mut self, what: &str, res: &ResourceDef, obj: &Value, e: &StorageError) {
+        let msg = format!(
+            "storage refused to {what} {} {}/{}: {e}",
+            res.qualified(),
+            util::namespace_of(obj),
+            util::name_of(obj)
         );
-        self.rv
+        eprintln!("fake-apiserver: {msg}");
+        self.storage_error = Some(msg);
+    }
+
+    fn storage_key(res: &ResourceDef, obj: &Value) -> String {
+        let (ns, name) = Self::key(res, obj);
+        keys::key(res, &ns, &name)
     }
 
     fn record(
@@ -188,9 +225,40 @@ impl State {
         }
     }
 
-    /// Stores a new object (metadata already filled in) and returns it as stored.
-    pub(crate) fn create(&mut self, res: &Arc<ResourceDef>, mut obj: Value) -> Value {
-        self.next_rv(&mut obj);
+    /// Stores a new object (metadata already filled in) and returns it as stored; when the
+    /// storage refuses, returns it unstored (see [`State::try_create`]).
+    pub(crate) fn create(&mut self, res: &Arc<ResourceDef>, obj: Value) -> Value {
+        match self.try_create(res, obj.clone()) {
+            Ok(v) => v,
+            Err(e) => {
+                self.refused("create", res, &obj, &e.1);
+                obj
+            }
+        }
+    }
+
+    /// [`State::create`], or why the storage refused: the error for the client (409
+    /// AlreadyExists when the key was created behind the server's back) and the cause.
+    pub(crate) fn try_create(
+        &mut self,
+        res: &Arc<ResourceDef>,
+        mut obj: Value,
+    ) -> Result<Value, (ApiError, StorageError)> {
+        let key = Self::storage_key(res, &obj);
+        let value = obj.clone();
+        if let Err(e) = self.commit(
+            Write::Create {
+                key: &key,
+                value: &value,
+            },
+            &mut obj,
+        ) {
+            let api = match e {
+                StorageError::Conflict { .. } => ApiError::already_exists(res, util::name_of(&obj)),
+                StorageError::Unavailable(ref m) => unavailable(m),
+            };
+            return Err((api, e));
+        }
         if util::is_terminating(&obj) {
             self.terminating_since
                 .insert(util::uid_of(&obj).to_string(), Instant::now());
@@ -201,19 +269,36 @@ impl State {
             .or_default()
             .insert(key, obj.clone());
         self.record(res, ChangeType::Added, &obj, None);
-        obj
+        Ok(obj)
     }
 
     /// Replaces `old` with `new`. A write that changes nothing is a no-op (no new
     /// resourceVersion, no event), as on the real server. An object being deleted with no
     /// finalizers left and grace 0 is removed instead. Returns the result and whether the
-    /// object is gone.
+    /// object is gone; when the storage refuses, `old` as it was (see [`State::try_update`]).
     pub(crate) fn update(
         &mut self,
         res: &Arc<ResourceDef>,
         old: &Value,
-        mut new: Value,
+        new: Value,
     ) -> (Value, bool) {
+        match self.try_update(res, old, new) {
+            Ok(out) => out,
+            Err((_, e)) => {
+                self.refused("update", res, old, &e);
+                (old.clone(), false)
+            }
+        }
+    }
+
+    /// [`State::update`], or why the storage refused: 409 Conflict when the object was
+    /// changed in storage since `old` was read (the etcd transaction's compare failed).
+    pub(crate) fn try_update(
+        &mut self,
+        res: &Arc<ResourceDef>,
+        old: &Value,
+        mut new: Value,
+    ) -> Result<(Value, bool), (ApiError, StorageError)> {
         util::set_at(
             &mut new,
             &["metadata", "resourceVersion"],
@@ -227,9 +312,27 @@ impl State {
                 == 0
             && (!res.is("", "namespaces") || crate::semantics::spec_finalizers(&new).is_empty());
         if !gone && &new == old {
-            return (new, false);
+            return Ok((new, false));
         }
-        self.next_rv(&mut new);
+        let skey = Self::storage_key(res, &new);
+        let expect = rv_of(old);
+        let value = new.clone();
+        let write = if gone {
+            Write::Delete { key: &skey, expect }
+        } else {
+            Write::Update {
+                key: &skey,
+                expect,
+                value: &value,
+            }
+        };
+        if let Err(e) = self.commit(write, &mut new) {
+            let api = match e {
+                StorageError::Conflict { .. } => ApiError::modified(res, util::name_of(old)),
+                StorageError::Unavailable(ref m) => unavailable(m),
+            };
+            return Err((api, e));
+        }
         let key = Self::key(res, &new);
         let uid = util::uid_of(&new).to_string();
         if gone {
@@ -238,7 +341,7 @@ impl State {
             }
             self.forget(&uid);
             self.record(res, ChangeType::Deleted, &new, Some(old.clone()));
-            return (new, true);
+            return Ok((new, true));
         }
         if util::is_terminating(&new) && !util::is_terminating(old) {
             self.terminating_since.insert(uid, Instant::now());
@@ -248,19 +351,32 @@ impl State {
             .or_default()
             .insert(key, new.clone());
         self.record(res, ChangeType::Modified, &new, Some(old.clone()));
-        (new, false)
+        Ok((new, false))
     }
 
     /// Removes an object at once (no finalizers, no grace): what the registry does once
-    /// deletion is due, and what an etcd key delete does.
+    /// deletion is due, and what an etcd key delete does. `None` when there is no such
+    /// object, or the storage refused (then [`State::storage_error`] says why).
     pub(crate) fn remove(&mut self, res: &Arc<ResourceDef>, ns: &str, name: &str) -> Option<Value> {
         let ns = if res.namespaced { ns } else { "" };
         let mut obj = self
             .objects
-            .get_mut(&res.qualified())?
-            .remove(&(ns.to_string(), name.to_string()))?;
+            .get(&res.qualified())?
+            .get(&(ns.to_string(), name.to_string()))?
+            .clone();
         let prev = obj.clone();
-        self.next_rv(&mut obj);
+        let skey = keys::key(res, ns, name);
+        let write = Write::Delete {
+            key: &skey,
+            expect: rv_of(&prev),
+        };
+        if let Err(e) = self.commit(write, &mut obj) {
+            self.refused("delete", res, &prev, &e);
+            return None;
+        }
+        if let Some(b) = self.objects.get_mut(&res.qualified()) {
+            b.remove(&(ns.to_string(), name.to_string()));
+        }
         self.forget(util::uid_of(&obj));
         self.record(res, ChangeType::Deleted, &obj, Some(prev));
         Some(obj)
@@ -299,4 +415,29 @@ impl State {
             Value::String(util::now()),
         );
     }
+}
+
+pub(super) fn set_rv(obj: &mut Value, rv: u64) {
+    util::set_at(
+        obj,
+        &["metadata", "resourceVersion"],
+        Value::String(rv.to_string()),
+    );
+}
+
+fn rv_of(obj: &Value) -> u64 {
+    obj["metadata"]["resourceVersion"]
+        .as_str()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0)
+}
+
+/// What the client gets when the storage does not answer (upstream: etcd errors become
+/// 500 InternalError, staging/src/k8s.io/apiserver/pkg/storage/errors.go).
+fn unavailable(why: &str) -> ApiError {
+    ApiError::new(
+        500,
+        "InternalError",
+        format!("Internal error occurred: {why}"),
+    )
 }

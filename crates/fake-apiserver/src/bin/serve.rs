@@ -3,14 +3,15 @@
 //! `/usr/local/bin/kube-apiserver`). Test support: it never ships inside `chaos`.
 //!
 //! It serves HTTPS with client-certificate authentication on 6443, with the PKI and the
-//! `admin.conf` at kubeadm's paths (see `fake_apiserver::served`). Objects live in memory:
-//! a restart starts from an empty cluster (the CA and keys persist on disk).
+//! `admin.conf` at kubeadm's paths (see `fake_apiserver::served`). With `--etcd-servers`
+//! the objects live in that etcd under upstream's keys (the node's entrypoint passes kind's
+//! flags); without, in memory: a restart starts from an empty cluster.
 
 use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use fake_apiserver::{FakeApiServer, ServeOptions, pki};
+use fake_apiserver::{EtcdFiles, FakeApiServer, ServeOptions, pki};
 
 const USAGE: &str = "\
 Usage: serve --cluster NAME [OPTIONS]
@@ -35,6 +36,14 @@ Options:
   --simulate-kubelets        play the nodes' kubelets (confirm the deletion of Terminating
                              pods on the controllers' pass); default off, since the test
                              cluster's nodes run real kubelets
+  --etcd-servers URL[,URL]   keep the objects in this etcd (kube-apiserver's flag), after
+                             writing kubeadm's etcd PKI into PKI_DIR/etcd/ (CA, server, peer,
+                             healthcheck-client) and PKI_DIR/apiserver-etcd-client.{crt,key}
+                             when missing; waits up to 60 s for etcd to answer.
+                             Default: in memory
+  --etcd-cafile FILE         default PKI_DIR/etcd/ca.crt
+  --etcd-certfile FILE       default PKI_DIR/apiserver-etcd-client.crt
+  --etcd-keyfile FILE        default PKI_DIR/apiserver-etcd-client.key
 
 issue-kubeconfig prints to stdout a kubeconfig for user USER (groups GROUP) with a client
 certificate signed by the cluster CA in PKI_DIR (which must exist), server URL (default
@@ -46,6 +55,7 @@ Prints `serving on https://ADDR` once it accepts connections; stops on SIGTERM o
 fn parse(args: Vec<String>) -> Result<ServeOptions, String> {
     let mut cluster = None;
     let mut opts = ServeOptions::kind("");
+    let (mut servers, mut cafile, mut certfile, mut keyfile) = (None, None, None, None);
     let mut it = args.into_iter();
     while let Some(flag) = it.next() {
         if flag == "-h" || flag == "--help" {
@@ -80,10 +90,32 @@ fn parse(args: Vec<String>) -> Result<ServeOptions, String> {
             "--pki-dir" => opts.pki_dir = PathBuf::from(value()?),
             "--admin-conf" => opts.admin_conf = PathBuf::from(value()?),
             "--simulate-kubelets" => opts.simulate_kubelets = true,
+            "--etcd-servers" => {
+                let v = value()?;
+                servers = Some(v.split(',').map(str::to_string).collect::<Vec<_>>());
+            }
+            "--etcd-cafile" => cafile = Some(PathBuf::from(value()?)),
+            "--etcd-certfile" => certfile = Some(PathBuf::from(value()?)),
+            "--etcd-keyfile" => keyfile = Some(PathBuf::from(value()?)),
             other => return Err(format!("unknown argument {other:?}")),
         }
     }
     opts.cluster = checked_cluster(cluster)?;
+    match servers {
+        Some(servers) => {
+            let kind = EtcdFiles::kind(&opts.pki_dir);
+            opts.etcd = Some(EtcdFiles {
+                servers,
+                cafile: cafile.unwrap_or(kind.cafile),
+                certfile: certfile.unwrap_or(kind.certfile),
+                keyfile: keyfile.unwrap_or(kind.keyfile),
+            });
+        }
+        None if cafile.is_some() || certfile.is_some() || keyfile.is_some() => {
+            return Err("--etcd-cafile/--etcd-certfile/--etcd-keyfile need --etcd-servers".into());
+        }
+        None => {}
+    }
     Ok(opts)
 }
 
