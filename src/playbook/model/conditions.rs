@@ -7,7 +7,7 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use super::super::values::{Count, Duration};
-use super::faults::{ResourceRef, TaintEffect, default_namespace};
+use super::actions::{ResourceRef, TaintEffect, default_namespace};
 
 #[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
 #[serde(rename_all = "kebab-case", deny_unknown_fields)]
