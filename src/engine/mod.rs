@@ -18,7 +18,7 @@ mod wait;
 
 /// The undo records, where journals, `chaos recover` and `--dry-run` find them.
 pub mod undo {
-    pub use super::faults::{UndoRecord, planned};
+    pub use super::faults::{UndoRecord, planned, record_for};
 }
 
 use std::collections::HashMap;

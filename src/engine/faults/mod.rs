@@ -88,6 +88,12 @@ pub fn of(action: &Action) -> Option<Box<dyn Fault + '_>> {
     })
 }
 
+/// The undo a fault will need, known before it is injected (for `etcd-delete`, without the
+/// backup file the backend will name: see [`Fault::intent`]).
+pub fn record_for(action: &Action) -> Option<UndoRecord> {
+    of(action)?.undo()
+}
+
 /// The undo a step would register, described for `--dry-run`.
 pub fn planned(action: &Action) -> Option<String> {
     of(action)?.planned()
