@@ -68,7 +68,6 @@ pub fn of(action: &Action) -> Option<Box<dyn Fault + '_>> {
         Action::NodePause(n) => Box::new(node::NodePause(n)),
         Action::NodeStop(n) => Box::new(node::NodeStop(n)),
         Action::NodeKill(n) => Box::new(node::NodeKill(n)),
-        Action::NodeFreeze(n) => Box::new(node::NodeFreeze(n)),
         Action::ContainerKill(c) => Box::new(container::ContainerKill(c)),
         Action::PodDelete(p) => Box::new(delete::PodDelete(p)),
         Action::NamespaceDelete(n) => Box::new(delete::NamespaceDelete(n)),

@@ -152,27 +152,3 @@ pub async fn start(b: &Backends, node: &str) -> Result<Option<String>> {
         .await?;
     Ok(None)
 }
-
-pub struct NodeFreeze<'a>(pub &'a model::NodeRef);
-
-#[async_trait]
-impl Fault for NodeFreeze<'_> {
-    fn describe(&self) -> String {
-        format!(
-            "freeze node container {} (SIGSTOP to its PID 1)",
-            self.0.node
-        )
-    }
-    fn undo(&self) -> Option<UndoRecord> {
-        Some(UndoRecord::NodeContinue {
-            node: self.0.node.clone(),
-        })
-    }
-    async fn inject(&self, b: &Backends, undo: Option<UndoRecord>) -> Result<Option<UndoRecord>> {
-        b.nodes()
-            .await?
-            .container(&self.0.node, ContainerAction::kill(Signal(19)))
-            .await?;
-        Ok(undo)
-    }
-}

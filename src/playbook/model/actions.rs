@@ -30,8 +30,6 @@ pub enum Action {
     NodeStop(NodeStop),
     /// Kill a node container with a signal (docker kill). Undo: start.
     NodeKill(NodeKill),
-    /// Freeze every process of a node container (SIGSTOP to its PID 1). Undo: SIGCONT.
-    NodeFreeze(NodeRef),
     /// Send a signal to a pod's container process inside its node. No undo.
     ContainerKill(ContainerKill),
     /// Delete pods (graceful, or `force`: grace 0 and background propagation). No undo.
@@ -75,7 +73,6 @@ impl Action {
             Action::NodePause(_) => "node-pause",
             Action::NodeStop(_) => "node-stop",
             Action::NodeKill(_) => "node-kill",
-            Action::NodeFreeze(_) => "node-freeze",
             Action::ContainerKill(_) => "container-kill",
             Action::PodDelete(_) => "pod-delete",
             Action::NamespaceDelete(_) => "namespace-delete",
@@ -106,7 +103,6 @@ impl Action {
             | Action::NodePause(_)
             | Action::NodeStop(_)
             | Action::NodeKill(_)
-            | Action::NodeFreeze(_)
             | Action::FinalizerAdd(_)
             | Action::NodeCordon(_)
             | Action::NodeTaint(_)
