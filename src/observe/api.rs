@@ -324,6 +324,38 @@ mod tests {
     }
 
     #[test]
+    fn node_properties_fail_in_the_words_of_the_condition() {
+        let seen = NodeView {
+            name: "w".into(),
+            ready: "True".into(),
+            unschedulable: false,
+            taints: vec![],
+            labels: [("role".to_string(), "db".to_string())].into(),
+        };
+        let c = NodeCondition {
+            name: "w".into(),
+            ready: Some(ConditionStatus::Unknown),
+            taints: vec![],
+            no_taints: vec![],
+            labels: [("role".to_string(), "web".to_string())].into(),
+        };
+        assert_eq!(
+            crate::observe::words::node(&c),
+            "node w Ready=Unknown, role=web"
+        );
+        let v = node(&c, std::slice::from_ref(&seen));
+        assert!(!v.holds);
+        assert_eq!(v.expected, "node w Ready=Unknown; node w role=web");
+        assert_eq!(v.observed, "node w Ready=True; node w role=db");
+        let c = NodeCondition {
+            ready: Some(ConditionStatus::True),
+            labels: [("role".to_string(), "db".to_string())].into(),
+            ..c
+        };
+        assert!(node(&c, std::slice::from_ref(&seen)).holds);
+    }
+
+    #[test]
     fn a_log_line_present_or_absent() {
         let log = "SIGTERM\nImmediate exit\nReceived 15\nExiting with code 0\n";
         assert!(pod_logs(&logs("Received 15", None), log).holds);

@@ -195,6 +195,33 @@ mod tests {
     }
 
     #[test]
+    fn an_absent_sandbox_is_worded_as_the_condition_words_it() {
+        let nodes = vec![NodeReality {
+            node: "w1".into(),
+            kubelet_running: true,
+            shims: vec![],
+            sandboxes: vec![sandbox("web")],
+        }];
+        let c = SandboxCondition {
+            namespace: "default".into(),
+            pod: "web".into(),
+            node: Some("w1".into()),
+            present: Some(false),
+        };
+        let v = super::sandbox(&c, &nodes);
+        assert!(!v.holds);
+        // Once "no a live sandbox ...": the verdict had words of its own.
+        assert_eq!(v.expected, "no live sandbox for default/web on w1");
+        assert_eq!(v.expected, words::sandbox(&c));
+        assert_eq!(v.observed, "live sandbox on w1");
+        let gone = SandboxCondition {
+            pod: "db".into(),
+            ..c
+        };
+        assert!(super::sandbox(&gone, &nodes).holds);
+    }
+
+    #[test]
     fn ghosts_and_phantoms() {
         let api = vec![
             pod("ok", "w1", false),
