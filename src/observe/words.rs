@@ -134,15 +134,14 @@ pub fn event(e: &EventCondition) -> String {
 }
 
 pub fn etcd_key(e: &EtcdKeyCondition) -> String {
-    match (&e.key, &e.prefix) {
-        (Some(k), _) if e.exists == Some(false) => format!("etcd key {k} is absent"),
-        (Some(k), _) => format!("etcd key {k} exists"),
-        (_, p) => format!(
-            "{} etcd key(s) under {}",
+    match &e.target {
+        EtcdTarget::Key(k) if e.exists == Some(false) => format!("etcd key {k} is absent"),
+        EtcdTarget::Key(k) => format!("etcd key {k} exists"),
+        EtcdTarget::Prefix(p) => format!(
+            "{} etcd key(s) under {p}",
             e.count
                 .map(|c| c.to_string())
                 .unwrap_or("at least 1".into()),
-            p.as_deref().unwrap_or_default()
         ),
     }
 }

@@ -348,6 +348,27 @@ pub enum EtcdTarget {
     Prefix(String),
 }
 
+impl EtcdTarget {
+    /// The target a `key:`/`prefix:` pair names: exactly one of them (`what` names the step
+    /// or condition in the error).
+    pub fn of(what: &str, key: Option<String>, prefix: Option<String>) -> Result<Self, String> {
+        match (key, prefix) {
+            (Some(k), None) => Ok(EtcdTarget::Key(k)),
+            (None, Some(p)) => Ok(EtcdTarget::Prefix(p)),
+            (None, None) => Err(format!("`{what}` needs one of `key` or `prefix`")),
+            (Some(_), Some(_)) => Err(format!("`{what}` takes only one of `key` or `prefix`")),
+        }
+    }
+
+    /// Back to the written `key:`/`prefix:` pair.
+    pub fn into_fields(self) -> (Option<String>, Option<String>) {
+        match self {
+            EtcdTarget::Key(k) => (Some(k), None),
+            EtcdTarget::Prefix(p) => (None, Some(p)),
+        }
+    }
+}
+
 /// `etcd-delete`, read from `{key: K}` or `{prefix: P}`.
 #[derive(Debug, Clone, Serialize)]
 #[serde(into = "EtcdDeleteFields")]
@@ -371,16 +392,8 @@ struct EtcdDeleteFields {
 
 impl From<EtcdDelete> for EtcdDeleteFields {
     fn from(d: EtcdDelete) -> Self {
-        match d.target {
-            EtcdTarget::Key(k) => EtcdDeleteFields {
-                key: Some(k),
-                prefix: None,
-            },
-            EtcdTarget::Prefix(p) => EtcdDeleteFields {
-                key: None,
-                prefix: Some(p),
-            },
-        }
+        let (key, prefix) = d.target.into_fields();
+        EtcdDeleteFields { key, prefix }
     }
 }
 
@@ -396,20 +409,8 @@ impl<'de> Deserialize<'de> for EtcdDelete {
             // other "one of" rules of a step body do).
             fn visit_map<A: de::MapAccess<'de>>(self, m: A) -> Result<EtcdDelete, A::Error> {
                 let f = EtcdDeleteFields::deserialize(de::value::MapAccessDeserializer::new(m))?;
-                let target = match (f.key, f.prefix) {
-                    (Some(k), None) => EtcdTarget::Key(k),
-                    (None, Some(p)) => EtcdTarget::Prefix(p),
-                    (None, None) => {
-                        return Err(de::Error::custom(
-                            "`etcd-delete` needs one of `key` or `prefix`",
-                        ));
-                    }
-                    (Some(_), Some(_)) => {
-                        return Err(de::Error::custom(
-                            "`etcd-delete` takes only one of `key` or `prefix`",
-                        ));
-                    }
-                };
+                let target =
+                    EtcdTarget::of("etcd-delete", f.key, f.prefix).map_err(de::Error::custom)?;
                 Ok(EtcdDelete { target })
             }
         }

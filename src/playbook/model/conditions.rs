@@ -7,7 +7,7 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use super::super::values::{Count, Duration};
-use super::actions::{ResourceRef, TaintEffect, default_namespace};
+use super::actions::{EtcdTarget, ResourceRef, TaintEffect, default_namespace};
 
 #[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
 #[serde(rename_all = "kebab-case", deny_unknown_fields)]
@@ -179,19 +179,85 @@ pub struct EventCondition {
     pub object: Option<String>,
 }
 
+/// `etcd-key`: one key (and whether it `exists`) or a prefix (and how many keys `count` under
+/// it). The target is one type once parsed, as for `etcd-delete`: neither or both of `key` and
+/// `prefix` is refused while deserializing.
+#[derive(Debug, Clone, Serialize)]
+#[serde(into = "EtcdKeyFields")]
+pub struct EtcdKeyCondition {
+    pub target: EtcdTarget,
+    pub exists: Option<bool>,
+    pub count: Option<Count>,
+}
+
+// `etcd-key` as written, and as the JSON Schema shows it (no doc comment: it would become a
+// schema description).
 #[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
-pub struct EtcdKeyCondition {
+#[schemars(rename = "EtcdKeyCondition")]
+struct EtcdKeyFields {
     #[serde(default)]
-    pub key: Option<String>,
+    key: Option<String>,
     #[serde(default)]
-    pub prefix: Option<String>,
+    prefix: Option<String>,
     /// For `key`: whether it exists (default `true`).
     #[serde(default)]
-    pub exists: Option<bool>,
+    exists: Option<bool>,
     /// For `prefix`: how many keys are under it.
     #[serde(default)]
-    pub count: Option<Count>,
+    count: Option<Count>,
+}
+
+impl From<EtcdKeyCondition> for EtcdKeyFields {
+    fn from(c: EtcdKeyCondition) -> Self {
+        let (key, prefix) = c.target.into_fields();
+        EtcdKeyFields {
+            key,
+            prefix,
+            exists: c.exists,
+            count: c.count,
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for EtcdKeyCondition {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> serde::de::Visitor<'de> for V {
+            type Value = EtcdKeyCondition;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("`{key: KEY, exists?}` or `{prefix: PREFIX, count?}`")
+            }
+            // From inside the mapping, so the error points at it (see `EtcdDelete`).
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                m: A,
+            ) -> Result<EtcdKeyCondition, A::Error> {
+                let f =
+                    EtcdKeyFields::deserialize(serde::de::value::MapAccessDeserializer::new(m))?;
+                let target = EtcdTarget::of("etcd-key", f.key, f.prefix)
+                    .map_err(serde::de::Error::custom)?;
+                Ok(EtcdKeyCondition {
+                    target,
+                    exists: f.exists,
+                    count: f.count,
+                })
+            }
+        }
+        d.deserialize_struct("EtcdKeyCondition", &["key", "prefix", "exists", "count"], V)
+    }
+}
+
+impl JsonSchema for EtcdKeyCondition {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        EtcdKeyFields::schema_name()
+    }
+    fn schema_id() -> std::borrow::Cow<'static, str> {
+        EtcdKeyFields::schema_id()
+    }
+    fn json_schema(generator: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        EtcdKeyFields::json_schema(generator)
+    }
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]

@@ -76,19 +76,14 @@ impl Validator<'_> {
                 self.error(at(&["pods"]), "`pods` takes `name` or `selector`, not both");
             }
             Condition::EtcdKey(e) => {
-                let whole = at(&["etcd-key"]);
-                self.one_of(
-                    whole,
-                    "etcd-key",
-                    &[("key", e.key.is_some()), ("prefix", e.prefix.is_some())],
-                );
-                if e.key.is_some() && e.count.is_some() {
+                let key = matches!(e.target, EtcdTarget::Key(_));
+                if key && e.count.is_some() {
                     self.error(
                         at(&["etcd-key", "count"]),
                         "`count` goes with `prefix`, not `key`",
                     );
                 }
-                if e.prefix.is_some() && e.exists.is_some() {
+                if !key && e.exists.is_some() {
                     self.error(
                         at(&["etcd-key", "exists"]),
                         "`exists` goes with `key`; use `count` with `prefix`",

@@ -85,3 +85,44 @@ fn action_keys_are_the_keys_a_step_accepts() {
     }
     assert!(unknown(&step("kubelet-stopp")));
 }
+
+fn problems(step: &str) -> Vec<(String, usize, usize)> {
+    let text = format!("apiVersion: chaos/v1alpha1\nkind: Playbook\nname: t\nsteps:\n  - {step}\n");
+    match load_str(Path::new("t.yaml"), &text, Sources::default()) {
+        Ok(_) => Vec::new(),
+        Err(invalid) => invalid
+            .diagnostics
+            .iter()
+            .map(|d| {
+                let at = d
+                    .span
+                    .map(|s| (s.start.line, s.start.col))
+                    .unwrap_or((0, 0));
+                (d.message.clone(), at.0, at.1)
+            })
+            .collect(),
+    }
+}
+
+#[test]
+fn an_etcd_key_condition_has_one_target_too() {
+    // `  - assert: {etcd-key: {}}`: the body of `etcd-key` starts at column 24.
+    assert_eq!(
+        problems("assert: {etcd-key: {}}"),
+        vec![("`etcd-key` needs one of `key` or `prefix`".into(), 5, 24)]
+    );
+    assert_eq!(
+        problems("assert: {etcd-key: {key: /a, prefix: /b}}")[0].0,
+        "`etcd-key` takes only one of `key` or `prefix`"
+    );
+    // The pairings stay rules of validation, at the field.
+    assert_eq!(
+        problems("assert: {etcd-key: {key: /a, count: 1}}"),
+        vec![("`count` goes with `prefix`, not `key`".into(), 5, 41)]
+    );
+    assert_eq!(
+        problems("assert: {etcd-key: {prefix: /a/, exists: true}}")[0].0,
+        "`exists` goes with `key`; use `count` with `prefix`"
+    );
+    assert!(problems("assert: {etcd-key: {prefix: /a/, count: 2}}").is_empty());
+}
