@@ -15,6 +15,7 @@ use super::super::values::{Duration, Signal};
 use super::Wait;
 use super::conditions::Condition;
 use super::step::Step;
+use super::written::{checked, schema_as_written};
 
 /// Everything a step can do.
 #[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
@@ -399,36 +400,19 @@ impl From<EtcdDelete> for EtcdDeleteFields {
 
 impl<'de> Deserialize<'de> for EtcdDelete {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct V;
-        impl<'de> Visitor<'de> for V {
-            type Value = EtcdDelete;
-            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str("`{key: KEY}` or `{prefix: PREFIX}`")
-            }
-            // The error comes from inside the mapping, so it points at the mapping (as the
-            // other "one of" rules of a step body do).
-            fn visit_map<A: de::MapAccess<'de>>(self, m: A) -> Result<EtcdDelete, A::Error> {
-                let f = EtcdDeleteFields::deserialize(de::value::MapAccessDeserializer::new(m))?;
-                let target =
-                    EtcdTarget::of("etcd-delete", f.key, f.prefix).map_err(de::Error::custom)?;
+        checked(
+            d,
+            "EtcdDelete",
+            &["key", "prefix"],
+            |f: EtcdDeleteFields| {
+                let target = EtcdTarget::of("etcd-delete", f.key, f.prefix)?;
                 Ok(EtcdDelete { target })
-            }
-        }
-        d.deserialize_struct("EtcdDelete", &["key", "prefix"], V)
+            },
+        )
     }
 }
 
-impl JsonSchema for EtcdDelete {
-    fn schema_name() -> std::borrow::Cow<'static, str> {
-        EtcdDeleteFields::schema_name()
-    }
-    fn schema_id() -> std::borrow::Cow<'static, str> {
-        EtcdDeleteFields::schema_id()
-    }
-    fn json_schema(generator: &mut schemars::SchemaGenerator) -> schemars::Schema {
-        EtcdDeleteFields::json_schema(generator)
-    }
-}
+schema_as_written!(EtcdDelete, EtcdDeleteFields);
 
 #[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]

@@ -8,6 +8,7 @@ use serde::{Deserialize, Serialize};
 
 use super::super::values::{Count, Duration};
 use super::actions::{EtcdTarget, ResourceRef, TaintEffect, default_namespace};
+use super::written::{checked, schema_as_written};
 
 #[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
 #[serde(rename_all = "kebab-case", deny_unknown_fields)]
@@ -181,7 +182,7 @@ pub struct EventCondition {
 
 /// `etcd-key`: one key (and whether it `exists`) or a prefix (and how many keys `count` under
 /// it). The target is one type once parsed, as for `etcd-delete`: neither or both of `key` and
-/// `prefix` is refused while deserializing.
+/// `prefix` is refused while deserializing (see `written.rs`).
 #[derive(Debug, Clone, Serialize)]
 #[serde(into = "EtcdKeyFields")]
 pub struct EtcdKeyCondition {
@@ -222,43 +223,18 @@ impl From<EtcdKeyCondition> for EtcdKeyFields {
 
 impl<'de> Deserialize<'de> for EtcdKeyCondition {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct V;
-        impl<'de> serde::de::Visitor<'de> for V {
-            type Value = EtcdKeyCondition;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("`{key: KEY, exists?}` or `{prefix: PREFIX, count?}`")
-            }
-            // From inside the mapping, so the error points at it (see `EtcdDelete`).
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                m: A,
-            ) -> Result<EtcdKeyCondition, A::Error> {
-                let f =
-                    EtcdKeyFields::deserialize(serde::de::value::MapAccessDeserializer::new(m))?;
-                let target = EtcdTarget::of("etcd-key", f.key, f.prefix)
-                    .map_err(serde::de::Error::custom)?;
-                Ok(EtcdKeyCondition {
-                    target,
-                    exists: f.exists,
-                    count: f.count,
-                })
-            }
-        }
-        d.deserialize_struct("EtcdKeyCondition", &["key", "prefix", "exists", "count"], V)
+        let fields = &["key", "prefix", "exists", "count"];
+        checked(d, "EtcdKeyCondition", fields, |f: EtcdKeyFields| {
+            Ok(EtcdKeyCondition {
+                target: EtcdTarget::of("etcd-key", f.key, f.prefix)?,
+                exists: f.exists,
+                count: f.count,
+            })
+        })
     }
 }
 
-impl JsonSchema for EtcdKeyCondition {
-    fn schema_name() -> std::borrow::Cow<'static, str> {
-        EtcdKeyFields::schema_name()
-    }
-    fn schema_id() -> std::borrow::Cow<'static, str> {
-        EtcdKeyFields::schema_id()
-    }
-    fn json_schema(generator: &mut schemars::SchemaGenerator) -> schemars::Schema {
-        EtcdKeyFields::json_schema(generator)
-    }
-}
+schema_as_written!(EtcdKeyCondition, EtcdKeyFields);
 
 #[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]

@@ -5,6 +5,7 @@
 mod actions;
 mod conditions;
 mod step;
+mod written;
 
 pub use actions::*;
 pub use conditions::*;
