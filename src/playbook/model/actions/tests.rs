@@ -6,19 +6,11 @@ use crate::playbook::{PlanStepKind, Sources, load_str};
 
 use super::*;
 
-fn etcd_delete(body: &str) -> Result<EtcdDelete, Vec<(String, usize, usize)>> {
-    let text = format!(
-        "apiVersion: chaos/v1alpha1\nkind: Playbook\nname: t\nsteps:\n  - etcd-delete: {body}\n"
-    );
-    match load_str(Path::new("t.yaml"), &text, Sources::default()) {
-        Ok(plan) => match &plan.steps[0].kind {
-            PlanStepKind::Action(a) => match a.as_ref() {
-                Action::EtcdDelete(e) => Ok(e.clone()),
-                other => panic!("{other:?}"),
-            },
-            other => panic!("{other:?}"),
-        },
-        Err(invalid) => Err(invalid
+/// A playbook of one step: its plan, or every problem as (message, line, column).
+fn load(step: &str) -> Result<crate::playbook::Plan, Vec<(String, usize, usize)>> {
+    let text = format!("apiVersion: chaos/v1alpha1\nkind: Playbook\nname: t\nsteps:\n  - {step}\n");
+    load_str(Path::new("t.yaml"), &text, Sources::default()).map_err(|invalid| {
+        invalid
             .diagnostics
             .iter()
             .map(|d| {
@@ -28,7 +20,22 @@ fn etcd_delete(body: &str) -> Result<EtcdDelete, Vec<(String, usize, usize)>> {
                     .unwrap_or((0, 0));
                 (d.message.clone(), at.0, at.1)
             })
-            .collect()),
+            .collect()
+    })
+}
+
+fn problems(step: &str) -> Vec<(String, usize, usize)> {
+    load(step).err().unwrap_or_default()
+}
+
+fn etcd_delete(body: &str) -> Result<EtcdDelete, Vec<(String, usize, usize)>> {
+    let plan = load(&format!("etcd-delete: {body}"))?;
+    match &plan.steps[0].kind {
+        PlanStepKind::Action(a) => match a.as_ref() {
+            Action::EtcdDelete(e) => Ok(e.clone()),
+            other => panic!("{other:?}"),
+        },
+        other => panic!("{other:?}"),
     }
 }
 
@@ -70,38 +77,14 @@ fn action_keys_are_the_keys_a_step_accepts() {
     let keys = action_keys();
     assert_eq!(keys.first(), Some(&"apply"));
     assert_eq!(keys.last(), Some(&"undo"));
-    let step = |key: &str| {
-        let text = format!(
-            "apiVersion: chaos/v1alpha1\nkind: Playbook\nname: t\nsteps:\n  - {key}: {{}}\n"
-        );
-        match load_str(Path::new("t.yaml"), &text, Sources::default()) {
-            Ok(_) => Vec::new(),
-            Err(invalid) => invalid.diagnostics.into_iter().map(|d| d.message).collect(),
-        }
+    let step = |key: &str| problems(&format!("{key}: {{}}"));
+    let unknown = |found: &[(String, usize, usize)]| {
+        found.iter().any(|(m, ..)| m.contains("unknown step type"))
     };
-    let unknown = |messages: &[String]| messages.iter().any(|m| m.contains("unknown step type"));
     for key in keys {
         assert!(!unknown(&step(key)), "{key}: {:?}", step(key));
     }
     assert!(unknown(&step("kubelet-stopp")));
-}
-
-fn problems(step: &str) -> Vec<(String, usize, usize)> {
-    let text = format!("apiVersion: chaos/v1alpha1\nkind: Playbook\nname: t\nsteps:\n  - {step}\n");
-    match load_str(Path::new("t.yaml"), &text, Sources::default()) {
-        Ok(_) => Vec::new(),
-        Err(invalid) => invalid
-            .diagnostics
-            .iter()
-            .map(|d| {
-                let at = d
-                    .span
-                    .map(|s| (s.start.line, s.start.col))
-                    .unwrap_or((0, 0));
-                (d.message.clone(), at.0, at.1)
-            })
-            .collect(),
-    }
 }
 
 #[test]
