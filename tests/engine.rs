@@ -139,7 +139,9 @@ steps:
     assert_eq!(step.status, StepStatus::Failed);
     assert_eq!(
         step.message.as_deref(),
-        Some("expected kind-worker Ready=Unknown; observed kind-worker Ready=True after 2m")
+        Some(
+            "expected node kind-worker Ready=Unknown; observed node kind-worker Ready=True after 2m"
+        )
     );
     // Virtual time passed: exactly the timeout, no real sleeping.
     assert_eq!(started.elapsed(), Duration::from_secs(120));

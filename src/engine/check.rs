@@ -46,18 +46,9 @@ pub async fn check(
         Condition::Event(e) => observe::events(e, &b.kube().await?.events(&e.namespace).await?),
         Condition::EtcdKey(e) => {
             let etcd = b.etcd().await?;
-            match (&e.key, &e.prefix) {
-                (Some(k), _) => {
-                    observe::etcd_key_exists(k, e.exists.unwrap_or(true), etcd.exists(k).await?)
-                }
-                (None, Some(p)) => {
-                    let want = e.count.unwrap_or(crate::playbook::values::Count {
-                        at_least: 1,
-                        at_most: None,
-                    });
-                    observe::etcd_prefix_count(p, &want, etcd.count(p).await?)
-                }
-                (None, None) => Verdict::new(false, "an etcd key or prefix", "neither was given"),
+            match &e.target {
+                EtcdTarget::Key(k) => observe::etcd_key_exists(e, k, etcd.exists(k).await?),
+                EtcdTarget::Prefix(p) => observe::etcd_prefix_count(e, p, etcd.count(p).await?),
             }
         }
         Condition::Shims(s) => observe::shims(s, &b.nodes().await?.reality(Some(&s.node)).await?),

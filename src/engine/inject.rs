@@ -4,19 +4,24 @@
 
 use crate::backends::BackendError;
 use crate::playbook::PlanStep;
-use crate::playbook::model::{Action, EtcdDelete};
+use crate::playbook::model::Action;
 
-use super::{Backends, Outcome, Registered, Runner, UndoRecord, faults, undo};
+use super::faults;
+use super::{Outcome, Registered, Runner, UndoRecord};
 
 impl Runner<'_> {
+    /// Injects a fault: its undo is built once ([`faults::Fault::intent`]), journaled, handed to
+    /// [`faults::Fault::inject`], and what that returns is the undo owed.
     pub(super) async fn inject(&mut self, s: &PlanStep, action: &Action) -> Outcome {
-        let planned = match action {
-            // What the undo restores from is journaled before anything is deleted.
-            Action::EtcdDelete(e) => match etcd_intent(&self.b, e).await {
-                Ok(record) => Some(record),
-                Err(e) => return Outcome::Error(e),
-            },
-            other => undo::record_for(other),
+        let Some(fault) = faults::of(action) else {
+            return Outcome::Passed {
+                undo: None,
+                verdict: None,
+            };
+        };
+        let planned = match fault.intent(&self.b).await {
+            Ok(planned) => planned,
+            Err(e) => return Outcome::Error(e),
         };
         let id = match &planned {
             Some(planned) => match self.log.intent(&s.id, planned) {
@@ -25,20 +30,10 @@ impl Runner<'_> {
             },
             None => None,
         };
-        // An etcd delete with a backup file named in the journal writes exactly that file; if
-        // it fails part way, that record is still owed.
-        let owed_on_error = planned
-            .clone()
-            .filter(|r| matches!(r, UndoRecord::EtcdRestore { file: Some(_), .. }));
-        let result = match &owed_on_error {
-            Some(UndoRecord::EtcdRestore {
-                selector,
-                file: Some(file),
-                ..
-            }) => faults::etcd_delete(&self.b, selector, Some(file)).await,
-            _ => faults::inject(&self.b, action).await,
-        };
-        match (result, id, owed_on_error) {
+        // Owed even if injecting fails part way (an etcd delete whose backup file the journal
+        // names).
+        let owed_on_error = planned.clone().filter(|r| fault.owed_if_failed(r));
+        match (fault.inject(&self.b, planned).await, id, owed_on_error) {
             (Ok(Some(record)), id, _) => {
                 let id = id.unwrap_or_default();
                 self.log.applied(id, &record);
@@ -57,9 +52,6 @@ impl Runner<'_> {
                     verdict: None,
                 }
             }
-            // A delete that failed part way may have deleted keys. Their backup file is
-            // written before the first delete, so the undo stays owed (the restore of a file
-            // that was never written says that nothing was deleted).
             (Err(error), Some(id), Some(record)) => {
                 self.log.applied(id, &record);
                 Outcome::Partial {
@@ -93,7 +85,7 @@ impl Runner<'_> {
             Err(e) => return Outcome::Error(e),
         };
         let planned = UndoRecord::DeleteApplied {
-            resources: undo::applied_refs(documents, namespace),
+            resources: faults::applied_refs(documents, namespace),
         };
         let id = match self.log.intent(&s.id, &planned) {
             Ok(id) => id,
@@ -123,28 +115,6 @@ impl Runner<'_> {
             }
         }
     }
-}
-
-/// The intent of an `etcd-delete`: the backup file the backend will write before it deletes
-/// anything (the undo restores exactly what that file holds, the values at the delete's own
-/// revision), or, for a backend that keeps no file, the values read now.
-async fn etcd_intent(b: &Backends, e: &EtcdDelete) -> Result<UndoRecord, BackendError> {
-    let Some(UndoRecord::EtcdRestore { selector, .. }) =
-        undo::record_for(&Action::EtcdDelete(e.clone()))
-    else {
-        return Err(BackendError::failed("etcd-delete needs a key or a prefix"));
-    };
-    let etcd = b.etcd().await?;
-    let (file, backup) = match etcd.backup_path(&selector) {
-        Some(file) => (Some(file), Default::default()),
-        None => (None, etcd.read(&selector).await?),
-    };
-    Ok(UndoRecord::EtcdRestore {
-        selector,
-        file,
-        deleted: None,
-        backup,
-    })
 }
 
 fn passed(r: Registered) -> Outcome {

@@ -14,8 +14,12 @@ mod faults;
 mod inject;
 mod journal;
 mod rollback;
-pub mod undo;
 mod wait;
+
+/// The undo records, where journals, `chaos recover` and `--dry-run` find them.
+pub mod undo {
+    pub use super::faults::{UndoRecord, planned, record_for};
+}
 
 use std::collections::HashMap;
 use std::future::Future;

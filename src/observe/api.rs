@@ -3,7 +3,7 @@
 use crate::backends::{EventView, NamespaceView, NodeView, PodView};
 use crate::playbook::model::*;
 
-use super::{Verdict, all, count_verdict};
+use super::{Verdict, all, words};
 
 fn describe_pod(p: &PodView) -> String {
     let mut s = format!("{} {}", p.key.name, p.phase);
@@ -60,45 +60,10 @@ pub fn pods(c: &PodsCondition, pods: &[PodView]) -> Verdict {
             })
         })
         .collect();
-    let mut what = vec!["pod(s)".to_string()];
-    if let Some(ph) = c.phase {
-        what.push(phase_name(ph).into());
-    }
-    if let Some(r) = c.ready {
-        what.push(if r { "ready" } else { "not ready" }.into());
-    }
-    if let Some(t) = c.terminating {
-        what.push(if t { "terminating" } else { "not terminating" }.into());
-    }
-    if let Some(r) = c.restarts {
-        what.push(format!("with {r} restarts"));
-    }
-    if let Some(code) = c.exit_code {
-        what.push(format!("exit code {code}"));
-    }
-    if let Some(r) = &c.reason {
-        what.push(format!("reason {r}"));
-    }
-    if let Some(k) = &c.container {
-        what.push(format!("(container {k})"));
-    }
-    let scope = match (&c.name, &c.selector) {
-        (Some(n), _) => format!("{}/{n}", c.namespace),
-        (None, Some(s)) => format!("{} in {}", s, c.namespace),
-        (None, None) => format!("in {}", c.namespace),
-    };
     let want = c.count.unwrap_or(crate::playbook::values::Count {
         at_least: 1,
         at_most: None,
     });
-    let expected = format!(
-        "{want} {} ({scope}{})",
-        what.join(" "),
-        c.node
-            .as_ref()
-            .map(|n| format!(" on {n}"))
-            .unwrap_or_default()
-    );
     let seen = if pods.is_empty() {
         "no such pods".to_string()
     } else {
@@ -106,17 +71,15 @@ pub fn pods(c: &PodsCondition, pods: &[PodView]) -> Verdict {
     };
     Verdict::new(
         want.matches(matching.len() as u64),
-        expected,
+        words::pods(c),
         format!("{} matched: {seen}", matching.len()),
     )
 }
 
 pub fn pod_logs(c: &PodLogsCondition, log: &str) -> Verdict {
-    let which = if c.previous { "previous" } else { "current" };
     let want = c.present.unwrap_or(true);
     let found = log.lines().any(|l| l.contains(&c.contains));
     let holds = found == want;
-    let verb = if want { "to contain" } else { "not to contain" };
     let last = log
         .lines()
         .rev()
@@ -124,10 +87,7 @@ pub fn pod_logs(c: &PodLogsCondition, log: &str) -> Verdict {
         .unwrap_or("(empty log)");
     Verdict::new(
         holds,
-        format!(
-            "{which} log of {}/{} {verb} `{}`",
-            c.namespace, c.pod, c.contains
-        ),
+        words::pod_logs(c),
         match log.lines().find(|l| l.contains(&c.contains)) {
             Some(line) if !want => format!("the line `{line}`"),
             _ => format!("{} lines; last: {last}", log.lines().count()),
@@ -154,16 +114,16 @@ pub fn node(c: &NodeCondition, nodes: &[NodeView]) -> Verdict {
         let names: Vec<&str> = nodes.iter().map(|n| n.name.as_str()).collect();
         return Verdict::new(
             false,
-            format!("node {}", c.name),
+            words::node(c),
             format!("no such node; nodes: {}", names.join(", ")),
         );
     };
-    let mut parts = Vec::new();
+    // What was seen for each property, in the order `words::node_properties` words them.
+    let mut seen_parts: Vec<(bool, String)> = Vec::new();
     if let Some(r) = c.ready {
-        parts.push(Verdict::new(
+        seen_parts.push((
             n.ready == status_name(r),
-            format!("{} Ready={}", n.name, status_name(r)),
-            format!("{} Ready={}", n.name, n.ready),
+            format!("node {} Ready={}", n.name, n.ready),
         ));
     }
     let taints: Vec<String> = n
@@ -177,38 +137,36 @@ pub fn node(c: &NodeCondition, nodes: &[NodeView]) -> Verdict {
         taints.join(", ")
     };
     for m in &c.taints {
-        parts.push(Verdict::new(
+        seen_parts.push((
             n.taints.iter().any(|t| taint_matches(m, t)),
-            format!("{} tainted {}", n.name, m.key),
-            format!("{} has {seen}", n.name),
+            format!("node {} has {seen}", n.name),
         ));
     }
     for m in &c.no_taints {
-        parts.push(Verdict::new(
+        seen_parts.push((
             !n.taints.iter().any(|t| taint_matches(m, t)),
-            format!("{} without taint {}", n.name, m.key),
-            format!("{} has {seen}", n.name),
+            format!("node {} has {seen}", n.name),
         ));
     }
     for (k, v) in &c.labels {
         let got = n.labels.get(k);
-        parts.push(Verdict::new(
+        seen_parts.push((
             got == Some(v),
-            format!("{} label {k}={v}", n.name),
             format!(
-                "{} label {k}={}",
+                "node {} {k}={}",
                 n.name,
                 got.map(String::as_str).unwrap_or("(unset)")
             ),
         ));
     }
-    if parts.is_empty() {
-        return Verdict::new(
-            true,
-            format!("node {} exists", n.name),
-            format!("node {} exists", n.name),
-        );
+    if seen_parts.is_empty() {
+        return Verdict::new(true, words::node(c), format!("node {} exists", n.name));
     }
+    let parts = words::node_properties(c)
+        .into_iter()
+        .zip(seen_parts)
+        .map(|(want, (holds, seen))| Verdict::new(holds, format!("node {} {want}", c.name), seen))
+        .collect();
     all(parts)
 }
 
@@ -224,7 +182,7 @@ pub fn namespace(c: &NamespaceCondition, ns: Option<&NamespaceView>) -> Verdict 
     };
     Verdict::new(
         seen == want,
-        format!("namespace {} {want}", c.name),
+        words::namespace(c),
         format!("namespace {} {seen}", c.name),
     )
 }
@@ -240,32 +198,21 @@ pub fn field<'a>(obj: &'a serde_json::Value, path: &str) -> Option<&'a serde_jso
 pub fn resource(c: &ResourceCondition, obj: Option<&serde_json::Value>) -> Verdict {
     let want_exists = c.exists.unwrap_or(true);
     let r = &c.resource;
+    let expected = words::resource(c);
     match (obj, &c.field) {
-        (None, _) => Verdict::new(
-            !want_exists,
-            format!("{r} {}", if want_exists { "exists" } else { "absent" }),
-            format!("{r} absent"),
-        ),
-        (Some(_), _) if !want_exists => {
-            Verdict::new(false, format!("{r} absent"), format!("{r} exists"))
-        }
-        (Some(_), None) => Verdict::new(true, format!("{r} exists"), format!("{r} exists")),
+        (None, _) => Verdict::new(!want_exists, expected, format!("{r} absent")),
+        (Some(_), _) if !want_exists => Verdict::new(false, expected, format!("{r} exists")),
+        (Some(_), None) => Verdict::new(true, expected, format!("{r} exists")),
         (Some(o), Some(path)) => {
             let got = field(o, path);
             let got_text = got
                 .map(|v| v.to_string())
                 .unwrap_or_else(|| "(unset)".into());
             match &c.equals {
-                Some(want) => Verdict::new(
-                    got == Some(want),
-                    format!("{r} {path} = {want}"),
-                    format!("{path} = {got_text}"),
-                ),
-                None => Verdict::new(
-                    got.is_some(),
-                    format!("{r} has {path}"),
-                    format!("{path} = {got_text}"),
-                ),
+                Some(want) => {
+                    Verdict::new(got == Some(want), expected, format!("{path} = {got_text}"))
+                }
+                None => Verdict::new(got.is_some(), expected, format!("{path} = {got_text}")),
             }
         }
     }
@@ -281,15 +228,7 @@ pub fn events(c: &EventCondition, events: &[EventView]) -> Verdict {
     let reasons: Vec<&str> = events.iter().map(|e| e.reason.as_str()).collect();
     Verdict::new(
         hit,
-        format!(
-            "an event {} in {}{}",
-            c.reason,
-            c.namespace,
-            c.object
-                .as_ref()
-                .map(|o| format!(" for {o}"))
-                .unwrap_or_default()
-        ),
+        words::event(c),
         if reasons.is_empty() {
             "no events".into()
         } else {
@@ -298,17 +237,27 @@ pub fn events(c: &EventCondition, events: &[EventView]) -> Verdict {
     )
 }
 
-pub fn etcd_key_exists(key: &str, want: bool, exists: bool) -> Verdict {
-    let word = |b: bool| if b { "exists" } else { "absent" };
+/// An `etcd-key` condition on one key, which `exists` (or not).
+pub fn etcd_key_exists(c: &EtcdKeyCondition, key: &str, exists: bool) -> Verdict {
+    let word = if exists { "exists" } else { "absent" };
     Verdict::new(
-        want == exists,
-        format!("etcd key {key} {}", word(want)),
-        format!("etcd key {key} {}", word(exists)),
+        c.exists.unwrap_or(true) == exists,
+        words::etcd_key(c),
+        format!("etcd key {key} {word}"),
     )
 }
 
-pub fn etcd_prefix_count(prefix: &str, want: &crate::playbook::values::Count, got: u64) -> Verdict {
-    count_verdict(&format!("key(s) under {prefix}"), want, got)
+/// An `etcd-key` condition on a prefix, under which `got` keys were counted.
+pub fn etcd_prefix_count(c: &EtcdKeyCondition, prefix: &str, got: u64) -> Verdict {
+    let want = c.count.unwrap_or(crate::playbook::values::Count {
+        at_least: 1,
+        at_most: None,
+    });
+    Verdict::new(
+        want.matches(got),
+        words::etcd_key(c),
+        format!("{got} key(s) under {prefix}"),
+    )
 }
 
 #[cfg(test)]
@@ -371,7 +320,39 @@ mod tests {
         assert!(pods(&cond(Some("app"), 1), std::slice::from_ref(&pod)).holds);
         let v = pods(&cond(Some("app"), 0), std::slice::from_ref(&pod));
         assert!(!v.holds);
-        assert!(v.expected.contains("(container app)"), "{}", v.expected);
+        assert!(v.expected.contains("container app"), "{}", v.expected);
+    }
+
+    #[test]
+    fn node_properties_fail_in_the_words_of_the_condition() {
+        let seen = NodeView {
+            name: "w".into(),
+            ready: "True".into(),
+            unschedulable: false,
+            taints: vec![],
+            labels: [("role".to_string(), "db".to_string())].into(),
+        };
+        let c = NodeCondition {
+            name: "w".into(),
+            ready: Some(ConditionStatus::Unknown),
+            taints: vec![],
+            no_taints: vec![],
+            labels: [("role".to_string(), "web".to_string())].into(),
+        };
+        assert_eq!(
+            crate::observe::words::node(&c),
+            "node w Ready=Unknown, role=web"
+        );
+        let v = node(&c, std::slice::from_ref(&seen));
+        assert!(!v.holds);
+        assert_eq!(v.expected, "node w Ready=Unknown; node w role=web");
+        assert_eq!(v.observed, "node w Ready=True; node w role=db");
+        let c = NodeCondition {
+            ready: Some(ConditionStatus::True),
+            labels: [("role".to_string(), "db".to_string())].into(),
+            ..c
+        };
+        assert!(node(&c, std::slice::from_ref(&seen)).holds);
     }
 
     #[test]
@@ -380,10 +361,7 @@ mod tests {
         assert!(pod_logs(&logs("Received 15", None), log).holds);
         let v = pod_logs(&logs("Received 15", Some(false)), log);
         assert!(!v.holds);
-        assert_eq!(
-            v.expected,
-            "previous log of default/p not to contain `Received 15`"
-        );
+        assert_eq!(v.expected, "previous log of default/p lacks `Received 15`");
         assert_eq!(v.observed, "the line `Received 15`");
         assert!(pod_logs(&logs("Received 2", Some(false)), log).holds);
         let v = pod_logs(&logs("Received 2", None), log);

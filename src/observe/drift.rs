@@ -8,7 +8,7 @@ use serde::Serialize;
 use crate::backends::{NodeReality, PodKey, PodView};
 use crate::playbook::model::{DriftCondition, KubeletCondition, SandboxCondition, ShimsCondition};
 
-use super::{Verdict, all, count_verdict};
+use super::{Verdict, all, count_verdict, words};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
@@ -106,7 +106,8 @@ pub fn drift(c: &DriftCondition, entries: &[DriftEntry]) -> Verdict {
             parts.push(v);
         }
     }
-    all(parts)
+    let v = all(parts);
+    Verdict::new(v.holds, words::drift(c), v.observed)
 }
 
 fn find<'a>(nodes: &'a [NodeReality], node: &str) -> Option<&'a NodeReality> {
@@ -115,16 +116,15 @@ fn find<'a>(nodes: &'a [NodeReality], node: &str) -> Option<&'a NodeReality> {
 
 pub fn shims(c: &ShimsCondition, nodes: &[NodeReality]) -> Verdict {
     match find(nodes, &c.node) {
-        Some(n) => count_verdict(
-            &format!("shim(s) on {}", c.node),
-            &c.count,
-            n.shims.len() as u64,
-        ),
-        None => Verdict::new(
-            false,
-            format!("{} shim(s) on {}", c.count, c.node),
-            format!("no node {}", c.node),
-        ),
+        Some(n) => {
+            let got = n.shims.len() as u64;
+            Verdict::new(
+                c.count.matches(got),
+                words::shims(c),
+                format!("{got} shim(s) on {}", c.node),
+            )
+        }
+        None => Verdict::new(false, words::shims(c), format!("no node {}", c.node)),
     }
 }
 
@@ -140,21 +140,9 @@ pub fn sandbox(c: &SandboxCondition, nodes: &[NodeReality]) -> Verdict {
         })
         .map(|n| n.node.as_str())
         .collect();
-    let where_ = c
-        .node
-        .as_ref()
-        .map(|n| format!(" on {n}"))
-        .unwrap_or_default();
     Verdict::new(
         on.is_empty() != want,
-        format!(
-            "{} a live sandbox for {}/{}{where_}",
-            if want { "" } else { "no" },
-            c.namespace,
-            c.pod
-        )
-        .trim()
-        .to_string(),
+        words::sandbox(c),
         if on.is_empty() {
             "no live sandbox".to_string()
         } else {
@@ -168,14 +156,10 @@ pub fn kubelet(c: &KubeletCondition, nodes: &[NodeReality]) -> Verdict {
     match find(nodes, &c.node) {
         Some(n) => Verdict::new(
             n.kubelet_running == c.running,
-            format!("kubelet {} on {}", word(c.running), c.node),
+            words::kubelet(c),
             format!("kubelet {} on {}", word(n.kubelet_running), c.node),
         ),
-        None => all(vec![Verdict::new(
-            false,
-            format!("kubelet on {}", c.node),
-            format!("no node {}", c.node),
-        )]),
+        None => Verdict::new(false, words::kubelet(c), format!("no node {}", c.node)),
     }
 }
 
@@ -208,6 +192,33 @@ mod tests {
             live: true,
             containers: vec![],
         }
+    }
+
+    #[test]
+    fn an_absent_sandbox_is_worded_as_the_condition_words_it() {
+        let nodes = vec![NodeReality {
+            node: "w1".into(),
+            kubelet_running: true,
+            shims: vec![],
+            sandboxes: vec![sandbox("web")],
+        }];
+        let c = SandboxCondition {
+            namespace: "default".into(),
+            pod: "web".into(),
+            node: Some("w1".into()),
+            present: Some(false),
+        };
+        let v = super::sandbox(&c, &nodes);
+        assert!(!v.holds);
+        // Once "no a live sandbox ...": the verdict had words of its own.
+        assert_eq!(v.expected, "no live sandbox for default/web on w1");
+        assert_eq!(v.expected, words::sandbox(&c));
+        assert_eq!(v.observed, "live sandbox on w1");
+        let gone = SandboxCondition {
+            pod: "db".into(),
+            ..c
+        };
+        assert!(super::sandbox(&gone, &nodes).holds);
     }
 
     #[test]

@@ -5,6 +5,7 @@
 
 mod api;
 mod drift;
+pub mod words;
 
 pub use api::*;
 pub use drift::*;
@@ -67,14 +68,7 @@ pub(crate) fn count_verdict(what: &str, want: &Count, got: u64) -> Verdict {
 
 /// A step's measured duration against bounds.
 pub fn duration(cond: &DurationCondition, took: Option<std::time::Duration>) -> Verdict {
-    let mut want = Vec::new();
-    if let Some(l) = cond.at_least {
-        want.push(format!("at least {l}"));
-    }
-    if let Some(m) = cond.at_most {
-        want.push(format!("at most {m}"));
-    }
-    let expected = format!("step `{}` to take {}", cond.step, want.join(" and "));
+    let expected = words::duration(cond);
     match took {
         None => Verdict::new(false, expected, format!("step `{}` has not run", cond.step)),
         Some(t) => {

@@ -1,14 +1,21 @@
 //! Turns playbook text into a [`Plan`], collecting every problem on the way: YAML syntax,
 //! duplicate keys, unknown fields and step types (from the deserializer), then the rules serde
 //! cannot express (one of `name`/`selector`, step references, manifests that must exist).
+//!
+//! This file checks the document (YAML, its header, its top-level keys) and hands the phases
+//! to [`steps`] (step ids, names and references) and [`rules`] (what each action or condition
+//! requires beyond its type); manifests are read in `manifest.rs`.
+
+mod rules;
+mod steps;
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
 use super::de::{self, Recover, Sink};
 use super::diag::Diagnostic;
-use super::model::{self, Action, Condition, Playbook, Step};
-use super::plan::{self, Phase, Plan, PlanStep, PlanStepKind};
+use super::model::{self, Playbook};
+use super::plan::{self, Phase, Plan};
 use super::suggest::did_you_mean;
 use super::yaml::{self, Node, NodeKind, Span};
 use super::{Sources, limits, names};
@@ -249,258 +256,6 @@ impl<'a> Validator<'a> {
         {
             let span = root.get("timeout").map(|n| n.span);
             self.error(span, "the run timeout must be greater than zero");
-        }
-    }
-
-    fn steps(
-        &mut self,
-        phase: Phase,
-        steps: &[Recover<Step>],
-        node: Option<&Node>,
-        prefix: &str,
-    ) -> Vec<PlanStep> {
-        let items: &[Node] = match node.map(|n| &n.kind) {
-            Some(NodeKind::Seq(items)) => items,
-            _ => &[],
-        };
-        let mut out = Vec::new();
-        for (i, step) in steps.iter().enumerate() {
-            let id = format!("{prefix}[{i}]");
-            let (Some(step), Some(node)) = (&step.0, items.get(i)) else {
-                // Its error is already recorded; its name still counts for references.
-                if let Some(name) = items.get(i).and_then(|n| n.get("name")) {
-                    self.register_name(name);
-                }
-                continue;
-            };
-            if let Some(p) = self.step(phase, step, node, id) {
-                out.push(p);
-            }
-        }
-        out
-    }
-
-    fn step(&mut self, phase: Phase, step: &Step, node: &Node, id: String) -> Option<PlanStep> {
-        let key = step.action.key();
-        let body = node.get(key);
-        let at = |path: &[&str]| -> Option<Span> {
-            let mut n = body?;
-            for p in path {
-                n = n.get(p)?;
-            }
-            Some(n.span)
-        };
-        if let Some(name) = node.get("name") {
-            self.register_name(name);
-        }
-        let kind = match &step.action {
-            Action::Group(children) => {
-                let kids = self.steps(phase, children, body, &format!("{id}.group"));
-                if children.is_empty() {
-                    self.error(body.map(|b| b.span), "an empty group");
-                }
-                PlanStepKind::Group(kids)
-            }
-            Action::Apply(a) => {
-                let file = self.dir.join(a.file());
-                let documents =
-                    self.manifest(&file, a.file(), at(&["file"]).or(body.map(|b| b.span)));
-                PlanStepKind::Apply {
-                    file,
-                    namespace: a.namespace().map(str::to_string),
-                    documents: documents.unwrap_or_default(),
-                }
-            }
-            Action::Undo(target) => {
-                if !self.undoable.contains_key(target) {
-                    let known: Vec<&str> = self.undoable.keys().map(String::as_str).collect();
-                    let help = match did_you_mean(target, known.iter().copied()) {
-                        Some(s) => format!("did you mean `{s}`?"),
-                        None if known.is_empty() => {
-                            "name the fault step to undo with `name:`".to_string()
-                        }
-                        None => format!("named earlier faults: {}", sorted(&known)),
-                    };
-                    self.error(
-                        body.map(|b| b.span),
-                        format!("no earlier fault step is named `{target}`"),
-                    )
-                    .help = Some(help);
-                }
-                PlanStepKind::Action(Box::new(step.action.clone()))
-            }
-            other => {
-                self.check_action(other, &at);
-                PlanStepKind::Action(Box::new(other.clone()))
-            }
-        };
-        let undoable = match &kind {
-            PlanStepKind::Action(a) => crate::engine::undo::planned(a).is_some(),
-            PlanStepKind::Group(_) | PlanStepKind::Apply { .. } => true,
-        };
-        if let (true, Some(n)) = (undoable, &step.name) {
-            self.undoable.insert(n.clone(), ());
-        }
-        Some(PlanStep {
-            id,
-            name: step.name.clone(),
-            kind,
-        })
-    }
-
-    /// Records a step's name; names must be unique because steps refer to each other by name.
-    fn register_name(&mut self, node: &Node) {
-        let Some(name) = node.scalar_text() else {
-            return;
-        };
-        if let Some(first) = self.names.get(name) {
-            let line = first.start.line;
-            self.error(
-                Some(node.span),
-                format!("step name `{name}` is already used (line {line})"),
-            )
-            .help = Some("step names must be unique: `duration` and `undo` refer to them".into());
-            return;
-        }
-        self.names.insert(name.to_string(), node.span);
-    }
-
-    fn check_action(&mut self, action: &Action, at: &dyn Fn(&[&str]) -> Option<Span>) {
-        let whole = at(&[]);
-        match action {
-            Action::PodDelete(p) => {
-                self.one_of(
-                    whole,
-                    "pod-delete",
-                    &[
-                        ("name", p.name.is_some()),
-                        ("selector", p.selector.is_some()),
-                    ],
-                );
-                self.check_selector(p.selector.as_deref(), at(&["selector"]));
-            }
-            Action::EtcdDelete(e) => {
-                self.one_of(
-                    whole,
-                    "etcd-delete",
-                    &[("key", e.key.is_some()), ("prefix", e.prefix.is_some())],
-                );
-                if let Some(why) = e.prefix.as_deref().and_then(names::whole_etcd_prefix) {
-                    self.error(
-                        at(&["prefix"]),
-                        format!("refusing to delete every key under this prefix: {why}"),
-                    )
-                    .help = Some("name a narrower prefix, like `/registry/pods/default/`".into());
-                }
-            }
-            Action::Exec(x) if x.command.is_empty() => {
-                self.error(at(&["command"]), "an empty command");
-            }
-            Action::Exec(x) if x.undo.as_ref().is_some_and(Vec::is_empty) => {
-                self.error(at(&["undo"]), "an empty undo command");
-            }
-            Action::FinalizerAdd(f) if !f.finalizer.contains('/') => {
-                self.error(
-                    at(&["finalizer"]),
-                    format!("finalizer `{}` is not a qualified name", f.finalizer),
-                )
-                .help = Some(
-                    "Kubernetes requires a domain prefix, like `chaos.kind-chaos.dev/hold`".into(),
-                );
-            }
-            Action::Wait(w) => {
-                if w.timeout.is_some_and(|t| t.0.is_zero()) {
-                    self.error(at(&["timeout"]), "a wait timeout must be greater than zero");
-                }
-                if w.interval.is_some_and(|t| t.0.is_zero()) {
-                    self.error(
-                        at(&["interval"]),
-                        "a wait interval must be greater than zero",
-                    );
-                }
-                self.check_condition(&w.until, &|p: &[&str]| {
-                    let mut full = vec!["until"];
-                    full.extend_from_slice(p);
-                    at(&full)
-                });
-            }
-            Action::Assert(c) => self.check_condition(c, at),
-            _ => {}
-        }
-    }
-
-    fn check_condition(&mut self, c: &Condition, at: &dyn Fn(&[&str]) -> Option<Span>) {
-        match c {
-            Condition::Pods(p) => {
-                if p.name.is_some() && p.selector.is_some() {
-                    self.error(at(&["pods"]), "`pods` takes `name` or `selector`, not both");
-                }
-                self.check_selector(p.selector.as_deref(), at(&["pods", "selector"]));
-            }
-            Condition::EtcdKey(e) => {
-                let whole = at(&["etcd-key"]);
-                self.one_of(
-                    whole,
-                    "etcd-key",
-                    &[("key", e.key.is_some()), ("prefix", e.prefix.is_some())],
-                );
-                if e.key.is_some() && e.count.is_some() {
-                    self.error(
-                        at(&["etcd-key", "count"]),
-                        "`count` goes with `prefix`, not `key`",
-                    );
-                }
-                if e.prefix.is_some() && e.exists.is_some() {
-                    self.error(
-                        at(&["etcd-key", "exists"]),
-                        "`exists` goes with `key`; use `count` with `prefix`",
-                    );
-                }
-            }
-            Condition::Resource(r) if r.equals.is_some() && r.field.is_none() => {
-                self.error(at(&["resource", "equals"]), "`equals` needs a `field`");
-            }
-            Condition::Duration(d) => {
-                if !self.names.contains_key(&d.step) {
-                    let known: Vec<&str> = self.names.keys().map(String::as_str).collect();
-                    let help = match did_you_mean(&d.step, known.iter().copied()) {
-                        Some(s) => format!("did you mean `{s}`?"),
-                        None if known.is_empty() => "no earlier step has a `name`".to_string(),
-                        None => format!("named earlier steps: {}", sorted(&known)),
-                    };
-                    self.error(
-                        at(&["duration", "step"]),
-                        format!("no earlier step is named `{}`", d.step),
-                    )
-                    .help = Some(help);
-                }
-                if d.at_least.is_none() && d.at_most.is_none() {
-                    self.error(
-                        at(&["duration"]),
-                        "`duration` needs `at-least`, `at-most` or both",
-                    );
-                }
-            }
-            Condition::Drift(d) if d.ghosts.is_none() && d.phantoms.is_none() => {
-                self.error(at(&["drift"]), "`drift` needs `ghosts`, `phantoms` or both");
-            }
-            _ => {}
-        }
-    }
-
-    fn one_of(&mut self, span: Option<Span>, what: &str, options: &[(&str, bool)]) {
-        let set = options.iter().filter(|(_, s)| *s).count();
-        let names: Vec<String> = options.iter().map(|(n, _)| format!("`{n}`")).collect();
-        if set == 0 {
-            self.error(
-                span,
-                format!("`{what}` needs one of {}", names.join(" or ")),
-            );
-        } else if set > 1 {
-            self.error(
-                span,
-                format!("`{what}` takes only one of {}", names.join(" or ")),
-            );
         }
     }
 }

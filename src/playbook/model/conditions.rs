@@ -7,7 +7,8 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use super::super::values::{Count, Duration};
-use super::faults::{ResourceRef, TaintEffect, default_namespace};
+use super::actions::{EtcdTarget, ResourceRef, TaintEffect, default_namespace};
+use super::written::{checked, schema_as_written};
 
 #[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
 #[serde(rename_all = "kebab-case", deny_unknown_fields)]
@@ -179,20 +180,61 @@ pub struct EventCondition {
     pub object: Option<String>,
 }
 
-#[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
-#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+/// `etcd-key`: one key (and whether it `exists`) or a prefix (and how many keys `count` under
+/// it). The target is one type once parsed, as for `etcd-delete`: neither or both of `key` and
+/// `prefix` is refused while deserializing (see `written.rs`).
+#[derive(Debug, Clone, Serialize)]
+#[serde(into = "EtcdKeyFields")]
 pub struct EtcdKeyCondition {
-    #[serde(default)]
-    pub key: Option<String>,
-    #[serde(default)]
-    pub prefix: Option<String>,
-    /// For `key`: whether it exists (default `true`).
-    #[serde(default)]
+    pub target: EtcdTarget,
     pub exists: Option<bool>,
-    /// For `prefix`: how many keys are under it.
-    #[serde(default)]
     pub count: Option<Count>,
 }
+
+// `etcd-key` as written, and as the JSON Schema shows it (no doc comment: it would become a
+// schema description).
+#[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+#[schemars(rename = "EtcdKeyCondition")]
+struct EtcdKeyFields {
+    #[serde(default)]
+    key: Option<String>,
+    #[serde(default)]
+    prefix: Option<String>,
+    /// For `key`: whether it exists (default `true`).
+    #[serde(default)]
+    exists: Option<bool>,
+    /// For `prefix`: how many keys are under it.
+    #[serde(default)]
+    count: Option<Count>,
+}
+
+impl From<EtcdKeyCondition> for EtcdKeyFields {
+    fn from(c: EtcdKeyCondition) -> Self {
+        let (key, prefix) = c.target.into_fields();
+        EtcdKeyFields {
+            key,
+            prefix,
+            exists: c.exists,
+            count: c.count,
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for EtcdKeyCondition {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let fields = &["key", "prefix", "exists", "count"];
+        checked(d, "EtcdKeyCondition", fields, |f: EtcdKeyFields| {
+            Ok(EtcdKeyCondition {
+                target: EtcdTarget::of("etcd-key", f.key, f.prefix)?,
+                exists: f.exists,
+                count: f.count,
+            })
+        })
+    }
+}
+
+schema_as_written!(EtcdKeyCondition, EtcdKeyFields);
 
 #[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]

@@ -2,13 +2,14 @@
 //! never silently drop a fault. The JSON Schema (`chaos schema`) is generated from these same
 //! types, so editor validation and `chaos validate` agree.
 
+mod actions;
 mod conditions;
-mod faults;
 mod step;
+mod written;
 
+pub use actions::*;
 pub use conditions::*;
-pub use faults::*;
-pub use step::{Action, Step};
+pub use step::Step;
 
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};

@@ -11,94 +11,13 @@ use schemars::{JsonSchema, Schema, SchemaGenerator, json_schema};
 use serde::de::{self, DeserializeSeed, IntoDeserializer, MapAccess, Visitor};
 use serde::{Deserialize, Deserializer, Serialize};
 
-use super::super::de::Recover;
-use super::super::values::Duration;
-use super::Wait;
-use super::conditions::Condition;
-use super::faults::*;
+use super::actions::{Action, action_keys};
 
 /// A step of a playbook.
 #[derive(Debug, Clone)]
 pub struct Step {
     pub name: Option<String>,
     pub action: Action,
-}
-
-/// Everything a step can do.
-#[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
-#[serde(rename_all = "kebab-case", deny_unknown_fields)]
-pub enum Action {
-    /// Apply Kubernetes manifests (server-side apply); deleted again when the run ends.
-    Apply(Apply),
-    /// Stop the kubelet in a node: `chmod -x /usr/bin/kubelet`, then kill it. Undo: `chmod +x`.
-    KubeletStop(NodeRef),
-    /// Pause a node container (docker pause). Undo: unpause.
-    NodePause(NodeRef),
-    /// Stop a node container (docker stop). Undo: start.
-    NodeStop(NodeStop),
-    /// Kill a node container with a signal (docker kill). Undo: start.
-    NodeKill(NodeKill),
-    /// Send a signal to a pod's container process inside its node. No undo.
-    ContainerKill(ContainerKill),
-    /// Delete pods (graceful, or `force`: grace 0 and background propagation). No undo.
-    PodDelete(PodDelete),
-    /// Delete a namespace. No undo.
-    NamespaceDelete(NamespaceDelete),
-    /// Delete any resource. No undo.
-    ResourceDelete(ResourceDelete),
-    /// Add a finalizer to a resource. Undo: remove exactly that finalizer.
-    FinalizerAdd(FinalizerAdd),
-    /// Remove one finalizer, or all of them, from a resource. No undo.
-    FinalizerRemove(FinalizerRemove),
-    /// Empty a namespace's `spec.finalizers` through `/finalize`. No undo.
-    NamespaceFinalize(NamespaceRef),
-    /// Cordon a node. Undo: uncordon.
-    NodeCordon(NodeRef),
-    /// Taint a node. Undo: remove the taint.
-    NodeTaint(NodeTaint),
-    /// Delete a raw etcd key or prefix; the values are backed up first. Undo: restore them.
-    EtcdDelete(EtcdDelete),
-    /// Run a command (argv, never a shell string) in a node container, with an optional undo.
-    Exec(Exec),
-    /// Wait until a condition holds, or fail after a timeout.
-    Wait(Wait),
-    /// Pause the playbook for a fixed time.
-    Sleep(Duration),
-    /// Check a condition once; the run fails if it does not hold.
-    Assert(Condition),
-    /// A named group of steps, reported together.
-    Group(Vec<Recover<Step>>),
-    /// Undo now what an earlier named step (or group) injected, instead of at the end.
-    Undo(String),
-}
-
-impl Action {
-    /// The key that names this action in a playbook (`kubelet-stop`).
-    pub fn key(&self) -> &'static str {
-        match self {
-            Action::Apply(_) => "apply",
-            Action::KubeletStop(_) => "kubelet-stop",
-            Action::NodePause(_) => "node-pause",
-            Action::NodeStop(_) => "node-stop",
-            Action::NodeKill(_) => "node-kill",
-            Action::ContainerKill(_) => "container-kill",
-            Action::PodDelete(_) => "pod-delete",
-            Action::NamespaceDelete(_) => "namespace-delete",
-            Action::ResourceDelete(_) => "resource-delete",
-            Action::FinalizerAdd(_) => "finalizer-add",
-            Action::FinalizerRemove(_) => "finalizer-remove",
-            Action::NamespaceFinalize(_) => "namespace-finalize",
-            Action::NodeCordon(_) => "node-cordon",
-            Action::NodeTaint(_) => "node-taint",
-            Action::EtcdDelete(_) => "etcd-delete",
-            Action::Exec(_) => "exec",
-            Action::Wait(_) => "wait",
-            Action::Sleep(_) => "sleep",
-            Action::Assert(_) => "assert",
-            Action::Group(_) => "group",
-            Action::Undo(_) => "undo",
-        }
-    }
 }
 
 impl<'de> Deserialize<'de> for Step {
@@ -145,35 +64,6 @@ impl<'de> Visitor<'de> for StepVisitor {
     }
 }
 
-/// Every action key, for messages and the schema.
-pub fn action_keys() -> Vec<&'static str> {
-    ACTION_KEYS.to_vec()
-}
-
-const ACTION_KEYS: &[&str] = &[
-    "apply",
-    "kubelet-stop",
-    "node-pause",
-    "node-stop",
-    "node-kill",
-    "container-kill",
-    "pod-delete",
-    "namespace-delete",
-    "resource-delete",
-    "finalizer-add",
-    "finalizer-remove",
-    "namespace-finalize",
-    "node-cordon",
-    "node-taint",
-    "etcd-delete",
-    "exec",
-    "wait",
-    "sleep",
-    "assert",
-    "group",
-    "undo",
-];
-
 /// Deserializes the value of an action key as the `Action` variant that key names.
 struct ActionSeed {
     tag: String,
@@ -218,7 +108,7 @@ impl<'de, D: Deserializer<'de>> de::EnumAccess<'de> for Tagged<D> {
         let v = seed.deserialize(tag).map_err(|_: D::Error| {
             let mut msg = format!("unknown step type `{}`", self.tag);
             if let Some(s) =
-                crate::playbook::suggest::did_you_mean(&self.tag, ACTION_KEYS.iter().copied())
+                crate::playbook::suggest::did_you_mean(&self.tag, action_keys().iter().copied())
             {
                 msg += &format!("; did you mean `{s}`?");
             }

@@ -17,7 +17,7 @@ use crate::backends::{BackendError, DeleteOptions, ErrorKind, FinalizerOp, KubeO
 use crate::playbook::model::ResourceRef;
 
 /// Annotation on a namespace recreated to undo a finalizer; its value is the object.
-pub const RECREATED: &str = "kind-chaos.dev/recreated-to-undo";
+pub(super) const RECREATED: &str = "kind-chaos.dev/recreated-to-undo";
 
 fn namespace_ref(name: &str) -> ResourceRef {
     ResourceRef {

@@ -1,0 +1,66 @@
+//! `container-kill`: a signal to one container's process of a pod, inside the node the pod
+//! runs on. No undo: the kubelet restarts the container (or not) by the pod's policy.
+
+use async_trait::async_trait;
+
+use crate::backends::{BackendError, PodKey, PodQuery, Result};
+use crate::playbook::model;
+use crate::playbook::values::Signal;
+
+use super::super::backends::Backends;
+use super::{Fault, UndoRecord};
+
+pub struct ContainerKill<'a>(pub &'a model::ContainerKill);
+
+#[async_trait]
+impl Fault for ContainerKill<'_> {
+    fn describe(&self) -> String {
+        let c = self.0;
+        format!(
+            "send {} to {}/{}{}",
+            c.signal.map(|s| s.to_string()).unwrap_or("SIGTERM".into()),
+            c.namespace,
+            c.pod,
+            c.container
+                .as_ref()
+                .map(|x| format!(" container {x}"))
+                .unwrap_or_default()
+        )
+    }
+    async fn inject(&self, b: &Backends, _undo: Option<UndoRecord>) -> Result<Option<UndoRecord>> {
+        let c = self.0;
+        let pod = PodKey {
+            namespace: c.namespace.clone(),
+            name: c.pod.clone(),
+        };
+        let node = node_of(b, &pod).await?;
+        let signal = c.signal.unwrap_or(Signal::TERM);
+        b.nodes()
+            .await?
+            .kill_pod_container(&node, &pod, c.container.as_deref(), signal)
+            .await?;
+        Ok(None)
+    }
+}
+
+/// The node a pod runs on: from the API when it answers, else from the nodes' sandboxes.
+async fn node_of(b: &Backends, pod: &PodKey) -> Result<String> {
+    if let Ok(kube) = b.kube().await {
+        let q = PodQuery {
+            namespace: Some(pod.namespace.clone()),
+            name: Some(pod.name.clone()),
+            ..Default::default()
+        };
+        if let Ok(pods) = kube.pods(&q).await
+            && let Some(node) = pods.into_iter().find_map(|p| p.node)
+        {
+            return Ok(node);
+        }
+    }
+    let reality = b.nodes().await?.reality(None).await?;
+    reality
+        .iter()
+        .find(|n| n.sandboxes.iter().any(|s| s.live && &s.pod == pod))
+        .map(|n| n.node.clone())
+        .ok_or_else(|| BackendError::not_found(format!("pod {pod} runs on no node")))
+}

@@ -1,0 +1,117 @@
+//! Deleting objects through the API: `pod-delete`, `namespace-delete`, `resource-delete`.
+//! No undo: what the controllers and the garbage collector do next is the experiment.
+
+use async_trait::async_trait;
+
+use crate::backends::{BackendError, DeleteOptions, PodQuery, Result};
+use crate::observe::words::pods_target;
+use crate::playbook::model::{self, ResourceRef};
+
+use super::super::backends::Backends;
+use super::{Fault, UndoRecord};
+
+fn grace(d: Option<crate::playbook::values::Duration>) -> Option<i64> {
+    d.map(|d| i64::try_from(d.0.as_secs()).unwrap_or(i64::MAX))
+}
+
+pub struct PodDelete<'a>(pub &'a model::PodDelete);
+
+#[async_trait]
+impl Fault for PodDelete<'_> {
+    fn describe(&self) -> String {
+        let p = self.0;
+        let how = if p.force {
+            " (force: grace 0)".to_string()
+        } else {
+            p.grace_period
+                .map(|g| format!(" (grace {g})"))
+                .unwrap_or_default()
+        };
+        format!(
+            "delete {}{how}",
+            pods_target(&p.namespace, &p.name, &p.selector)
+        )
+    }
+    async fn inject(&self, b: &Backends, _undo: Option<UndoRecord>) -> Result<Option<UndoRecord>> {
+        let p = self.0;
+        let kube = b.kube().await?;
+        let opts = if p.force {
+            DeleteOptions::force()
+        } else {
+            DeleteOptions {
+                grace_period_seconds: grace(p.grace_period),
+                propagation: None,
+            }
+        };
+        let names = match (&p.name, &p.selector) {
+            (Some(n), _) => vec![n.clone()],
+            (None, sel) => {
+                let q = PodQuery {
+                    namespace: Some(p.namespace.clone()),
+                    selector: sel.clone(),
+                    ..Default::default()
+                };
+                let pods = kube.pods(&q).await?;
+                if pods.is_empty() {
+                    return Err(BackendError::not_found(format!(
+                        "no pods match `{}` in {}",
+                        sel.as_deref().unwrap_or_default(),
+                        p.namespace
+                    )));
+                }
+                pods.into_iter().map(|p| p.key.name).collect()
+            }
+        };
+        for name in names {
+            let r = ResourceRef {
+                api_version: "v1".into(),
+                kind: "Pod".into(),
+                namespace: Some(p.namespace.clone()),
+                name,
+            };
+            kube.delete(&r, &opts).await?;
+        }
+        Ok(None)
+    }
+}
+
+pub struct NamespaceDelete<'a>(pub &'a model::NamespaceDelete);
+
+#[async_trait]
+impl Fault for NamespaceDelete<'_> {
+    fn describe(&self) -> String {
+        format!("delete namespace {}", self.0.namespace)
+    }
+    async fn inject(&self, b: &Backends, _undo: Option<UndoRecord>) -> Result<Option<UndoRecord>> {
+        let r = ResourceRef {
+            api_version: "v1".into(),
+            kind: "Namespace".into(),
+            namespace: None,
+            name: self.0.namespace.clone(),
+        };
+        let opts = DeleteOptions {
+            grace_period_seconds: None,
+            propagation: self.0.propagation,
+        };
+        b.kube().await?.delete(&r, &opts).await?;
+        Ok(None)
+    }
+}
+
+pub struct ResourceDelete<'a>(pub &'a model::ResourceDelete);
+
+#[async_trait]
+impl Fault for ResourceDelete<'_> {
+    fn describe(&self) -> String {
+        format!("delete {}", self.0.resource)
+    }
+    async fn inject(&self, b: &Backends, _undo: Option<UndoRecord>) -> Result<Option<UndoRecord>> {
+        let d = self.0;
+        let opts = DeleteOptions {
+            grace_period_seconds: grace(d.grace_period),
+            propagation: d.propagation,
+        };
+        b.kube().await?.delete(&d.resource, &opts).await?;
+        Ok(None)
+    }
+}

@@ -1,0 +1,201 @@
+//! How each condition is put into words: what it claims, in one place. The `assert` and
+//! `wait until` lines of progress, reports and `--dry-run` (engine/describe.rs) and the
+//! `expected` of every verdict here both use these functions, so a condition reads the same
+//! where it is announced and where it fails.
+
+use crate::playbook::model::*;
+
+/// The words of a whole condition.
+pub fn condition(c: &Condition) -> String {
+    match c {
+        Condition::Pods(p) => pods(p),
+        Condition::PodLogs(l) => pod_logs(l),
+        Condition::Node(n) => node(n),
+        Condition::Namespace(n) => namespace(n),
+        Condition::Resource(r) => resource(r),
+        Condition::Event(e) => event(e),
+        Condition::EtcdKey(e) => etcd_key(e),
+        Condition::Shims(s) => shims(s),
+        Condition::Sandbox(s) => sandbox(s),
+        Condition::Kubelet(k) => kubelet(k),
+        Condition::Drift(d) => drift(d),
+        Condition::Duration(d) => duration(d),
+    }
+}
+
+/// The pods a name or selector picks in a namespace (also the target of `pod-delete`).
+pub fn pods_target(ns: &str, name: &Option<String>, selector: &Option<String>) -> String {
+    match (name, selector) {
+        (Some(n), _) => format!("pod {ns}/{n}"),
+        (None, Some(s)) => format!("pods {s} in {ns}"),
+        (None, None) => format!("pods in {ns}"),
+    }
+}
+
+pub fn pods(p: &PodsCondition) -> String {
+    let mut s = pods_target(&p.namespace, &p.name, &p.selector);
+    if let Some(n) = &p.node {
+        s += &format!(" on {n}");
+    }
+    let mut props = Vec::new();
+    if let Some(c) = p.count {
+        props.push(format!("count {c}"));
+    }
+    if let Some(ph) = p.phase {
+        props.push(format!("{ph:?}"));
+    }
+    if let Some(r) = p.ready {
+        props.push(if r { "ready" } else { "not ready" }.into());
+    }
+    if let Some(t) = p.terminating {
+        props.push(if t { "terminating" } else { "not terminating" }.into());
+    }
+    if let Some(r) = p.restarts {
+        props.push(format!("restarts {r}"));
+    }
+    if let Some(e) = p.exit_code {
+        props.push(format!("exit code {e}"));
+    }
+    if let Some(r) = &p.reason {
+        props.push(format!("reason {r}"));
+    }
+    if let Some(k) = &p.container {
+        props.push(format!("container {k}"));
+    }
+    if props.is_empty() {
+        s
+    } else {
+        format!("{s}: {}", props.join(", "))
+    }
+}
+
+pub fn pod_logs(l: &PodLogsCondition) -> String {
+    format!(
+        "{}log of {}/{}{} {} `{}`",
+        if l.previous { "previous " } else { "" },
+        l.namespace,
+        l.pod,
+        l.container
+            .as_ref()
+            .map(|c| format!(" container {c}"))
+            .unwrap_or_default(),
+        if l.present == Some(false) {
+            "lacks"
+        } else {
+            "contains"
+        },
+        l.contains
+    )
+}
+
+/// Each property a `node` condition asks for, in the order it is worded.
+pub fn node_properties(n: &NodeCondition) -> Vec<String> {
+    let mut props = Vec::new();
+    if let Some(r) = n.ready {
+        props.push(format!("Ready={r:?}"));
+    }
+    props.extend(n.taints.iter().map(|t| format!("tainted {}", t.key)));
+    props.extend(n.no_taints.iter().map(|t| format!("not tainted {}", t.key)));
+    props.extend(n.labels.iter().map(|(k, v)| format!("{k}={v}")));
+    props
+}
+
+pub fn node(n: &NodeCondition) -> String {
+    let props = node_properties(n);
+    if props.is_empty() {
+        return format!("node {} exists", n.name);
+    }
+    format!("node {} {}", n.name, props.join(", "))
+}
+
+pub fn namespace(n: &NamespaceCondition) -> String {
+    format!("namespace {} is {:?}", n.name, n.state)
+}
+
+pub fn resource(r: &ResourceCondition) -> String {
+    match (&r.field, &r.equals) {
+        (Some(f), Some(v)) => format!("{} has {f} = {v}", r.resource),
+        (Some(f), None) => format!("{} has {f}", r.resource),
+        _ if r.exists == Some(false) => format!("{} is absent", r.resource),
+        _ => format!("{} exists", r.resource),
+    }
+}
+
+pub fn event(e: &EventCondition) -> String {
+    format!(
+        "an event {} in {}{}",
+        e.reason,
+        e.namespace,
+        e.object
+            .as_ref()
+            .map(|o| format!(" for {o}"))
+            .unwrap_or_default()
+    )
+}
+
+pub fn etcd_key(e: &EtcdKeyCondition) -> String {
+    match &e.target {
+        EtcdTarget::Key(k) if e.exists == Some(false) => format!("etcd key {k} is absent"),
+        EtcdTarget::Key(k) => format!("etcd key {k} exists"),
+        EtcdTarget::Prefix(p) => format!(
+            "{} etcd key(s) under {p}",
+            e.count
+                .map(|c| c.to_string())
+                .unwrap_or("at least 1".into()),
+        ),
+    }
+}
+
+pub fn shims(s: &ShimsCondition) -> String {
+    format!("{} shim(s) on {}", s.count, s.node)
+}
+
+pub fn sandbox(s: &SandboxCondition) -> String {
+    format!(
+        "{} live sandbox for {}/{}{}",
+        if s.present == Some(false) { "no" } else { "a" },
+        s.namespace,
+        s.pod,
+        s.node
+            .as_ref()
+            .map(|n| format!(" on {n}"))
+            .unwrap_or_default()
+    )
+}
+
+pub fn kubelet(k: &KubeletCondition) -> String {
+    format!(
+        "kubelet {} on {}",
+        if k.running { "running" } else { "not running" },
+        k.node
+    )
+}
+
+pub fn drift(d: &DriftCondition) -> String {
+    let mut parts = Vec::new();
+    if let Some(g) = d.ghosts {
+        parts.push(format!("{g} ghost(s)"));
+    }
+    if let Some(p) = d.phantoms {
+        parts.push(format!("{p} phantom(s)"));
+    }
+    format!(
+        "{}{}",
+        parts.join(" and "),
+        d.node
+            .as_ref()
+            .map(|n| format!(" on {n}"))
+            .unwrap_or_default()
+    )
+}
+
+pub fn duration(d: &DurationCondition) -> String {
+    let mut parts = Vec::new();
+    if let Some(l) = d.at_least {
+        parts.push(format!("at least {l}"));
+    }
+    if let Some(m) = d.at_most {
+        parts.push(format!("at most {m}"));
+    }
+    format!("step `{}` took {}", d.step, parts.join(" and "))
+}

@@ -1,0 +1,481 @@
+//! Everything a step can do, as written: the `Action` enum, the body of each action and the
+//! targets they name. The playbook side of a fault lives here and nowhere else: its key, its
+//! fields (their doc comments become the JSON Schema) and whether it has an undo. How a fault
+//! is described, injected and undone lives in its engine module (`engine/faults/`).
+
+use std::fmt;
+use std::path::PathBuf;
+
+use schemars::JsonSchema;
+use serde::de::{self, Deserializer, Visitor};
+use serde::{Deserialize, Serialize};
+
+use super::super::de::Recover;
+use super::super::values::{Duration, Signal};
+use super::Wait;
+use super::conditions::Condition;
+use super::step::Step;
+use super::written::{checked, schema_as_written};
+
+/// Everything a step can do.
+#[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
+#[serde(rename_all = "kebab-case", deny_unknown_fields)]
+pub enum Action {
+    /// Apply Kubernetes manifests (server-side apply); deleted again when the run ends.
+    Apply(Apply),
+    /// Stop the kubelet in a node: `chmod -x /usr/bin/kubelet`, then kill it. Undo: `chmod +x`.
+    KubeletStop(NodeRef),
+    /// Pause a node container (docker pause). Undo: unpause.
+    NodePause(NodeRef),
+    /// Stop a node container (docker stop). Undo: start.
+    NodeStop(NodeStop),
+    /// Kill a node container with a signal (docker kill). Undo: start.
+    NodeKill(NodeKill),
+    /// Send a signal to a pod's container process inside its node. No undo.
+    ContainerKill(ContainerKill),
+    /// Delete pods (graceful, or `force`: grace 0 and background propagation). No undo.
+    PodDelete(PodDelete),
+    /// Delete a namespace. No undo.
+    NamespaceDelete(NamespaceDelete),
+    /// Delete any resource. No undo.
+    ResourceDelete(ResourceDelete),
+    /// Add a finalizer to a resource. Undo: remove exactly that finalizer.
+    FinalizerAdd(FinalizerAdd),
+    /// Remove one finalizer, or all of them, from a resource. No undo.
+    FinalizerRemove(FinalizerRemove),
+    /// Empty a namespace's `spec.finalizers` through `/finalize`. No undo.
+    NamespaceFinalize(NamespaceRef),
+    /// Cordon a node. Undo: uncordon.
+    NodeCordon(NodeRef),
+    /// Taint a node. Undo: remove the taint.
+    NodeTaint(NodeTaint),
+    /// Delete a raw etcd key or prefix; the values are backed up first. Undo: restore them.
+    EtcdDelete(EtcdDelete),
+    /// Run a command (argv, never a shell string) in a node container, with an optional undo.
+    Exec(Exec),
+    /// Wait until a condition holds, or fail after a timeout.
+    Wait(Wait),
+    /// Pause the playbook for a fixed time.
+    Sleep(Duration),
+    /// Check a condition once; the run fails if it does not hold.
+    Assert(Condition),
+    /// A named group of steps, reported together.
+    Group(Vec<Recover<Step>>),
+    /// Undo now what an earlier named step (or group) injected, instead of at the end.
+    Undo(String),
+}
+
+impl Action {
+    /// The key that names this action in a playbook (`kubelet-stop`).
+    pub fn key(&self) -> &'static str {
+        match self {
+            Action::Apply(_) => "apply",
+            Action::KubeletStop(_) => "kubelet-stop",
+            Action::NodePause(_) => "node-pause",
+            Action::NodeStop(_) => "node-stop",
+            Action::NodeKill(_) => "node-kill",
+            Action::ContainerKill(_) => "container-kill",
+            Action::PodDelete(_) => "pod-delete",
+            Action::NamespaceDelete(_) => "namespace-delete",
+            Action::ResourceDelete(_) => "resource-delete",
+            Action::FinalizerAdd(_) => "finalizer-add",
+            Action::FinalizerRemove(_) => "finalizer-remove",
+            Action::NamespaceFinalize(_) => "namespace-finalize",
+            Action::NodeCordon(_) => "node-cordon",
+            Action::NodeTaint(_) => "node-taint",
+            Action::EtcdDelete(_) => "etcd-delete",
+            Action::Exec(_) => "exec",
+            Action::Wait(_) => "wait",
+            Action::Sleep(_) => "sleep",
+            Action::Assert(_) => "assert",
+            Action::Group(_) => "group",
+            Action::Undo(_) => "undo",
+        }
+    }
+
+    /// Whether the step leaves something an `undo:` step can take back: a fault with an undo,
+    /// applied manifests, or a group. The engine's fault modules build that undo; a test there
+    /// checks that they agree with this.
+    pub fn has_undo(&self) -> bool {
+        match self {
+            Action::Apply(_)
+            | Action::Group(_)
+            | Action::KubeletStop(_)
+            | Action::NodePause(_)
+            | Action::NodeStop(_)
+            | Action::NodeKill(_)
+            | Action::FinalizerAdd(_)
+            | Action::NodeCordon(_)
+            | Action::NodeTaint(_)
+            | Action::EtcdDelete(_) => true,
+            Action::Exec(x) => x.undo.is_some(),
+            Action::ContainerKill(_)
+            | Action::PodDelete(_)
+            | Action::NamespaceDelete(_)
+            | Action::ResourceDelete(_)
+            | Action::FinalizerRemove(_)
+            | Action::NamespaceFinalize(_)
+            | Action::Wait(_)
+            | Action::Sleep(_)
+            | Action::Assert(_)
+            | Action::Undo(_) => false,
+        }
+    }
+}
+
+/// Every action key, in the order `Action` declares them: serde's own list of the enum's
+/// variants, so it cannot drift from the enum.
+pub fn action_keys() -> &'static [&'static str] {
+    match Action::deserialize(VariantsOf) {
+        Err(Variants(keys)) => keys,
+        Ok(_) => &[],
+    }
+}
+
+/// A deserializer that only asks for an enum, to learn the names of its variants.
+struct VariantsOf;
+
+#[derive(Debug)]
+struct Variants(&'static [&'static str]);
+
+impl fmt::Display for Variants {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("the names of an enum's variants")
+    }
+}
+
+impl std::error::Error for Variants {}
+
+impl de::Error for Variants {
+    fn custom<T: fmt::Display>(_: T) -> Self {
+        Variants(&[])
+    }
+}
+
+impl<'de> Deserializer<'de> for VariantsOf {
+    type Error = Variants;
+    fn deserialize_enum<V: Visitor<'de>>(
+        self,
+        _name: &'static str,
+        variants: &'static [&'static str],
+        _v: V,
+    ) -> Result<V::Value, Variants> {
+        Err(Variants(variants))
+    }
+    fn deserialize_any<V: Visitor<'de>>(self, _v: V) -> Result<V::Value, Variants> {
+        Err(Variants(&[]))
+    }
+    serde::forward_to_deserialize_any! {
+        bool i8 i16 i32 i64 i128 u8 u16 u32 u64 u128 f32 f64 char str string bytes byte_buf
+        option unit unit_struct newtype_struct seq tuple tuple_struct map struct identifier
+        ignored_any
+    }
+}
+
+/// A node of the cluster, by its Kubernetes node name (= its container name in kind).
+#[derive(Debug, Clone, Deserialize, Serialize, JsonSchema, PartialEq, Eq)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct NodeRef {
+    pub node: String,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct NodeStop {
+    pub node: String,
+    /// Seconds Docker waits after SIGTERM before SIGKILL (default 10s).
+    #[serde(default)]
+    pub timeout: Option<Duration>,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct NodeKill {
+    pub node: String,
+    /// Default SIGKILL.
+    #[serde(default)]
+    pub signal: Option<Signal>,
+}
+
+/// A namespace by name.
+#[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct NamespaceRef {
+    pub namespace: String,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct ContainerKill {
+    #[serde(default = "default_namespace")]
+    pub namespace: String,
+    pub pod: String,
+    /// The container; may be left out when the pod has only one.
+    #[serde(default)]
+    pub container: Option<String>,
+    /// Default SIGTERM.
+    #[serde(default)]
+    pub signal: Option<Signal>,
+}
+
+pub fn default_namespace() -> String {
+    "default".into()
+}
+
+/// How dependents of a deleted object are handled.
+#[derive(Debug, Clone, Copy, Deserialize, Serialize, JsonSchema, PartialEq, Eq)]
+pub enum Propagation {
+    Foreground,
+    Background,
+    Orphan,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct PodDelete {
+    #[serde(default = "default_namespace")]
+    pub namespace: String,
+    /// One pod by name...
+    #[serde(default)]
+    pub name: Option<String>,
+    /// ...or every pod matching a label selector (`app=web`).
+    #[serde(default)]
+    pub selector: Option<String>,
+    /// Grace period for the containers to stop (default: the pod's own).
+    #[serde(default)]
+    pub grace_period: Option<Duration>,
+    /// `kubectl delete --force`: grace 0 and background propagation.
+    #[serde(default)]
+    pub force: bool,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct NamespaceDelete {
+    pub namespace: String,
+    #[serde(default)]
+    pub propagation: Option<Propagation>,
+}
+
+/// Any Kubernetes object.
+#[derive(Debug, Clone, Deserialize, Serialize, JsonSchema, PartialEq, Eq)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct ResourceRef {
+    /// `v1`, `apps/v1`, ...
+    pub api_version: String,
+    /// `Pod`, `Deployment`, ...
+    pub kind: String,
+    /// Left out for cluster-scoped objects.
+    #[serde(default)]
+    pub namespace: Option<String>,
+    pub name: String,
+}
+
+impl ResourceRef {
+    /// The object a manifest document describes; `namespace` is used when it names none.
+    pub fn of_document(doc: &serde_json::Value, namespace: Option<&str>) -> ResourceRef {
+        let text = |v: &serde_json::Value| v.as_str().unwrap_or_default().to_string();
+        ResourceRef {
+            api_version: text(&doc["apiVersion"]),
+            kind: text(&doc["kind"]),
+            namespace: doc["metadata"]["namespace"]
+                .as_str()
+                .or(namespace)
+                .map(str::to_string),
+            name: text(&doc["metadata"]["name"]),
+        }
+    }
+}
+
+impl std::fmt::Display for ResourceRef {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match &self.namespace {
+            Some(ns) => write!(f, "{} {ns}/{}", self.kind, self.name),
+            None => write!(f, "{} {}", self.kind, self.name),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct ResourceDelete {
+    pub resource: ResourceRef,
+    #[serde(default)]
+    pub grace_period: Option<Duration>,
+    #[serde(default)]
+    pub propagation: Option<Propagation>,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct FinalizerAdd {
+    pub resource: ResourceRef,
+    /// A qualified name, like `chaos.kind-chaos.dev/hold`.
+    pub finalizer: String,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct FinalizerRemove {
+    pub resource: ResourceRef,
+    /// The finalizer to remove; every finalizer when left out.
+    #[serde(default)]
+    pub finalizer: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, Deserialize, Serialize, JsonSchema, PartialEq, Eq)]
+pub enum TaintEffect {
+    NoSchedule,
+    PreferNoSchedule,
+    NoExecute,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize, JsonSchema, PartialEq, Eq)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct NodeTaint {
+    pub node: String,
+    pub key: String,
+    #[serde(default)]
+    pub value: Option<String>,
+    pub effect: TaintEffect,
+}
+
+/// What an `etcd-delete` deletes: one key, or every key under a prefix. A playbook writes it as
+/// `key:` or `prefix:` (exactly one; deserializing refuses neither and both), so past parsing
+/// there is no third case.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum EtcdTarget {
+    Key(String),
+    Prefix(String),
+}
+
+impl EtcdTarget {
+    /// The target a `key:`/`prefix:` pair names: exactly one of them (`what` names the step
+    /// or condition in the error).
+    pub fn of(what: &str, key: Option<String>, prefix: Option<String>) -> Result<Self, String> {
+        match (key, prefix) {
+            (Some(k), None) => Ok(EtcdTarget::Key(k)),
+            (None, Some(p)) => Ok(EtcdTarget::Prefix(p)),
+            (None, None) => Err(format!("`{what}` needs one of `key` or `prefix`")),
+            (Some(_), Some(_)) => Err(format!("`{what}` takes only one of `key` or `prefix`")),
+        }
+    }
+
+    /// Back to the written `key:`/`prefix:` pair.
+    pub fn into_fields(self) -> (Option<String>, Option<String>) {
+        match self {
+            EtcdTarget::Key(k) => (Some(k), None),
+            EtcdTarget::Prefix(p) => (None, Some(p)),
+        }
+    }
+}
+
+/// `etcd-delete`, read from `{key: K}` or `{prefix: P}`.
+#[derive(Debug, Clone, Serialize)]
+#[serde(into = "EtcdDeleteFields")]
+pub struct EtcdDelete {
+    pub target: EtcdTarget,
+}
+
+// `etcd-delete` as written, and as the JSON Schema shows it (a doc comment here would become
+// a schema description the field-by-field shape never had).
+#[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+#[schemars(rename = "EtcdDelete")]
+struct EtcdDeleteFields {
+    /// One key, like `/registry/pods/default/web-0`...
+    #[serde(default)]
+    key: Option<String>,
+    /// ...or every key under a prefix.
+    #[serde(default)]
+    prefix: Option<String>,
+}
+
+impl From<EtcdDelete> for EtcdDeleteFields {
+    fn from(d: EtcdDelete) -> Self {
+        let (key, prefix) = d.target.into_fields();
+        EtcdDeleteFields { key, prefix }
+    }
+}
+
+impl<'de> Deserialize<'de> for EtcdDelete {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        checked(
+            d,
+            "EtcdDelete",
+            &["key", "prefix"],
+            |f: EtcdDeleteFields| {
+                let target = EtcdTarget::of("etcd-delete", f.key, f.prefix)?;
+                Ok(EtcdDelete { target })
+            },
+        )
+    }
+}
+
+schema_as_written!(EtcdDelete, EtcdDeleteFields);
+
+#[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct Exec {
+    pub node: String,
+    /// The command as an argument list; never passed through a shell.
+    pub command: Vec<String>,
+    /// A command that undoes it, run when the faults are undone.
+    #[serde(default)]
+    pub undo: Option<Vec<String>>,
+}
+
+/// Manifests to apply: a path (relative to the playbook), or a path and a namespace.
+#[derive(Debug, Clone, Serialize, JsonSchema)]
+#[serde(untagged)]
+pub enum Apply {
+    File(PathBuf),
+    Spec(ApplySpec),
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct ApplySpec {
+    pub file: PathBuf,
+    /// Namespace for objects that do not name one.
+    #[serde(default)]
+    pub namespace: Option<String>,
+}
+
+impl Apply {
+    pub fn file(&self) -> &std::path::Path {
+        match self {
+            Apply::File(p) => p,
+            Apply::Spec(s) => &s.file,
+        }
+    }
+    pub fn namespace(&self) -> Option<&str> {
+        match self {
+            Apply::File(_) => None,
+            Apply::Spec(s) => s.namespace.as_deref(),
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for Apply {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> serde::de::Visitor<'de> for V {
+            type Value = Apply;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a manifest path, or `{file: PATH, namespace: NS}`")
+            }
+            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<Apply, E> {
+                Ok(Apply::File(PathBuf::from(v)))
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(self, m: A) -> Result<Apply, A::Error> {
+                ApplySpec::deserialize(serde::de::value::MapAccessDeserializer::new(m))
+                    .map(Apply::Spec)
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,143 @@
+//! The rules of one action or condition that types cannot say: one of `name`/`selector`, an
+//! etcd prefix that is too wide, empty commands, qualified finalizer names, wait timeouts, and
+//! the references and pairings inside conditions.
+
+use crate::playbook::model::{Action, Condition, EtcdDelete, EtcdTarget};
+use crate::playbook::names;
+use crate::playbook::suggest::did_you_mean;
+use crate::playbook::yaml::Span;
+
+use super::{Validator, sorted};
+
+impl Validator<'_> {
+    pub(super) fn check_action(&mut self, action: &Action, at: &dyn Fn(&[&str]) -> Option<Span>) {
+        let whole = at(&[]);
+        match action {
+            Action::PodDelete(p) => {
+                self.one_of(
+                    whole,
+                    "pod-delete",
+                    &[
+                        ("name", p.name.is_some()),
+                        ("selector", p.selector.is_some()),
+                    ],
+                );
+                self.check_selector(p.selector.as_deref(), at(&["selector"]));
+            }
+            Action::EtcdDelete(EtcdDelete {
+                target: EtcdTarget::Prefix(prefix),
+            }) => {
+                if let Some(why) = names::whole_etcd_prefix(prefix) {
+                    self.error(
+                        at(&["prefix"]),
+                        format!("refusing to delete every key under this prefix: {why}"),
+                    )
+                    .help = Some("name a narrower prefix, like `/registry/pods/default/`".into());
+                }
+            }
+            Action::Exec(x) if x.command.is_empty() => {
+                self.error(at(&["command"]), "an empty command");
+            }
+            Action::Exec(x) if x.undo.as_ref().is_some_and(Vec::is_empty) => {
+                self.error(at(&["undo"]), "an empty undo command");
+            }
+            Action::FinalizerAdd(f) if !f.finalizer.contains('/') => {
+                self.error(
+                    at(&["finalizer"]),
+                    format!("finalizer `{}` is not a qualified name", f.finalizer),
+                )
+                .help = Some(
+                    "Kubernetes requires a domain prefix, like `chaos.kind-chaos.dev/hold`".into(),
+                );
+            }
+            Action::Wait(w) => {
+                if w.timeout.is_some_and(|t| t.0.is_zero()) {
+                    self.error(at(&["timeout"]), "a wait timeout must be greater than zero");
+                }
+                if w.interval.is_some_and(|t| t.0.is_zero()) {
+                    self.error(
+                        at(&["interval"]),
+                        "a wait interval must be greater than zero",
+                    );
+                }
+                self.check_condition(&w.until, &|p: &[&str]| {
+                    let mut full = vec!["until"];
+                    full.extend_from_slice(p);
+                    at(&full)
+                });
+            }
+            Action::Assert(c) => self.check_condition(c, at),
+            _ => {}
+        }
+    }
+
+    fn check_condition(&mut self, c: &Condition, at: &dyn Fn(&[&str]) -> Option<Span>) {
+        match c {
+            Condition::Pods(p) => {
+                if p.name.is_some() && p.selector.is_some() {
+                    self.error(at(&["pods"]), "`pods` takes `name` or `selector`, not both");
+                }
+                self.check_selector(p.selector.as_deref(), at(&["pods", "selector"]));
+            }
+            Condition::EtcdKey(e) => {
+                let key = matches!(e.target, EtcdTarget::Key(_));
+                if key && e.count.is_some() {
+                    self.error(
+                        at(&["etcd-key", "count"]),
+                        "`count` goes with `prefix`, not `key`",
+                    );
+                }
+                if !key && e.exists.is_some() {
+                    self.error(
+                        at(&["etcd-key", "exists"]),
+                        "`exists` goes with `key`; use `count` with `prefix`",
+                    );
+                }
+            }
+            Condition::Resource(r) if r.equals.is_some() && r.field.is_none() => {
+                self.error(at(&["resource", "equals"]), "`equals` needs a `field`");
+            }
+            Condition::Duration(d) => {
+                if !self.names.contains_key(&d.step) {
+                    let known: Vec<&str> = self.names.keys().map(String::as_str).collect();
+                    let help = match did_you_mean(&d.step, known.iter().copied()) {
+                        Some(s) => format!("did you mean `{s}`?"),
+                        None if known.is_empty() => "no earlier step has a `name`".to_string(),
+                        None => format!("named earlier steps: {}", sorted(&known)),
+                    };
+                    self.error(
+                        at(&["duration", "step"]),
+                        format!("no earlier step is named `{}`", d.step),
+                    )
+                    .help = Some(help);
+                }
+                if d.at_least.is_none() && d.at_most.is_none() {
+                    self.error(
+                        at(&["duration"]),
+                        "`duration` needs `at-least`, `at-most` or both",
+                    );
+                }
+            }
+            Condition::Drift(d) if d.ghosts.is_none() && d.phantoms.is_none() => {
+                self.error(at(&["drift"]), "`drift` needs `ghosts`, `phantoms` or both");
+            }
+            _ => {}
+        }
+    }
+
+    fn one_of(&mut self, span: Option<Span>, what: &str, options: &[(&str, bool)]) {
+        let set = options.iter().filter(|(_, s)| *s).count();
+        let names: Vec<String> = options.iter().map(|(n, _)| format!("`{n}`")).collect();
+        if set == 0 {
+            self.error(
+                span,
+                format!("`{what}` needs one of {}", names.join(" or ")),
+            );
+        } else if set > 1 {
+            self.error(
+                span,
+                format!("`{what}` takes only one of {}", names.join(" or ")),
+            );
+        }
+    }
+}

@@ -1,0 +1,122 @@
+//! Walking the steps of each phase into [`PlanStep`]s with ids, and the references between
+//! steps: names must be unique, and `undo` may only name an earlier step that left something
+//! to undo (what the model's [`Action::has_undo`] says).
+
+use crate::playbook::de::Recover;
+use crate::playbook::model::{Action, Step};
+use crate::playbook::plan::{Phase, PlanStep, PlanStepKind};
+use crate::playbook::suggest::did_you_mean;
+use crate::playbook::yaml::{Node, NodeKind, Span};
+
+use super::{Validator, sorted};
+
+impl Validator<'_> {
+    pub(super) fn steps(
+        &mut self,
+        phase: Phase,
+        steps: &[Recover<Step>],
+        node: Option<&Node>,
+        prefix: &str,
+    ) -> Vec<PlanStep> {
+        let items: &[Node] = match node.map(|n| &n.kind) {
+            Some(NodeKind::Seq(items)) => items,
+            _ => &[],
+        };
+        let mut out = Vec::new();
+        for (i, step) in steps.iter().enumerate() {
+            let id = format!("{prefix}[{i}]");
+            let (Some(step), Some(node)) = (&step.0, items.get(i)) else {
+                // Its error is already recorded; its name still counts for references.
+                if let Some(name) = items.get(i).and_then(|n| n.get("name")) {
+                    self.register_name(name);
+                }
+                continue;
+            };
+            if let Some(p) = self.step(phase, step, node, id) {
+                out.push(p);
+            }
+        }
+        out
+    }
+
+    fn step(&mut self, phase: Phase, step: &Step, node: &Node, id: String) -> Option<PlanStep> {
+        let key = step.action.key();
+        let body = node.get(key);
+        let at = |path: &[&str]| -> Option<Span> {
+            let mut n = body?;
+            for p in path {
+                n = n.get(p)?;
+            }
+            Some(n.span)
+        };
+        if let Some(name) = node.get("name") {
+            self.register_name(name);
+        }
+        let kind = match &step.action {
+            Action::Group(children) => {
+                let kids = self.steps(phase, children, body, &format!("{id}.group"));
+                if children.is_empty() {
+                    self.error(body.map(|b| b.span), "an empty group");
+                }
+                PlanStepKind::Group(kids)
+            }
+            Action::Apply(a) => {
+                let file = self.dir.join(a.file());
+                let documents =
+                    self.manifest(&file, a.file(), at(&["file"]).or(body.map(|b| b.span)));
+                PlanStepKind::Apply {
+                    file,
+                    namespace: a.namespace().map(str::to_string),
+                    documents: documents.unwrap_or_default(),
+                }
+            }
+            Action::Undo(target) => {
+                if !self.undoable.contains_key(target) {
+                    let known: Vec<&str> = self.undoable.keys().map(String::as_str).collect();
+                    let help = match did_you_mean(target, known.iter().copied()) {
+                        Some(s) => format!("did you mean `{s}`?"),
+                        None if known.is_empty() => {
+                            "name the fault step to undo with `name:`".to_string()
+                        }
+                        None => format!("named earlier faults: {}", sorted(&known)),
+                    };
+                    self.error(
+                        body.map(|b| b.span),
+                        format!("no earlier fault step is named `{target}`"),
+                    )
+                    .help = Some(help);
+                }
+                PlanStepKind::Action(Box::new(step.action.clone()))
+            }
+            other => {
+                self.check_action(other, &at);
+                PlanStepKind::Action(Box::new(other.clone()))
+            }
+        };
+        if let (true, Some(n)) = (step.action.has_undo(), &step.name) {
+            self.undoable.insert(n.clone(), ());
+        }
+        Some(PlanStep {
+            id,
+            name: step.name.clone(),
+            kind,
+        })
+    }
+
+    /// Records a step's name; names must be unique because steps refer to each other by name.
+    fn register_name(&mut self, node: &Node) {
+        let Some(name) = node.scalar_text() else {
+            return;
+        };
+        if let Some(first) = self.names.get(name) {
+            let line = first.start.line;
+            self.error(
+                Some(node.span),
+                format!("step name `{name}` is already used (line {line})"),
+            )
+            .help = Some("step names must be unique: `duration` and `undo` refer to them".into());
+            return;
+        }
+        self.names.insert(name.to_string(), node.span);
+    }
+}
