@@ -469,7 +469,25 @@ pick_subnet() {
   echo "" # let Docker choose
 }
 
+# Docker does not keep network names unique: two scripts creating "$NETWORK" at once both
+# succeed, and every later `docker run --network $NETWORK` fails as ambiguous. Keep the
+# oldest network this script made and remove the younger ones while nothing uses them.
+dedupe_network() {
+  local ids keep id
+  ids=$(docker network ls -q --no-trunc --filter "name=^$NETWORK\$" --filter "label=$OWNER=network")
+  (($(wc -w <<<"$ids") > 1)) || return 0
+  # shellcheck disable=SC2086
+  keep=$(docker network inspect -f '{{.Created}} {{.Id}}' $ids | sort | head -n1 | awk '{print $NF}')
+  for id in $ids; do
+    [[ $id == "$keep" ]] && continue
+    if [[ $(docker network inspect -f '{{len .Containers}}' "$id" 2>/dev/null) == 0 ]]; then
+      docker network rm "$id" >/dev/null 2>&1 && log "removed a duplicate Docker network $NETWORK (${id:0:12})"
+    fi
+  done
+}
+
 ensure_network() {
+  dedupe_network
   docker network inspect "$NETWORK" >/dev/null 2>&1 && return 0
   local subnet args=()
   subnet=$(pick_subnet)
@@ -480,6 +498,7 @@ ensure_network() {
     -o com.docker.network.bridge.enable_ip_masquerade=false "$NETWORK" >/dev/null ||
     docker network inspect "$NETWORK" >/dev/null 2>&1 || # lost a race: fine
     die "could not create Docker network $NETWORK"
+  dedupe_network
 }
 
 # ---------------------------------------------------------------------------

@@ -97,6 +97,10 @@ impl FakeApiServer {
             .map(|ip| SocketAddr::new(ip, port).to_string());
         let server = Self::start_tls(listener, advertise, &material).await?;
         server.simulate_kubelets(opts.simulate_kubelets);
+        // kube-scheduler, kube-controller-manager's node lifecycle, and pods/log via kubelets.
+        server.auto_schedule(true);
+        server.node_lifecycle(Some(crate::lifecycle::NODE_MONITOR_GRACE));
+        server.proxy_pod_logs(true);
         // The kubelets' heartbeats (kube-node-lease), as upstream's coordination.k8s.io/v1.
         server.register_resource("coordination.k8s.io/v1", "Lease", "leases", true);
         Ok(server)
