@@ -262,7 +262,7 @@ node_hash() {
 
 pause_hash() {
   {
-    cat "$TC_DIR/pause/Dockerfile"
+    cat "$TC_DIR/pause/Dockerfile" "$TC_DIR/pause/pause.c"
     echo "$PAUSE_LINKS"
     dpkg-query -W -f='${Version}' busybox-static 2>/dev/null || true
   } | hash_of
@@ -350,6 +350,10 @@ build_pause_image() {
   mkdir -p "$ctx/bin"
   cp "$TC_DIR/pause/Dockerfile" "$ctx/"
   cp /bin/busybox "$ctx/bin/busybox"
+  # The sandbox's process, /pause, as in Kubernetes' pause image (own code, static).
+  command -v gcc >/dev/null 2>&1 && [[ -e /usr/lib/x86_64-linux-gnu/libc.a || -e /usr/lib/libc.a ]] ||
+    apt_install gcc libc6-dev || die "need gcc and libc6-dev to build the pause image"
+  gcc -static -Os -o "$ctx/pause" "$TC_DIR/pause/pause.c" || die "could not compile pause.c"
   for l in $PAUSE_LINKS; do ln -s busybox "$ctx/bin/$l"; done
   out=$(docker build -q --label "$L_HASH=$hash" -t "$PAUSE_IMAGE" "$ctx" 2>&1) || {
     echo "$out" >&2
