@@ -37,7 +37,7 @@ ensure_lab_images() {
 
 # The local cluster as k8splayground: control plane, kubelets, lab images loaded into its nodes.
 start_local_cluster() {
-  cargo build --locked -p fake-apiserver --bin serve -p kubelet --bin kubelet
+  cargo build --locked -p fake-apiserver --bin serve -p kubelet --bin kubelet --bin crictl
   export KIND_CHAOS_APISERVER_BIN=${KIND_CHAOS_APISERVER_BIN:-$PWD/target/debug/serve}
   export KIND_CHAOS_KUBELET_BIN=${KIND_CHAOS_KUBELET_BIN:-$PWD/target/debug/kubelet}
   scripts/testcluster.sh up "$cluster" --workers 2 --api >/dev/null

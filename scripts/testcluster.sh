@@ -95,6 +95,9 @@ Environment:
                            cargo build -p fake-apiserver --bin serve)
   KIND_CHAOS_KUBELET_BIN   the kubelet binary for 'up --api' (default:
                            cargo build -p kubelet --bin kubelet)
+  KIND_CHAOS_CRICTL_BIN    the crictl stand-in for 'up --api' nodes (default: crictl
+                           next to the kubelet binary, else cargo build -p kubelet
+                           --bin crictl)
   KIND_CHAOS_TESTCLUSTER_STATE where kubeconfigs go ($STATE_DIR)
   KIND_CHAOS_SNAPSHOTTER   force the nodes' snapshotter (at 'up'), e.g. native
   KIND_CHAOS_DEBIAN_MIRROR mirror for debootstrap (default: from apt's sources)
@@ -693,6 +696,24 @@ wait_for_api() { # NAME
 }
 
 # The stand-in kubelet binary: KIND_CHAOS_KUBELET_BIN, else built with cargo.
+# The crictl stand-in of crates/kubelet (kind's nodes have crictl; Debian bookworm has none):
+# KIND_CHAOS_CRICTL_BIN, else next to the kubelet binary, else built with cargo.
+crictl_bin() { # KUBELET_BIN
+  local bin=${KIND_CHAOS_CRICTL_BIN:-$(dirname "$1")/crictl} out cargo=${CARGO:-cargo}
+  if [[ ! -x $bin ]]; then
+    [[ -z ${KIND_CHAOS_CRICTL_BIN:-} ]] || die "KIND_CHAOS_CRICTL_BIN=$bin is not an executable file"
+    log "building crictl (cargo build -p kubelet --bin crictl)"
+    out=$(cd "$ROOT" && "$cargo" build -q -p kubelet --bin crictl 2>&1) || {
+      echo "$out" >&2
+      die "cargo build of crictl failed"
+    }
+    bin=${CARGO_TARGET_DIR:-$ROOT/target}/debug/crictl
+    [[ $bin == /* ]] || bin=$ROOT/$bin
+  fi
+  [[ -x $bin ]] || die "no crictl at $bin"
+  echo "$bin"
+}
+
 kubelet_bin() {
   if [[ -n ${KIND_CHAOS_KUBELET_BIN:-} ]]; then
     [[ -f $KIND_CHAOS_KUBELET_BIN && -x $KIND_CHAOS_KUBELET_BIN ]] ||
@@ -760,6 +781,9 @@ install_kubelet() { # CLUSTER NODE BIN FLAGS
   fi
   docker exec "$node" sh -c 'chmod 0755 /usr/bin/kubelet.new && mv -f /usr/bin/kubelet.new /usr/bin/kubelet' ||
     die "could not install the kubelet in $node"
+  docker cp "$CRICTL_BIN" "$node:/usr/local/bin/crictl" >/dev/null &&
+    docker exec "$node" chmod 0755 /usr/local/bin/crictl ||
+    die "could not install crictl in $node"
   # Whatever runs now (the sleep stand-in, or an older kubelet) gives way: the
   # loop starts the new binary with the flags 1 s later.
   pid=$(docker exec "$node" sh -c 'cat /run/kind-chaos/kubelet.pid 2>/dev/null' || true)
@@ -796,6 +820,7 @@ start_api() { # NAME WORKERS NODE...
   shift 2
   bin=$(apiserver_bin)
   kbin=$(kubelet_bin)
+  CRICTL_BIN=$(crictl_bin "$kbin")
   install_apiserver "$name-control-plane" "$bin"
   kc=$(wait_for_api "$name")
   i=0

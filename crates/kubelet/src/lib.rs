@@ -9,6 +9,7 @@
 
 pub mod config;
 pub mod cri;
+pub mod crictl;
 pub mod heartbeat;
 pub mod host;
 pub mod lease;
