@@ -106,7 +106,10 @@ impl Lab {
     }
 
     fn playbook(&self, name: &str) -> PathBuf {
-        self.dir.path().join("playbooks").join(format!("{name}.yaml"))
+        self.dir
+            .path()
+            .join("playbooks")
+            .join(format!("{name}.yaml"))
     }
 
     /// `chaos ARGS` with private state and lock folders, finding the cluster through Docker.
@@ -275,7 +278,10 @@ fn delete_and_time(lab: &Lab, manifest: &str, name: &str) -> (Duration, Value) {
         if pod["status"]["containerStatuses"][0]["state"]["running"].is_object() {
             break;
         }
-        assert!(ready.elapsed() < Duration::from_secs(60), "{name} never ran: {pod}");
+        assert!(
+            ready.elapsed() < Duration::from_secs(60),
+            "{name} never ran: {pod}"
+        );
         std::thread::sleep(Duration::from_millis(250));
     }
     let t0 = Instant::now();
@@ -291,7 +297,10 @@ fn delete_and_time(lab: &Lab, manifest: &str, name: &str) -> (Duration, Value) {
         if term.is_object() {
             break (t0.elapsed(), term.clone());
         }
-        assert!(t0.elapsed() < Duration::from_secs(30), "{name} never stopped: {pod}");
+        assert!(
+            t0.elapsed() < Duration::from_secs(30),
+            "{name} never stopped: {pod}"
+        );
         std::thread::sleep(Duration::from_millis(100));
     };
     lab.kubectl_ok(

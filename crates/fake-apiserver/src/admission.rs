@@ -99,7 +99,10 @@ pub(crate) fn default_toleration_seconds(pod: &mut serde_json::Value) {
         .cloned()
         .unwrap_or_default();
     let mut added = existing.clone();
-    for key in ["node.kubernetes.io/not-ready", "node.kubernetes.io/unreachable"] {
+    for key in [
+        "node.kubernetes.io/not-ready",
+        "node.kubernetes.io/unreachable",
+    ] {
         let tolerated = existing.iter().any(|t| {
             let k = t["key"].as_str().unwrap_or("");
             let e = t["effect"].as_str().unwrap_or("");

@@ -96,7 +96,8 @@ pub(crate) fn schedule(st: &mut State) {
                 util::namespace_of(&bound),
                 util::name_of(&bound)
             );
-            let _ = crate::events::record(st, &bound, "Normal", "Scheduled", &msg, "default-scheduler");
+            let _ =
+                crate::events::record(st, &bound, "Normal", "Scheduled", &msg, "default-scheduler");
         }
     }
 }

@@ -109,7 +109,10 @@ fn monitor_nodes(st: &mut State, lc: &mut Lifecycle) {
             for c in CONDITIONS {
                 let (reason, message) = match scheduler::condition(&old, c) {
                     Some(_) => ("NodeStatusUnknown", "Kubelet stopped posting node status."),
-                    None => ("NodeStatusNeverUpdated", "Kubelet never posted node status."),
+                    None => (
+                        "NodeStatusNeverUpdated",
+                        "Kubelet never posted node status.",
+                    ),
                 };
                 set_condition(&mut new, c, "Unknown", reason, message);
             }
@@ -153,7 +156,8 @@ fn set_taints(node: &mut Value, ready: Option<&str>) {
     if let Some(key) = key {
         // Upstream: node_lifecycle_controller.go, doNoScheduleTaintingPass (nodeConditionToTaintKeyStatusMap).
         taints.push(
-            find(key, "NoSchedule").unwrap_or_else(|| json!({ "key": key, "effect": "NoSchedule" })),
+            find(key, "NoSchedule")
+                .unwrap_or_else(|| json!({ "key": key, "effect": "NoSchedule" })),
         );
         // Upstream: node_lifecycle_controller.go, doNoExecuteTaintingPass (UnreachableTaintTemplate /
         // NotReadyTaintTemplate, TimeAdded = now).

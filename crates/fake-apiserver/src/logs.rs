@@ -79,7 +79,13 @@ pub(crate) async fn proxy(
             .and_then(kubelet_address)
             .ok_or_else(|| ApiError::not_found(&nodes, node))?;
         let mut query = Vec::new();
-        for key in ["previous", "tailLines", "timestamps", "sinceSeconds", "limitBytes"] {
+        for key in [
+            "previous",
+            "tailLines",
+            "timestamps",
+            "sinceSeconds",
+            "limitBytes",
+        ] {
             if let Some(v) = r.q(key) {
                 query.push(format!("{key}={v}"));
             }

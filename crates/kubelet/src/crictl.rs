@@ -142,16 +142,18 @@ pub fn render(q: &Query, items: &[Item]) -> String {
         })
         .filter(|i| {
             q.pod.as_deref().is_none_or(|p| {
-                let sandbox = items.iter().find(|s| {
-                    s.label(KIND) == "sandbox" && s.label(POD_UID) == i.label(POD_UID)
-                });
+                let sandbox = items
+                    .iter()
+                    .find(|s| s.label(KIND) == "sandbox" && s.label(POD_UID) == i.label(POD_UID));
                 sandbox.is_some_and(|s| s.id.starts_with(p))
             })
         })
         .filter(|i| {
             let state = state_of(i, q.pods);
             match q.state.as_deref() {
-                Some(s) => state.to_ascii_lowercase().ends_with(&s.to_ascii_lowercase()),
+                Some(s) => state
+                    .to_ascii_lowercase()
+                    .ends_with(&s.to_ascii_lowercase()),
                 None => q.pods || q.all || i.running,
             }
         })
@@ -167,7 +169,10 @@ pub fn render(q: &Query, items: &[Item]) -> String {
         json!({ "containers": entries })
     };
     if q.json {
-        return format!("{}\n", serde_json::to_string_pretty(&doc).unwrap_or_default());
+        return format!(
+            "{}\n",
+            serde_json::to_string_pretty(&doc).unwrap_or_default()
+        );
     }
     let mut out = String::from("ID\tSTATE\tNAME\tPOD\tNAMESPACE\n");
     for i in chosen {
@@ -175,7 +180,11 @@ pub fn render(q: &Query, items: &[Item]) -> String {
             "{}\t{}\t{}\t{}\t{}\n",
             &i.id[..i.id.len().min(13)],
             state_of(i, q.pods),
-            if q.pods { i.label(POD_NAME) } else { i.label(CONTAINER_NAME) },
+            if q.pods {
+                i.label(POD_NAME)
+            } else {
+                i.label(CONTAINER_NAME)
+            },
             i.label(POD_NAME),
             i.label(POD_NAMESPACE)
         );

@@ -60,7 +60,9 @@ async fn cluster() -> (FakeApiServer, kube::Client) {
     let (server, client) = start().await;
     server.register_resource("coordination.k8s.io/v1", "Lease", "leases", true);
     server.add_node(FakeNode::new("w")).expect("node");
-    server.insert(lease("w", "2026-01-01T00:00:00.000000Z")).expect("lease");
+    server
+        .insert(lease("w", "2026-01-01T00:00:00.000000Z"))
+        .expect("lease");
     server.simulate_kubelets(false);
     server.node_lifecycle(Some(GRACE));
     let pods: Api<Pod> = Api::namespaced(client.clone(), "default");
@@ -87,9 +89,13 @@ async fn admission_gives_pods_300s_not_ready_and_unreachable_tolerations() {
     let own_toleration = json!([{ "key": "node.kubernetes.io/unreachable", "operator": "Exists", "effect": "NoExecute", "tolerationSeconds": 7 }]);
     own.spec.as_mut().expect("spec").tolerations =
         Some(serde_json::from_value(own_toleration).expect("toleration"));
-    pods.create(&PostParams::default(), &own).await.expect("create");
+    pods.create(&PostParams::default(), &own)
+        .await
+        .expect("create");
 
-    let plain = server.get("v1", "Pod", Some("default"), "plain").expect("plain");
+    let plain = server
+        .get("v1", "Pod", Some("default"), "plain")
+        .expect("plain");
     assert_eq!(
         plain["spec"]["tolerations"],
         json!([
@@ -97,10 +103,15 @@ async fn admission_gives_pods_300s_not_ready_and_unreachable_tolerations() {
             { "key": "node.kubernetes.io/unreachable", "operator": "Exists", "effect": "NoExecute", "tolerationSeconds": 300 },
         ])
     );
-    let own = server.get("v1", "Pod", Some("default"), "own").expect("own");
+    let own = server
+        .get("v1", "Pod", Some("default"), "own")
+        .expect("own");
     let tol = own["spec"]["tolerations"].as_array().expect("tolerations");
     assert_eq!(tol.len(), 2, "only not-ready is added: {tol:?}");
-    assert_eq!(tol[0]["tolerationSeconds"], 7, "the pod's own toleration is kept");
+    assert_eq!(
+        tol[0]["tolerationSeconds"], 7,
+        "the pod's own toleration is kept"
+    );
     assert_eq!(tol[1]["key"], "node.kubernetes.io/not-ready");
 }
 
@@ -111,7 +122,10 @@ async fn a_node_whose_lease_stops_turns_unknown_with_unreachable_taints() {
     // Renewed every 10 s: the node stays Ready past the grace period.
     for i in 0..6 {
         server
-            .insert(lease("w", &format!("2026-01-01T00:00:{:02}.000000Z", 10 * (i + 1))))
+            .insert(lease(
+                "w",
+                &format!("2026-01-01T00:00:{:02}.000000Z", 10 * (i + 1)),
+            ))
             .expect("renew");
         pass(&server, Duration::from_secs(10)).await;
     }
@@ -128,7 +142,10 @@ async fn a_node_whose_lease_stops_turns_unknown_with_unreachable_taints() {
     for c in ["Ready", "MemoryPressure", "DiskPressure", "PIDPressure"] {
         let cond = condition(&node, c).unwrap_or_else(|| panic!("{c}"));
         assert_eq!(cond["status"], "Unknown", "{c}");
-        assert_eq!(cond["message"], "Kubelet stopped posting node status.", "{c}");
+        assert_eq!(
+            cond["message"], "Kubelet stopped posting node status.",
+            "{c}"
+        );
     }
     assert_eq!(
         taints(&node),
@@ -138,10 +155,21 @@ async fn a_node_whose_lease_stops_turns_unknown_with_unreachable_taints() {
         ]
     );
     assert!(node["spec"]["taints"][1]["timeAdded"].is_string());
-    assert_eq!(events(&server, "NodeNotReady", "w").len(), 1, "the node's event");
+    assert_eq!(
+        events(&server, "NodeNotReady", "w").len(),
+        1,
+        "the node's event"
+    );
     let p = server.get("v1", "Pod", Some("default"), "p").expect("pod");
-    assert_eq!(events(&server, "NodeNotReady", "p").len(), 1, "the pod's event");
-    assert!(p["metadata"]["deletionTimestamp"].is_null(), "not evicted yet");
+    assert_eq!(
+        events(&server, "NodeNotReady", "p").len(),
+        1,
+        "the pod's event"
+    );
+    assert!(
+        p["metadata"]["deletionTimestamp"].is_null(),
+        "not evicted yet"
+    );
 
     // The kubelet is back: a renewal and a Ready status; the taints go.
     server
@@ -170,14 +198,23 @@ async fn pods_are_evicted_when_their_toleration_runs_out() {
     tokio::time::pause();
     pass(&server, GRACE + Duration::from_secs(1)).await;
     let node = server.get("v1", "Node", None, "w").expect("node");
-    assert_eq!(condition(&node, "Ready").expect("Ready")["status"], "Unknown");
+    assert_eq!(
+        condition(&node, "Ready").expect("Ready")["status"],
+        "Unknown"
+    );
 
     pass(&server, Duration::from_secs(298)).await;
     let p = server.get("v1", "Pod", Some("default"), "p").expect("pod");
-    assert!(p["metadata"]["deletionTimestamp"].is_null(), "299 s < 300 s");
+    assert!(
+        p["metadata"]["deletionTimestamp"].is_null(),
+        "299 s < 300 s"
+    );
     pass(&server, Duration::from_secs(2)).await;
     let p = server.get("v1", "Pod", Some("default"), "p").expect("pod");
-    assert!(p["metadata"]["deletionTimestamp"].is_string(), "evicted after 300 s");
+    assert!(
+        p["metadata"]["deletionTimestamp"].is_string(),
+        "evicted after 300 s"
+    );
     assert_eq!(
         p["metadata"]["deletionGracePeriodSeconds"], 5,
         "the pod's own grace period"
@@ -187,7 +224,9 @@ async fn pods_are_evicted_when_their_toleration_runs_out() {
     let ev = events(&server, "TaintManagerEviction", "p");
     assert_eq!(ev.len(), 1);
     assert_eq!(ev[0]["message"], "Marking for deletion Pod default/p");
-    let forever = server.get("v1", "Pod", Some("default"), "forever").expect("forever");
+    let forever = server
+        .get("v1", "Pod", Some("default"), "forever")
+        .expect("forever");
     assert!(
         forever["metadata"]["deletionTimestamp"].is_null(),
         "a toleration without seconds tolerates forever"
@@ -207,7 +246,10 @@ async fn the_scheduler_binds_and_records_a_scheduled_event() {
     server.settle();
     let p = server.get("v1", "Pod", Some("default"), "s").expect("pod");
     assert_eq!(p["spec"]["nodeName"], "w");
-    assert_eq!(p["status"]["phase"], "Pending", "no simulated kubelet starts it");
+    assert_eq!(
+        p["status"]["phase"], "Pending",
+        "no simulated kubelet starts it"
+    );
     let ev = events(&server, "Scheduled", "s");
     assert_eq!(ev.len(), 1);
     assert_eq!(ev[0]["message"], "Successfully assigned default/s to w");
@@ -216,7 +258,10 @@ async fn the_scheduler_binds_and_records_a_scheduled_event() {
 
 /// A one-request-per-connection stand-in for a kubelet's log endpoint: answers `status`
 /// with `body` and reports the request line.
-async fn fake_kubelet(status: u16, body: &'static str) -> (u16, tokio::sync::mpsc::Receiver<String>) {
+async fn fake_kubelet(
+    status: u16,
+    body: &'static str,
+) -> (u16, tokio::sync::mpsc::Receiver<String>) {
     let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
     let port = listener.local_addr().expect("addr").port();
     let (tx, rx) = tokio::sync::mpsc::channel(8);
@@ -224,7 +269,11 @@ async fn fake_kubelet(status: u16, body: &'static str) -> (u16, tokio::sync::mps
         while let Ok((mut s, _)) = listener.accept().await {
             let mut buf = [0u8; 4096];
             let n = s.read(&mut buf).await.unwrap_or(0);
-            let line = String::from_utf8_lossy(&buf[..n]).lines().next().unwrap_or("").to_string();
+            let line = String::from_utf8_lossy(&buf[..n])
+                .lines()
+                .next()
+                .unwrap_or("")
+                .to_string();
             let _ = tx.send(line).await;
             let resp = format!(
                 "HTTP/1.1 {status} X\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
@@ -265,14 +314,21 @@ async fn pod_logs_come_from_the_nodes_kubelet() {
     );
 
     // The kubelet's error is the API's, with its status and text.
-    let (port, _seen) = fake_kubelet(400, "previous terminated container \"main\" in pod \"q\" not found").await;
+    let (port, _seen) = fake_kubelet(
+        400,
+        "previous terminated container \"main\" in pod \"q\" not found",
+    )
+    .await;
     node_at(&server, "w2", port);
     pods.create(&PostParams::default(), &pod("q", Some("w2"), &[]))
         .await
         .expect("create");
     let err = pods.logs("q", &params).await.expect_err("kubelet said 400");
     assert_eq!(api_status(&err), (400, "BadRequest".into()));
-    assert!(err.to_string().contains("previous terminated container"), "{err}");
+    assert!(
+        err.to_string().contains("previous terminated container"),
+        "{err}"
+    );
 
     // No kubelet listening: a 500, as when the node's kubelet is down.
     let closed = TcpListener::bind("127.0.0.1:0").await.expect("bind");
@@ -282,14 +338,23 @@ async fn pod_logs_come_from_the_nodes_kubelet() {
     pods.create(&PostParams::default(), &pod("r", Some("w3"), &[]))
         .await
         .expect("create");
-    let err = pods.logs("r", &LogParams::default()).await.expect_err("down");
+    let err = pods
+        .logs("r", &LogParams::default())
+        .await
+        .expect_err("down");
     assert_eq!(api_status(&err).0, 500);
-    assert!(err.to_string().contains("/containerLogs/default/r/main"), "{err}");
+    assert!(
+        err.to_string().contains("/containerLogs/default/r/main"),
+        "{err}"
+    );
 
     // A pod on no node has no logs to fetch.
     pods.create(&PostParams::default(), &pod("u", None, &[]))
         .await
         .expect("create");
-    let err = pods.logs("u", &LogParams::default()).await.expect_err("unbound");
+    let err = pods
+        .logs("u", &LogParams::default())
+        .await
+        .expect_err("unbound");
     assert_eq!(api_status(&err), (400, "BadRequest".into()));
 }

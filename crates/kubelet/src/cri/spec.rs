@@ -69,8 +69,12 @@ pub fn build(input: &SpecInput) -> Value {
     // Upstream: containerd internal/cri/server/container_create_linux.go (WithPodShm) and
     // sandbox_run_linux.go: one /dev/shm per sandbox, bind-mounted into its containers.
     let shm = match &input.shm_source {
-        Some(src) => json!({ "destination": "/dev/shm", "type": "bind", "source": src, "options": ["rbind", "rprivate", "rw"] }),
-        None => json!({ "destination": "/dev/shm", "type": "tmpfs", "source": "shm", "options": ["nosuid", "noexec", "nodev", "mode=1777", "size=65536k"] }),
+        Some(src) => {
+            json!({ "destination": "/dev/shm", "type": "bind", "source": src, "options": ["rbind", "rprivate", "rw"] })
+        }
+        None => {
+            json!({ "destination": "/dev/shm", "type": "tmpfs", "source": "shm", "options": ["nosuid", "noexec", "nodev", "mode=1777", "size=65536k"] })
+        }
     };
     json!({
         "ociVersion": "1.0.2",
