@@ -98,6 +98,9 @@ Environment:
                            cargo build -p fake-apiserver --bin serve)
   KIND_CHAOS_KUBELET_BIN   the kubelet binary for 'up --api' (default:
                            cargo build -p kubelet --bin kubelet)
+  KIND_CHAOS_CRICTL_BIN    the crictl stand-in for 'up --api' nodes (default: crictl
+                           next to the kubelet binary, else cargo build -p kubelet
+                           --bin crictl)
   KIND_CHAOS_TESTCLUSTER_STATE where kubeconfigs go ($STATE_DIR)
   KIND_CHAOS_SNAPSHOTTER   force the nodes' snapshotter (at 'up'), e.g. native
   KIND_CHAOS_ETCD_HOST_PORT the host port for etcd's 2379 of 'up --api' clusters
@@ -267,7 +270,7 @@ node_hash() {
 
 pause_hash() {
   {
-    cat "$TC_DIR/pause/Dockerfile"
+    cat "$TC_DIR/pause/Dockerfile" "$TC_DIR/pause/pause.c"
     echo "$PAUSE_LINKS"
     dpkg-query -W -f='${Version}' busybox-static 2>/dev/null || true
   } | hash_of
@@ -355,6 +358,10 @@ build_pause_image() {
   mkdir -p "$ctx/bin"
   cp "$TC_DIR/pause/Dockerfile" "$ctx/"
   cp /bin/busybox "$ctx/bin/busybox"
+  # The sandbox's process, /pause, as in Kubernetes' pause image (own code, static).
+  command -v gcc >/dev/null 2>&1 && [[ -e /usr/lib/x86_64-linux-gnu/libc.a || -e /usr/lib/libc.a ]] ||
+    apt_install gcc libc6-dev || die "need gcc and libc6-dev to build the pause image"
+  gcc -static -Os -o "$ctx/pause" "$TC_DIR/pause/pause.c" || die "could not compile pause.c"
   for l in $PAUSE_LINKS; do ln -s busybox "$ctx/bin/$l"; done
   out=$(docker build -q --label "$L_HASH=$hash" -t "$PAUSE_IMAGE" "$ctx" 2>&1) || {
     echo "$out" >&2
@@ -474,7 +481,25 @@ pick_subnet() {
   echo "" # let Docker choose
 }
 
+# Docker does not keep network names unique: two scripts creating "$NETWORK" at once both
+# succeed, and every later `docker run --network $NETWORK` fails as ambiguous. Keep the
+# oldest network this script made and remove the younger ones while nothing uses them.
+dedupe_network() {
+  local ids keep id
+  ids=$(docker network ls -q --no-trunc --filter "name=^$NETWORK\$" --filter "label=$OWNER=network")
+  (($(wc -w <<<"$ids") > 1)) || return 0
+  # shellcheck disable=SC2086
+  keep=$(docker network inspect -f '{{.Created}} {{.Id}}' $ids | sort | head -n1 | awk '{print $NF}')
+  for id in $ids; do
+    [[ $id == "$keep" ]] && continue
+    if [[ $(docker network inspect -f '{{len .Containers}}' "$id" 2>/dev/null) == 0 ]]; then
+      docker network rm "$id" >/dev/null 2>&1 && log "removed a duplicate Docker network $NETWORK (${id:0:12})"
+    fi
+  done
+}
+
 ensure_network() {
+  dedupe_network
   docker network inspect "$NETWORK" >/dev/null 2>&1 && return 0
   local subnet args=()
   subnet=$(pick_subnet)
@@ -485,6 +510,7 @@ ensure_network() {
     -o com.docker.network.bridge.enable_ip_masquerade=false "$NETWORK" >/dev/null ||
     docker network inspect "$NETWORK" >/dev/null 2>&1 || # lost a race: fine
     die "could not create Docker network $NETWORK"
+  dedupe_network
 }
 
 # ---------------------------------------------------------------------------
@@ -696,6 +722,24 @@ wait_for_api() { # NAME
 }
 
 # The stand-in kubelet binary: KIND_CHAOS_KUBELET_BIN, else built with cargo.
+# The crictl stand-in of crates/kubelet (kind's nodes have crictl; Debian bookworm has none):
+# KIND_CHAOS_CRICTL_BIN, else next to the kubelet binary, else built with cargo.
+crictl_bin() { # KUBELET_BIN
+  local bin=${KIND_CHAOS_CRICTL_BIN:-$(dirname "$1")/crictl} out cargo=${CARGO:-cargo}
+  if [[ ! -x $bin ]]; then
+    [[ -z ${KIND_CHAOS_CRICTL_BIN:-} ]] || die "KIND_CHAOS_CRICTL_BIN=$bin is not an executable file"
+    log "building crictl (cargo build -p kubelet --bin crictl)"
+    out=$(cd "$ROOT" && "$cargo" build -q -p kubelet --bin crictl 2>&1) || {
+      echo "$out" >&2
+      die "cargo build of crictl failed"
+    }
+    bin=${CARGO_TARGET_DIR:-$ROOT/target}/debug/crictl
+    [[ $bin == /* ]] || bin=$ROOT/$bin
+  fi
+  [[ -x $bin ]] || die "no crictl at $bin"
+  echo "$bin"
+}
+
 kubelet_bin() {
   if [[ -n ${KIND_CHAOS_KUBELET_BIN:-} ]]; then
     [[ -f $KIND_CHAOS_KUBELET_BIN && -x $KIND_CHAOS_KUBELET_BIN ]] ||
@@ -763,6 +807,9 @@ install_kubelet() { # CLUSTER NODE BIN FLAGS
   fi
   docker exec "$node" sh -c 'chmod 0755 /usr/bin/kubelet.new && mv -f /usr/bin/kubelet.new /usr/bin/kubelet' ||
     die "could not install the kubelet in $node"
+  docker cp "$CRICTL_BIN" "$node:/usr/local/bin/crictl" >/dev/null &&
+    docker exec "$node" chmod 0755 /usr/local/bin/crictl ||
+    die "could not install crictl in $node"
   # Whatever runs now (the sleep stand-in, or an older kubelet) gives way: the
   # loop starts the new binary with the flags 1 s later.
   pid=$(docker exec "$node" sh -c 'cat /run/kind-chaos/kubelet.pid 2>/dev/null' || true)
@@ -800,6 +847,7 @@ start_api() { # NAME WORKERS NODE...
   bin=$(apiserver_bin)
   kbin=$(kubelet_bin)
   check_etcd_in_node "$name-control-plane"
+  CRICTL_BIN=$(crictl_bin "$kbin")
   install_apiserver "$name-control-plane" "$bin"
   kc=$(wait_for_api "$name")
   i=0

@@ -1,6 +1,7 @@
 //! The seeds' API-only labs run end to end by the engine, in process, on the real Kubernetes
-//! backend against the fake API server: dangling resources, collected resources, forced
-//! deletes; and the bad inputs a run must report clearly (unknown kind, unreachable API
+//! backend against the fake API server: dangling resources (with the count of `/finalize`
+//! requests) and forced deletes (the collected-resources lab runs whole on the local cluster,
+//! tests/local_labs.rs); and the bad inputs a run must report clearly (unknown kind, unreachable API
 //! server, RBAC), with the exit code CI acts on.
 
 mod support;
@@ -85,17 +86,6 @@ async fn dangling_resources_lab() {
             "dangling-resources"
         )
         .is_none()
-    );
-}
-
-#[tokio::test]
-async fn collected_resources_lab() {
-    let lab = KubeLab::with_nodes().await;
-    let report = run(lab.connector(), "collected-resources.yaml").await;
-    assert_passed(&report);
-    assert!(
-        lab.get("v1", "Namespace", None, "collected-resources")
-            .is_none()
     );
 }
 

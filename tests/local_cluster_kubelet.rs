@@ -53,35 +53,6 @@ fn chaos(args: &[&str]) -> Output {
         .expect("run chaos")
 }
 
-/// Builds the lab images with the repository's script when one of `images` is missing (a
-/// fresh machine: nothing else in this test binary builds them).
-fn lab_images(images: &[&str]) {
-    let present = |image: &str| {
-        Command::new("docker")
-            .args(["image", "inspect", image])
-            .output()
-            .is_ok_and(|o| o.status.success())
-    };
-    if images.iter().all(|i| present(i)) {
-        return;
-    }
-    let build = Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/build-images.sh");
-    let out = Command::new("bash")
-        .arg(&build)
-        .output()
-        .unwrap_or_else(|e| panic!("cannot run {}: {e}", build.display()));
-    assert!(
-        out.status.success(),
-        "{} failed ({}); these tests need Docker.\n{}",
-        build.display(),
-        out.status,
-        String::from_utf8_lossy(&out.stderr)
-    );
-    for image in images {
-        assert!(present(image), "{} did not build {image}", build.display());
-    }
-}
-
 fn kubeconfig() -> &'static Path {
     KUBECONFIG.get_or_init(|| {
         assert!(
@@ -94,7 +65,7 @@ fn kubeconfig() -> &'static Path {
         let t0 = Instant::now();
         run_script(&["up", CLUSTER, "--workers", "2", "--api"]);
         eprintln!("up --api with kubelets: {:?}", t0.elapsed());
-        lab_images(&[RUNS, IGNORES_STOP]);
+        local_api::lab_images(&[RUNS, IGNORES_STOP]);
         for image in [RUNS, IGNORES_STOP] {
             let out = chaos(&["load-image", image, "--cluster", CLUSTER]);
             assert!(

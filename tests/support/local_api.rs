@@ -2,6 +2,8 @@
 //! (`scripts/testcluster.sh up NAME --api`): running the script with the binaries this build
 //! made, and driving the real kubectl against a kubeconfig.
 
+#![allow(dead_code)]
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 
@@ -21,6 +23,7 @@ pub fn run_script(args: &[&str]) -> String {
     for (var, bin) in [
         ("KIND_CHAOS_APISERVER_BIN", "serve"),
         ("KIND_CHAOS_KUBELET_BIN", "kubelet"),
+        ("KIND_CHAOS_CRICTL_BIN", "crictl"),
     ] {
         if let Some(path) = built(bin)
             && std::env::var_os(var).is_none()
@@ -59,4 +62,53 @@ pub fn kubectl_at(kubectl: &str, kubeconfig: &Path, args: &[&str], stdin: Option
     }
     drop(input);
     child.wait_with_output().expect("kubectl")
+}
+
+/// The lab images (`kind-chaos/<images/ folder>:<probe version>`), as scripts/build-images.sh
+/// names them.
+pub fn all_lab_images() -> Vec<String> {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let cargo = std::fs::read_to_string(root.join("crates/probe/Cargo.toml")).expect("probe");
+    let version = cargo
+        .lines()
+        .find_map(|l| l.strip_prefix("version = \"")?.strip_suffix('"'))
+        .expect("the probe's version");
+    let mut images: Vec<String> = std::fs::read_dir(root.join("images"))
+        .expect("images/")
+        .filter_map(|e| e.ok())
+        .filter(|e| e.path().is_dir())
+        .map(|e| format!("kind-chaos/{}:{version}", e.file_name().to_string_lossy()))
+        .collect();
+    images.sort();
+    images
+}
+
+/// Builds the lab images with the repository's script when one of `images` is missing (a
+/// fresh machine: nothing else in a test binary builds them).
+pub fn lab_images<S: AsRef<str>>(images: &[S]) {
+    let present = |image: &str| {
+        Command::new("docker")
+            .args(["image", "inspect", image])
+            .output()
+            .is_ok_and(|o| o.status.success())
+    };
+    if images.iter().all(|i| present(i.as_ref())) {
+        return;
+    }
+    let build = Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/build-images.sh");
+    let out = Command::new("bash")
+        .arg(&build)
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run {}: {e}", build.display()));
+    assert!(
+        out.status.success(),
+        "{} failed ({}); these tests need Docker.\n{}",
+        build.display(),
+        out.status,
+        String::from_utf8_lossy(&out.stderr)
+    );
+    for image in images {
+        let image = image.as_ref();
+        assert!(present(image), "{} did not build {image}", build.display());
+    }
 }

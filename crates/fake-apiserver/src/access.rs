@@ -7,7 +7,6 @@ use crate::FakeApiServer;
 use crate::error::ApiError;
 use crate::resources::ResourceDef;
 use crate::scheduler::set_condition;
-use crate::semantics;
 use crate::util::{self, set_at, str_at};
 
 /// The status of a node's `Ready` condition.
@@ -315,33 +314,8 @@ impl FakeApiServer {
         reason: &str,
         message: &str,
     ) -> Result<Value, ApiError> {
-        let ns = match util::namespace_of(involved) {
-            "" => "default".to_string(),
-            ns => ns.to_string(),
-        };
-        let now = util::now();
         self.shared().mutate(|st| {
-            let res = st.reg.events();
-            let name = format!("{}.{:016x}", util::name_of(involved), st.rng.next());
-            let event = json!({
-                "apiVersion": "v1",
-                "kind": "Event",
-                "metadata": { "name": name, "namespace": ns },
-                "involvedObject": {
-                    "apiVersion": involved["apiVersion"], "kind": involved["kind"],
-                    "name": util::name_of(involved), "namespace": util::namespace_of(involved),
-                    "uid": util::uid_of(involved), "resourceVersion": involved["metadata"]["resourceVersion"],
-                },
-                "reason": reason,
-                "message": message,
-                "type": event_type,
-                "source": { "component": "fake-apiserver" },
-                "reportingComponent": "fake-apiserver",
-                "firstTimestamp": now,
-                "lastTimestamp": now,
-                "count": 1,
-            });
-            semantics::create(st, &res, Some(&ns), event)
+            crate::events::record(st, involved, event_type, reason, message, "fake-apiserver")
         })
     }
 }

@@ -84,3 +84,38 @@ pub(crate) fn admit_request(shared: &Shared, r: &Req, t: &Target) -> Result<(), 
         Some(_) => Ok(()),
     }
 }
+
+/// The DefaultTolerationSeconds admission plugin's default (`--default-not-ready-toleration-seconds`
+/// and `--default-unreachable-toleration-seconds`).
+pub(crate) const DEFAULT_TOLERATION_SECONDS: i64 = 300;
+
+// Upstream: plugin/pkg/admission/defaulttolerationseconds/admission.go, (*Plugin).Admit.
+/// A created pod that does not already tolerate the `not-ready` / `unreachable` NoExecute
+/// taints (a toleration with that key or no key, and effect NoExecute or none) gets one for
+/// [`DEFAULT_TOLERATION_SECONDS`].
+pub(crate) fn default_toleration_seconds(pod: &mut serde_json::Value) {
+    let existing = pod["spec"]["tolerations"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    let mut added = existing.clone();
+    for key in [
+        "node.kubernetes.io/not-ready",
+        "node.kubernetes.io/unreachable",
+    ] {
+        let tolerated = existing.iter().any(|t| {
+            let k = t["key"].as_str().unwrap_or("");
+            let e = t["effect"].as_str().unwrap_or("");
+            (k == key || k.is_empty()) && (e == "NoExecute" || e.is_empty())
+        });
+        if !tolerated {
+            added.push(json!({
+                "key": key, "operator": "Exists", "effect": "NoExecute",
+                "tolerationSeconds": DEFAULT_TOLERATION_SECONDS,
+            }));
+        }
+    }
+    if added.len() != existing.len() {
+        util::set_at(pod, &["spec", "tolerations"], json!(added));
+    }
+}

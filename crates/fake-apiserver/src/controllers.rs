@@ -58,6 +58,7 @@ fn pass(st: &mut State) {
         kubelet::kubelets_start(st);
     }
     kubelet::node_monitor(st);
+    crate::lifecycle::run(st);
 }
 
 fn background() -> DeleteOpts {

@@ -149,6 +149,10 @@ pub(crate) struct Knobs {
     pub auto_schedule: bool,
     pub deployments: bool,
     pub node_monitor_grace: Option<Duration>,
+    /// The heartbeat-driven node lifecycle and taint eviction (see [`crate::lifecycle`]).
+    pub lifecycle: Option<crate::lifecycle::Lifecycle>,
+    /// Whether `pods/log` is fetched from the node's kubelet on port 10250.
+    pub kubelet_logs: bool,
     pub faults: Vec<FaultRule>,
     pub requests: Vec<RecordedRequest>,
 }
@@ -163,6 +167,8 @@ impl Default for Knobs {
             auto_schedule: false,
             deployments: true,
             node_monitor_grace: None,
+            lifecycle: None,
+            kubelet_logs: false,
             faults: Vec::new(),
             requests: Vec::new(),
         }
@@ -243,6 +249,24 @@ impl FakeApiServer {
         self.shared()
             .mutate(|st| st.knobs.node_monitor_grace = grace);
         self.shared().wake.notify_one();
+    }
+
+    /// Runs the node lifecycle controller as kube-controller-manager does (default off): a
+    /// node whose Lease in `kube-node-lease` (or Ready heartbeat) has not changed for `grace`
+    /// gets every condition `Unknown` and the `node.kubernetes.io/unreachable` NoSchedule and
+    /// NoExecute taints; pods on NoExecute-tainted nodes are deleted once their toleration
+    /// runs out. [`crate::lifecycle::NODE_MONITOR_GRACE`] is upstream's default.
+    pub fn node_lifecycle(&self, grace: Option<Duration>) {
+        self.shared()
+            .mutate(|st| st.knobs.lifecycle = grace.map(crate::lifecycle::Lifecycle::new));
+        self.shared().wake.notify_one();
+    }
+
+    /// Serves `pods/log` from the kubelet of the pod's node (`http://<node InternalIP>:10250`)
+    /// as the real API server proxies it, instead of the text of [`FakeApiServer::set_pod_log`]
+    /// (default off; on in the served mode, whose nodes run crates/kubelet).
+    pub fn proxy_pod_logs(&self, on: bool) {
+        self.shared().mutate(|st| st.knobs.kubelet_logs = on);
     }
 
     /// Sets the log text `GET .../pods/{name}/log` returns for this container (`previous`:

@@ -78,8 +78,8 @@ pub(crate) fn schedule(st: &mut State) {
     for old in pending {
         let choice = scheduler::choose(&old, &st.list(&nodes, None));
         let mut new = old.clone();
-        match choice {
-            Some(node) => scheduler::bind(&mut new, &node),
+        match &choice {
+            Some(node) => scheduler::bind(&mut new, node),
             None => set_condition(
                 &mut new,
                 "PodScheduled",
@@ -88,7 +88,17 @@ pub(crate) fn schedule(st: &mut State) {
                 "0/N nodes are available: no node fits the pod.",
             ),
         }
-        st.update(&pods, &old, new);
+        let (bound, _) = st.update(&pods, &old, new);
+        if let Some(node) = choice {
+            // Upstream: pkg/scheduler/schedule_one.go, bindingCycle: a Normal "Scheduled" event.
+            let msg = format!(
+                "Successfully assigned {}/{} to {node}",
+                util::namespace_of(&bound),
+                util::name_of(&bound)
+            );
+            let _ =
+                crate::events::record(st, &bound, "Normal", "Scheduled", &msg, "default-scheduler");
+        }
     }
 }
 

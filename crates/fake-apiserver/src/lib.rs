@@ -84,7 +84,14 @@
 //!   (nodeSelector, required/preferred node affinity, taints and tolerations, Ready nodes)
 //!   plus kubelets that start bound pods (phase Running, Ready). An optional node monitor
 //!   ([`FakeApiServer::node_monitor_grace`]) turns a node whose kubelet is down into Ready
-//!   `Unknown` with the `unreachable` taints.
+//!   `Unknown` with the `unreachable` taints. The served mode runs instead the node
+//!   lifecycle controller driven by the kubelets' Leases and taint-based eviction
+//!   ([`FakeApiServer::node_lifecycle`], [`lifecycle`]) and serves `pods/log` from the
+//!   node's kubelet on 10250 ([`FakeApiServer::proxy_pod_logs`]).
+//! - **Admission**: NamespaceLifecycle and DefaultTolerationSeconds (every new pod tolerates
+//!   the `not-ready`/`unreachable` NoExecute taints for 300 s unless it says otherwise).
+//! - **Events**: `Scheduled` (scheduler), `NodeNotReady` and `TaintManagerEviction` (node
+//!   lifecycle), and any a test records.
 //! - **Test knobs**: direct object access ([`FakeApiServer::get`], [`FakeApiServer::insert`],
 //!   [`FakeApiServer::list`], [`FakeApiServer::remove`] — the latter is an etcd-style key
 //!   delete), nodes ([`FakeApiServer::add_node`], [`FakeApiServer::set_node_ready`]), events
@@ -102,7 +109,7 @@
 //! admission webhooks, quotas, limit ranges, PodDisruptionBudgets; OpenAPI schemas (no
 //! schema validation beyond a few fields; pod spec immutability is not enforced);
 //! `events.k8s.io/v1` (only core/v1 events); ReplicaSets as separate objects (deployment pods
-//! are owned by the Deployment); taint-based eviction after the 300 s tolerations; pod GC of
+//! are owned by the Deployment); pod GC of
 //! pods on missing nodes; container restarts, probes and terminal pod phases.
 //! In the in-process mode it is one process-local store: nothing survives
 //! [`FakeApiServer::shutdown`].
@@ -127,8 +134,11 @@ mod controllers;
 mod deletion;
 mod discovery;
 mod error;
+mod events;
 mod knobs;
 mod kubelet;
+pub mod lifecycle;
+mod logs;
 mod patch;
 pub mod pki;
 mod resources;

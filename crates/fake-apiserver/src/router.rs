@@ -202,7 +202,20 @@ async fn handle(
                 accept,
                 body,
             };
-            route(&shared, &r).unwrap_or_else(|e| error_response(&e))
+            let segs: Vec<String> = r
+                .path
+                .split('/')
+                .filter(|s| !s.is_empty())
+                .map(str::to_string)
+                .collect();
+            let seg_refs: Vec<&str> = segs.iter().map(String::as_str).collect();
+            let from_kubelet = r.method == "GET" && shared.lock().knobs.kubelet_logs;
+            match crate::logs::log_path(&seg_refs).filter(|_| from_kubelet) {
+                Some((ns, name)) => crate::logs::proxy(&shared, &r, ns, name)
+                    .await
+                    .unwrap_or_else(|e| error_response(&e)),
+                None => route(&shared, &r).unwrap_or_else(|e| error_response(&e)),
+            }
         }
     };
     if let Some(rec) = shared.lock().knobs.requests.get_mut(index) {

@@ -48,7 +48,7 @@ pub(crate) fn bind(pod: &mut Value, node: &str) {
     set_condition(pod, "PodScheduled", "True", "", "");
 }
 
-fn tolerates(tolerations: &[Value], taint: &Value) -> bool {
+pub(crate) fn tolerates(tolerations: &[Value], taint: &Value) -> bool {
     tolerations.iter().any(|t| {
         let effect_ok = t["effect"]
             .as_str()

@@ -210,6 +210,9 @@ pub(crate) fn create(
     if res.namespaced {
         crate::admission::admit_create(st, res, util::namespace_of(&obj), &name)?;
     }
+    if res.is("", "pods") {
+        crate::admission::default_toleration_seconds(&mut obj);
+    }
     if st.get(res, util::namespace_of(&obj), &name).is_some() {
         return Err(ApiError::already_exists(res, &name));
     }

@@ -177,6 +177,10 @@ impl FakeApiServer {
             }
         };
         server.simulate_kubelets(opts.simulate_kubelets);
+        // kube-scheduler, kube-controller-manager's node lifecycle, and pods/log via kubelets.
+        server.auto_schedule(true);
+        server.node_lifecycle(Some(crate::lifecycle::NODE_MONITOR_GRACE));
+        server.proxy_pod_logs(true);
         Ok(server)
     }
 }

@@ -198,13 +198,10 @@ fn container_names(pod: &Value) -> (Vec<String>, Vec<String>) {
     (main, all)
 }
 
-/// `GET .../pods/{name}/log`: the text set with `set_pod_log`.
-pub(crate) fn logs(shared: &Arc<Shared>, r: &Req, t: &Target) -> Result<Response<Body>, ApiError> {
-    let st = shared.lock();
-    let name = name_of(t);
-    let pod = st
-        .get(&t.res, ns_or_empty(t), name)
-        .ok_or_else(|| ApiError::not_found(&t.res, name))?;
+/// The container a `pods/log` request is about: `container=`, or the only one.
+// Upstream: pkg/registry/core/pod/strategy.go, LogLocation (the container checks).
+pub(crate) fn log_container(pod: &Value, r: &Req) -> Result<String, ApiError> {
+    let name = util::name_of(pod);
     let (main, all) = container_names(pod);
     let container = match r.q("container").filter(|c| !c.is_empty()) {
         Some(c) => c.to_string(),
@@ -221,6 +218,17 @@ pub(crate) fn logs(shared: &Arc<Shared>, r: &Req, t: &Target) -> Result<Response
             "container {container} is not valid for pod {name}"
         )));
     }
+    Ok(container)
+}
+
+/// `GET .../pods/{name}/log`: the text set with `set_pod_log`.
+pub(crate) fn logs(shared: &Arc<Shared>, r: &Req, t: &Target) -> Result<Response<Body>, ApiError> {
+    let st = shared.lock();
+    let name = name_of(t);
+    let pod = st
+        .get(&t.res, ns_or_empty(t), name)
+        .ok_or_else(|| ApiError::not_found(&t.res, name))?;
+    let container = log_container(pod, r)?;
     let previous = matches!(r.q("previous"), Some("true" | "1"));
     let key = (
         ns_or_empty(t).to_string(),

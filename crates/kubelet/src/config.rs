@@ -74,6 +74,15 @@ pub struct Config {
     #[arg(long, value_parser = humantime::parse_duration)]
     pub node_lease_renew_interval: Option<Duration>,
 
+    /// The port of the log endpoint (`/containerLogs/...`), as the real kubelet's `--port`.
+    #[arg(long, default_value_t = 10250)]
+    pub port: u16,
+
+    /// Where the pods' log files are read from (they are written to `/var/log/pods` in the
+    /// node; tests running the kubelet outside the node point this into its root).
+    #[arg(long, default_value = "/var/log/pods")]
+    pub pod_logs_dir: PathBuf,
+
     /// The version reported in nodeInfo.kubeletVersion.
     #[arg(long, default_value = "v1.32.0-kind-chaos")]
     pub kubelet_version: String,

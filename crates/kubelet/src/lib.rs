@@ -9,9 +9,11 @@
 
 pub mod config;
 pub mod cri;
+pub mod crictl;
 pub mod heartbeat;
 pub mod host;
 pub mod lease;
+pub mod logs;
 pub mod node;
 pub mod pods;
 
@@ -51,6 +53,8 @@ pub async fn run(cfg: Config) -> anyhow::Result<()> {
         cfg.snapshotter.as_deref(),
     )
     .await?;
+    let mut runtime = runtime;
+    runtime.sandbox_dirs = Some(cri::SandboxDirs::containerd());
     let version = runtime.version().await?;
     let facts = node_facts(&cfg, version);
     tracing::info!(
@@ -60,6 +64,10 @@ pub async fn run(cfg: Config) -> anyhow::Result<()> {
         facts.runtime_version,
         runtime.snapshotter
     );
+    let listener = tokio::net::TcpListener::bind(("0.0.0.0", cfg.port))
+        .await
+        .with_context(|| format!("listening on port {} for container logs", cfg.port))?;
+    let log_server = logs::serve(listener, runtime.clone(), cfg.pod_logs_dir.clone());
     let ctx = pods::Ctx {
         runtime,
         client: client.clone(),
@@ -70,6 +78,7 @@ pub async fn run(cfg: Config) -> anyhow::Result<()> {
     tokio::select! {
         _ = heartbeat::run(client, cfg, facts) => {}
         _ = pods::run(ctx, &node) => {}
+        _ = log_server => {}
     }
     Ok(())
 }

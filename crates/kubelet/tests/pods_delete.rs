@@ -121,6 +121,19 @@ async fn deletion_honours_stop_signal_grace_period_and_force() {
     assert_eq!(t["exitCode"], 0, "{st}");
     assert_eq!(t["reason"], "Completed");
     assert_eq!(st["phase"], "Succeeded");
+    // The kubelet records what it stops, as upstream's killContainer does.
+    let killing: Vec<Value> = lab
+        .server
+        .list("v1", "Event", Some("default"))
+        .into_iter()
+        .filter(|e| e["reason"] == "Killing" && e["involvedObject"]["name"] == "exits")
+        .collect();
+    assert_eq!(killing.len(), 1, "{killing:?}");
+    assert_eq!(killing[0]["message"], "Stopping container main");
+    assert_eq!(
+        killing[0]["involvedObject"]["fieldPath"],
+        "spec.containers{main}"
+    );
 
     // SIGTERM ignored: SIGKILL after the grace period, exit 137, no sooner than 3 s.
     let took = delete_and_time(&lab, "ignores", 3).await;

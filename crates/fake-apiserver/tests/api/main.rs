@@ -7,4 +7,5 @@ mod crud;
 mod discovery;
 mod knobs;
 mod lifecycle;
+mod node_lifecycle;
 mod watch;

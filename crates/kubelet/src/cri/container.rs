@@ -224,6 +224,10 @@ impl Runtime {
     /// Kills (SIGKILL) and deletes the task, then the container and its snapshot.
     /// What is already gone is skipped.
     pub async fn remove(&self, id: &str) -> Result<(), CriError> {
+        if let Some(dirs) = &self.sandbox_dirs {
+            // A sandbox's shm directory goes with it (a container id has none).
+            let _ = tokio::fs::remove_dir_all(dirs.local.join(id)).await;
+        }
         if let TaskState::Running { .. } | TaskState::Created = self.task_state(id).await? {
             self.kill(id, 9, true).await?;
             let _ = tokio::time::timeout(std::time::Duration::from_secs(10), self.wait(id)).await;

@@ -31,6 +31,8 @@ pub enum CriError {
     },
     #[error("image {image}: {message}")]
     Image { image: String, message: String },
+    #[error("{0}")]
+    Io(String),
     #[error("decoding {what}: {source}")]
     Decode {
         what: String,
@@ -55,6 +57,38 @@ pub struct Runtime {
     pub(crate) channel: Channel,
     pub namespace: String,
     pub snapshotter: String,
+    /// Where each sandbox's `/dev/shm` directory lives, shared by the pod's containers
+    /// (see [`SandboxDirs`]); `None`: every container gets a /dev/shm of its own.
+    pub sandbox_dirs: Option<SandboxDirs>,
+}
+
+/// The per-sandbox directories the CRI keeps in the node
+/// (`/run/containerd/io.containerd.grpc.v1.cri/sandboxes/<id>/shm`).
+#[derive(Debug, Clone)]
+pub struct SandboxDirs {
+    /// The directory as this process reaches it (through `/proc/<pid>/root` in tests).
+    pub local: std::path::PathBuf,
+    /// The same directory as runc, in the node, sees it.
+    pub in_node: String,
+}
+
+impl SandboxDirs {
+    /// containerd's CRI root for sandboxes, seen the same from this process and runc.
+    pub fn containerd() -> SandboxDirs {
+        let dir = "/run/containerd/io.containerd.grpc.v1.cri/sandboxes";
+        SandboxDirs {
+            local: dir.into(),
+            in_node: dir.into(),
+        }
+    }
+
+    /// The sandbox's shm directory: (local path, path in the node).
+    pub fn shm(&self, sandbox_id: &str) -> (std::path::PathBuf, String) {
+        (
+            self.local.join(sandbox_id).join("shm"),
+            format!("{}/{sandbox_id}/shm", self.in_node),
+        )
+    }
 }
 
 impl Runtime {
@@ -77,6 +111,7 @@ impl Runtime {
             channel,
             namespace: namespace.to_string(),
             snapshotter: snapshotter.unwrap_or("overlayfs").to_string(),
+            sandbox_dirs: None,
         };
         if snapshotter.is_none()
             && let Some(s) = rt.namespace_default_snapshotter().await

@@ -26,6 +26,9 @@ pub struct SpecInput {
     /// cgroupsPath, e.g. `/k8s.io/<id>`.
     pub cgroups_path: String,
     pub annotations: serde_json::Map<String, Value>,
+    /// The pod's shared /dev/shm directory in the node, bind-mounted instead of a tmpfs of
+    /// the container's own.
+    pub shm_source: Option<String>,
 }
 
 const CAPS: [&str; 14] = [
@@ -63,6 +66,16 @@ pub fn build(input: &SpecInput) -> Value {
         namespaces.push(ns("network", true));
     }
     let caps = json!(CAPS);
+    // Upstream: containerd internal/cri/server/container_create_linux.go (WithPodShm) and
+    // sandbox_run_linux.go: one /dev/shm per sandbox, bind-mounted into its containers.
+    let shm = match &input.shm_source {
+        Some(src) => {
+            json!({ "destination": "/dev/shm", "type": "bind", "source": src, "options": ["rbind", "rprivate", "rw"] })
+        }
+        None => {
+            json!({ "destination": "/dev/shm", "type": "tmpfs", "source": "shm", "options": ["nosuid", "noexec", "nodev", "mode=1777", "size=65536k"] })
+        }
+    };
     json!({
         "ociVersion": "1.0.2",
         "process": {
@@ -83,7 +96,7 @@ pub fn build(input: &SpecInput) -> Value {
             { "destination": "/proc", "type": "proc", "source": "proc", "options": ["nosuid", "noexec", "nodev"] },
             { "destination": "/dev", "type": "tmpfs", "source": "tmpfs", "options": ["nosuid", "strictatime", "mode=755", "size=65536k"] },
             { "destination": "/dev/pts", "type": "devpts", "source": "devpts", "options": ["nosuid", "noexec", "newinstance", "ptmxmode=0666", "mode=0620", "gid=5"] },
-            { "destination": "/dev/shm", "type": "tmpfs", "source": "shm", "options": ["nosuid", "noexec", "nodev", "mode=1777", "size=65536k"] },
+            shm,
             { "destination": "/dev/mqueue", "type": "mqueue", "source": "mqueue", "options": ["nosuid", "noexec", "nodev"] },
             { "destination": "/sys", "type": "sysfs", "source": "sysfs", "options": ["nosuid", "noexec", "nodev", "ro"] },
             { "destination": "/run", "type": "tmpfs", "source": "tmpfs", "options": ["nosuid", "strictatime", "mode=755", "size=65536k"] },
@@ -189,6 +202,28 @@ mod tests {
                 .iter()
                 .any(|n| n["type"] == "network")
         );
+    }
+
+    #[test]
+    fn a_pods_containers_share_its_shm_directory() {
+        let shm = |s: &Value| {
+            s["mounts"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|m| m["destination"] == "/dev/shm")
+                .unwrap()
+                .clone()
+        };
+        let shared = build(&SpecInput {
+            sandbox_pid: Some(42),
+            shm_source: Some("/run/x/sandboxes/abc/shm".into()),
+            ..SpecInput::default()
+        });
+        assert_eq!(shm(&shared)["type"], "bind");
+        assert_eq!(shm(&shared)["source"], "/run/x/sandboxes/abc/shm");
+        let own = build(&SpecInput::default());
+        assert_eq!(shm(&own)["type"], "tmpfs");
     }
 
     #[test]

@@ -66,6 +66,7 @@ pub async fn start_sandbox(rt: &Runtime, pod: &Pod, pause_image: &str) -> Result
     let p = PodRef::of(pod);
     let image = rt.image_config(pause_image).await?;
     let id = new_id();
+    let shm_source = shm_dir(rt, &id).await?;
     let mut args = image.entrypoint.clone();
     args.extend(image.cmd.iter().cloned());
     let spec = build(&SpecInput {
@@ -76,6 +77,7 @@ pub async fn start_sandbox(rt: &Runtime, pod: &Pod, pause_image: &str) -> Result
         host_network: host_network(pod),
         cgroups_path: format!("/{}/{id}", rt.namespace),
         annotations: p.annotations(&id, "sandbox"),
+        shm_source,
         ..SpecInput::default()
     });
     let labels = p.labels("sandbox");
@@ -88,6 +90,22 @@ pub async fn start_sandbox(rt: &Runtime, pod: &Pod, pause_image: &str) -> Result
         log_path: None,
     })
     .await
+}
+
+/// Makes the sandbox's shared /dev/shm directory (mode 1777, like a tmpfs /dev/shm) when
+/// the runtime keeps sandbox directories; returns its path in the node.
+async fn shm_dir(rt: &Runtime, sandbox_id: &str) -> Result<Option<String>, CriError> {
+    let Some(dirs) = &rt.sandbox_dirs else {
+        return Ok(None);
+    };
+    let (local, in_node) = dirs.shm(sandbox_id);
+    let io = |e: std::io::Error| CriError::Io(format!("{}: {e}", local.display()));
+    tokio::fs::create_dir_all(&local).await.map_err(io)?;
+    use std::os::unix::fs::PermissionsExt;
+    tokio::fs::set_permissions(&local, std::fs::Permissions::from_mode(0o1777))
+        .await
+        .map_err(io)?;
+    Ok(Some(in_node))
 }
 
 /// The command line, as upstream's kuberuntime and the CRI make it: `command` replaces
@@ -199,6 +217,7 @@ pub async fn start_container(
             .unwrap_or(false),
         cgroups_path: format!("/{}/{id}", rt.namespace),
         annotations,
+        shm_source: rt.sandbox_dirs.as_ref().map(|d| d.shm(sandbox.0).1),
     });
     let stop = signal_number(&image.stop_signal).unwrap_or(15);
     let mut labels = p.labels("container");

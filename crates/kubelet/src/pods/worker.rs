@@ -235,11 +235,14 @@ impl Worker {
                 Observed::default()
             }
         };
-        for s in seen.containers.values().flatten() {
-            if let TaskState::Running { .. } = s.state
-                && let Err(e) = rt.kill(&s.id, s.stop_signal, false).await
-            {
-                tracing::warn!("stop signal to {}: {e}", s.id);
+        for (name, list) in &seen.containers {
+            for s in list {
+                if let TaskState::Running { .. } = s.state {
+                    self.killing_event(pod, name).await;
+                    if let Err(e) = rt.kill(&s.id, s.stop_signal, false).await {
+                        tracing::warn!("stop signal to {}: {e}", s.id);
+                    }
+                }
             }
         }
         let mut killed = false;
@@ -284,6 +287,44 @@ impl Worker {
             Err(e) => tracing::warn!("confirming the deletion of pod {name}: {e}"),
         }
         self.remove_all(&final_seen).await;
+    }
+
+    /// The `Killing` event of a container being stopped, as the kubelet records it.
+    // Upstream: pkg/kubelet/kuberuntime/kuberuntime_container.go, killContainer
+    // (events.KillingContainer, "Stopping container %s").
+    async fn killing_event(&self, pod: &Pod, container: &str) {
+        let p = PodRef::of(pod);
+        let now = Timestamp::now();
+        let event = json!({
+            "apiVersion": "v1",
+            "kind": "Event",
+            "metadata": {
+                "name": format!("{}.{:x}", p.name, now.as_nanosecond()),
+                "namespace": p.namespace,
+            },
+            "involvedObject": {
+                "apiVersion": "v1", "kind": "Pod", "name": p.name, "namespace": p.namespace,
+                "uid": p.uid, "fieldPath": format!("spec.containers{{{container}}}"),
+            },
+            "reason": "Killing",
+            "message": format!("Stopping container {container}"),
+            "type": "Normal",
+            "source": { "component": "kubelet", "host": pod.spec.as_ref().and_then(|s| s.node_name.clone()) },
+            "reportingComponent": "kubelet",
+            "firstTimestamp": now.to_string(),
+            "lastTimestamp": now.to_string(),
+            "count": 1,
+        });
+        let events: Api<k8s_openapi::api::core::v1::Event> =
+            Api::namespaced(self.ctx.client.clone(), &p.namespace);
+        match serde_json::from_value(event) {
+            Ok(ev) => {
+                if let Err(e) = events.create(&Default::default(), &ev).await {
+                    tracing::warn!("recording the Killing event of {}: {e}", p.name);
+                }
+            }
+            Err(e) => tracing::warn!("building the Killing event of {}: {e}", p.name),
+        }
     }
 
     /// The pod vanished from the API: everything is killed at once and removed.
