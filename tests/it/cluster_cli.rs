@@ -4,12 +4,13 @@
 //! exit 3 when kind or Docker is missing. Fails (never skips) without Docker.
 
 use crate::support;
+use crate::support::testcluster;
 
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Output;
 
-use support::chaos_bin;
+use support::{chaos_bin, text};
 
 /// A folder with a `kind` that appends its arguments to `calls` and exits with `code`.
 fn fake_kind(dir: &Path, code: i32) -> PathBuf {
@@ -31,15 +32,6 @@ fn chaos(path: &Path, args: &[&str]) -> Output {
         .args(args)
         .output()
         .unwrap()
-}
-
-fn text(o: &Output) -> String {
-    format!(
-        "exit {:?}\n{}\n{}",
-        o.status.code(),
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    )
 }
 
 fn calls(dir: &Path) -> String {
@@ -122,20 +114,14 @@ struct TestCluster(&'static str);
 
 impl Drop for TestCluster {
     fn drop(&mut self) {
-        let _ = Command::new("scripts/testcluster.sh")
-            .args(["down", self.0])
-            .output();
+        testcluster::down(self.0);
     }
 }
 
 #[test]
 fn up_reuses_an_existing_cluster_without_calling_kind_and_down_calls_kind_delete() {
     let cluster = TestCluster("kc-reused");
-    let made = Command::new("scripts/testcluster.sh")
-        .args(["up", cluster.0, "--workers", "1"])
-        .output()
-        .unwrap();
-    assert!(made.status.success(), "{}", text(&made));
+    testcluster::up(cluster.0, &["--workers", "1"]);
     let dir = tempfile::tempdir().unwrap();
     let bin = fake_kind(dir.path(), 1);
     let out = chaos(&bin, &["cluster", "up", "--name", cluster.0, "--no-images"]);

@@ -21,11 +21,7 @@ fn cluster() -> &'static TestCluster {
 }
 
 async fn nodes() -> DockerNodes {
-    cluster();
-    match DockerNodes::connect(CLUSTER).await {
-        Ok(n) => n,
-        Err(e) => panic!("connect: {e}"),
-    }
+    cluster().backend().await
 }
 
 fn argv(a: &[&str]) -> Vec<String> {
@@ -315,20 +311,7 @@ async fn shims_and_sandboxes_match_the_pods_started() {
     }
     // A sandbox whose OCI spec has no CRI annotations (only the labels) is mapped too: the
     // scan falls back to `ctr containers info` for it alone.
-    let bare = format!("e{:063x}", std::process::id());
-    c.docker_exec_ok(
-        &w,
-        &[
-            "sh",
-            "-c",
-            "exec ctr -n k8s.io run -d --snapshotter \"$(cat /run/kind-chaos/snapshotter)\" \
-             --label io.kubernetes.pod.name=epsilon --label io.kubernetes.pod.namespace=t-shims \
-             --label io.kubernetes.pod.uid=uid-epsilon --label io.cri-containerd.kind=sandbox \
-             docker.io/library/kind-chaos-pause:test \"$1\" /bin/sleep infinity",
-            "sh",
-            &bare,
-        ],
-    );
+    let bare = c.bare_sandbox(&w, "t-shims", "epsilon", "uid-epsilon");
     want.push((
         w.clone(),
         "epsilon",

@@ -19,11 +19,7 @@ fn cluster() -> &'static TestCluster {
 }
 
 async fn nodes() -> DockerNodes {
-    cluster();
-    match DockerNodes::connect(CLUSTER).await {
-        Ok(n) => n,
-        Err(e) => panic!("connect: {e}"),
-    }
+    cluster().backend().await
 }
 
 async fn one(n: &DockerNodes, node: &str, via: ReadVia) -> NodeSnapshot {
@@ -152,20 +148,7 @@ async fn a_task_without_cri_annotations_is_read_by_exec_for_that_node_only() {
         Some(RealitySource::HostProc)
     );
     // A sandbox with the CRI's labels but no annotations in its OCI spec.
-    let bare = format!("e{:063x}", std::process::id());
-    c.docker_exec_ok(
-        &w,
-        &[
-            "sh",
-            "-c",
-            "exec ctr -n k8s.io run -d --snapshotter \"$(cat /run/kind-chaos/snapshotter)\" \
-             --label io.kubernetes.pod.name=epsilon --label io.kubernetes.pod.namespace=t-bare \
-             --label io.kubernetes.pod.uid=uid-epsilon --label io.cri-containerd.kind=sandbox \
-             docker.io/library/kind-chaos-pause:test \"$1\" /bin/sleep infinity",
-            "sh",
-            &bare,
-        ],
-    );
+    let bare = c.bare_sandbox(&w, "t-bare", "epsilon", "uid-epsilon");
     let host = one(&n, &w, ReadVia::Host).await;
     let err = host.reality.unwrap_err();
     assert!(

@@ -7,6 +7,7 @@
 //! Needs Docker; fails (never skips) without it.
 
 use crate::support::etcd as etcd_support;
+use crate::support::testcluster;
 
 use std::process::Command;
 use std::time::{Duration, Instant};
@@ -33,8 +34,8 @@ fn docker(args: &[&str]) -> String {
     String::from_utf8_lossy(&out.stdout).trim().to_string()
 }
 
-/// The node image and the Docker network `kind`, made once per test binary before any
-/// test starts a container (the tests run in parallel and each needs both).
+/// The node image, made once per test binary before any test starts a container (the tests
+/// run in parallel and each needs it).
 fn prepare() {
     static READY: std::sync::Once = std::sync::Once::new();
     READY.call_once(|| {
@@ -48,7 +49,6 @@ fn prepare() {
             "cannot build the node image: {}",
             String::from_utf8_lossy(&image.stderr)
         );
-        ensure_network();
     });
 }
 
@@ -115,7 +115,12 @@ impl ControlPlane {
         }
         create.extend([IMAGE.into(), "-c".into(), script]);
         let create: Vec<&str> = create.iter().map(String::as_str).collect();
-        docker(&create);
+        {
+            // Once the container is on `kind`, no cluster's `down` removes the network.
+            let _lock = testcluster::lifecycle();
+            ensure_network();
+            docker(&create);
+        }
         let bin = etcd_bin();
         docker(&[
             "cp",
@@ -293,6 +298,8 @@ async fn a_control_plane_without_etcd_certificates_is_exit_3_naming_the_file() {
     let _ = Command::new("docker")
         .args(["rm", "-f", &container])
         .output();
+    let lock = testcluster::lifecycle();
+    ensure_network();
     docker(&[
         "run",
         "-d",
@@ -309,6 +316,7 @@ async fn a_control_plane_without_etcd_certificates_is_exit_3_naming_the_file() {
         IMAGE,
         "300",
     ]);
+    drop(lock);
     let out = chaos(&["ls", "/", "--cluster", &cluster]);
     let _ = Command::new("docker")
         .args(["rm", "-f", &container])

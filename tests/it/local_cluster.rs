@@ -2,7 +2,7 @@
 //! the fake API server runs in `NAME-control-plane` as kind's kube-apiserver does (HTTPS on
 //! the published 6443, client certificates, `/etc/kubernetes/admin.conf`), the nodes are
 //! registered by their kubelets with kind-config.yaml's labels and taints (more on the kubelets
-//! in tests/local_cluster_kubelet.rs), the real `kubectl` (`/usr/bin/kubectl`)
+//! in tests/it/local_cluster_kubelet.rs), the real `kubectl` (`/usr/bin/kubectl`)
 //! uses the host kubeconfig the script prints, and `chaos` finds the API with no flags through
 //! its kind discovery (admin.conf read through Docker, the published port).
 //!
@@ -18,7 +18,7 @@ use std::sync::OnceLock;
 
 use local_api::run_script;
 use serde_json::Value;
-use testcluster::{docker, script};
+use testcluster::docker;
 
 const CLUSTER: &str = "kc-localapi";
 const KUBECTL: &str = "/usr/bin/kubectl";
@@ -29,26 +29,13 @@ struct ApiCluster {
 
 static API_CLUSTER: OnceLock<ApiCluster> = OnceLock::new();
 
-unsafe extern "C" {
-    fn atexit(cb: extern "C" fn()) -> std::os::raw::c_int;
-}
-
-extern "C" fn teardown() {
-    if std::env::var_os("KIND_CHAOS_KEEP_TESTCLUSTER").is_none() {
-        let _ = Command::new(script()).args(["down", CLUSTER]).output();
-    }
-}
-
 fn cluster() -> &'static ApiCluster {
     API_CLUSTER.get_or_init(|| {
         assert!(
             Path::new(KUBECTL).exists(),
             "{KUBECTL} is missing: the local cluster is driven with the real kubectl"
         );
-        let _ = Command::new(script()).args(["down", CLUSTER]).output();
-        // SAFETY: registers a plain function with no captured state; libc runs it at exit.
-        assert_eq!(unsafe { atexit(teardown) }, 0, "cannot register cleanup");
-        let nodes = run_script(&["up", CLUSTER, "--workers", "2", "--api"]);
+        let nodes = testcluster::start(CLUSTER, &["--workers", "2", "--api"]);
         assert_eq!(
             nodes.lines().collect::<Vec<_>>(),
             [
@@ -69,13 +56,7 @@ fn kubectl(args: &[&str], stdin: Option<&str>) -> Output {
 }
 
 fn kubectl_ok(args: &[&str], stdin: Option<&str>) -> String {
-    let out = kubectl(args, stdin);
-    assert!(
-        out.status.success(),
-        "kubectl {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).into_owned()
+    local_api::kubectl_ok_at(KUBECTL, &cluster().kubeconfig, args, stdin)
 }
 
 fn container_ip(name: &str) -> String {

@@ -11,6 +11,7 @@
 
 use crate::support::local_api;
 use crate::support::testcluster;
+use crate::support::wait::eventually;
 
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
@@ -20,7 +21,7 @@ use std::time::{Duration, Instant};
 
 use local_api::run_script;
 use serde_json::Value;
-use testcluster::{docker, script};
+use testcluster::docker;
 
 const CLUSTER: &str = "kc-kubelets";
 const KUBECTL: &str = "/usr/bin/kubectl";
@@ -29,16 +30,6 @@ const RUNS: &str = "kind-chaos/small-entrypoint-exec:0.1.0";
 const IGNORES_STOP: &str = "kind-chaos/stopsignal:0.1.0";
 
 static KUBECONFIG: OnceLock<PathBuf> = OnceLock::new();
-
-unsafe extern "C" {
-    fn atexit(cb: extern "C" fn()) -> std::os::raw::c_int;
-}
-
-extern "C" fn teardown() {
-    if std::env::var_os("KIND_CHAOS_KEEP_TESTCLUSTER").is_none() {
-        let _ = Command::new(script()).args(["down", CLUSTER]).output();
-    }
-}
 
 fn chaos(args: &[&str]) -> Output {
     let home = tempfile::tempdir().expect("home");
@@ -86,11 +77,8 @@ fn kubeconfig() -> &'static Path {
             Path::new(KUBECTL).exists(),
             "{KUBECTL} is missing: the local cluster is driven with the real kubectl"
         );
-        let _ = Command::new(script()).args(["down", CLUSTER]).output();
-        // SAFETY: registers a plain function with no captured state; libc runs it at exit.
-        assert_eq!(unsafe { atexit(teardown) }, 0, "cannot register cleanup");
         let t0 = Instant::now();
-        run_script(&["up", CLUSTER, "--workers", "2", "--api"]);
+        testcluster::start(CLUSTER, &["--workers", "2", "--api"]);
         eprintln!("up --api with kubelets: {:?}", t0.elapsed());
         lab_images(&[RUNS, IGNORES_STOP]);
         for image in [RUNS, IGNORES_STOP] {
@@ -111,31 +99,13 @@ fn kubectl(args: &[&str], stdin: Option<&str>) -> Output {
 }
 
 fn kubectl_ok(args: &[&str], stdin: Option<&str>) -> String {
-    let out = kubectl(args, stdin);
-    assert!(
-        out.status.success(),
-        "kubectl {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).into_owned()
+    local_api::kubectl_ok_at(KUBECTL, kubeconfig(), args, stdin)
 }
 
 fn get_json(args: &[&str]) -> Value {
     let mut all = args.to_vec();
     all.extend(["-o", "json"]);
     serde_json::from_str(&kubectl_ok(&all, None)).expect("json")
-}
-
-/// Polls `check` every 250 ms until it gives a value or `within` has passed.
-fn eventually<T>(what: &str, within: Duration, mut check: impl FnMut() -> Option<T>) -> T {
-    let end = Instant::now() + within;
-    loop {
-        if let Some(v) = check() {
-            return v;
-        }
-        assert!(Instant::now() < end, "timed out after {within:?}: {what}");
-        std::thread::sleep(Duration::from_millis(250));
-    }
 }
 
 fn ready(node: &Value) -> Option<&str> {

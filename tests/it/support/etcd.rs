@@ -4,10 +4,6 @@
 //!
 //! Nothing skips: a missing `etcd` binary fails the test and says how to install it
 //! (`scripts/setup.sh`). `ETCD_BIN` overrides the binary.
-//!
-//! Include it with `#[path = "support/etcd.rs"] mod etcd_support;`.
-
-#![allow(dead_code)]
 
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
@@ -317,10 +313,8 @@ impl TestEtcd {
 
 /// `chaos` with the etcd flags of `etcd` and a private state directory.
 pub fn chaos(etcd: &TestEtcd, sub: &[&str]) -> assert_cmd::Command {
-    let mut cmd = assert_cmd::Command::new(env!("CARGO_BIN_EXE_chaos"));
-    cmd.env("CHAOS_STATE_DIR", etcd.dir.path().join("state"))
-        .env("CHAOS_LOCK_DIR", etcd.dir.path().join("state/locks"))
-        .arg("etcd")
+    let mut cmd = assert_cmd::Command::from_std(super::chaos_in(&etcd.dir.path().join("state")));
+    cmd.arg("etcd")
         .args(sub)
         .args(etcd.args())
         .timeout(Duration::from_secs(60));

@@ -1,16 +1,17 @@
-//! Shared helpers for the integration tests: plans from inline YAML, a reporter that records
-//! events, an in-memory writer for reporters.
-
-#![allow(dead_code)]
+//! Shared helpers for the integration tests, one place each: plans from inline YAML, a reporter
+//! that records events, an in-memory writer for reporters, the `chaos` command with a private
+//! state directory; `etcd` (a real etcd), `kube` (the fake API server), `testcluster` (the
+//! kind-like clusters of `scripts/testcluster.sh`), `local_api` (those with a control plane).
 
 pub mod etcd;
 pub mod kube;
 pub mod local_api;
 pub mod testcluster;
+pub mod wait;
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::process::{Command, Output};
 use std::sync::{Arc, Mutex};
 
 use kind_chaos::engine::{Event, Reporter};
@@ -92,10 +93,8 @@ impl CliCase {
 
     /// `chaos ARGS... --fake-cluster fake.json`.
     pub fn chaos(&self, args: &[&str]) -> Command {
-        let mut c = chaos_bin();
-        c.env("CHAOS_STATE_DIR", self.path("state"))
-            .env("CHAOS_LOCK_DIR", self.path("state/locks"))
-            .args(args);
+        let mut c = chaos_in(&self.path("state"));
+        c.args(args);
         c.arg("--fake-cluster").arg(self.path("fake.json"));
         c
     }
@@ -114,6 +113,25 @@ pub fn chaos_bin() -> Command {
     let mut c = Command::new(env!("CARGO_BIN_EXE_chaos"));
     c.env("CI", "true").env_remove("RUST_BACKTRACE");
     c
+}
+
+/// [`chaos_bin`] with its journals in `state` and its run locks in `state/locks`, so runs of
+/// parallel tests never see each other's journals or locks.
+pub fn chaos_in(state: &Path) -> Command {
+    let mut c = chaos_bin();
+    c.env("CHAOS_STATE_DIR", state)
+        .env("CHAOS_LOCK_DIR", state.join("locks"));
+    c
+}
+
+/// An output's exit code, stdout and stderr, for assertion messages.
+pub fn text(o: &Output) -> String {
+    format!(
+        "exit {:?}\nstdout:\n{}\nstderr:\n{}",
+        o.status.code(),
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    )
 }
 
 /// A fake kind cluster `kind` with three nodes, as JSON for `--fake-cluster`.
