@@ -8,7 +8,8 @@ use std::time::Duration;
 
 use assert_cmd::prelude::*;
 use predicates::prelude::*;
-use support::{CliCase, FAKE_KIND, chaos_bin};
+use support::wait::{signal, spawn_until};
+use support::{CliCase, FAKE_KIND, chaos_bin, chaos_in};
 
 use crate::support;
 
@@ -130,9 +131,7 @@ fn validate_accepts_every_shipped_playbook() {
 fn exit_3_when_the_environment_is_not_ready() {
     // No fake: this build has no real backend to connect.
     let case = Case::new("steps:\n  - node-pause: {node: kind-worker}\n", CLUSTER);
-    chaos()
-        .env("CHAOS_STATE_DIR", case.path("state"))
-        .env("CHAOS_LOCK_DIR", case.path("state/locks"))
+    chaos_in(&case.path("state"))
         .arg("run")
         .arg(case.path("p.yaml"))
         .assert()
@@ -182,31 +181,13 @@ fn exit_130_on_sigterm_after_undoing() {
         CLUSTER,
     );
     let json = case.path("report.json");
-    let child = case
-        .run(&["--json", json.to_str().unwrap()])
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
     // Wait until the run is inside the wait (its line is printed), then interrupt it.
-    let deadline = std::time::Instant::now() + Duration::from_secs(20);
-    let pid = child.id() as i32;
-    let mut child = child;
-    let mut seen = String::new();
-    {
-        use std::io::Read;
-        let stdout = child.stdout.as_mut().unwrap();
-        let mut buf = [0u8; 256];
-        while !seen.contains("wait until") && std::time::Instant::now() < deadline {
-            let n = stdout.read(&mut buf).unwrap();
-            if n == 0 {
-                break;
-            }
-            seen.push_str(&String::from_utf8_lossy(&buf[..n]));
-        }
-    }
-    assert!(seen.contains("wait until"), "{seen}");
-    send_sigterm(pid);
+    let (child, seen) = spawn_until(
+        case.run(&["--json", json.to_str().unwrap()]),
+        "wait until",
+        Duration::from_secs(20),
+    );
+    signal(&child, "-TERM");
     let out = child.wait_with_output().unwrap();
     let stdout = format!("{seen}{}", String::from_utf8_lossy(&out.stdout));
     assert_eq!(out.status.code(), Some(130), "{stdout}");
@@ -218,14 +199,6 @@ fn exit_130_on_sigterm_after_undoing() {
         serde_json::from_str(&std::fs::read_to_string(json).unwrap()).unwrap();
     assert_eq!(report["exit_code"], 130);
     assert_eq!(report["playbooks"][0]["status"], "interrupted");
-}
-
-fn send_sigterm(pid: i32) {
-    let status = Command::new("kill")
-        .args(["-TERM", &pid.to_string()])
-        .status()
-        .unwrap();
-    assert!(status.success());
 }
 
 #[test]

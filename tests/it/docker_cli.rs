@@ -13,6 +13,9 @@ use std::time::{Duration, Instant};
 use serde_json::Value;
 use testcluster::{TestCluster, docker, shared};
 
+use crate::support::wait::{signal, spawn_until};
+use crate::support::{chaos_in, text};
+
 const CLUSTER: &str = "k8splayground";
 
 /// Worker 3 is removed by one test; the others use the control plane and workers 1 and 2.
@@ -27,16 +30,8 @@ fn serial() -> std::sync::MutexGuard<'static, ()> {
 }
 
 fn chaos(args: &[&str]) -> Output {
-    chaos_in(&state_dir(), args)
-}
-
-/// `chaos` with journals and locks in `state`.
-fn chaos_in(state: &std::path::Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_chaos"))
+    chaos_in(&state_dir())
         .args(args)
-        .env("CHAOS_STATE_DIR", state)
-        .env("CHAOS_LOCK_DIR", state.join("locks"))
-        .env("CI", "true")
         .output()
         .expect("run chaos")
 }
@@ -51,15 +46,6 @@ fn state_dir() -> std::path::PathBuf {
         d
     })
     .clone()
-}
-
-fn text(o: &Output) -> String {
-    format!(
-        "exit {:?}\nstdout:\n{}\nstderr:\n{}",
-        o.status.code(),
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    )
 }
 
 #[test]
@@ -180,12 +166,9 @@ fn bad_input_exits_with_the_documented_codes() {
     // (Its own state folder: the run lock of the cluster may be held by another test's run.)
     let own_state = tempfile::tempdir().unwrap();
     let playbook = concat!(env!("CARGO_MANIFEST_DIR"), "/playbooks/node-faults.yaml");
-    let out = Command::new(env!("CARGO_BIN_EXE_chaos"))
+    let out = chaos_in(own_state.path())
         .args(["run", playbook])
         .env("DOCKER_HOST", "unix:///tmp/kind-chaos-no-docker-here.sock")
-        .env("CHAOS_STATE_DIR", own_state.path())
-        .env("CHAOS_LOCK_DIR", own_state.path().join("locks"))
-        .env("CI", "true")
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(3), "{}", text(&out));
@@ -291,16 +274,13 @@ steps:
     )
     .unwrap();
     let report = dir.path().join("report.json");
-    let child = Command::new(env!("CARGO_BIN_EXE_chaos"))
+    let child = chaos_in(&state_dir())
         .args([
             "run",
             playbook.to_str().unwrap(),
             "--json",
             report.to_str().unwrap(),
         ])
-        .env("CHAOS_STATE_DIR", state_dir())
-        .env("CHAOS_LOCK_DIR", state_dir().join("locks"))
-        .env("CI", "true")
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
@@ -474,35 +454,10 @@ fn after_sigkill_during_a_kubelet_fault_recover_brings_the_kubelet_back() {
         "apiVersion: chaos/v1alpha1\nkind: Playbook\nname: kill-me\ncluster: {CLUSTER}\nsteps:\n  - kubelet-stop: {{node: {w1}}}\n  - wait:\n      until: {{kubelet: {{node: {w1}, running: true}}}}\n      timeout: 5m\n"
     );
     std::fs::write(&pb, text_pb).expect("playbook");
-    let mut child = Command::new(env!("CARGO_BIN_EXE_chaos"))
-        .args(["run", pb.to_str().expect("utf-8 path")])
-        .env("CHAOS_STATE_DIR", state.path())
-        .env("CHAOS_LOCK_DIR", state.path().join("locks"))
-        .env("CI", "true")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawn chaos");
-    let mut seen = String::new();
-    {
-        use std::io::Read;
-        let out = child.stdout.as_mut().expect("stdout");
-        let mut buf = [0u8; 512];
-        let deadline = Instant::now() + Duration::from_secs(60);
-        while !seen.contains("wait until") && Instant::now() < deadline {
-            let n = out.read(&mut buf).expect("read");
-            if n == 0 {
-                break;
-            }
-            seen.push_str(&String::from_utf8_lossy(&buf[..n]));
-        }
-    }
-    assert!(seen.contains("wait until"), "{seen}");
-    let killed = Command::new("kill")
-        .args(["-KILL", &child.id().to_string()])
-        .status()
-        .expect("kill");
-    assert!(killed.success());
+    let mut run = chaos_in(state.path());
+    run.args(["run", pb.to_str().expect("utf-8 path")]);
+    let (mut child, _) = spawn_until(run, "wait until", Duration::from_secs(60));
+    signal(&child, "-KILL");
     let _ = child.wait();
     // Nothing undid the fault: the stand-in stays dead across several restart intervals.
     std::thread::sleep(Duration::from_secs(3));
@@ -511,7 +466,10 @@ fn after_sigkill_during_a_kubelet_fault_recover_brings_the_kubelet_back() {
         "the kubelet came back without recover"
     );
 
-    let out = chaos_in(state.path(), &["recover", "--cluster", CLUSTER]);
+    let out = chaos_in(state.path())
+        .args(["recover", "--cluster", CLUSTER])
+        .output()
+        .expect("run chaos");
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
     assert!(
         text(&out).contains(&format!(
@@ -524,7 +482,10 @@ fn after_sigkill_during_a_kubelet_fault_recover_brings_the_kubelet_back() {
         within(Duration::from_secs(10), || kubelet_running(&w1)),
         "the kubelet is not back"
     );
-    let again = chaos_in(state.path(), &["recover", "--cluster", CLUSTER]);
+    let again = chaos_in(state.path())
+        .args(["recover", "--cluster", CLUSTER])
+        .output()
+        .expect("run chaos");
     assert_eq!(again.status.code(), Some(0), "{}", text(&again));
     assert!(
         text(&again).contains("nothing to recover"),

@@ -23,7 +23,7 @@ use kind_chaos::backends::kube::{KubeBackend, KubeTarget, connect};
 use kind_chaos::backends::{DeleteOptions, KubeOps};
 use kind_chaos::engine::{self, RunOptions, StepStatus};
 use support::kube::{KubeOnly, namespace, rref};
-use support::{Recorder, chaos_bin};
+use support::{Recorder, chaos_in, text};
 use tokio_util::sync::CancellationToken;
 
 fn cluster() -> String {
@@ -75,10 +75,8 @@ async fn kind_kubeconfig_yaml() -> Kubeconfig {
 /// `chaos run PLAYBOOK --cluster C ARGS...` with a private state folder.
 async fn chaos_run(playbook: &Path, args: &[&str], env: &[(&str, &str)]) -> Output {
     let state = tempfile::tempdir().unwrap();
-    let mut c = chaos_bin();
-    c.env("CHAOS_STATE_DIR", state.path())
-        .env("CHAOS_LOCK_DIR", state.path().join("locks"))
-        .arg("run")
+    let mut c = chaos_in(state.path());
+    c.arg("run")
         .arg(playbook)
         .args(["--cluster", &cluster()])
         .args(args);
@@ -90,15 +88,6 @@ async fn chaos_run(playbook: &Path, args: &[&str], env: &[(&str, &str)]) -> Outp
         .unwrap();
     drop(state);
     out
-}
-
-fn text(o: &Output) -> String {
-    format!(
-        "exit {:?}\n--- stdout\n{}\n--- stderr\n{}",
-        o.status.code(),
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    )
 }
 
 fn fixture(name: &str) -> std::path::PathBuf {

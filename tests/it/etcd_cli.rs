@@ -411,12 +411,7 @@ async fn bad_ca_bad_client_cert_and_no_server_exit_3_naming_the_endpoint() {
 fn restore_file(path: &std::path::Path) -> (std::process::Output, std::time::Duration) {
     let dir = tempfile::tempdir().unwrap();
     let started = std::time::Instant::now();
-    let out = assert_cmd::Command::new(env!("CARGO_BIN_EXE_chaos"))
-        .env("CHAOS_STATE_DIR", dir.path())
-        .env(
-            "CHAOS_LOCK_DIR",
-            std::path::Path::new(&dir.path()).join("locks"),
-        )
+    let out = assert_cmd::Command::from_std(crate::support::chaos_in(dir.path()))
         .args(["etcd", "restore"])
         .arg(path)
         .args(["--endpoints", &format!("https://127.0.0.1:{}", free_port())])

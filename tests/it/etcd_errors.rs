@@ -1,7 +1,7 @@
 //! `chaos etcd` connection failures say what happened: a hung endpoint is a timeout (not "a
 //! certificate has expired"), `http://` against a TLS etcd is a protocol mismatch (not "etcd
 //! rejected the client certificate"), and `--cacert` without `--cert/--key` names the missing
-//! flags (not just "no kind cluster `kind`"). Against a real etcd (tests/support/etcd.rs) and
+//! flags (not just "no kind cluster `kind`"). Against a real etcd (tests/it/support/etcd.rs) and
 //! a TCP listener that accepts connections and never answers.
 
 use crate::support::etcd as etcd_support;
@@ -9,6 +9,7 @@ use crate::support::etcd as etcd_support;
 use std::net::{TcpListener, TcpStream};
 use std::time::Duration;
 
+use crate::support::chaos_in;
 use etcd_support::TestEtcd;
 
 fn stderr(out: &std::process::Output) -> String {
@@ -18,12 +19,7 @@ fn stderr(out: &std::process::Output) -> String {
 /// `chaos etcd ls /` with these flags and a private state directory.
 fn ls_with(args: &[&str]) -> std::process::Output {
     let state = tempfile::tempdir().expect("tempdir");
-    assert_cmd::Command::new(env!("CARGO_BIN_EXE_chaos"))
-        .env("CHAOS_STATE_DIR", state.path())
-        .env(
-            "CHAOS_LOCK_DIR",
-            std::path::Path::new(&state.path()).join("locks"),
-        )
+    assert_cmd::Command::from_std(chaos_in(state.path()))
         .args(["etcd", "ls", "/"])
         .args(args)
         .timeout(Duration::from_secs(60))
@@ -184,12 +180,7 @@ fn a_run_with_etcd_cacert_alone_names_the_missing_run_flags() {
     std::fs::write(&ca, "not used").expect("ca");
     let playbook = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("tests/fixtures/etcd/delete-key.yaml");
-    let out = assert_cmd::Command::new(env!("CARGO_BIN_EXE_chaos"))
-        .env("CHAOS_STATE_DIR", dir.path().join("state"))
-        .env(
-            "CHAOS_LOCK_DIR",
-            std::path::Path::new(&dir.path().join("state")).join("locks"),
-        )
+    let out = assert_cmd::Command::from_std(chaos_in(&dir.path().join("state")))
         .arg("run")
         .arg(&playbook)
         .args(["--cluster", "kc-etcd-errors-no-such-cluster"])

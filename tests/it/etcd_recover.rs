@@ -7,13 +7,13 @@
 
 use crate::support::etcd as etcd_support;
 
-use std::io::Read;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
+use crate::support::wait::read_until;
 use etcd_client::{EventType, WatchOptions};
 use etcd_support::TestEtcd;
 use kind_chaos::backends::etcd::BackupFile;
@@ -21,30 +21,7 @@ use kind_chaos::backends::etcd::BackupFile;
 const KEYS: usize = 20;
 
 fn chaos(etcd: &TestEtcd) -> Command {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_chaos"));
-    let state = etcd.dir.path().join("state");
-    c.env("CHAOS_STATE_DIR", &state)
-        .env("CHAOS_LOCK_DIR", state.join("locks"))
-        .env("CI", "true")
-        .env_remove("RUST_BACKTRACE");
-    c
-}
-
-/// Reads the child's stdout until it shows `needle`.
-fn read_until(child: &mut Child, needle: &str) -> String {
-    let deadline = Instant::now() + Duration::from_secs(60);
-    let mut seen = String::new();
-    let out = child.stdout.as_mut().unwrap();
-    let mut buf = [0u8; 512];
-    while !seen.contains(needle) && Instant::now() < deadline {
-        let n = out.read(&mut buf).unwrap();
-        if n == 0 {
-            break;
-        }
-        seen.push_str(&String::from_utf8_lossy(&buf[..n]));
-    }
-    assert!(seen.contains(needle), "never saw `{needle}`: {seen}");
-    seen
+    crate::support::chaos_in(&etcd.dir.path().join("state"))
 }
 
 fn key(i: usize) -> Vec<u8> {
@@ -75,7 +52,7 @@ async fn run_killed_after_the_delete(etcd: &TestEtcd, until_killed: impl AsyncFn
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    read_until(&mut child, "sleep 5m");
+    read_until(&mut child, "sleep 5m", Duration::from_secs(60));
     until_killed().await;
     child.kill().unwrap();
     child.wait().unwrap();

@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use kind_chaos::engine::undo::UndoRecord;
 use kind_chaos::journal::Line;
-use support::chaos_bin;
+use support::{chaos_bin, chaos_in};
 
 use crate::support;
 
@@ -46,8 +46,7 @@ fn cluster_names_from_flags_and_playbooks_follow_kinds_rule() {
     assert_eq!(code, 2, "{err}");
     assert!(err.contains("cluster-path.yaml:4:10"), "{err}");
     assert!(err.contains(rule), "{err}");
-    let out = chaos_bin()
-        .env("CHAOS_STATE_DIR", &state)
+    let out = chaos_in(&state)
         .args(["run", "tests/fixtures/invalid/cluster-path.yaml"])
         .output()
         .unwrap();

@@ -11,8 +11,8 @@ use std::path::{Path, PathBuf};
 use std::process::Output;
 
 use fake_apiserver::{Fault, PodTermination};
-use support::chaos_bin;
 use support::kube::{KubeLab, namespace};
+use support::{chaos_in, text};
 
 fn fixture(name: &str) -> String {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -40,10 +40,8 @@ async fn chaos_run_strict(
     args: &[&str],
     env: &[(&str, &Path)],
 ) -> Output {
-    let mut c = chaos_bin();
-    c.env("CHAOS_STATE_DIR", state)
-        .env("CHAOS_LOCK_DIR", state.join("locks"))
-        .env_remove("KUBECONFIG")
+    let mut c = chaos_in(state);
+    c.env_remove("KUBECONFIG")
         .arg("run")
         .arg(fixture(playbook))
         .args(args);
@@ -53,15 +51,6 @@ async fn chaos_run_strict(
     tokio::task::spawn_blocking(move || c.output().expect("chaos runs"))
         .await
         .expect("joined")
-}
-
-fn text(o: &Output) -> String {
-    format!(
-        "exit {:?}\n--- stdout\n{}\n--- stderr\n{}",
-        o.status.code(),
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    )
 }
 
 fn kubeconfig_arg(lab: &KubeLab) -> Vec<String> {
@@ -277,9 +266,8 @@ async fn a_retained_finalizer_in_a_vanished_namespace_is_recovered_step_by_step(
     assert!(lab.get("v1", "Namespace", None, ns).is_none());
 
     let state = lab.dir.path().join("state");
-    let mut c = chaos_bin();
-    c.env("CHAOS_STATE_DIR", &state)
-        .env_remove("KUBECONFIG")
+    let mut c = chaos_in(&state);
+    c.env_remove("KUBECONFIG")
         .arg("recover")
         .args(kubeconfig_arg(&lab))
         .args(["--allow-context", "kind-test"]);

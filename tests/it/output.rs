@@ -12,6 +12,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
+use support::wait::signal;
 use support::{CliCase, FAKE_KIND, chaos_bin};
 
 /// The writing end of a pipe whose reading end is already closed: every write fails (EPIPE).
@@ -163,15 +164,6 @@ fn await_applied(state: &Path, n: usize, child: &mut Child) {
         assert!(Instant::now() < deadline, "never saw {n} applied change(s)");
         std::thread::sleep(Duration::from_millis(50));
     }
-}
-
-fn signal(child: &Child, sig: &str) {
-    let ok = Command::new("kill")
-        .args([sig, &child.id().to_string()])
-        .status()
-        .unwrap()
-        .success();
-    assert!(ok);
 }
 
 /// Waits for the child to exit (at most 20 s; then kills it and fails).

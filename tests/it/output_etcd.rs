@@ -7,6 +7,7 @@ use crate::support::etcd as etcd_support;
 
 use std::process::{Output, Stdio};
 
+use crate::support::chaos_in;
 use etcd_support::{TestEtcd, chaos};
 
 fn closed() -> std::io::PipeWriter {
@@ -21,12 +22,7 @@ fn text(b: &[u8]) -> String {
 
 /// `chaos etcd SUB...` with stdout closed; asserts exit 0 and no panic.
 fn quietly(etcd: &TestEtcd, sub: &[&str]) -> Output {
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_chaos"))
-        .env("CHAOS_STATE_DIR", etcd.dir.path().join("state"))
-        .env(
-            "CHAOS_LOCK_DIR",
-            std::path::Path::new(&etcd.dir.path().join("state")).join("locks"),
-        )
+    let out = chaos_in(&etcd.dir.path().join("state"))
         .arg("etcd")
         .args(sub)
         .args(etcd.args())
@@ -132,14 +128,8 @@ async fn a_playbook_etcd_delete_names_its_backup_and_rust_log_decides_the_logs()
     )
     .unwrap();
     let run = |env: &[(&str, &str)], extra: &[&str]| {
-        let mut cmd = assert_cmd::Command::new(env!("CARGO_BIN_EXE_chaos"));
-        cmd.env("CHAOS_STATE_DIR", dir.join("state"))
-            .env(
-                "CHAOS_LOCK_DIR",
-                std::path::Path::new(&dir.join("state")).join("locks"),
-            )
-            .env("CI", "true")
-            .env_remove("RUST_LOG")
+        let mut cmd = assert_cmd::Command::from_std(chaos_in(&dir.join("state")));
+        cmd.env_remove("RUST_LOG")
             .envs(env.iter().copied())
             .args(extra)
             .arg("run")
@@ -177,14 +167,8 @@ async fn a_playbook_etcd_delete_names_its_backup_and_rust_log_decides_the_logs()
     assert!(!err.contains("backup in"), "RUST_LOG=warn hides it: {err}");
     // Whatever the logs, the JSON report's step names the backup file, and it exists.
     let report = dir.join("report.json");
-    let mut cmd = assert_cmd::Command::new(env!("CARGO_BIN_EXE_chaos"));
+    let mut cmd = assert_cmd::Command::from_std(chaos_in(&dir.join("state")));
     let out = cmd
-        .env("CHAOS_STATE_DIR", dir.join("state"))
-        .env(
-            "CHAOS_LOCK_DIR",
-            std::path::Path::new(&dir.join("state")).join("locks"),
-        )
-        .env("CI", "true")
         .env("RUST_LOG", "off")
         .arg("run")
         .arg(&pb)

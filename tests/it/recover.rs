@@ -1,21 +1,23 @@
 //! The undo journal, `chaos recover`, the one-run-per-cluster lock and the second interrupt,
 //! through the `chaos` binary against the fake cluster. (The fake's state lives in each process,
 //! so these tests check what recover *does* from its output and the journal; the same scenario
-//! against real node containers is in tests/docker_*.rs.)
+//! against real node containers is in tests/it/docker_*.rs.)
 
-use std::io::Read;
 use std::os::unix::fs::PermissionsExt;
 use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::process::{Command, Stdio};
+use std::time::Duration;
 
 use assert_cmd::prelude::*;
 use predicates::prelude::*;
+use support::wait::{read_until, signal, spawn_until};
 use support::{CliCase, FAKE_KIND};
 
 use crate::support;
 
 const CLUSTER: &str = FAKE_KIND;
+/// How long a run may take to reach the step a test waits for.
+const WITHIN: Duration = Duration::from_secs(30);
 
 struct Case(CliCase);
 
@@ -42,50 +44,12 @@ impl Case {
     }
 }
 
-/// Starts a run and returns once its output shows `needle` (it is then inside that step).
-fn spawn_until(mut cmd: Command, needle: &str) -> (Child, String) {
-    let mut child = cmd
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let seen = read_until(&mut child, needle);
-    (child, seen)
-}
-
-/// Reads the child's output until it shows `needle`.
-fn read_until(child: &mut Child, needle: &str) -> String {
-    let deadline = Instant::now() + Duration::from_secs(30);
-    let mut seen = String::new();
-    let out = child.stdout.as_mut().unwrap();
-    let mut buf = [0u8; 512];
-    while !seen.contains(needle) && Instant::now() < deadline {
-        let n = out.read(&mut buf).unwrap();
-        if n == 0 {
-            break;
-        }
-        seen.push_str(&String::from_utf8_lossy(&buf[..n]));
-    }
-    assert!(seen.contains(needle), "never saw `{needle}`: {seen}");
-    seen
-}
-
-fn signal(child: &Child, sig: &str) {
-    assert!(
-        Command::new("kill")
-            .args([sig, &child.id().to_string()])
-            .status()
-            .unwrap()
-            .success()
-    );
-}
-
 const LONG_WAIT: &str = "steps:\n  - name: break\n    kubelet-stop: {node: kind-worker}\n  - node-pause: {node: kind-worker2}\n  - wait:\n      until: {kubelet: {node: kind-worker, running: true}}\n      timeout: 5m\n";
 
 #[test]
 fn after_sigkill_recover_undoes_what_the_journal_owes_and_a_second_recover_is_a_no_op() {
     let case = Case::new(LONG_WAIT, CLUSTER);
-    let (mut child, _) = spawn_until(case.run(&[]), "wait until");
+    let (mut child, _) = spawn_until(case.run(&[]), "wait until", WITHIN);
     signal(&child, "-KILL");
     child.wait().unwrap();
 
@@ -191,7 +155,7 @@ fn a_failed_recovery_says_so_and_exits_5_and_can_be_retried() {
 #[test]
 fn a_second_concurrent_run_on_the_same_cluster_is_refused_and_names_the_first() {
     let case = Case::new(LONG_WAIT, CLUSTER);
-    let (mut first, _) = spawn_until(case.run(&[]), "wait until");
+    let (mut first, _) = spawn_until(case.run(&[]), "wait until", WITHIN);
     let out = case.run(&[]).output().unwrap();
     let err = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(3), "{err}");
@@ -218,10 +182,10 @@ fn a_second_concurrent_run_on_the_same_cluster_is_refused_and_names_the_first() 
 fn a_second_interrupt_during_the_undo_says_what_is_still_owed() {
     let hanging = r#"{"nodes": {"kind-control-plane": {}, "kind-worker": {}, "kind-worker2": {}}, "knobs": {"hang": ["node-unpause"]}}"#;
     let case = Case::new(LONG_WAIT, hanging);
-    let (mut child, _) = spawn_until(case.run(&[]), "wait until");
+    let (mut child, _) = spawn_until(case.run(&[]), "wait until", WITHIN);
     signal(&child, "-TERM");
     // The undo runs newest first and hangs on the pause's undo; interrupt again while it does.
-    read_until(&mut child, "undoing 2 change(s)");
+    read_until(&mut child, "undoing 2 change(s)", WITHIN);
     signal(&child, "-TERM");
     let out = child.wait_with_output().unwrap();
     let err = String::from_utf8_lossy(&out.stderr);
@@ -242,7 +206,7 @@ fn run_id(journal: &std::path::Path) -> String {
 }
 
 fn killed_in_the_wait(case: &Case) -> PathBuf {
-    let (mut child, _) = spawn_until(case.run(&[]), "wait until");
+    let (mut child, _) = spawn_until(case.run(&[]), "wait until", WITHIN);
     signal(&child, "-KILL");
     child.wait().unwrap();
     let journals = case.journals();
@@ -438,7 +402,7 @@ fn two_state_folders_share_one_lock_per_cluster() {
         c.env("CHAOS_LOCK_DIR", locks.path());
         c
     };
-    let (mut first, _) = spawn_until(with_locks(first_case.run(&[])), "wait until");
+    let (mut first, _) = spawn_until(with_locks(first_case.run(&[])), "wait until", WITHIN);
     let out = with_locks(second_case.run(&[])).output().unwrap();
     let err = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(3), "{err}");
@@ -463,7 +427,7 @@ fn a_clean_run_releases_its_lock_without_a_crash_note_for_the_next() {
         .stderr(predicate::str::contains("taking over").not());
     // A run that really died is reported.
     let case = Case::new(LONG_WAIT, CLUSTER);
-    let (mut child, _) = spawn_until(case.run(&[]), "wait until");
+    let (mut child, _) = spawn_until(case.run(&[]), "wait until", WITHIN);
     let pid = child.id();
     signal(&child, "-KILL");
     child.wait().unwrap();
