@@ -115,7 +115,8 @@ if [ "$IMAGES" = 1 ]; then
 fi
 
 export KIND_CHAOS_E2E_CLUSTER="$CLUSTER"
-# The tests share one cluster: one at a time.
+# The tests share one cluster: one at a time. They are the only #[ignore]d tests of the
+# integration test binary (tests/it, module e2e_kind), so --ignored runs just them.
 start=$(date +%s)
-cargo test --test e2e_kind -- --ignored --test-threads=1 "$@"
+cargo test --test it -- --ignored --test-threads=1 "$@"
 log "done in $(($(date +%s) - start))s"
