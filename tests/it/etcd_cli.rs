@@ -6,7 +6,8 @@ use crate::support::etcd as etcd_support;
 
 use std::os::unix::fs::PermissionsExt;
 
-use etcd_support::{TestEtcd, chaos, free_port};
+use crate::support::free_port;
+use etcd_support::{TestEtcd, chaos};
 use k8s_pb::api::core::v1 as core;
 use k8s_pb::apimachinery::pkg::apis::meta::v1 as meta;
 use k8s_pb::apimachinery::pkg::runtime::{TypeMeta, Unknown};

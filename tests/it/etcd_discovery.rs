@@ -261,7 +261,7 @@ async fn discovery_finds_etcd_and_its_credentials_in_the_control_plane() {
     assert_eq!(String::from_utf8_lossy(&out.stdout), "0\n");
 
     // Each flag overrides its part of discovery: a wrong endpoint...
-    let nobody = format!("https://127.0.0.1:{}", etcd_support::free_port());
+    let nobody = format!("https://127.0.0.1:{}", crate::support::free_port());
     let out = chaos(&[
         "ls",
         "/",

@@ -134,11 +134,7 @@ async fn an_unknown_kind_is_exit_4_naming_the_file_and_the_document() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_api_server_that_refuses_connections_is_exit_3_with_its_url() {
     let dir = tempfile::tempdir().unwrap();
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let port = support::free_port();
     let kc: PathBuf = dir.path().join("kubeconfig");
     std::fs::write(
         &kc,

@@ -25,16 +25,10 @@ fn kubeconfig(dir: &Path, context: &str, server: &str, token: &str) -> std::path
     path
 }
 
-/// A port nothing listens on.
-fn closed_port() -> u16 {
-    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    l.local_addr().unwrap().port()
-}
-
 #[tokio::test]
 async fn a_refused_connection_is_unavailable_with_the_url_and_the_reason() {
     let dir = tempfile::tempdir().unwrap();
-    let port = closed_port();
+    let port = support::free_port();
     let server = format!("https://127.0.0.1:{port}");
     let kc = kubeconfig(dir.path(), "kind-test", &server, "SECRET-TOKEN-1");
     let e = connect(CLUSTER, &target(&kc), None).await.err().unwrap();

@@ -171,11 +171,7 @@ impl Connector for Connecting {
 #[tokio::test]
 async fn an_unreachable_api_server_is_exit_3_with_its_url() {
     let dir = tempfile::tempdir().unwrap();
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let port = support::free_port();
     let kc = dir.path().join("kubeconfig");
     std::fs::write(
         &kc,

@@ -13,7 +13,7 @@ use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
 use support::wait::signal;
-use support::{CliCase, FAKE_KIND, chaos_bin};
+use support::{CliCase, FAKE_KIND, assert_no_controls, chaos_bin};
 
 /// The writing end of a pipe whose reading end is already closed: every write fails (EPIPE).
 fn closed() -> PipeWriter {
@@ -365,18 +365,6 @@ fn retained_faults_are_not_shown_as_a_plain_pass() {
 /// The bytes of a playbook that carry terminal escapes: a step description quoting a node name
 /// with ESC sequences (clear screen, set the window title) and a C1 CSI.
 const HOSTILE: &str = "steps:\n  - assert: {kubelet: {node: \"kind-worker\\e[2J\\e]0;pwned\\a\\u009b31m\", running: true}}\n";
-
-fn assert_no_controls(what: &str, bytes: &[u8]) {
-    let s = text(bytes);
-    let bad: Vec<char> = s
-        .chars()
-        .filter(|c| c.is_control() && *c != '\n' && *c != '\t')
-        .collect();
-    assert!(
-        bad.is_empty(),
-        "{what} has raw control characters {bad:?}:\n{s}"
-    );
-}
 
 #[test]
 fn control_bytes_from_a_playbook_never_reach_the_terminal() {

@@ -7,7 +7,7 @@ use crate::support::etcd as etcd_support;
 
 use std::process::{Output, Stdio};
 
-use crate::support::chaos_in;
+use crate::support::{assert_no_controls, chaos_in};
 use etcd_support::{TestEtcd, chaos};
 
 fn closed() -> std::io::PipeWriter {
@@ -61,18 +61,6 @@ async fn every_etcd_command_finishes_its_work_with_stdout_gone() {
     assert_eq!(etcd.value(b"/out/k0001").await, None, "del did its work");
     quietly(&etcd, &["restore", backup.to_str().unwrap()]);
     assert_eq!(etcd.value(b"/out/k0299").await, Some(vec![b'v'; 32]));
-}
-
-fn assert_no_controls(what: &str, bytes: &[u8]) {
-    let s = text(bytes);
-    let bad: Vec<char> = s
-        .chars()
-        .filter(|c| c.is_control() && *c != '\n' && *c != '\t')
-        .collect();
-    assert!(
-        bad.is_empty(),
-        "{what}: raw control characters {bad:?} in\n{s}"
-    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

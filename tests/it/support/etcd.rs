@@ -5,7 +5,6 @@
 //! Nothing skips: a missing `etcd` binary fails the test and says how to install it
 //! (`scripts/setup.sh`). `ETCD_BIN` overrides the binary.
 
-use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -15,6 +14,8 @@ use rcgen::{
     BasicConstraints, CertificateParams, DnType, ExtendedKeyUsagePurpose, IsCa, Issuer, KeyPair,
     KeyUsagePurpose,
 };
+
+use super::free_port;
 
 /// A certificate authority made for a test.
 pub struct Ca {
@@ -78,13 +79,6 @@ pub fn etcd_bin() -> PathBuf {
         "the etcd tests need a real etcd and `etcd` is not on PATH: run scripts/setup.sh \
          (Debian: apt-get install etcd-server etcd-client), or set ETCD_BIN"
     );
-}
-
-pub fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("a free port")
 }
 
 /// A running etcd; every file a test needs is in `dir`.

@@ -134,5 +134,28 @@ pub fn text(o: &Output) -> String {
     )
 }
 
+/// A port on 127.0.0.1 that nothing listened on a moment ago (for a server to start on, or
+/// for a client to be refused).
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free port")
+}
+
+/// Fails the test when `bytes` (as text) hold control characters other than newline and
+/// tab: escapes from hostile input must never reach a terminal raw.
+pub fn assert_no_controls(what: &str, bytes: &[u8]) {
+    let s = String::from_utf8_lossy(bytes);
+    let bad: Vec<char> = s
+        .chars()
+        .filter(|c| c.is_control() && *c != '\n' && *c != '\t')
+        .collect();
+    assert!(
+        bad.is_empty(),
+        "{what} has raw control characters {bad:?}:\n{s}"
+    );
+}
+
 /// A fake kind cluster `kind` with three nodes, as JSON for `--fake-cluster`.
 pub const FAKE_KIND: &str = r#"{"nodes": {"kind-control-plane": {"role": "control-plane"}, "kind-worker": {}, "kind-worker2": {}}}"#;
