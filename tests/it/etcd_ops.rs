@@ -8,8 +8,8 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
-use etcd_client::{EventType, WatchOptions};
-use etcd_support::TestEtcd;
+use etcd_client::WatchOptions;
+use etcd_support::{TestEtcd, deletions};
 use kind_chaos::backends::EtcdSelector;
 use kind_chaos::backends::etcd::{BackupFile, DeleteReport};
 
@@ -98,33 +98,11 @@ async fn race(every: Duration) -> DeleteReport {
         .header()
         .unwrap()
         .revision();
-    let mut watch = raw
-        .watch(
-            "/race/hot",
-            Some(
-                WatchOptions::new()
-                    .with_start_revision(start)
-                    .with_prev_key(),
-            ),
-        )
+    let removed: Vec<Vec<u8>> = deletions(&mut raw, WatchOptions::new(), "/race/hot", start, end)
         .await
-        .unwrap();
-    let mut removed: Vec<Vec<u8>> = Vec::new();
-    let mut seen = 0;
-    while seen < end {
-        let msg = tokio::time::timeout(Duration::from_secs(5), watch.message())
-            .await
-            .expect("the watch replays history")
-            .unwrap()
-            .expect("a watch response");
-        for ev in msg.events() {
-            let kv = ev.kv().unwrap();
-            seen = seen.max(kv.mod_revision());
-            if ev.event_type() == EventType::Delete {
-                removed.push(ev.prev_kv().expect("prev_kv").value().to_vec());
-            }
-        }
-    }
+        .into_iter()
+        .map(|(_, value)| value)
+        .collect();
     let hot_backup: Vec<&Vec<u8>> = deleted
         .iter()
         .filter(|(k, _)| k == b"/race/hot")

@@ -14,8 +14,8 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use crate::support::wait::read_until;
-use etcd_client::{EventType, WatchOptions};
-use etcd_support::TestEtcd;
+use etcd_client::WatchOptions;
+use etcd_support::{TestEtcd, deletions};
 use kind_chaos::backends::etcd::BackupFile;
 
 const KEYS: usize = 20;
@@ -143,35 +143,16 @@ async fn a_run_killed_before_applied_is_recovered_with_exactly_the_deleted_value
         .header()
         .unwrap()
         .revision();
-    let mut watch = raw
-        .watch(
-            "/w/k",
-            Some(
-                WatchOptions::new()
-                    .with_prefix()
-                    .with_start_revision(start)
-                    .with_prev_key(),
-            ),
-        )
-        .await
-        .unwrap();
-    let mut deleted: std::collections::BTreeMap<Vec<u8>, Vec<u8>> = Default::default();
-    let mut seen = 0;
-    while seen < now {
-        let msg = tokio::time::timeout(Duration::from_secs(5), watch.message())
-            .await
-            .expect("the watch replays history")
-            .unwrap()
-            .expect("a watch response");
-        for ev in msg.events() {
-            let kv = ev.kv().unwrap();
-            seen = seen.max(kv.mod_revision());
-            if ev.event_type() == EventType::Delete {
-                let prev = ev.prev_kv().expect("prev_kv");
-                deleted.insert(prev.key().to_vec(), prev.value().to_vec());
-            }
-        }
-    }
+    let deleted: std::collections::BTreeMap<Vec<u8>, Vec<u8>> = deletions(
+        &mut raw,
+        WatchOptions::new().with_prefix(),
+        "/w/k",
+        start,
+        now,
+    )
+    .await
+    .into_iter()
+    .collect();
     assert_eq!(deleted.len(), KEYS, "the delete removed every key");
     let mut before = std::collections::BTreeMap::new();
     for i in 0..KEYS {

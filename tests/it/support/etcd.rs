@@ -314,3 +314,34 @@ pub fn chaos(etcd: &TestEtcd, sub: &[&str]) -> assert_cmd::Command {
         .timeout(Duration::from_secs(60));
     cmd
 }
+
+/// etcd's own history of `key` (with `options`, e.g. a prefix) from revision `from` until an
+/// event at revision `to` or later: (key, value before the delete) of each delete, in order.
+pub async fn deletions(
+    raw: &mut etcd_client::Client,
+    options: etcd_client::WatchOptions,
+    key: &str,
+    from: i64,
+    to: i64,
+) -> Vec<(Vec<u8>, Vec<u8>)> {
+    let options = options.with_start_revision(from).with_prev_key();
+    let mut watch = raw.watch(key, Some(options)).await.expect("watch");
+    let mut deleted = Vec::new();
+    let mut seen = 0;
+    while seen < to {
+        let msg = tokio::time::timeout(Duration::from_secs(5), watch.message())
+            .await
+            .expect("the watch replays history")
+            .expect("a watch message")
+            .expect("a watch response");
+        for ev in msg.events() {
+            let kv = ev.kv().expect("an event's key");
+            seen = seen.max(kv.mod_revision());
+            if ev.event_type() == etcd_client::EventType::Delete {
+                let prev = ev.prev_kv().expect("prev_kv");
+                deleted.push((prev.key().to_vec(), prev.value().to_vec()));
+            }
+        }
+    }
+    deleted
+}
