@@ -271,6 +271,7 @@ fn every_hostile_input_is_refused_in_bounded_time_and_memory() {
         ("/dev/zero", PathBuf::from("/dev/zero"), "a device"),
         ("a FIFO", fifo, "a FIFO"),
     ];
+    let _quiet = support::quiet();
     for (what, file, needle) in cases {
         let (code, err, took, rss) = measured(&file);
         eprintln!("{what}: exit {code}, {took:?}, peak {} MiB", rss / 1024);

@@ -134,6 +134,13 @@ pub fn text(o: &Output) -> String {
     )
 }
 
+/// For tests that bound wall time: while held, no test cluster is made or removed (the
+/// heaviest work of this binary, and of other test processes that take the same lock), as
+/// those ran in other binaries, one after the other, before the tests shared one.
+pub fn quiet() -> testcluster::Lifecycle {
+    testcluster::lifecycle()
+}
+
 /// A port on 127.0.0.1 that nothing listened on a moment ago (for a server to start on, or
 /// for a client to be refused).
 pub fn free_port() -> u16 {
