@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Runs the real-kind end-to-end tests: tests/e2e_kind.rs, whose tests are all
+# Runs the real-kind end-to-end tests: tests/it/e2e_kind.rs, whose tests are all
 # #[ignore = "needs a kind cluster"] in the normal suite (scripts/test.sh), against a real kind
 # cluster. They check the Kubernetes backend's scenarios (connecting, the safety rule, the
 # dangling/collected-resources and forced-delete labs, finalizers, watch-driven waits, unknown
