@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Runs the real-kind end-to-end tests: tests/e2e_kind.rs, whose tests are all
+# Runs the real-kind end-to-end tests: tests/it/e2e_kind.rs, whose tests are all
 # #[ignore = "needs a kind cluster"] in the normal suite (scripts/test.sh), against a real kind
 # cluster. They check the Kubernetes backend's scenarios (connecting, the safety rule, the
 # dangling/collected-resources and forced-delete labs, finalizers, watch-driven waits, unknown
@@ -115,7 +115,8 @@ if [ "$IMAGES" = 1 ]; then
 fi
 
 export KIND_CHAOS_E2E_CLUSTER="$CLUSTER"
-# The tests share one cluster: one at a time.
+# The tests share one cluster: one at a time. They are the only #[ignore]d tests of the
+# integration test binary (tests/it, module e2e_kind), so --ignored runs just them.
 start=$(date +%s)
-cargo test --test e2e_kind -- --ignored --test-threads=1 "$@"
+cargo test --test it -- --ignored --test-threads=1 "$@"
 log "done in $(($(date +%s) - start))s"

@@ -1,0 +1,309 @@
+//! The `chaos` binary end to end: every exit code, the report files, `--dry-run`, `--retain`,
+//! and clean errors (no panic, no backtrace) on bad input. Runs use the hidden
+//! `--fake-cluster` hook, which loads the in-memory fake cluster from a JSON file.
+
+use std::path::PathBuf;
+use std::process::Command;
+use std::time::Duration;
+
+use assert_cmd::prelude::*;
+use predicates::prelude::*;
+use support::wait::{signal, spawn_until};
+use support::{CliCase, FAKE_KIND, chaos_bin, chaos_in};
+
+use crate::support;
+
+fn chaos() -> Command {
+    chaos_bin()
+}
+
+const CLUSTER: &str = FAKE_KIND;
+
+struct Case(CliCase);
+
+impl Case {
+    fn new(steps: &str, fake: &str) -> Case {
+        Case(CliCase::new("cli", steps, fake))
+    }
+    fn path(&self, f: &str) -> PathBuf {
+        self.0.path(f)
+    }
+    fn run(&self, extra: &[&str]) -> Command {
+        self.0.run(extra)
+    }
+}
+
+#[test]
+fn exit_0_when_everything_passes_and_faults_are_undone() {
+    let case = Case::new(
+        "steps:\n  - node-pause: {node: kind-worker}\n  - assert: {kubelet: {node: kind-worker, running: true}}\n",
+        CLUSTER,
+    );
+    case.run(&[])
+        .assert()
+        .code(0)
+        .stdout(predicate::str::contains(
+            "✔ undone: unpause node container kind-worker",
+        ))
+        .stdout(predicate::str::contains("passed"));
+}
+
+#[test]
+fn exit_1_when_an_assertion_fails() {
+    let case = Case::new(
+        "steps:\n  - assert: {kubelet: {node: kind-worker, running: false}}\n",
+        CLUSTER,
+    );
+    case.run(&[])
+        .assert()
+        .code(1)
+        .stdout(predicate::str::contains(
+            "expected: kubelet not running on kind-worker",
+        ))
+        .stdout(predicate::str::contains(
+            "observed: kubelet running on kind-worker",
+        ));
+}
+
+#[test]
+fn exit_2_on_an_invalid_playbook_and_nothing_runs() {
+    let case = Case::new("steps:\n  - kubelet-stpo: {node: kind-worker}\n", CLUSTER);
+    case.run(&[])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("p.yaml:6:5"))
+        .stderr(predicate::str::contains("did you mean `kubelet-stop`?"))
+        .stdout(predicate::str::is_empty());
+}
+
+#[test]
+fn exit_2_on_usage_errors() {
+    chaos()
+        .args(["run"])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("Usage"));
+    chaos().args(["frobnicate"]).assert().code(2);
+}
+
+#[test]
+fn validate_gives_one_clear_message_for_broken_files_without_panicking() {
+    for (file, needle) in [
+        ("tests/fixtures/invalid/syntax-error.yaml", "invalid YAML"),
+        (
+            "tests/fixtures/invalid/unknown-top-level-key.yaml",
+            "unknown field `stpes`",
+        ),
+        ("tests/fixtures/invalid/empty.yaml", "the playbook is empty"),
+    ] {
+        let out = chaos().args(["validate", file]).output().unwrap();
+        assert_eq!(out.status.code(), Some(2), "{file}");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(err.matches('×').count(), 1, "{file}: {err}");
+        assert!(err.contains(needle), "{file}: {err}");
+        assert!(
+            err.contains(&format!("{file}:")),
+            "{file} has no location: {err}"
+        );
+        assert!(
+            !err.contains("panicked") && !err.contains("backtrace"),
+            "{err}"
+        );
+    }
+}
+
+#[test]
+fn validate_accepts_every_shipped_playbook() {
+    let mut cmd = chaos();
+    cmd.arg("validate");
+    for e in std::fs::read_dir("playbooks").unwrap() {
+        let p = e.unwrap().path();
+        if p.extension().is_some_and(|x| x == "yaml") {
+            cmd.arg(p);
+        }
+    }
+    cmd.assert()
+        .code(0)
+        .stdout(predicate::str::contains("valid"));
+}
+
+#[test]
+fn exit_3_when_the_environment_is_not_ready() {
+    // No fake: this build has no real backend to connect.
+    let case = Case::new("steps:\n  - node-pause: {node: kind-worker}\n", CLUSTER);
+    chaos_in(&case.path("state"))
+        .arg("run")
+        .arg(case.path("p.yaml"))
+        .assert()
+        .code(3)
+        .stdout(predicate::str::contains(
+            "cannot connect to the node containers of kind cluster `kind`",
+        ));
+    let unreachable = r#"{"nodes": {"kind-worker": {}}, "knobs": {"unavailable": ["nodes"]}}"#;
+    let case = Case::new("steps:\n  - node-pause: {node: kind-worker}\n", unreachable);
+    case.run(&[]).assert().code(3);
+}
+
+#[test]
+fn exit_4_when_a_fault_cannot_be_carried_out_and_earlier_faults_are_rolled_back() {
+    let case = Case::new(
+        "steps:\n  - node-pause: {node: kind-worker}\n  - kubelet-stop: {node: kind-worker7}\n",
+        CLUSTER,
+    );
+    case.run(&[])
+        .assert()
+        .code(4)
+        .stdout(predicate::str::contains(
+            "no node `kind-worker7`; the cluster has kind-control-plane, kind-worker, kind-worker2",
+        ))
+        .stdout(predicate::str::contains(
+            "✔ undone: unpause node container kind-worker",
+        ));
+}
+
+#[test]
+fn exit_5_when_an_undo_fails_and_it_is_said_loudly() {
+    let fake = r#"{"nodes": {"kind-worker": {}}, "knobs": {"fail_next": [{"op": "node-unpause", "message": "No such container"}]}}"#;
+    let case = Case::new("steps:\n  - node-pause: {node: kind-worker}\n", fake);
+    case.run(&[])
+        .assert()
+        .code(5)
+        .stderr(predicate::str::contains("ROLLBACK FAILED"))
+        .stderr(predicate::str::contains(
+            "unpause node container kind-worker: No such container",
+        ));
+}
+
+#[test]
+fn exit_130_on_sigterm_after_undoing() {
+    let case = Case::new(
+        "steps:\n  - node-pause: {node: kind-worker}\n  - wait:\n      until: {kubelet: {node: kind-worker, running: false}}\n      timeout: 5m\n",
+        CLUSTER,
+    );
+    let json = case.path("report.json");
+    // Wait until the run is inside the wait (its line is printed), then interrupt it.
+    let (child, seen) = spawn_until(
+        case.run(&["--json", json.to_str().unwrap()]),
+        "wait until",
+        Duration::from_secs(20),
+    );
+    signal(&child, "-TERM");
+    let out = child.wait_with_output().unwrap();
+    let stdout = format!("{seen}{}", String::from_utf8_lossy(&out.stdout));
+    assert_eq!(out.status.code(), Some(130), "{stdout}");
+    assert!(
+        stdout.contains("✔ undone: unpause node container kind-worker"),
+        "{stdout}"
+    );
+    let report: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(json).unwrap()).unwrap();
+    assert_eq!(report["exit_code"], 130);
+    assert_eq!(report["playbooks"][0]["status"], "interrupted");
+}
+
+#[test]
+fn json_and_junit_reports_are_written() {
+    let case = Case::new(
+        "steps:\n  - assert: {kubelet: {node: kind-worker, running: false}}\n",
+        CLUSTER,
+    );
+    let (json, junit) = (case.path("r.json"), case.path("r.xml"));
+    case.run(&[
+        "--json",
+        json.to_str().unwrap(),
+        "--junit",
+        junit.to_str().unwrap(),
+    ])
+    .assert()
+    .code(1);
+    let report: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    assert_eq!(report["schema"], "kind-chaos.dev/report/v1");
+    assert_eq!(report["playbooks"][0]["steps"][0]["status"], "failed");
+    let xml = std::fs::read_to_string(&junit).unwrap();
+    assert!(xml.contains("<testsuite name=\"cli\""), "{xml}");
+    assert!(
+        xml.contains("<failure message=\"expected kubelet not running on kind-worker"),
+        "{xml}"
+    );
+}
+
+#[test]
+fn retain_prints_what_was_left_faulted() {
+    let case = Case::new("steps:\n  - node-pause: {node: kind-worker}\n", CLUSTER);
+    case.run(&["--retain"])
+        .assert()
+        .code(0)
+        .stdout(predicate::str::contains(
+            "⚠ left in place (--retain): unpause node container kind-worker",
+        ))
+        .stderr(predicate::str::contains(
+            "left faulted on purpose (--retain)",
+        ));
+}
+
+#[test]
+fn dry_run_prints_the_plan_of_every_playbook_and_touches_nothing() {
+    let mut cmd = chaos();
+    cmd.args(["run", "--dry-run"]);
+    let mut n = 0;
+    for e in std::fs::read_dir("playbooks").unwrap() {
+        let p = e.unwrap().path();
+        if p.extension().is_some_and(|x| x == "yaml") {
+            cmd.arg(&p);
+            n += 1;
+        }
+    }
+    let out = cmd.output().unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(text.matches("\nsteps:\n").count(), n, "{text}");
+    assert!(
+        text.contains("undo: make the kubelet executable again on k8splayground-worker"),
+        "{text}"
+    );
+}
+
+#[test]
+fn dry_run_of_every_action_is_pinned() {
+    let out = chaos()
+        .args(["run", "--dry-run", "tests/fixtures/valid/every-action.yaml"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    insta::assert_snapshot!(String::from_utf8_lossy(&out.stdout));
+}
+
+#[test]
+fn schema_and_completions_print() {
+    chaos()
+        .arg("schema")
+        .assert()
+        .code(0)
+        .stdout(predicate::str::contains(
+            "\"title\": \"kind-chaos playbook\"",
+        ));
+    chaos()
+        .args(["completions", "bash"])
+        .assert()
+        .code(0)
+        .stdout(predicate::str::contains("chaos"));
+}
+
+#[test]
+fn version_names_the_commit_it_was_built_from() {
+    let out = chaos().arg("--version").output().unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    let text = String::from_utf8_lossy(&out.stdout).to_string();
+    let head = Command::new("git")
+        .args(["rev-parse", "--short=12", "HEAD"])
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .output()
+        .unwrap();
+    assert!(head.status.success(), "the tests run in a git checkout");
+    let head = String::from_utf8_lossy(&head.stdout).trim().to_string();
+    assert!(
+        text.starts_with(&format!("chaos {} ({head}", env!("CARGO_PKG_VERSION"))),
+        "{text}"
+    );
+}

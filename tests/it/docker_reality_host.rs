@@ -1,0 +1,228 @@
+//! Node reality read from the host's `/proc` against the exec path, on real Docker with the
+//! kind-like test cluster (`scripts/testcluster.sh`). These tests need root on the Docker
+//! host (that is what the host path needs); they fail, not skip, without it. Each test owns
+//! its nodes: worker 1 pods and the kubelet, worker 2 a task without CRI annotations,
+//! worker 3 pause, worker 4 a stand-in crictl.
+
+use crate::support::testcluster;
+
+use std::time::{Duration, Instant};
+
+use kind_chaos::backends::docker::{DockerNodes, NodeSnapshot, ReadVia};
+use kind_chaos::backends::{ContainerAction, KubeletAction, NodeOps, NodeReality, RealitySource};
+use testcluster::{TestCluster, shared};
+
+const CLUSTER: &str = "kc-hostreal";
+
+fn cluster() -> &'static TestCluster {
+    shared(CLUSTER, 4)
+}
+
+async fn nodes() -> DockerNodes {
+    cluster().backend().await
+}
+
+async fn one(n: &DockerNodes, node: &str, via: ReadVia) -> NodeSnapshot {
+    let mut s = n.snapshot_via(Some(node), via).await.unwrap();
+    assert_eq!(s.len(), 1);
+    s.remove(0)
+}
+
+/// The node read both ways: the same reality, each saying how it was read.
+async fn both(n: &DockerNodes, node: &str) -> NodeReality {
+    let host = one(n, node, ReadVia::Host).await;
+    let exec = one(n, node, ReadVia::Exec).await;
+    assert_eq!(host.source, Some(RealitySource::HostProc));
+    assert_eq!(exec.source, Some(RealitySource::Exec));
+    let host = host.reality.unwrap();
+    assert_eq!(
+        host,
+        exec.reality.unwrap(),
+        "host path vs exec path on {node}"
+    );
+    // Auto picks the host path for a node it can read.
+    assert_eq!(
+        one(n, node, ReadVia::Auto).await.source,
+        Some(RealitySource::HostProc)
+    );
+    host
+}
+
+/// An application container in a sandbox, as the CRI would make it: its OCI spec carries the
+/// CRI's annotations naming it and its sandbox.
+fn app_container(c: &TestCluster, node: &str, sandbox: &str, id: &str, name: &str) {
+    c.docker_exec_ok(
+        node,
+        &[
+            "sh",
+            "-c",
+            "exec ctr -n k8s.io run -d --snapshotter \"$(cat /run/kind-chaos/snapshotter)\" \
+             --label io.cri-containerd.kind=container \
+             --annotation io.kubernetes.cri.container-type=container \
+             --annotation io.kubernetes.cri.container-name=\"$3\" \
+             --annotation io.kubernetes.cri.sandbox-id=\"$2\" \
+             docker.io/library/kind-chaos-pause:test \"$1\" /bin/sleep infinity",
+            "sh",
+            id,
+            sandbox,
+            name,
+        ],
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn both_paths_agree_on_pods_stopped_tasks_and_the_kubelet() {
+    let c = cluster();
+    let n = nodes().await;
+    let w = c.worker(1);
+    let cp = c.control_plane();
+    let alpha = c.pod(&w, "t-host", "alpha", "uid-alpha");
+    let beta = c.pod(&w, "t-host", "beta", "uid-beta");
+    c.pod(&cp, "t-host", "delta", "uid-delta");
+    app_container(c, &w, &alpha, &format!("a{:063x}", 1), "app");
+    let stopped = format!("a{:063x}", 2);
+    app_container(c, &w, &alpha, &stopped, "sidecar");
+    // A task whose process is gone but not deleted: its bundle stays, its container is not
+    // running.
+    c.docker_exec_ok(
+        &w,
+        &[
+            "ctr", "-n", "k8s.io", "tasks", "kill", "-s", "KILL", &stopped,
+        ],
+    );
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        let ls = c.docker_exec_ok(&w, &["ctr", "-n", "k8s.io", "tasks", "ls"]);
+        if ls
+            .lines()
+            .any(|l| l.starts_with(&stopped) && l.contains("STOPPED"))
+        {
+            break;
+        }
+        assert!(Instant::now() < deadline, "{ls}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+
+    let r = both(&n, &w).await;
+    assert!(r.kubelet_running);
+    let pods: Vec<(&str, bool, Vec<String>)> = r
+        .sandboxes
+        .iter()
+        .map(|s| (s.pod.name.as_str(), s.live, s.containers.clone()))
+        .collect();
+    assert_eq!(
+        pods,
+        vec![
+            ("alpha", true, vec!["app".to_string()]),
+            ("beta", true, vec![])
+        ]
+    );
+    // Each sandbox has its shim (the containers join their sandbox's).
+    for id in [&alpha, &beta] {
+        assert!(r.shims.iter().any(|s| &s.sandbox_id == id), "{r:#?}");
+    }
+    let on_cp = both(&n, &cp).await;
+    assert!(on_cp.sandboxes.iter().any(|s| s.pod.name == "delta"));
+
+    // A stopped kubelet reads the same both ways.
+    n.kubelet(&w, KubeletAction::Stop).await.unwrap();
+    let r = both(&n, &w).await;
+    assert!(!r.kubelet_running);
+    n.kubelet(&w, KubeletAction::Start).await.unwrap();
+    assert!(both(&n, &w).await.kubelet_running);
+
+    // Removing a pod removes it from both.
+    c.unpod(&w, &beta);
+    let r = both(&n, &w).await;
+    assert!(r.sandboxes.iter().all(|s| s.id != beta));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_task_without_cri_annotations_is_read_by_exec_for_that_node_only() {
+    let c = cluster();
+    let n = nodes().await;
+    let w = c.worker(2);
+    c.pod(&w, "t-bare", "annotated", "uid-annotated");
+    assert_eq!(
+        one(&n, &w, ReadVia::Auto).await.source,
+        Some(RealitySource::HostProc)
+    );
+    // A sandbox with the CRI's labels but no annotations in its OCI spec.
+    let bare = c.bare_sandbox(&w, "t-bare", "epsilon", "uid-epsilon");
+    let host = one(&n, &w, ReadVia::Host).await;
+    let err = host.reality.unwrap_err();
+    assert!(
+        err.message.contains("no CRI annotations"),
+        "{}",
+        err.message
+    );
+    let auto = one(&n, &w, ReadVia::Auto).await;
+    assert_eq!(auto.source, Some(RealitySource::Exec));
+    let auto = auto.reality.unwrap();
+    let exec = one(&n, &w, ReadVia::Exec).await.reality.unwrap();
+    assert_eq!(auto, exec);
+    let eps = auto.sandboxes.iter().find(|s| s.id == bare).unwrap();
+    assert_eq!((eps.pod.name.as_str(), eps.live), ("epsilon", true));
+    // The other nodes are still read from the host.
+    let all = n.snapshot_via(None, ReadVia::Auto).await.unwrap();
+    let cp = all
+        .iter()
+        .find(|s| s.node.name == c.control_plane())
+        .unwrap();
+    assert_eq!(cp.source, Some(RealitySource::HostProc));
+    // Once it is gone, the host path reads this node again.
+    c.unpod(&w, &bare);
+    both(&n, &w).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_paused_node_is_reported_paused_without_hanging() {
+    let c = cluster();
+    let n = nodes().await;
+    let w = c.worker(3);
+    c.pod(&w, "t-pause", "frozen", "uid-frozen");
+    both(&n, &w).await;
+    n.container(&w, ContainerAction::Pause).await.unwrap();
+    let started = Instant::now();
+    let host = one(&n, &w, ReadVia::Host).await;
+    let exec = one(&n, &w, ReadVia::Exec).await;
+    let (h, e) = (host.reality.unwrap_err(), exec.reality.unwrap_err());
+    assert_eq!(h.message, e.message);
+    assert!(h.message.contains("paused"), "{}", h.message);
+    // Past Docker's state, the host read itself sees the frozen cgroup.
+    let direct = n.read_from_host(&w).await.unwrap_err();
+    assert_eq!(direct.message, e.message);
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "{:?}",
+        started.elapsed()
+    );
+    n.container(&w, ContainerAction::Unpause).await.unwrap();
+    assert!(both(&n, &w).await.kubelet_running);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_node_with_crictl_is_read_by_exec() {
+    let c = cluster();
+    let n = nodes().await;
+    let w = c.worker(4);
+    c.pod(&w, "t-crictl", "real", "uid-real");
+    c.docker_exec_ok(
+        &w,
+        &[
+            "sh",
+            "-c",
+            "printf '#!/bin/sh\\nexit 1\\n' >/usr/local/bin/crictl && chmod +x /usr/local/bin/crictl",
+        ],
+    );
+    let host = one(&n, &w, ReadVia::Host).await;
+    let err = host.reality.unwrap_err();
+    assert!(err.message.contains("crictl"), "{}", err.message);
+    let auto = one(&n, &w, ReadVia::Auto).await;
+    assert_eq!(auto.source, Some(RealitySource::Exec));
+    // This crictl fails, so the exec path reads the bundles: the same pod either way.
+    let auto = auto.reality.unwrap();
+    assert!(auto.sandboxes.iter().any(|s| s.pod.name == "real"));
+    c.docker_exec_ok(&w, &["rm", "/usr/local/bin/crictl"]);
+    assert_eq!(both(&n, &w).await, auto);
+}

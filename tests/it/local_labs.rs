@@ -1,0 +1,371 @@
+//! Every lab playbook of playbooks/ end to end on the local cluster (`scripts/testcluster.sh
+//! up NAME --api`: the served fake API server and crates/kubelet on real containerd), as
+//! `scripts/run.sh` runs them without kind. Each test starts its own cluster (kc-lab-*), so
+//! the long kubelet-failure lab (300 s tolerations) runs while the others do, on the test
+//! binary's pool of threads (one per core).
+//!
+//! The playbooks run unmodified except for one textual change: the cluster name
+//! `k8splayground` (in `cluster:` and in node names) becomes the test's cluster, in a copy of
+//! playbooks/ in a temporary folder. Each run must exit 0 with every playbook `passed` in its
+//! JSON report. Beside the labs, the issue's "Show" items: a pod ignoring SIGTERM deleted with
+//! a 3 s grace period ends with exit code 137 no sooner than 3 s after the delete while one
+//! exiting on SIGTERM ends with 0 at once (through kubectl and through a playbook), and the
+//! kubelet-failure lab's eviction comes after the 300 s toleration.
+//!
+//! Needs Docker, /usr/bin/kubectl and the lab images (built with scripts/build-images.sh when
+//! missing); fails, never skips, without them. The etcd-delete-* labs need the API server's
+//! storage in etcd and are not run here yet. Clusters are removed at exit
+//! (`KIND_CHAOS_KEEP_TESTCLUSTER=1` keeps them), by support::testcluster.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+use crate::support::local_api::{all_lab_images, kubectl_at, lab_images, run_script};
+use crate::support::testcluster;
+
+const KUBECTL: &str = "/usr/bin/kubectl";
+
+/// A local cluster with the lab images loaded and a copy of playbooks/ naming it.
+struct Lab {
+    cluster: String,
+    dir: tempfile::TempDir,
+    kubeconfig: PathBuf,
+}
+
+impl Lab {
+    fn start(cluster: &str) -> Lab {
+        assert!(
+            Path::new(KUBECTL).exists(),
+            "{KUBECTL} is missing: the local cluster is checked with the real kubectl"
+        );
+        let t0 = Instant::now();
+        testcluster::start(cluster, &["--workers", "2", "--api"]);
+        eprintln!("{cluster}: up --api in {:?}", t0.elapsed());
+        let images = all_lab_images();
+        lab_images(&images);
+        let dir = tempfile::tempdir().expect("tempdir");
+        let lab = Lab {
+            cluster: cluster.to_string(),
+            kubeconfig: PathBuf::from(run_script(&["kubeconfig", cluster]).trim()),
+            dir,
+        };
+        let mut args = vec!["load-image", "--cluster", cluster];
+        args.extend(images.iter().map(String::as_str));
+        let out = lab.chaos(&args);
+        assert!(out.status.success(), "chaos load-image: {}", text(&out));
+        lab.copy_playbooks();
+        lab
+    }
+
+    /// playbooks/ (and its manifests) with `k8splayground` renamed to this cluster.
+    fn copy_playbooks(&self) {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("playbooks");
+        for sub in ["", "manifests"] {
+            let to = self.dir.path().join("playbooks").join(sub);
+            std::fs::create_dir_all(&to).expect("mkdir");
+            for entry in std::fs::read_dir(root.join(sub)).expect("playbooks") {
+                let path = entry.expect("entry").path();
+                if path.is_file() {
+                    let body = std::fs::read_to_string(&path).expect("read");
+                    let body = body.replace("k8splayground", &self.cluster);
+                    std::fs::write(to.join(path.file_name().expect("name")), body).expect("write");
+                }
+            }
+        }
+    }
+
+    fn playbook(&self, name: &str) -> PathBuf {
+        self.dir
+            .path()
+            .join("playbooks")
+            .join(format!("{name}.yaml"))
+    }
+
+    /// `chaos ARGS` with private state and lock folders, finding the cluster through Docker.
+    fn chaos(&self, args: &[&str]) -> Output {
+        let home = self.dir.path().join("home");
+        let state = self.dir.path().join("state");
+        let lock = self.dir.path().join("lock");
+        for d in [&home, &state, &lock] {
+            std::fs::create_dir_all(d).expect("mkdir");
+        }
+        Command::new(env!("CARGO_BIN_EXE_chaos"))
+            .args(args)
+            .env("HOME", &home)
+            .env("CHAOS_STATE_DIR", &state)
+            .env("CHAOS_LOCK_DIR", &lock)
+            .env_remove("KUBECONFIG")
+            .output()
+            .expect("run chaos")
+    }
+
+    /// Runs the labs in one `chaos run` and asserts exit 0 and `passed` for each in the
+    /// JSON report. Returns the report.
+    fn run_labs(&self, labs: &[&str]) -> Value {
+        let report = self.dir.path().join(format!("{}.json", labs.join("+")));
+        let files: Vec<PathBuf> = labs.iter().map(|l| self.playbook(l)).collect();
+        let mut args = vec!["run", "--json", report.to_str().expect("utf-8")];
+        args.extend(files.iter().map(|f| f.to_str().expect("utf-8")));
+        let t0 = Instant::now();
+        let out = self.chaos(&args);
+        eprintln!("{}: {labs:?} in {:?}", self.cluster, t0.elapsed());
+        let json: Value = serde_json::from_str(
+            &std::fs::read_to_string(&report)
+                .unwrap_or_else(|e| panic!("no JSON report ({e}):\n{}", text(&out))),
+        )
+        .expect("report json");
+        let statuses: Vec<(String, String)> = json["playbooks"]
+            .as_array()
+            .expect("playbooks")
+            .iter()
+            .map(|p| {
+                (
+                    p["name"].as_str().unwrap_or("").to_string(),
+                    p["status"].as_str().unwrap_or("").to_string(),
+                )
+            })
+            .collect();
+        let names: Vec<&str> = statuses.iter().map(|(n, _)| n.as_str()).collect();
+        assert_eq!(names, labs, "the report lists each lab");
+        assert!(
+            out.status.success() && statuses.iter().all(|(_, s)| s == "passed"),
+            "labs on {}: exit {:?}, {statuses:?}\n{}",
+            self.cluster,
+            out.status.code(),
+            text(&out)
+        );
+        assert_eq!(json["exit_code"], 0);
+        json
+    }
+
+    fn kubectl(&self, args: &[&str], stdin: Option<&str>) -> Output {
+        kubectl_at(KUBECTL, &self.kubeconfig, args, stdin)
+    }
+
+    fn kubectl_ok(&self, args: &[&str], stdin: Option<&str>) -> String {
+        let out = self.kubectl(args, stdin);
+        assert!(out.status.success(), "kubectl {args:?}: {}", text(&out));
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+}
+
+fn text(out: &Output) -> String {
+    format!(
+        "stdout:\n{}\nstderr:\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    )
+}
+
+/// The duration of the step called `name` in a playbook of the report.
+fn step_duration(report: &Value, name: &str) -> f64 {
+    report["playbooks"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .flat_map(|p| p["steps"].as_array().into_iter().flatten())
+        .find(|s| s["name"] == name)
+        .and_then(|s| s["duration"].as_f64())
+        .unwrap_or_else(|| panic!("no step {name} in the report"))
+}
+
+#[test]
+fn kubelet_failure_lab_evicts_after_the_toleration_and_cleans_up_its_ghosts() {
+    let lab = Lab::start("kc-lab-kubelet");
+    let report = lab.run_labs(&["kubelet-failure"]);
+    // The wait began when the node was Unknown and tainted; the taint manager deletes the
+    // pod 300 s after it saw the taint (DefaultTolerationSeconds).
+    let waited = step_duration(&report, "tolerations-expire");
+    assert!(
+        (285.0..330.0).contains(&waited),
+        "the pod was evicted {waited} s after the node was tainted, not after ~300 s"
+    );
+    let events: Value = serde_json::from_str(&lab.kubectl_ok(
+        &[
+            "get",
+            "events",
+            "-n",
+            "default",
+            "--field-selector",
+            "reason=TaintManagerEviction",
+            "-o",
+            "json",
+        ],
+        None,
+    ))
+    .expect("events json");
+    let evicted = events["items"].as_array().map_or(0, Vec::len);
+    assert!(evicted >= 1, "no TaintManagerEviction event: {events}");
+}
+
+#[test]
+fn pod_behaviour_labs_pass() {
+    let lab = Lab::start("kc-lab-pods");
+    lab.run_labs(&[
+        "pod-termination",
+        "args-vs-command",
+        "restart-policy",
+        "stop-signal",
+        "shell-form",
+        "pause-container",
+    ]);
+}
+
+#[test]
+fn namespace_and_node_labs_pass() {
+    let lab = Lab::start("kc-lab-nodes");
+    lab.run_labs(&[
+        "collected-resources",
+        "dangling-resources",
+        "node-faults",
+        "delete-pod-while-kubelet-down",
+    ]);
+    grace_periods_through_kubectl(&lab);
+    grace_periods_through_a_playbook(&lab);
+}
+
+const IGNORES_SIGTERM: &str = r#"{"apiVersion": "v1", "kind": "Pod",
+ "metadata": {"name": "ignores-sigterm", "namespace": "default", "finalizers": ["kind-chaos.dev/hold"]},
+ "spec": {"terminationGracePeriodSeconds": 30, "containers": [{"name": "sh",
+   "image": "kind-chaos/small-entrypoint-shell:0.1.0", "imagePullPolicy": "Never",
+   "command": ["sh", "-c", "while true; do sleep 1; done"]}]}}"#;
+
+const EXITS_ON_SIGTERM: &str = r#"{"apiVersion": "v1", "kind": "Pod",
+ "metadata": {"name": "exits-on-sigterm", "namespace": "default", "finalizers": ["kind-chaos.dev/hold"]},
+ "spec": {"terminationGracePeriodSeconds": 30, "containers": [{"name": "probe",
+   "image": "kind-chaos/small-entrypoint-exec:0.1.0", "imagePullPolicy": "Never"}]}}"#;
+
+/// Creates the pod, waits until it runs, deletes it with a 3 s grace period and returns how
+/// long until the API reported its container terminated, and that state.
+fn delete_and_time(lab: &Lab, manifest: &str, name: &str) -> (Duration, Value) {
+    lab.kubectl_ok(&["create", "--validate=false", "-f", "-"], Some(manifest));
+    let ready = Instant::now();
+    loop {
+        let pod: Value =
+            serde_json::from_str(&lab.kubectl_ok(&["get", "pod", name, "-o", "json"], None))
+                .expect("pod json");
+        if pod["status"]["containerStatuses"][0]["state"]["running"].is_object() {
+            break;
+        }
+        assert!(
+            ready.elapsed() < Duration::from_secs(60),
+            "{name} never ran: {pod}"
+        );
+        std::thread::sleep(Duration::from_millis(250));
+    }
+    let t0 = Instant::now();
+    lab.kubectl_ok(
+        &["delete", "pod", name, "--grace-period=3", "--wait=false"],
+        None,
+    );
+    let (took, state) = loop {
+        let pod: Value =
+            serde_json::from_str(&lab.kubectl_ok(&["get", "pod", name, "-o", "json"], None))
+                .expect("pod json");
+        let term = &pod["status"]["containerStatuses"][0]["state"]["terminated"];
+        if term.is_object() {
+            break (t0.elapsed(), term.clone());
+        }
+        assert!(
+            t0.elapsed() < Duration::from_secs(30),
+            "{name} never stopped: {pod}"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    lab.kubectl_ok(
+        &[
+            "patch",
+            "pod",
+            name,
+            "--type=merge",
+            "-p",
+            r#"{"metadata":{"finalizers":null}}"#,
+        ],
+        None,
+    );
+    let gone = Instant::now();
+    while lab.kubectl(&["get", "pod", name], None).status.success() {
+        assert!(gone.elapsed() < Duration::from_secs(30), "{name} stays");
+        std::thread::sleep(Duration::from_millis(250));
+    }
+    (took, state)
+}
+
+fn grace_periods_through_kubectl(lab: &Lab) {
+    let (took, state) = delete_and_time(lab, IGNORES_SIGTERM, "ignores-sigterm");
+    assert_eq!(state["exitCode"], 137, "{state}");
+    assert_eq!(state["reason"], "Error", "{state}");
+    assert!(
+        took >= Duration::from_secs(3),
+        "SIGKILLed after {took:?}, before the 3 s grace period"
+    );
+    assert!(took < Duration::from_secs(10), "took {took:?}");
+
+    let (took, state) = delete_and_time(lab, EXITS_ON_SIGTERM, "exits-on-sigterm");
+    assert_eq!(state["exitCode"], 0, "{state}");
+    assert_eq!(state["reason"], "Completed", "{state}");
+    assert!(took < Duration::from_secs(2), "exit 0 took {took:?}");
+}
+
+fn grace_periods_through_a_playbook(lab: &Lab) {
+    let dir = lab.dir.path().join("playbooks");
+    let pods = format!(
+        "{}\n---\n{}\n",
+        IGNORES_SIGTERM.replace(r#", "finalizers": ["kind-chaos.dev/hold"]"#, ""),
+        EXITS_ON_SIGTERM.replace(r#", "finalizers": ["kind-chaos.dev/hold"]"#, "")
+    );
+    std::fs::write(dir.join("manifests/grace-pods.yaml"), pods).expect("manifest");
+    let playbook = format!(
+        r#"apiVersion: chaos/v1alpha1
+kind: Playbook
+name: grace-period
+cluster: {cluster}
+timeout: 3m
+setup:
+  - apply: manifests/grace-pods.yaml
+  - wait:
+      until:
+        pods: {{name: ignores-sigterm, phase: Running, ready: true, count: 1}}
+      timeout: 1m
+  - wait:
+      until:
+        pods: {{name: exits-on-sigterm, phase: Running, ready: true, count: 1}}
+      timeout: 1m
+steps:
+  - name: hold-ignoring
+    finalizer-add:
+      resource: {{apiVersion: v1, kind: Pod, namespace: default, name: ignores-sigterm}}
+      finalizer: kind-chaos.dev/hold
+  - name: hold-exiting
+    finalizer-add:
+      resource: {{apiVersion: v1, kind: Pod, namespace: default, name: exits-on-sigterm}}
+      finalizer: kind-chaos.dev/hold
+  - name: killed-after-the-grace-period
+    group:
+      - pod-delete: {{name: ignores-sigterm, grace-period: 3s}}
+      - wait:
+          until:
+            pods: {{name: ignores-sigterm, terminating: true, exit-code: 137, reason: Error, count: 1}}
+          timeout: 30s
+          interval: 100ms
+  - assert:
+      duration: {{step: killed-after-the-grace-period, at-least: 3s, at-most: 10s}}
+  - name: exits-at-once
+    group:
+      - pod-delete: {{name: exits-on-sigterm, grace-period: 3s}}
+      - wait:
+          until:
+            pods: {{name: exits-on-sigterm, terminating: true, exit-code: 0, reason: Completed, count: 1}}
+          timeout: 30s
+          interval: 100ms
+  - assert:
+      duration: {{step: exits-at-once, at-most: 2s}}
+"#,
+        cluster = lab.cluster
+    );
+    std::fs::write(dir.join("grace-period.yaml"), playbook).expect("playbook");
+    lab.run_labs(&["grace-period"]);
+}
