@@ -59,9 +59,22 @@ impl fmt::Display for DeError {
 
 impl std::error::Error for DeError {}
 
+/// "expected one of `a`, `b`, ...". The last list worded is kept: a file of thousands of
+/// misspelt steps words the same list of step types once, not once per step.
 fn one_of(expected: &'static [&'static str]) -> String {
-    let list: Vec<String> = expected.iter().map(|e| format!("`{e}`")).collect();
-    format!("expected one of {}", list.join(", "))
+    thread_local! {
+        static LAST: RefCell<Option<(&'static [&'static str], String)>> =
+            const { RefCell::new(None) };
+    }
+    LAST.with_borrow_mut(|last| match last {
+        Some((list, words)) if std::ptr::eq(*list, expected) => words.clone(),
+        _ => {
+            let list: Vec<String> = expected.iter().map(|e| format!("`{e}`")).collect();
+            let words = format!("expected one of {}", list.join(", "));
+            *last = Some((expected, words.clone()));
+            words
+        }
+    })
 }
 
 fn unknown(what: &str, name: &str, expected: &'static [&'static str]) -> DeError {
