@@ -8,7 +8,15 @@ use crate::playbook::model;
 use crate::playbook::values::Signal;
 
 use super::super::backends::Backends;
-use super::{Fault, UndoRecord};
+use super::{Action, Fault, UndoRecord};
+
+/// The fault `action` is, when it is `container-kill`.
+pub fn of(action: &Action) -> Option<Box<dyn Fault + '_>> {
+    let Action::ContainerKill(c) = action else {
+        return None;
+    };
+    Some(Box::new(ContainerKill(c)))
+}
 
 pub struct ContainerKill<'a>(pub &'a model::ContainerKill);
 

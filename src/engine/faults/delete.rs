@@ -8,10 +8,20 @@ use crate::observe::words::pods_target;
 use crate::playbook::model::{self, ResourceRef};
 
 use super::super::backends::Backends;
-use super::{Fault, UndoRecord};
+use super::{Action, Fault, UndoRecord};
 
 fn grace(d: Option<crate::playbook::values::Duration>) -> Option<i64> {
     d.map(|d| i64::try_from(d.0.as_secs()).unwrap_or(i64::MAX))
+}
+
+/// The fault `action` is, when it is one of this family's.
+pub fn of(action: &Action) -> Option<Box<dyn Fault + '_>> {
+    Some(match action {
+        Action::PodDelete(p) => Box::new(PodDelete(p)),
+        Action::NamespaceDelete(n) => Box::new(NamespaceDelete(n)),
+        Action::ResourceDelete(d) => Box::new(ResourceDelete(d)),
+        _ => return None,
+    })
 }
 
 pub struct PodDelete<'a>(pub &'a model::PodDelete);

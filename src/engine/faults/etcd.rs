@@ -10,7 +10,15 @@ use crate::backends::{BackendError, EtcdBackup, EtcdSelector, RestoreReport, Res
 use crate::playbook::model::{self, EtcdTarget};
 
 use super::super::backends::Backends;
-use super::{Fault, UndoRecord};
+use super::{Action, Fault, UndoRecord};
+
+/// The fault `action` is, when it is `etcd-delete`.
+pub fn of(action: &Action) -> Option<Box<dyn Fault + '_>> {
+    let Action::EtcdDelete(e) = action else {
+        return None;
+    };
+    Some(Box::new(EtcdDelete(e)))
+}
 
 pub struct EtcdDelete<'a>(pub &'a model::EtcdDelete);
 

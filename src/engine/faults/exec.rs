@@ -7,7 +7,15 @@ use crate::backends::{BackendError, Result};
 use crate::playbook::model;
 
 use super::super::backends::Backends;
-use super::{Fault, UndoRecord};
+use super::{Action, Fault, UndoRecord};
+
+/// The fault `action` is, when it is `exec`.
+pub fn of(action: &Action) -> Option<Box<dyn Fault + '_>> {
+    let Action::Exec(x) = action else {
+        return None;
+    };
+    Some(Box::new(Exec(x)))
+}
 
 pub struct Exec<'a>(pub &'a model::Exec);
 

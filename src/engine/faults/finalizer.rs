@@ -9,7 +9,17 @@ use crate::backends::{FinalizerOp, Result};
 use crate::playbook::model::{self, ResourceRef};
 
 use super::super::backends::Backends;
-use super::{Fault, UndoRecord};
+use super::{Action, Fault, UndoRecord};
+
+/// The fault `action` is, when it is one of this family's.
+pub fn of(action: &Action) -> Option<Box<dyn Fault + '_>> {
+    Some(match action {
+        Action::FinalizerAdd(f) => Box::new(FinalizerAdd(f)),
+        Action::FinalizerRemove(f) => Box::new(FinalizerRemove(f)),
+        Action::NamespaceFinalize(n) => Box::new(NamespaceFinalize(n)),
+        _ => return None,
+    })
+}
 
 pub struct FinalizerAdd<'a>(pub &'a model::FinalizerAdd);
 

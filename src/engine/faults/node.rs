@@ -8,7 +8,18 @@ use crate::playbook::model;
 use crate::playbook::values::Signal;
 
 use super::super::backends::Backends;
-use super::{Fault, UndoRecord};
+use super::{Action, Fault, UndoRecord};
+
+/// The fault `action` is, when it is one of this family's.
+pub fn of(action: &Action) -> Option<Box<dyn Fault + '_>> {
+    Some(match action {
+        Action::KubeletStop(n) => Box::new(KubeletStop(n)),
+        Action::NodePause(n) => Box::new(NodePause(n)),
+        Action::NodeStop(n) => Box::new(NodeStop(n)),
+        Action::NodeKill(n) => Box::new(NodeKill(n)),
+        _ => return None,
+    })
+}
 
 pub struct KubeletStop<'a>(pub &'a model::NodeRef);
 

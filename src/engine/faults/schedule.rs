@@ -7,7 +7,16 @@ use crate::backends::Result;
 use crate::playbook::model;
 
 use super::super::backends::Backends;
-use super::{Fault, UndoRecord};
+use super::{Action, Fault, UndoRecord};
+
+/// The fault `action` is, when it is one of this family's.
+pub fn of(action: &Action) -> Option<Box<dyn Fault + '_>> {
+    Some(match action {
+        Action::NodeCordon(n) => Box::new(NodeCordon(n)),
+        Action::NodeTaint(t) => Box::new(NodeTaint(t)),
+        _ => return None,
+    })
+}
 
 pub struct NodeCordon<'a>(pub &'a model::NodeRef);
 
