@@ -8,17 +8,11 @@ use crate::playbook::model;
 use crate::playbook::values::Signal;
 
 use super::super::backends::Backends;
-use super::{Action, Fault, UndoRecord};
+use super::{Fault, UndoRecord};
 
-/// The fault `action` is, when it is `container-kill`.
-pub fn of(action: &Action) -> Option<Box<dyn Fault + '_>> {
-    let Action::ContainerKill(c) = action else {
-        return None;
-    };
-    Some(Box::new(ContainerKill(c)))
+family! {
+    ContainerKill(model::ContainerKill),
 }
-
-pub struct ContainerKill<'a>(pub &'a model::ContainerKill);
 
 #[async_trait]
 impl Fault for ContainerKill<'_> {

@@ -8,23 +8,17 @@ use crate::observe::words::pods_target;
 use crate::playbook::model::{self, ResourceRef};
 
 use super::super::backends::Backends;
-use super::{Action, Fault, UndoRecord};
+use super::{Fault, UndoRecord};
 
 fn grace(d: Option<crate::playbook::values::Duration>) -> Option<i64> {
     d.map(|d| i64::try_from(d.0.as_secs()).unwrap_or(i64::MAX))
 }
 
-/// The fault `action` is, when it is one of this family's.
-pub fn of(action: &Action) -> Option<Box<dyn Fault + '_>> {
-    Some(match action {
-        Action::PodDelete(p) => Box::new(PodDelete(p)),
-        Action::NamespaceDelete(n) => Box::new(NamespaceDelete(n)),
-        Action::ResourceDelete(d) => Box::new(ResourceDelete(d)),
-        _ => return None,
-    })
+family! {
+    PodDelete(model::PodDelete),
+    NamespaceDelete(model::NamespaceDelete),
+    ResourceDelete(model::ResourceDelete),
 }
-
-pub struct PodDelete<'a>(pub &'a model::PodDelete);
 
 #[async_trait]
 impl Fault for PodDelete<'_> {
@@ -85,8 +79,6 @@ impl Fault for PodDelete<'_> {
     }
 }
 
-pub struct NamespaceDelete<'a>(pub &'a model::NamespaceDelete);
-
 #[async_trait]
 impl Fault for NamespaceDelete<'_> {
     fn describe(&self) -> String {
@@ -107,8 +99,6 @@ impl Fault for NamespaceDelete<'_> {
         Ok(None)
     }
 }
-
-pub struct ResourceDelete<'a>(pub &'a model::ResourceDelete);
 
 #[async_trait]
 impl Fault for ResourceDelete<'_> {

@@ -10,17 +10,11 @@ use crate::backends::{BackendError, EtcdBackup, EtcdSelector, RestoreReport, Res
 use crate::playbook::model::{self, EtcdTarget};
 
 use super::super::backends::Backends;
-use super::{Action, Fault, UndoRecord};
+use super::{Fault, UndoRecord};
 
-/// The fault `action` is, when it is `etcd-delete`.
-pub fn of(action: &Action) -> Option<Box<dyn Fault + '_>> {
-    let Action::EtcdDelete(e) = action else {
-        return None;
-    };
-    Some(Box::new(EtcdDelete(e)))
+family! {
+    EtcdDelete(model::EtcdDelete),
 }
-
-pub struct EtcdDelete<'a>(pub &'a model::EtcdDelete);
 
 impl EtcdDelete<'_> {
     fn selector(&self) -> EtcdSelector {

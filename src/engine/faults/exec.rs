@@ -7,17 +7,11 @@ use crate::backends::{BackendError, Result};
 use crate::playbook::model;
 
 use super::super::backends::Backends;
-use super::{Action, Fault, UndoRecord};
+use super::{Fault, UndoRecord};
 
-/// The fault `action` is, when it is `exec`.
-pub fn of(action: &Action) -> Option<Box<dyn Fault + '_>> {
-    let Action::Exec(x) = action else {
-        return None;
-    };
-    Some(Box::new(Exec(x)))
+family! {
+    Exec(model::Exec),
 }
-
-pub struct Exec<'a>(pub &'a model::Exec);
 
 #[async_trait]
 impl Fault for Exec<'_> {

@@ -9,19 +9,13 @@ use crate::backends::{FinalizerOp, Result};
 use crate::playbook::model::{self, ResourceRef};
 
 use super::super::backends::Backends;
-use super::{Action, Fault, UndoRecord};
+use super::{Fault, UndoRecord};
 
-/// The fault `action` is, when it is one of this family's.
-pub fn of(action: &Action) -> Option<Box<dyn Fault + '_>> {
-    Some(match action {
-        Action::FinalizerAdd(f) => Box::new(FinalizerAdd(f)),
-        Action::FinalizerRemove(f) => Box::new(FinalizerRemove(f)),
-        Action::NamespaceFinalize(n) => Box::new(NamespaceFinalize(n)),
-        _ => return None,
-    })
+family! {
+    FinalizerAdd(model::FinalizerAdd),
+    FinalizerRemove(model::FinalizerRemove),
+    NamespaceFinalize(model::NamespaceRef),
 }
-
-pub struct FinalizerAdd<'a>(pub &'a model::FinalizerAdd);
 
 #[async_trait]
 impl Fault for FinalizerAdd<'_> {
@@ -58,8 +52,6 @@ pub async fn remove(
     undo::remove(b.kube().await?.as_ref(), resource, finalizer).await
 }
 
-pub struct FinalizerRemove<'a>(pub &'a model::FinalizerRemove);
-
 #[async_trait]
 impl Fault for FinalizerRemove<'_> {
     fn describe(&self) -> String {
@@ -82,8 +74,6 @@ impl Fault for FinalizerRemove<'_> {
         Ok(None)
     }
 }
-
-pub struct NamespaceFinalize<'a>(pub &'a model::NamespaceRef);
 
 #[async_trait]
 impl Fault for NamespaceFinalize<'_> {

@@ -8,6 +8,25 @@
 //! them tagged by kind). The undo's matches are exhaustive, so the compiler names every line a
 //! new kind of undo must add here.
 
+/// Declares a family's faults and its lookup: for each `Fault(Body)`, a struct wrapping the
+/// body of the `Action` variant of the same name, and the family's `of`, the fault an action
+/// is when the family holds it. A fault added to a family is one line of its `family!`.
+macro_rules! family {
+    ($($fault:ident($body:ty)),+ $(,)?) => {
+        $(pub struct $fault<'a>(pub &'a $body);)+
+
+        /// The fault `action` is, when this family holds it.
+        pub fn of(
+            action: &$crate::playbook::model::Action,
+        ) -> Option<Box<dyn $crate::engine::faults::Fault + '_>> {
+            match action {
+                $($crate::playbook::model::Action::$fault(body) => Some(Box::new($fault(body))),)+
+                _ => None,
+            }
+        }
+    };
+}
+
 mod apply;
 mod container;
 mod delete;
@@ -61,7 +80,8 @@ pub trait Fault: Send + Sync {
     }
 }
 
-/// One family's lookup: the fault `action` is, when the family holds it (each module's `of`).
+/// One family's lookup: the fault `action` is, when the family holds it (the `of` that
+/// [`family!`] writes).
 type Family = for<'a> fn(&'a Action) -> Option<Box<dyn Fault + 'a>>;
 
 /// The families, asked in turn. A new fault in an existing family adds nothing here; the unit

@@ -8,20 +8,14 @@ use crate::playbook::model;
 use crate::playbook::values::Signal;
 
 use super::super::backends::Backends;
-use super::{Action, Fault, UndoRecord};
+use super::{Fault, UndoRecord};
 
-/// The fault `action` is, when it is one of this family's.
-pub fn of(action: &Action) -> Option<Box<dyn Fault + '_>> {
-    Some(match action {
-        Action::KubeletStop(n) => Box::new(KubeletStop(n)),
-        Action::NodePause(n) => Box::new(NodePause(n)),
-        Action::NodeStop(n) => Box::new(NodeStop(n)),
-        Action::NodeKill(n) => Box::new(NodeKill(n)),
-        _ => return None,
-    })
+family! {
+    KubeletStop(model::NodeRef),
+    NodePause(model::NodeRef),
+    NodeStop(model::NodeStop),
+    NodeKill(model::NodeKill),
 }
-
-pub struct KubeletStop<'a>(pub &'a model::NodeRef);
 
 #[async_trait]
 impl Fault for KubeletStop<'_> {
@@ -50,8 +44,6 @@ pub async fn kubelet_start(b: &Backends, node: &str) -> Result<Option<String>> {
     b.nodes().await?.kubelet(node, KubeletAction::Start).await?;
     Ok(None)
 }
-
-pub struct NodePause<'a>(pub &'a model::NodeRef);
 
 #[async_trait]
 impl Fault for NodePause<'_> {
@@ -84,8 +76,6 @@ pub async fn unpause(b: &Backends, node: &str) -> Result<Option<String>> {
     Ok(None)
 }
 
-pub struct NodeStop<'a>(pub &'a model::NodeStop);
-
 #[async_trait]
 impl Fault for NodeStop<'_> {
     fn describe(&self) -> String {
@@ -105,8 +95,6 @@ impl Fault for NodeStop<'_> {
         Ok(undo)
     }
 }
-
-pub struct NodeKill<'a>(pub &'a model::NodeKill);
 
 impl NodeKill<'_> {
     fn signal(&self) -> Signal {

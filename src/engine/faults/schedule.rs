@@ -7,18 +7,12 @@ use crate::backends::Result;
 use crate::playbook::model;
 
 use super::super::backends::Backends;
-use super::{Action, Fault, UndoRecord};
+use super::{Fault, UndoRecord};
 
-/// The fault `action` is, when it is one of this family's.
-pub fn of(action: &Action) -> Option<Box<dyn Fault + '_>> {
-    Some(match action {
-        Action::NodeCordon(n) => Box::new(NodeCordon(n)),
-        Action::NodeTaint(t) => Box::new(NodeTaint(t)),
-        _ => return None,
-    })
+family! {
+    NodeCordon(model::NodeRef),
+    NodeTaint(model::NodeTaint),
 }
-
-pub struct NodeCordon<'a>(pub &'a model::NodeRef);
 
 #[async_trait]
 impl Fault for NodeCordon<'_> {
@@ -44,8 +38,6 @@ pub async fn uncordon(b: &Backends, node: &str) -> Result<Option<String>> {
     b.kube().await?.cordon(node, false).await?;
     Ok(None)
 }
-
-pub struct NodeTaint<'a>(pub &'a model::NodeTaint);
 
 #[async_trait]
 impl Fault for NodeTaint<'_> {
