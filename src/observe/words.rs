@@ -172,16 +172,13 @@ pub fn kubelet(k: &KubeletCondition) -> String {
 }
 
 pub fn drift(d: &DriftCondition) -> String {
-    let mut parts = Vec::new();
-    if let Some(g) = d.ghosts {
-        parts.push(format!("{g} ghost(s)"));
-    }
-    if let Some(p) = d.phantoms {
-        parts.push(format!("{p} phantom(s)"));
-    }
+    let counts = [
+        d.ghosts.map(|g| format!("{g} ghost(s)")),
+        d.phantoms.map(|p| format!("{p} phantom(s)")),
+    ];
     format!(
         "{}{}",
-        parts.join(" and "),
+        and(counts),
         d.node
             .as_ref()
             .map(|n| format!(" on {n}"))
@@ -190,12 +187,18 @@ pub fn drift(d: &DriftCondition) -> String {
 }
 
 pub fn duration(d: &DurationCondition) -> String {
-    let mut parts = Vec::new();
-    if let Some(l) = d.at_least {
-        parts.push(format!("at least {l}"));
-    }
-    if let Some(m) = d.at_most {
-        parts.push(format!("at most {m}"));
-    }
-    format!("step `{}` took {}", d.step, parts.join(" and "))
+    let bounds = [
+        d.at_least.map(|l| format!("at least {l}")),
+        d.at_most.map(|m| format!("at most {m}")),
+    ];
+    format!("step `{}` took {}", d.step, and(bounds))
+}
+
+/// The parts a condition gives (of two it may give either or both), joined by "and".
+fn and(parts: [Option<String>; 2]) -> String {
+    parts
+        .into_iter()
+        .flatten()
+        .collect::<Vec<_>>()
+        .join(" and ")
 }

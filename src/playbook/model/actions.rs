@@ -272,6 +272,16 @@ pub struct ResourceRef {
 }
 
 impl ResourceRef {
+    /// An object of the core group (`v1`): a `Pod`, a `Namespace` (no namespace), ...
+    pub fn core(kind: &str, namespace: Option<&str>, name: &str) -> ResourceRef {
+        ResourceRef {
+            api_version: "v1".into(),
+            kind: kind.into(),
+            namespace: namespace.map(str::to_string),
+            name: name.into(),
+        }
+    }
+
     /// The object a manifest document describes; `namespace` is used when it names none.
     pub fn of_document(doc: &serde_json::Value, namespace: Option<&str>) -> ResourceRef {
         let text = |v: &serde_json::Value| v.as_str().unwrap_or_default().to_string();
