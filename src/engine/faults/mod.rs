@@ -41,7 +41,7 @@ use std::path::PathBuf;
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 
-use crate::backends::{EtcdBackup, EtcdSelector, Result};
+use crate::backends::{ContainerAction, EtcdBackup, EtcdSelector, Result};
 use crate::playbook::model::{Action, NodeTaint, ResourceRef};
 
 use super::backends::Backends;
@@ -204,9 +204,11 @@ impl UndoRecord {
     pub async fn apply(&self, b: &Backends) -> Result<Option<String>> {
         match self {
             UndoRecord::KubeletStart { node } => node::kubelet_start(b, node).await,
-            UndoRecord::NodeUnpause { node } => node::unpause(b, node).await,
+            UndoRecord::NodeUnpause { node } => {
+                node::container_back(b, node, ContainerAction::Unpause).await
+            }
             UndoRecord::NodeStart { node } | UndoRecord::NodeContinue { node } => {
-                node::start(b, node).await
+                node::container_back(b, node, ContainerAction::Start).await
             }
             UndoRecord::FinalizerRemove {
                 resource,

@@ -68,14 +68,6 @@ pub fn unpause_text(node: &str) -> String {
     format!("unpause node container {node}")
 }
 
-pub async fn unpause(b: &Backends, node: &str) -> Result<Option<String>> {
-    b.nodes()
-        .await?
-        .container(node, ContainerAction::Unpause)
-        .await?;
-    Ok(None)
-}
-
 #[async_trait]
 impl Fault for NodeStop<'_> {
     fn describe(&self) -> String {
@@ -142,12 +134,13 @@ pub fn continue_text(node: &str) -> String {
     format!("resume node container {node} (SIGCONT to its stopped PID 1)")
 }
 
-/// The undo of `node-stop` and `node-kill`: "start" also resumes a PID 1 a stop signal froze,
-/// and checks the node runs.
-pub async fn start(b: &Backends, node: &str) -> Result<Option<String>> {
-    b.nodes()
-        .await?
-        .container(node, ContainerAction::Start)
-        .await?;
+/// The undo of `node-pause` (`Unpause`), `node-stop` and `node-kill` (`Start`, which also
+/// resumes a PID 1 a stop signal froze, and checks the node runs).
+pub async fn container_back(
+    b: &Backends,
+    node: &str,
+    action: ContainerAction,
+) -> Result<Option<String>> {
+    b.nodes().await?.container(node, action).await?;
     Ok(None)
 }
