@@ -4,6 +4,7 @@
 use async_trait::async_trait;
 
 use crate::backends::Result;
+use crate::observe::words::part;
 use crate::playbook::model;
 
 use super::super::backends::Backends;
@@ -47,10 +48,7 @@ impl Fault for NodeTaint<'_> {
             "taint {} {}{}:{:?}",
             t.node,
             t.key,
-            t.value
-                .as_ref()
-                .map(|v| format!("={v}"))
-                .unwrap_or_default(),
+            part("=", t.value.as_ref()),
             t.effect
         )
     }
