@@ -13,7 +13,6 @@ use super::{Fault, UndoRecord};
 family! {
     KubeletStop(model::NodeRef),
     NodePause(model::NodeRef),
-    NodeFreeze(model::NodeRef),
     NodeStop(model::NodeStop),
     NodeKill(model::NodeKill),
 }
@@ -144,23 +143,4 @@ pub async fn container_back(
 ) -> Result<Option<String>> {
     b.nodes().await?.container(node, action).await?;
     Ok(None)
-}
-
-#[async_trait]
-impl Fault for NodeFreeze<'_> {
-    fn describe(&self) -> String {
-        format!("freeze node container {}", self.0.node)
-    }
-    fn undo(&self) -> Option<UndoRecord> {
-        Some(UndoRecord::NodeUnpause {
-            node: self.0.node.clone(),
-        })
-    }
-    async fn inject(&self, b: &Backends, undo: Option<UndoRecord>) -> Result<Option<UndoRecord>> {
-        b.nodes()
-            .await?
-            .container(&self.0.node, ContainerAction::Pause)
-            .await?;
-        Ok(undo)
-    }
 }

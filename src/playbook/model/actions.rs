@@ -27,8 +27,6 @@ pub enum Action {
     KubeletStop(NodeRef),
     /// Pause a node container (docker pause). Undo: unpause.
     NodePause(NodeRef),
-    /// Freeze a node container (made up, to count the files a fault touches). Undo: unpause.
-    NodeFreeze(NodeRef),
     /// Stop a node container (docker stop). Undo: start.
     NodeStop(NodeStop),
     /// Kill a node container with a signal (docker kill). Undo: start.
@@ -74,7 +72,6 @@ impl Action {
             Action::Apply(_) => "apply",
             Action::KubeletStop(_) => "kubelet-stop",
             Action::NodePause(_) => "node-pause",
-            Action::NodeFreeze(_) => "node-freeze",
             Action::NodeStop(_) => "node-stop",
             Action::NodeKill(_) => "node-kill",
             Action::ContainerKill(_) => "container-kill",
@@ -106,7 +103,6 @@ impl Action {
             | Action::Group(_)
             | Action::KubeletStop(_)
             | Action::NodePause(_)
-            | Action::NodeFreeze(_)
             | Action::NodeStop(_)
             | Action::NodeKill(_)
             | Action::FinalizerAdd(_)
