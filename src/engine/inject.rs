@@ -33,42 +33,22 @@ impl Runner<'_> {
         // Owed even if injecting fails part way (an etcd delete whose backup file the journal
         // names).
         let owed_on_error = planned.clone().filter(|r| fault.owed_if_failed(r));
-        match (fault.inject(&self.b, planned).await, id, owed_on_error) {
-            (Ok(Some(record)), id, _) => {
-                let id = id.unwrap_or_default();
-                self.log.applied(id, &record);
-                passed(Registered {
-                    step: s.id.clone(),
-                    id,
-                    record,
-                })
-            }
-            (Ok(None), id, _) => {
-                if let Some(id) = id {
-                    self.log.cancelled(id);
-                }
-                Outcome::Passed {
-                    undo: None,
-                    verdict: None,
-                }
-            }
-            (Err(error), Some(id), Some(record)) => {
-                self.log.applied(id, &record);
-                Outcome::Partial {
-                    error,
-                    undo: Registered {
-                        step: s.id.clone(),
-                        id,
-                        record,
-                    },
-                }
-            }
-            (Err(e), id, _) => {
-                if let Some(id) = id {
-                    self.log.cancelled(id);
-                }
-                Outcome::Error(e)
-            }
+        let (owed, error) = match fault.inject(&self.b, planned).await {
+            Ok(owed) => (owed, None),
+            Err(e) => (owed_on_error.filter(|_| id.is_some()), Some(e)),
+        };
+        if let Some(record) = owed {
+            return self.owe(s, id.unwrap_or_default(), record, error);
+        }
+        if let Some(id) = id {
+            self.log.cancelled(id);
+        }
+        match error {
+            Some(e) => Outcome::Error(e),
+            None => Outcome::Passed {
+                undo: None,
+                verdict: None,
+            },
         }
     }
 
@@ -92,35 +72,34 @@ impl Runner<'_> {
             Err(e) => return journal_failed(&e),
         };
         match kube.apply(documents, namespace).await {
-            Ok(resources) => {
-                let record = UndoRecord::DeleteApplied { resources };
-                self.log.applied(id, &record);
-                passed(Registered {
-                    step: s.id.clone(),
-                    id,
-                    record,
-                })
-            }
-            Err(error) => {
-                // Some documents may be applied already: their deletion stays owed.
-                self.log.applied(id, &planned);
-                Outcome::Partial {
-                    error,
-                    undo: Registered {
-                        step: s.id.clone(),
-                        id,
-                        record: planned,
-                    },
-                }
-            }
+            Ok(resources) => self.owe(s, id, UndoRecord::DeleteApplied { resources }, None),
+            // Some documents may be applied already: their deletion stays owed.
+            Err(error) => self.owe(s, id, planned, Some(error)),
         }
     }
-}
 
-fn passed(r: Registered) -> Outcome {
-    Outcome::Passed {
-        undo: Some(r),
-        verdict: None,
+    /// Journals `record` as applied and registers it for undo; with `error`, the change
+    /// failed part way and the record stays owed.
+    fn owe(
+        &mut self,
+        s: &PlanStep,
+        id: u64,
+        record: UndoRecord,
+        error: Option<BackendError>,
+    ) -> Outcome {
+        self.log.applied(id, &record);
+        let undo = Registered {
+            step: s.id.clone(),
+            id,
+            record,
+        };
+        match error {
+            None => Outcome::Passed {
+                undo: Some(undo),
+                verdict: None,
+            },
+            Some(error) => Outcome::Partial { error, undo },
+        }
     }
 }
 

@@ -215,30 +215,24 @@ impl Runner<'_> {
 
     fn skip_all(&mut self, phase: Phase, steps: &[PlanStep], depth: usize, why: &str) {
         for s in steps {
-            let description = describe::step(s);
             let result = StepResult {
-                id: s.id.clone(),
-                name: s.name.clone(),
-                phase,
-                action: key(s).to_string(),
-                description,
-                status: StepStatus::Skipped,
-                duration: Duration::ZERO,
-                verdict: None,
                 message: Some(format!("skipped: {why}")),
-                error_class: None,
-                undo: None,
-                backup: None,
+                ..result_of(s, phase, describe::step(s), StepStatus::Skipped)
             };
-            self.reporter.event(&Event::StepFinished {
-                result: &result,
-                depth,
-            });
-            self.results.push(result);
+            self.finished(result, depth);
             if let PlanStepKind::Group(children) = &s.kind {
                 self.skip_all(phase, children, depth + 1, why);
             }
         }
+    }
+
+    /// Reports a step's result and keeps it for the report.
+    fn finished(&mut self, result: StepResult, depth: usize) {
+        self.reporter.event(&Event::StepFinished {
+            result: &result,
+            depth,
+        });
+        self.results.push(result);
     }
 
     fn step<'s>(
@@ -341,24 +335,15 @@ impl Runner<'_> {
                 ),
             };
             let result = StepResult {
-                id: s.id.clone(),
-                name: s.name.clone(),
-                phase,
-                action: key(s).to_string(),
-                description,
-                status,
                 duration,
                 verdict,
                 message,
                 error_class,
                 undo: registered,
                 backup,
+                ..result_of(s, phase, description, status)
             };
-            self.reporter.event(&Event::StepFinished {
-                result: &result,
-                depth,
-            });
-            self.results.push(result);
+            self.finished(result, depth);
             status
         })
     }
@@ -463,10 +448,26 @@ fn undo_target(s: &PlanStep) -> Option<&str> {
     }
 }
 
-fn key(s: &PlanStep) -> &'static str {
-    match &s.kind {
-        PlanStepKind::Group(_) => "group",
-        PlanStepKind::Apply { .. } => "apply",
-        PlanStepKind::Action(a) => a.key(),
+/// A result of step `s` with what every result says about its step (id, name, action key);
+/// the caller adds what happened.
+fn result_of(s: &PlanStep, phase: Phase, description: String, status: StepStatus) -> StepResult {
+    StepResult {
+        id: s.id.clone(),
+        name: s.name.clone(),
+        phase,
+        action: match &s.kind {
+            PlanStepKind::Group(_) => "group",
+            PlanStepKind::Apply { .. } => "apply",
+            PlanStepKind::Action(a) => a.key(),
+        }
+        .to_string(),
+        description,
+        status,
+        duration: Duration::ZERO,
+        verdict: None,
+        message: None,
+        error_class: None,
+        undo: None,
+        backup: None,
     }
 }

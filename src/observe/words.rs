@@ -75,10 +75,7 @@ pub fn pod_logs(l: &PodLogsCondition) -> String {
         if l.previous { "previous " } else { "" },
         l.namespace,
         l.pod,
-        l.container
-            .as_ref()
-            .map(|c| format!(" container {c}"))
-            .unwrap_or_default(),
+        part(" container ", l.container.as_ref()),
         if l.present == Some(false) {
             "lacks"
         } else {
@@ -126,10 +123,7 @@ pub fn event(e: &EventCondition) -> String {
         "an event {} in {}{}",
         e.reason,
         e.namespace,
-        e.object
-            .as_ref()
-            .map(|o| format!(" for {o}"))
-            .unwrap_or_default()
+        part(" for ", e.object.as_ref())
     )
 }
 
@@ -156,10 +150,7 @@ pub fn sandbox(s: &SandboxCondition) -> String {
         if s.present == Some(false) { "no" } else { "a" },
         s.namespace,
         s.pod,
-        s.node
-            .as_ref()
-            .map(|n| format!(" on {n}"))
-            .unwrap_or_default()
+        part(" on ", s.node.as_ref())
     )
 }
 
@@ -172,30 +163,32 @@ pub fn kubelet(k: &KubeletCondition) -> String {
 }
 
 pub fn drift(d: &DriftCondition) -> String {
-    let mut parts = Vec::new();
-    if let Some(g) = d.ghosts {
-        parts.push(format!("{g} ghost(s)"));
-    }
-    if let Some(p) = d.phantoms {
-        parts.push(format!("{p} phantom(s)"));
-    }
-    format!(
-        "{}{}",
-        parts.join(" and "),
-        d.node
-            .as_ref()
-            .map(|n| format!(" on {n}"))
-            .unwrap_or_default()
-    )
+    let counts = [
+        d.ghosts.map(|g| format!("{g} ghost(s)")),
+        d.phantoms.map(|p| format!("{p} phantom(s)")),
+    ];
+    format!("{}{}", and(counts), part(" on ", d.node.as_ref()))
 }
 
 pub fn duration(d: &DurationCondition) -> String {
-    let mut parts = Vec::new();
-    if let Some(l) = d.at_least {
-        parts.push(format!("at least {l}"));
-    }
-    if let Some(m) = d.at_most {
-        parts.push(format!("at most {m}"));
-    }
-    format!("step `{}` took {}", d.step, parts.join(" and "))
+    let bounds = [
+        d.at_least.map(|l| format!("at least {l}")),
+        d.at_most.map(|m| format!("at most {m}")),
+    ];
+    format!("step `{}` took {}", d.step, and(bounds))
+}
+
+/// `before` and the value when there is one, else nothing: the optional parts of a sentence
+/// (" on kind-worker", " container app").
+pub fn part(before: &str, value: Option<impl std::fmt::Display>) -> String {
+    value.map(|v| format!("{before}{v}")).unwrap_or_default()
+}
+
+/// The parts a condition gives (of two it may give either or both), joined by "and".
+fn and(parts: [Option<String>; 2]) -> String {
+    parts
+        .into_iter()
+        .flatten()
+        .collect::<Vec<_>>()
+        .join(" and ")
 }

@@ -347,37 +347,25 @@ impl Builder<'_> {
             }),
             Event::SequenceEnd | Event::MappingEnd => {
                 let end = here.end_offset;
-                let node = match self.stack.pop() {
+                let (mut span, anchor, kind) = match self.stack.pop() {
                     Some(Frame::Seq {
-                        mut span,
+                        span,
                         anchor,
                         mut items,
                     }) => {
-                        span.end_offset = end.max(span.start.offset);
                         // Small lists and mappings are the common case; the spare capacity
                         // of a growing vector would triple their size.
                         items.shrink_to_fit();
-                        let node = Node {
-                            span,
-                            kind: NodeKind::Seq(items),
-                        };
-                        self.remember(anchor, &node);
-                        node
+                        (span, anchor, NodeKind::Seq(items))
                     }
                     Some(Frame::Map {
-                        mut span,
+                        span,
                         anchor,
                         mut entries,
                         ..
                     }) => {
-                        span.end_offset = end.max(span.start.offset);
                         entries.shrink_to_fit();
-                        let node = Node {
-                            span,
-                            kind: NodeKind::Map(entries),
-                        };
-                        self.remember(anchor, &node);
-                        node
+                        (span, anchor, NodeKind::Map(entries))
                     }
                     None => {
                         return Err(YamlError {
@@ -386,6 +374,9 @@ impl Builder<'_> {
                         });
                     }
                 };
+                span.end_offset = end.max(span.start.offset);
+                let node = Node { span, kind };
+                self.remember(anchor, &node);
                 self.push(node);
             }
             Event::Nothing

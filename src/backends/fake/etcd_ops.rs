@@ -78,14 +78,12 @@ impl EtcdOps for FakeCluster {
     }
 
     async fn exists(&self, key: &str) -> Result<bool> {
-        self.gate("etcd-get").await?;
-        self.observed();
+        self.read("etcd-get").await?;
         Ok(self.state().etcd.contains_key(key))
     }
 
     async fn count(&self, prefix: &str) -> Result<u64> {
-        self.gate("etcd-count").await?;
-        self.observed();
+        self.read("etcd-count").await?;
         Ok(self
             .state()
             .etcd

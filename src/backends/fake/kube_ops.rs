@@ -66,8 +66,7 @@ impl KubeOps for FakeCluster {
     }
 
     async fn pods(&self, q: &PodQuery) -> Result<Vec<PodView>> {
-        self.gate("pods").await?;
-        self.observed();
+        self.read("pods").await?;
         let s = self.state();
         Ok(s.pods
             .iter()
@@ -84,8 +83,7 @@ impl KubeOps for FakeCluster {
     }
 
     async fn pod_logs(&self, pod: &PodKey, _c: Option<&str>, previous: bool) -> Result<String> {
-        self.gate("pod-logs").await?;
-        self.observed();
+        self.read("pod-logs").await?;
         let key = if previous {
             format!("{pod}#previous")
         } else {
@@ -95,8 +93,7 @@ impl KubeOps for FakeCluster {
     }
 
     async fn nodes(&self) -> Result<Vec<NodeView>> {
-        self.gate("nodes").await?;
-        self.observed();
+        self.read("nodes").await?;
         let s = self.state();
         Ok(s.nodes
             .iter()
@@ -111,8 +108,7 @@ impl KubeOps for FakeCluster {
     }
 
     async fn namespace(&self, name: &str) -> Result<Option<NamespaceView>> {
-        self.gate("namespace").await?;
-        self.observed();
+        self.read("namespace").await?;
         Ok(self
             .state()
             .namespaces
@@ -122,14 +118,12 @@ impl KubeOps for FakeCluster {
     }
 
     async fn get(&self, target: &ResourceRef) -> Result<Option<serde_json::Value>> {
-        self.gate("get").await?;
-        self.observed();
+        self.read("get").await?;
         Ok(self.state().objects.get(&key_of(target)).cloned())
     }
 
     async fn events(&self, namespace: &str) -> Result<Vec<EventView>> {
-        self.gate("events").await?;
-        self.observed();
+        self.read("events").await?;
         Ok(self
             .state()
             .events

@@ -104,6 +104,13 @@ impl FakeCluster {
         Ok(())
     }
 
+    /// A read: gated like every operation, then counted as an observation.
+    async fn read(&self, op: &str) -> Result<()> {
+        self.gate(op).await?;
+        self.observed();
+        Ok(())
+    }
+
     /// Counts an observation and applies the changes scheduled for it.
     fn observed(&self) {
         let n = {

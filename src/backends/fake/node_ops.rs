@@ -94,8 +94,7 @@ impl NodeOps for FakeCluster {
     }
 
     async fn reality(&self, node: Option<&str>) -> Result<Vec<NodeReality>> {
-        self.gate("reality").await?;
-        self.observed();
+        self.read("reality").await?;
         let s = self.state();
         if let Some(n) = node
             && !s.nodes.contains_key(n)

@@ -75,13 +75,7 @@ pub async fn connect(
         .unwrap_or_else(|| kind_context.clone());
     let (kubeconfig, origin) = match &target.kubeconfig {
         Some(path) => {
-            let kc = Kubeconfig::read_from(path).map_err(|e| {
-                BackendError::unavailable(format!(
-                    "cannot read the kubeconfig {}: {}",
-                    path.display(),
-                    error::reason(&e)
-                ))
-            })?;
+            let kc = read_kubeconfig(path)?;
             let origin = Origin::File(path.display().to_string());
             require_context(&kc, &wanted, &origin, cluster)?;
             (kc, origin)
@@ -194,13 +188,7 @@ fn default_kubeconfig() -> Result<Option<(Kubeconfig, String)>, BackendError> {
     }
     let mut merged = Kubeconfig::default();
     for p in &paths {
-        let kc = Kubeconfig::read_from(p).map_err(|e| {
-            BackendError::unavailable(format!(
-                "cannot read the kubeconfig {}: {}",
-                p.display(),
-                error::reason(&e)
-            ))
-        })?;
+        let kc = read_kubeconfig(p)?;
         merged = merged.merge(kc).map_err(|e| {
             BackendError::unavailable(format!(
                 "cannot merge the kubeconfig {}: {}",
@@ -358,6 +346,17 @@ fn check_safety(
     Err(BackendError::unavailable(format!(
         "refusing to inject faults through {problem}{consent}: kind-chaos only runs against local kind clusters unless told otherwise; pass --allow-context {context} if this really is a disposable cluster"
     )))
+}
+
+/// Reads one kubeconfig file; a file that cannot be read leaves the cluster unreachable.
+fn read_kubeconfig(path: &Path) -> Result<Kubeconfig, BackendError> {
+    Kubeconfig::read_from(path).map_err(|e| {
+        BackendError::unavailable(format!(
+            "cannot read the kubeconfig {}: {}",
+            path.display(),
+            error::reason(&e)
+        ))
+    })
 }
 
 #[cfg(test)]

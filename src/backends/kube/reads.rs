@@ -8,6 +8,8 @@
 use ::kube::api::{Api, ListParams, LogParams};
 use k8s_openapi::api::core::v1::{Event, Namespace, Node, Pod};
 
+use serde::de::DeserializeOwned;
+
 use super::KubeBackend;
 use super::views;
 use crate::backends::{
@@ -58,11 +60,9 @@ impl KubeBackend {
             Some(ns) => Api::namespaced(self.client.clone(), ns),
             None => Api::all(self.client.clone()),
         };
-        let list = api
-            .list(&pod_list_params(q))
-            .await
-            .map_err(|e| self.fail("list", &pods_what(q), e))?;
-        let mut pods: Vec<PodView> = list.items.iter().map(views::pod_view).collect();
+        let mut pods = self
+            .list(api, &pod_list_params(q), &pods_what(q), views::pod_view)
+            .await?;
         pods.sort_by(|a, b| a.key.cmp(&b.key));
         Ok(pods)
     }
@@ -91,11 +91,9 @@ impl KubeBackend {
 
     pub(crate) async fn nodes(&self) -> Result<Vec<NodeView>, BackendError> {
         let api: Api<Node> = Api::all(self.client.clone());
-        let list = api
-            .list(&ListParams::default())
-            .await
-            .map_err(|e| self.fail("list", "nodes", e))?;
-        let mut nodes: Vec<NodeView> = list.items.iter().map(views::node_view).collect();
+        let mut nodes = self
+            .list(api, &ListParams::default(), "nodes", views::node_view)
+            .await?;
         nodes.sort_by(|a, b| a.name.cmp(&b.name));
         Ok(nodes)
     }
@@ -131,11 +129,27 @@ impl KubeBackend {
 
     pub(crate) async fn events(&self, namespace: &str) -> Result<Vec<EventView>, BackendError> {
         let api: Api<Event> = Api::namespaced(self.client.clone(), namespace);
-        let list = api
-            .list(&ListParams::default())
+        let what = format!("events in namespace {namespace}");
+        self.list(api, &ListParams::default(), &what, views::event_view)
             .await
-            .map_err(|e| self.fail("list", &format!("events in namespace {namespace}"), e))?;
-        Ok(list.items.iter().map(views::event_view).collect())
+    }
+
+    /// Lists objects of one kind, each as its view.
+    async fn list<K, V>(
+        &self,
+        api: Api<K>,
+        params: &ListParams,
+        what: &str,
+        view: fn(&K) -> V,
+    ) -> Result<Vec<V>, BackendError>
+    where
+        K: Clone + DeserializeOwned + std::fmt::Debug,
+    {
+        let list = api
+            .list(params)
+            .await
+            .map_err(|e| self.fail("list", what, e))?;
+        Ok(list.items.iter().map(view).collect())
     }
 }
 

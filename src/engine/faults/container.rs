@@ -4,13 +4,16 @@
 use async_trait::async_trait;
 
 use crate::backends::{BackendError, PodKey, PodQuery, Result};
+use crate::observe::words::part;
 use crate::playbook::model;
 use crate::playbook::values::Signal;
 
 use super::super::backends::Backends;
 use super::{Fault, UndoRecord};
 
-pub struct ContainerKill<'a>(pub &'a model::ContainerKill);
+family! {
+    ContainerKill(model::ContainerKill),
+}
 
 #[async_trait]
 impl Fault for ContainerKill<'_> {
@@ -21,10 +24,7 @@ impl Fault for ContainerKill<'_> {
             c.signal.map(|s| s.to_string()).unwrap_or("SIGTERM".into()),
             c.namespace,
             c.pod,
-            c.container
-                .as_ref()
-                .map(|x| format!(" container {x}"))
-                .unwrap_or_default()
+            part(" container ", c.container.as_ref())
         )
     }
     async fn inject(&self, b: &Backends, _undo: Option<UndoRecord>) -> Result<Option<UndoRecord>> {

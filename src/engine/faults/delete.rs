@@ -14,7 +14,11 @@ fn grace(d: Option<crate::playbook::values::Duration>) -> Option<i64> {
     d.map(|d| i64::try_from(d.0.as_secs()).unwrap_or(i64::MAX))
 }
 
-pub struct PodDelete<'a>(pub &'a model::PodDelete);
+family! {
+    PodDelete(model::PodDelete),
+    NamespaceDelete(model::NamespaceDelete),
+    ResourceDelete(model::ResourceDelete),
+}
 
 #[async_trait]
 impl Fault for PodDelete<'_> {
@@ -63,19 +67,12 @@ impl Fault for PodDelete<'_> {
             }
         };
         for name in names {
-            let r = ResourceRef {
-                api_version: "v1".into(),
-                kind: "Pod".into(),
-                namespace: Some(p.namespace.clone()),
-                name,
-            };
+            let r = ResourceRef::core("Pod", Some(&p.namespace), &name);
             kube.delete(&r, &opts).await?;
         }
         Ok(None)
     }
 }
-
-pub struct NamespaceDelete<'a>(pub &'a model::NamespaceDelete);
 
 #[async_trait]
 impl Fault for NamespaceDelete<'_> {
@@ -83,22 +80,10 @@ impl Fault for NamespaceDelete<'_> {
         format!("delete namespace {}", self.0.namespace)
     }
     async fn inject(&self, b: &Backends, _undo: Option<UndoRecord>) -> Result<Option<UndoRecord>> {
-        let r = ResourceRef {
-            api_version: "v1".into(),
-            kind: "Namespace".into(),
-            namespace: None,
-            name: self.0.namespace.clone(),
-        };
-        let opts = DeleteOptions {
-            grace_period_seconds: None,
-            propagation: self.0.propagation,
-        };
-        b.kube().await?.delete(&r, &opts).await?;
-        Ok(None)
+        let r = ResourceRef::core("Namespace", None, &self.0.namespace);
+        delete_one(b, &r, None, self.0.propagation).await
     }
 }
-
-pub struct ResourceDelete<'a>(pub &'a model::ResourceDelete);
 
 #[async_trait]
 impl Fault for ResourceDelete<'_> {
@@ -107,11 +92,21 @@ impl Fault for ResourceDelete<'_> {
     }
     async fn inject(&self, b: &Backends, _undo: Option<UndoRecord>) -> Result<Option<UndoRecord>> {
         let d = self.0;
-        let opts = DeleteOptions {
-            grace_period_seconds: grace(d.grace_period),
-            propagation: d.propagation,
-        };
-        b.kube().await?.delete(&d.resource, &opts).await?;
-        Ok(None)
+        delete_one(b, &d.resource, grace(d.grace_period), d.propagation).await
     }
+}
+
+/// Deletes one object: what `namespace-delete` and `resource-delete` do (nothing to undo).
+async fn delete_one(
+    b: &Backends,
+    r: &ResourceRef,
+    grace_period_seconds: Option<i64>,
+    propagation: Option<model::Propagation>,
+) -> Result<Option<UndoRecord>> {
+    let opts = DeleteOptions {
+        grace_period_seconds,
+        propagation,
+    };
+    b.kube().await?.delete(r, &opts).await?;
+    Ok(None)
 }

@@ -12,7 +12,9 @@ use crate::playbook::model::{self, EtcdTarget};
 use super::super::backends::Backends;
 use super::{Fault, UndoRecord};
 
-pub struct EtcdDelete<'a>(pub &'a model::EtcdDelete);
+family! {
+    EtcdDelete(model::EtcdDelete),
+}
 
 impl EtcdDelete<'_> {
     fn selector(&self) -> EtcdSelector {

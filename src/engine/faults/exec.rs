@@ -9,7 +9,9 @@ use crate::playbook::model;
 use super::super::backends::Backends;
 use super::{Fault, UndoRecord};
 
-pub struct Exec<'a>(pub &'a model::Exec);
+family! {
+    Exec(model::Exec),
+}
 
 #[async_trait]
 impl Fault for Exec<'_> {

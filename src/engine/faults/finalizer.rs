@@ -11,7 +11,11 @@ use crate::playbook::model::{self, ResourceRef};
 use super::super::backends::Backends;
 use super::{Fault, UndoRecord};
 
-pub struct FinalizerAdd<'a>(pub &'a model::FinalizerAdd);
+family! {
+    FinalizerAdd(model::FinalizerAdd),
+    FinalizerRemove(model::FinalizerRemove),
+    NamespaceFinalize(model::NamespaceRef),
+}
 
 #[async_trait]
 impl Fault for FinalizerAdd<'_> {
@@ -48,8 +52,6 @@ pub async fn remove(
     undo::remove(b.kube().await?.as_ref(), resource, finalizer).await
 }
 
-pub struct FinalizerRemove<'a>(pub &'a model::FinalizerRemove);
-
 #[async_trait]
 impl Fault for FinalizerRemove<'_> {
     fn describe(&self) -> String {
@@ -72,8 +74,6 @@ impl Fault for FinalizerRemove<'_> {
         Ok(None)
     }
 }
-
-pub struct NamespaceFinalize<'a>(pub &'a model::NamespaceRef);
 
 #[async_trait]
 impl Fault for NamespaceFinalize<'_> {

@@ -3,9 +3,29 @@
 //! (chaos-mesh keeps a fault's apply and recover together the same way).
 //!
 //! This file is the registry: the [`Fault`] trait every fault implements, [`of`] (which fault
-//! an action is) and [`UndoRecord`] (every fault's undo in one enum, because the journal stores
-//! them tagged by kind). Both matches are exhaustive, so the compiler names every line a new
-//! fault must add here.
+//! an action is: it asks each family's own `of`, so a fault added to a family is found without
+//! a line here) and [`UndoRecord`] (every fault's undo in one enum, because the journal stores
+//! them tagged by kind). The undo's matches are exhaustive, so the compiler names every line a
+//! new kind of undo must add here.
+
+/// Declares a family's faults and its lookup: for each `Fault(Body)`, a struct wrapping the
+/// body of the `Action` variant of the same name, and the family's `of`, the fault an action
+/// is when the family holds it. A fault added to a family is one line of its `family!`.
+macro_rules! family {
+    ($($fault:ident($body:ty)),+ $(,)?) => {
+        $(pub struct $fault<'a>(pub &'a $body);)+
+
+        /// The fault `action` is, when this family holds it.
+        pub fn of(
+            action: &$crate::playbook::model::Action,
+        ) -> Option<Box<dyn $crate::engine::faults::Fault + '_>> {
+            match action {
+                $($crate::playbook::model::Action::$fault(body) => Some(Box::new($fault(body))),)+
+                _ => None,
+            }
+        }
+    };
+}
 
 mod apply;
 mod container;
@@ -21,7 +41,7 @@ use std::path::PathBuf;
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 
-use crate::backends::{EtcdBackup, EtcdSelector, Result};
+use crate::backends::{ContainerAction, EtcdBackup, EtcdSelector, Result};
 use crate::playbook::model::{Action, NodeTaint, ResourceRef};
 
 use super::backends::Backends;
@@ -60,32 +80,26 @@ pub trait Fault: Send + Sync {
     }
 }
 
+/// One family's lookup: the fault `action` is, when the family holds it (the `of` that
+/// [`family!`] writes).
+type Family = for<'a> fn(&'a Action) -> Option<Box<dyn Fault + 'a>>;
+
+/// The families, asked in turn. A new fault in an existing family adds nothing here; the unit
+/// tests check that every fault key has exactly one family.
+const FAMILIES: &[Family] = &[
+    node::of,
+    container::of,
+    delete::of,
+    finalizer::of,
+    schedule::of,
+    etcd::of,
+    exec::of,
+];
+
 /// The fault an action is; `None` for the actions that are not faults (apply, wait, sleep,
 /// assert, group, undo).
 pub fn of(action: &Action) -> Option<Box<dyn Fault + '_>> {
-    Some(match action {
-        Action::KubeletStop(n) => Box::new(node::KubeletStop(n)),
-        Action::NodePause(n) => Box::new(node::NodePause(n)),
-        Action::NodeStop(n) => Box::new(node::NodeStop(n)),
-        Action::NodeKill(n) => Box::new(node::NodeKill(n)),
-        Action::ContainerKill(c) => Box::new(container::ContainerKill(c)),
-        Action::PodDelete(p) => Box::new(delete::PodDelete(p)),
-        Action::NamespaceDelete(n) => Box::new(delete::NamespaceDelete(n)),
-        Action::ResourceDelete(d) => Box::new(delete::ResourceDelete(d)),
-        Action::FinalizerAdd(f) => Box::new(finalizer::FinalizerAdd(f)),
-        Action::FinalizerRemove(f) => Box::new(finalizer::FinalizerRemove(f)),
-        Action::NamespaceFinalize(n) => Box::new(finalizer::NamespaceFinalize(n)),
-        Action::NodeCordon(n) => Box::new(schedule::NodeCordon(n)),
-        Action::NodeTaint(t) => Box::new(schedule::NodeTaint(t)),
-        Action::EtcdDelete(e) => Box::new(etcd::EtcdDelete(e)),
-        Action::Exec(x) => Box::new(exec::Exec(x)),
-        Action::Apply(_)
-        | Action::Wait(_)
-        | Action::Sleep(_)
-        | Action::Assert(_)
-        | Action::Group(_)
-        | Action::Undo(_) => return None,
-    })
+    FAMILIES.iter().find_map(|family| family(action))
 }
 
 /// The undo a fault will need, known before it is injected (for `etcd-delete`, without the
@@ -190,9 +204,11 @@ impl UndoRecord {
     pub async fn apply(&self, b: &Backends) -> Result<Option<String>> {
         match self {
             UndoRecord::KubeletStart { node } => node::kubelet_start(b, node).await,
-            UndoRecord::NodeUnpause { node } => node::unpause(b, node).await,
+            UndoRecord::NodeUnpause { node } => {
+                node::container_back(b, node, ContainerAction::Unpause).await
+            }
             UndoRecord::NodeStart { node } | UndoRecord::NodeContinue { node } => {
-                node::start(b, node).await
+                node::container_back(b, node, ContainerAction::Start).await
             }
             UndoRecord::FinalizerRemove {
                 resource,

@@ -10,7 +10,12 @@ use crate::playbook::values::Signal;
 use super::super::backends::Backends;
 use super::{Fault, UndoRecord};
 
-pub struct KubeletStop<'a>(pub &'a model::NodeRef);
+family! {
+    KubeletStop(model::NodeRef),
+    NodePause(model::NodeRef),
+    NodeStop(model::NodeStop),
+    NodeKill(model::NodeKill),
+}
 
 #[async_trait]
 impl Fault for KubeletStop<'_> {
@@ -40,8 +45,6 @@ pub async fn kubelet_start(b: &Backends, node: &str) -> Result<Option<String>> {
     Ok(None)
 }
 
-pub struct NodePause<'a>(pub &'a model::NodeRef);
-
 #[async_trait]
 impl Fault for NodePause<'_> {
     fn describe(&self) -> String {
@@ -65,16 +68,6 @@ pub fn unpause_text(node: &str) -> String {
     format!("unpause node container {node}")
 }
 
-pub async fn unpause(b: &Backends, node: &str) -> Result<Option<String>> {
-    b.nodes()
-        .await?
-        .container(node, ContainerAction::Unpause)
-        .await?;
-    Ok(None)
-}
-
-pub struct NodeStop<'a>(pub &'a model::NodeStop);
-
 #[async_trait]
 impl Fault for NodeStop<'_> {
     fn describe(&self) -> String {
@@ -94,8 +87,6 @@ impl Fault for NodeStop<'_> {
         Ok(undo)
     }
 }
-
-pub struct NodeKill<'a>(pub &'a model::NodeKill);
 
 impl NodeKill<'_> {
     fn signal(&self) -> Signal {
@@ -143,12 +134,13 @@ pub fn continue_text(node: &str) -> String {
     format!("resume node container {node} (SIGCONT to its stopped PID 1)")
 }
 
-/// The undo of `node-stop` and `node-kill`: "start" also resumes a PID 1 a stop signal froze,
-/// and checks the node runs.
-pub async fn start(b: &Backends, node: &str) -> Result<Option<String>> {
-    b.nodes()
-        .await?
-        .container(node, ContainerAction::Start)
-        .await?;
+/// The undo of `node-pause` (`Unpause`), `node-stop` and `node-kill` (`Start`, which also
+/// resumes a PID 1 a stop signal froze, and checks the node runs).
+pub async fn container_back(
+    b: &Backends,
+    node: &str,
+    action: ContainerAction,
+) -> Result<Option<String>> {
+    b.nodes().await?.container(node, action).await?;
     Ok(None)
 }

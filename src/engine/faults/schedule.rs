@@ -4,12 +4,16 @@
 use async_trait::async_trait;
 
 use crate::backends::Result;
+use crate::observe::words::part;
 use crate::playbook::model;
 
 use super::super::backends::Backends;
 use super::{Fault, UndoRecord};
 
-pub struct NodeCordon<'a>(pub &'a model::NodeRef);
+family! {
+    NodeCordon(model::NodeRef),
+    NodeTaint(model::NodeTaint),
+}
 
 #[async_trait]
 impl Fault for NodeCordon<'_> {
@@ -36,8 +40,6 @@ pub async fn uncordon(b: &Backends, node: &str) -> Result<Option<String>> {
     Ok(None)
 }
 
-pub struct NodeTaint<'a>(pub &'a model::NodeTaint);
-
 #[async_trait]
 impl Fault for NodeTaint<'_> {
     fn describe(&self) -> String {
@@ -46,10 +48,7 @@ impl Fault for NodeTaint<'_> {
             "taint {} {}{}:{:?}",
             t.node,
             t.key,
-            t.value
-                .as_ref()
-                .map(|v| format!("={v}"))
-                .unwrap_or_default(),
+            part("=", t.value.as_ref()),
             t.effect
         )
     }

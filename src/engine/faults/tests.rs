@@ -1,5 +1,7 @@
-//! The registry agrees with the playbook model: every fault key has a fault, and a step the
-//! model says can be undone gets an undo from its fault (and no other step does).
+//! The registry agrees with the playbook model: every fault key has a fault, found in one
+//! family only, and a step the model says can be undone gets an undo from its fault (and no
+//! other step does). The families' lookups end in `_ => None`, so these tests, not the
+//! compiler, catch a fault key that no family claims.
 
 use std::path::Path;
 
@@ -85,6 +87,17 @@ fn non_faults_are_not_faults() {
                 | Action::Undo(_)
         );
         assert_eq!(of(&a).is_none(), not_a_fault, "{}", a.key());
+    }
+}
+
+#[test]
+fn no_two_families_claim_one_action() {
+    for a in every_action() {
+        let claimed = FAMILIES
+            .iter()
+            .filter(|family| family(&a).is_some())
+            .count();
+        assert!(claimed <= 1, "{}: claimed by {claimed} families", a.key());
     }
 }
 

@@ -127,22 +127,17 @@ fn resolve(t: &str) -> Resolved {
     Resolved::Str
 }
 
-macro_rules! via_any {
-    ($($m:ident)*) => {$(
-        fn $m<V: Visitor<'de>>(self, v: V) -> Result<V::Value, DeError> {
-            self.finish(self.any(v))
-        }
-    )*};
-}
-
 impl<'de> de::Deserializer<'de> for NodeDe<'_> {
     type Error = DeError;
 
-    via_any! {
-        deserialize_any deserialize_bool deserialize_i8 deserialize_i16 deserialize_i32
-        deserialize_i64 deserialize_i128 deserialize_u8 deserialize_u16 deserialize_u32
-        deserialize_u64 deserialize_u128 deserialize_f32 deserialize_f64 deserialize_char
-        deserialize_bytes deserialize_byte_buf deserialize_unit deserialize_seq deserialize_map
+    fn deserialize_any<V: Visitor<'de>>(self, v: V) -> Result<V::Value, DeError> {
+        self.finish(self.any(v))
+    }
+
+    // What a node holds decides; these types have nothing to add.
+    serde::forward_to_deserialize_any! {
+        bool i8 i16 i32 i64 i128 u8 u16 u32 u64 u128 f32 f64 char bytes byte_buf unit seq map
+        unit_struct tuple tuple_struct
     }
 
     fn deserialize_str<V: Visitor<'de>>(self, v: V) -> Result<V::Value, DeError> {
@@ -175,14 +170,6 @@ impl<'de> de::Deserializer<'de> for NodeDe<'_> {
         self.finish(r)
     }
 
-    fn deserialize_unit_struct<V: Visitor<'de>>(
-        self,
-        _name: &'static str,
-        v: V,
-    ) -> Result<V::Value, DeError> {
-        self.finish(self.any(v))
-    }
-
     fn deserialize_newtype_struct<V: Visitor<'de>>(
         self,
         name: &'static str,
@@ -198,19 +185,6 @@ impl<'de> de::Deserializer<'de> for NodeDe<'_> {
             return r;
         }
         self.finish(r)
-    }
-
-    fn deserialize_tuple<V: Visitor<'de>>(self, _len: usize, v: V) -> Result<V::Value, DeError> {
-        self.finish(self.any(v))
-    }
-
-    fn deserialize_tuple_struct<V: Visitor<'de>>(
-        self,
-        _name: &'static str,
-        _len: usize,
-        v: V,
-    ) -> Result<V::Value, DeError> {
-        self.finish(self.any(v))
     }
 
     fn deserialize_struct<V: Visitor<'de>>(

@@ -94,8 +94,9 @@ impl Action {
     }
 
     /// Whether the step leaves something an `undo:` step can take back: a fault with an undo,
-    /// applied manifests, or a group. The engine's fault modules build that undo; a test there
-    /// checks that they agree with this.
+    /// applied manifests, or a group. Only those are named; every other action leaves nothing.
+    /// The engine's fault modules build that undo; a test there checks, fault by fault, that
+    /// they agree with this.
     pub fn has_undo(&self) -> bool {
         match self {
             Action::Apply(_)
@@ -109,16 +110,7 @@ impl Action {
             | Action::NodeTaint(_)
             | Action::EtcdDelete(_) => true,
             Action::Exec(x) => x.undo.is_some(),
-            Action::ContainerKill(_)
-            | Action::PodDelete(_)
-            | Action::NamespaceDelete(_)
-            | Action::ResourceDelete(_)
-            | Action::FinalizerRemove(_)
-            | Action::NamespaceFinalize(_)
-            | Action::Wait(_)
-            | Action::Sleep(_)
-            | Action::Assert(_)
-            | Action::Undo(_) => false,
+            _ => false,
         }
     }
 }
@@ -272,6 +264,16 @@ pub struct ResourceRef {
 }
 
 impl ResourceRef {
+    /// An object of the core group (`v1`): a `Pod`, a `Namespace` (no namespace), ...
+    pub fn core(kind: &str, namespace: Option<&str>, name: &str) -> ResourceRef {
+        ResourceRef {
+            api_version: "v1".into(),
+            kind: kind.into(),
+            namespace: namespace.map(str::to_string),
+            name: name.into(),
+        }
+    }
+
     /// The object a manifest document describes; `namespace` is used when it names none.
     pub fn of_document(doc: &serde_json::Value, namespace: Option<&str>) -> ResourceRef {
         let text = |v: &serde_json::Value| v.as_str().unwrap_or_default().to_string();

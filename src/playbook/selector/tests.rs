@@ -132,24 +132,22 @@ fn does_not_exist_takes_no_value() {
 
 #[test]
 fn set_operators_need_parentheses() {
-    assert!(err("a in b").message.contains("expected `(`"));
-    assert!(err("a in (b").message.contains("expected `,` or `)`"));
-    assert!(err("a in (b c)").message.contains("expected `,` or `)`"));
-    assert!(
-        err("a in (=)")
-            .message
-            .contains("expected `,`, `)` or a value")
-    );
     // parseIdentifiersList: a second comma is read as an empty value, then `)` is not a
     // value.
-    assert!(err("a in (,,)").message.contains("found `)`"));
-    assert!(err("a in (b,,)").message.contains("found `)`"));
-    assert!(
-        err("a in (b,=)")
-            .message
-            .contains("expected `,` or a value")
-    );
-    assert!(err("a in").message.contains("expected `(`"));
+    let cases = [
+        ("a in b", "expected `(`"),
+        ("a in (b", "expected `,` or `)`"),
+        ("a in (b c)", "expected `,` or `)`"),
+        ("a in (=)", "expected `,`, `)` or a value"),
+        ("a in (,,)", "found `)`"),
+        ("a in (b,,)", "found `)`"),
+        ("a in (b,=)", "expected `,` or a value"),
+        ("a in", "expected `(`"),
+    ];
+    for (selector, says) in cases {
+        let message = err(selector).message;
+        assert!(message.contains(says), "{selector}: {message}");
+    }
 }
 
 #[test]

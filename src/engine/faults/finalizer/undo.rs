@@ -19,15 +19,6 @@ use crate::playbook::model::ResourceRef;
 /// Annotation on a namespace recreated to undo a finalizer; its value is the object.
 pub(super) const RECREATED: &str = "kind-chaos.dev/recreated-to-undo";
 
-fn namespace_ref(name: &str) -> ResourceRef {
-    ResourceRef {
-        api_version: "v1".into(),
-        kind: "Namespace".into(),
-        namespace: None,
-        name: name.into(),
-    }
-}
-
 /// `Ok(None)`: removed, or nothing to remove. `Ok(Some(steps))`: done, with what it took.
 pub(super) async fn remove(
     kube: &dyn KubeOps,
@@ -87,40 +78,29 @@ async fn through_recreated_namespace(
         });
     }
     steps.push(format!("recreated namespace {ns}"));
-    let mut failure: Option<ErrorKind> = None;
-    match kube
+    let removed = kube
         .finalizer(resource, finalizer, FinalizerOp::Remove)
         .await
-    {
-        Ok(true) => steps.push(format!("removed finalizer {finalizer} from {resource}")),
-        Ok(false) => steps.push(format!("finalizer {finalizer} was no longer on {resource}")),
-        Err(e) if e.kind == ErrorKind::NotFound => {
-            steps.push(format!("{resource} went meanwhile"));
-        }
-        Err(e) => {
-            steps.push(format!(
-                "removing finalizer {finalizer} failed: {}",
-                e.message
-            ));
-            failure = Some(e.kind);
-        }
-    }
-    match kube
-        .delete(&namespace_ref(ns), &DeleteOptions::default())
+        .map(|was_there| {
+            if was_there {
+                format!("removed finalizer {finalizer} from {resource}")
+            } else {
+                format!("finalizer {finalizer} was no longer on {resource}")
+            }
+        });
+    let removing = format!("removing finalizer {finalizer}");
+    let gone = format!("{resource} went meanwhile");
+    let failure = note(&mut steps, removed, &removing, gone);
+    let deleted = kube
+        .delete(
+            &ResourceRef::core("Namespace", None, ns),
+            &DeleteOptions::default(),
+        )
         .await
-    {
-        Ok(()) => steps.push(format!("deleted namespace {ns} again")),
-        Err(e) if e.kind == ErrorKind::NotFound => {
-            steps.push(format!("namespace {ns} was gone again"));
-        }
-        Err(e) => {
-            steps.push(format!(
-                "deleting namespace {ns} again failed: {}",
-                e.message
-            ));
-            failure = failure.or(Some(e.kind));
-        }
-    }
+        .map(|()| format!("deleted namespace {ns} again"));
+    let deleting = format!("deleting namespace {ns} again");
+    let gone = format!("namespace {ns} was gone again");
+    let failure = failure.or(note(&mut steps, deleted, &deleting, gone));
     if let Some(kind) = failure {
         return Err(BackendError {
             kind,
@@ -138,6 +118,25 @@ async fn through_recreated_namespace(
     Ok(Some(steps.join("; ")))
 }
 
+/// Notes how one step of the sequence went: its own words when it worked, `gone` when what
+/// it would change was not found, else that `doing` failed; returns the failure's kind.
+fn note(
+    steps: &mut Vec<String>,
+    done: Result<String, BackendError>,
+    doing: &str,
+    gone: String,
+) -> Option<ErrorKind> {
+    match done {
+        Ok(text) => steps.push(text),
+        Err(e) if e.kind == ErrorKind::NotFound => steps.push(gone),
+        Err(e) => {
+            steps.push(format!("{doing} failed: {}", e.message));
+            return Some(e.kind);
+        }
+    }
+    None
+}
+
 /// After a finalizer is off: a namespace an earlier, interrupted attempt recreated for this
 /// object (and did not get to delete) is deleted now.
 async fn leftover_namespace(
@@ -147,7 +146,7 @@ async fn leftover_namespace(
     let Some(ns) = resource.namespace.as_deref() else {
         return Ok(None);
     };
-    let ns_ref = namespace_ref(ns);
+    let ns_ref = ResourceRef::core("Namespace", None, ns);
     let obj = match kube.get(&ns_ref).await {
         Ok(Some(obj)) => obj,
         Ok(None) => return Ok(None),
