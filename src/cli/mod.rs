@@ -132,8 +132,7 @@ pub(crate) fn runtime() -> Option<tokio::runtime::Runtime> {
 
 /// The playbook JSON Schema, as committed in `schema/playbook.schema.json`.
 pub fn schema_json() -> String {
-    let schema = schemars::schema_for!(crate::playbook::model::Playbook);
-    serde_json::to_string_pretty(&schema).unwrap_or_default()
+    crate::playbook::schema::json()
 }
 
 /// Whether stderr is a terminal a person watches (not CI), for colour and spinners.
