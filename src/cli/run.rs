@@ -53,20 +53,23 @@ pub fn run(args: RunArgs) -> Exit {
         out::human_to_stderr();
     }
     let mut plans = Vec::new();
-    let mut invalid = false;
+    let mut invalid = Vec::new();
     for p in &args.playbooks {
         match playbook::load(p) {
             Ok(plan) => plans.push(plan),
             Err(e) => {
                 super::validate::show(&e);
-                invalid = true;
+                invalid.push(e);
             }
         }
     }
-    if invalid {
+    if !invalid.is_empty() {
         errln!(
             "✘ not running: fix the playbook errors above (`chaos validate` checks without running)"
         );
+        if !args.dry_run {
+            report::files::write_invalid(&targets, &invalid);
+        }
         return Exit::Usage;
     }
     if args.dry_run {

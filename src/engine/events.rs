@@ -80,6 +80,9 @@ pub enum ErrorClass {
 pub struct StepResult {
     pub id: String,
     pub name: Option<String>,
+    /// The line of the playbook the step starts on.
+    #[serde(skip)]
+    pub line: usize,
     pub phase: Phase,
     /// The action key (`kubelet-stop`, `wait`...).
     pub action: String,

@@ -219,6 +219,7 @@ impl Runner<'_> {
             let result = StepResult {
                 id: s.id.clone(),
                 name: s.name.clone(),
+                line: s.line,
                 phase,
                 action: key(s).to_string(),
                 description,
@@ -343,6 +344,7 @@ impl Runner<'_> {
             let result = StepResult {
                 id: s.id.clone(),
                 name: s.name.clone(),
+                line: s.line,
                 phase,
                 action: key(s).to_string(),
                 description,
