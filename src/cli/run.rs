@@ -167,7 +167,9 @@ async fn run_all(args: &RunArgs, plans: &[Plan], targets: &ReportTargets) -> Exi
 /// last thing a person or a CI log shows.
 fn finish(targets: &ReportTargets, reports: &[PlaybookReport]) -> Exit {
     let exit = Exit::of_all(reports);
-    outln!("{}", report::summary_table(reports));
+    // `COLUMNS` (set by shells, or by hand for a log viewer) wins over the terminal's width.
+    let width = std::env::var("COLUMNS").ok().and_then(|c| c.parse().ok());
+    outln!("{}", report::summary_table_width(reports, width));
     let retained: Vec<_> = reports
         .iter()
         .flat_map(|r| r.retained().map(move |u| (r, u)))

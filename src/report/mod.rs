@@ -11,7 +11,7 @@ pub mod out;
 pub mod plan;
 pub mod summary;
 
-pub use summary::summary_table;
+pub use summary::{summary_table, summary_table_width};
 
 use crate::engine::StepStatus;
 

@@ -1,6 +1,6 @@
 //! The human, JSON and JUnit renderings of one run (a passing step, a failed assertion, a
 //! skipped step, a failed undo), pinned by snapshots with durations redacted; and how failed,
-//! retried, owed and interrupted undos are counted.
+//! retried, owed and interrupted undos are counted; the summary table at 60 columns.
 
 use crate::support;
 
@@ -162,4 +162,19 @@ fn the_summary_escapes_control_bytes_in_names() {
     let table = summary_table(&[r]);
     assert!(table.contains("evil\\x1b]0;pwned\\x07"), "{table}");
     assert!(!table.contains('\x1b'), "{table}");
+}
+
+#[tokio::test(start_paused = true)]
+async fn the_summary_table_fits_sixty_columns() {
+    let report = one_run(SharedBuf::default()).await;
+    let table = kind_chaos::report::summary_table_width(&[report], Some(60));
+    for line in table.lines() {
+        assert!(
+            line.chars().count() <= 60,
+            "{line:?} is wider than 60:\n{table}"
+        );
+    }
+    let mut settings = insta::Settings::clone_current();
+    settings.add_filter(r"\b\d+(\.\d+)?(ms|s|m)\b", "[dur]");
+    settings.bind(|| insta::assert_snapshot!(table));
 }
