@@ -135,13 +135,14 @@ pub fn schema_json() -> String {
     crate::playbook::schema::json()
 }
 
-/// Whether stderr is a terminal a person watches (not CI), for colour and spinners.
+/// Whether stderr is a terminal a person watches (not CI), for spinners.
 pub(crate) fn live_terminal() -> bool {
     use std::io::IsTerminal;
     std::io::stderr().is_terminal()
         && std::env::var_os("CI").is_none_or(|v| v.is_empty() || v == "false")
 }
 
+/// Whether diagnostics on stderr get colour (`report::style`: NO_COLOR, CLICOLOR_FORCE, TERM).
 pub(crate) fn color() -> bool {
-    live_terminal() && std::env::var_os("NO_COLOR").is_none()
+    crate::report::style::Style::of_stream(false).color
 }

@@ -86,8 +86,19 @@ async fn run_all(args: &RunArgs, plans: &[Plan], targets: &ReportTargets) -> Exi
     let progress = interrupt::Shared::default();
     interrupt::watch(cancel.clone(), progress.clone(), targets.clone());
     let state = crate::state_dir::state_dir();
+    // A spinner only where the progress lines go to the same terminal: piped through `tee`, a
+    // spinner on stderr would be left between lines it cannot clear.
+    let to_stdout = out::human_stream() == out::Stream::Stdout;
+    let lines_on_terminal = if to_stdout {
+        std::io::IsTerminal::is_terminal(&std::io::stdout())
+    } else {
+        true
+    };
+    let live = super::live_terminal() && lines_on_terminal;
+    let human = report::human::Human::new(out::human_writer(), live)
+        .with_style(report::style::Style::of_stream(to_stdout));
     let mut reporter = Recording {
-        inner: report::human::Human::new(out::human_writer(), super::live_terminal()),
+        inner: human,
         progress: progress.clone(),
     };
     let opts = RunOptions {

@@ -20,16 +20,6 @@ pub fn status_word(r: &PlaybookReport) -> &'static str {
     }
 }
 
-/// The mark before a playbook's outcome: a tick only for a clean pass.
-pub fn status_mark(r: &PlaybookReport) -> &'static str {
-    match r.status {
-        RunStatus::Passed if r.retained().next().is_some() => "⚠",
-        RunStatus::Passed => "✔",
-        RunStatus::RollbackFailed => "✘✘",
-        _ => "✘",
-    }
-}
-
 /// The table, as wide as the terminal it is printed on allows (see [`summary_table_width`]).
 pub fn summary_table(reports: &[PlaybookReport]) -> String {
     summary_table_width(reports, None)
