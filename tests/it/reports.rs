@@ -77,6 +77,19 @@ async fn json_report() {
         "kubelet running on kind-worker2"
     );
     assert_eq!(v["playbooks"][0]["undo"][1]["status"], "failed");
+    // Wall-clock times: when each step that ran started, when each undo finished.
+    assert_eq!(
+        v["playbooks"][0]["steps"][0]["started_at"],
+        "2026-11-18T11:06:40.000Z"
+    );
+    assert!(
+        v["playbooks"][0]["steps"][3].get("started_at").is_none(),
+        "skipped"
+    );
+    assert_eq!(
+        v["playbooks"][0]["undo"][1]["at"],
+        "2026-11-18T11:06:40.000Z"
+    );
     // A failed rollback is the run's status, whatever the steps did.
     assert_eq!(v["playbooks"][0]["status"], "rollback-failed");
     let mut settings = insta::Settings::clone_current();
@@ -120,6 +133,7 @@ fn report_with(undo: &[(&str, UndoStatus)], status: RunStatus) -> PlaybookReport
             .map(|(step, status)| UndoResult {
                 step: step.to_string(),
                 description: format!("undo {step}"),
+                at: None,
                 status: *status,
                 message: None,
             })
