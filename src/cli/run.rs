@@ -20,7 +20,8 @@ use super::interrupt::{self, Partial, Recording};
 
 #[derive(Args, Debug)]
 pub struct RunArgs {
-    #[arg(required = true)]
+    /// Playbook files, run in the order given; every one is checked before any runs.
+    #[arg(required = true, value_name = "PLAYBOOK")]
     pub playbooks: Vec<PathBuf>,
     /// The kind cluster (default: the playbook's `cluster`, else `kind`).
     #[arg(long, value_parser = super::connect::cluster_arg)]
