@@ -92,22 +92,38 @@ pub enum Output {
     Json,
 }
 
-/// How to reach etcd (etcdctl's flag names); what is left out is discovered from the cluster.
+/// How to reach etcd (etcdctl's flag names, and `run`'s `--etcd-*` names as aliases, so either
+/// spelling works on both); what is left out is discovered from the cluster.
 #[derive(Args, Debug, Clone, Default)]
 pub struct ConnArgs {
     /// etcd endpoints, comma-separated, like `https://127.0.0.1:2379` [default: discovered
     /// from the kind cluster's control-plane container].
-    #[arg(long, value_delimiter = ',', value_name = "URLS")]
+    #[arg(
+        long,
+        visible_alias = "etcd-endpoints",
+        value_delimiter = ',',
+        value_name = "URLS"
+    )]
     pub endpoints: Vec<String>,
     /// The CA certificate of etcd's server certificate [default: the cluster's
     /// /etc/kubernetes/pki/etcd/ca.crt].
-    #[arg(long, value_name = "FILE")]
+    #[arg(long, visible_alias = "etcd-cacert", value_name = "FILE")]
     pub cacert: Option<PathBuf>,
     /// Client certificate [default: the cluster's etcd healthcheck-client.crt].
-    #[arg(long, value_name = "FILE", requires = "key")]
+    #[arg(
+        long,
+        visible_alias = "etcd-cert",
+        value_name = "FILE",
+        requires = "key"
+    )]
     pub cert: Option<PathBuf>,
     /// Client certificate key [default: the cluster's etcd healthcheck-client.key].
-    #[arg(long, value_name = "FILE", requires = "cert")]
+    #[arg(
+        long,
+        visible_alias = "etcd-key",
+        value_name = "FILE",
+        requires = "cert"
+    )]
     pub key: Option<PathBuf>,
     /// The kind cluster whose etcd to use, for what the flags above leave out (default `kind`).
     #[arg(long, value_parser = super::connect::cluster_arg)]

@@ -176,6 +176,7 @@ fn owe(current: &Partial, report: &mut PlaybookReport) {
         report.undo.push(UndoResult {
             step: e.step.clone(),
             description,
+            at: None,
             status: UndoStatus::Owed,
             message: Some(format!(
                 "not undone: the run left at a second interrupt; `chaos recover --cluster {}` undoes it",

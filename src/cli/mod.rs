@@ -132,17 +132,17 @@ pub(crate) fn runtime() -> Option<tokio::runtime::Runtime> {
 
 /// The playbook JSON Schema, as committed in `schema/playbook.schema.json`.
 pub fn schema_json() -> String {
-    let schema = schemars::schema_for!(crate::playbook::model::Playbook);
-    serde_json::to_string_pretty(&schema).unwrap_or_default()
+    crate::playbook::schema::json()
 }
 
-/// Whether stderr is a terminal a person watches (not CI), for colour and spinners.
+/// Whether stderr is a terminal a person watches (not CI), for spinners.
 pub(crate) fn live_terminal() -> bool {
     use std::io::IsTerminal;
     std::io::stderr().is_terminal()
         && std::env::var_os("CI").is_none_or(|v| v.is_empty() || v == "false")
 }
 
+/// Whether diagnostics on stderr get colour (`report::style`: NO_COLOR, CLICOLOR_FORCE, TERM).
 pub(crate) fn color() -> bool {
-    live_terminal() && std::env::var_os("NO_COLOR").is_none()
+    crate::report::style::Style::of_stream(false).color
 }

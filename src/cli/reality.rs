@@ -51,7 +51,7 @@ pub struct RealityArgs {
     #[arg(long)]
     pub node: Option<String>,
     /// `table` for people, `json` for scripts (its format: `chaos reality --help`).
-    #[arg(long, value_enum, default_value_t = Output::Table)]
+    #[arg(long, short = 'o', value_enum, default_value_t = Output::Table)]
     pub output: Output,
     #[command(flatten)]
     pub connect: super::connect::ConnectArgs,

@@ -20,7 +20,8 @@ use super::interrupt::{self, Partial, Recording};
 
 #[derive(Args, Debug)]
 pub struct RunArgs {
-    #[arg(required = true)]
+    /// Playbook files, run in the order given; every one is checked before any runs.
+    #[arg(required = true, value_name = "PLAYBOOK")]
     pub playbooks: Vec<PathBuf>,
     /// The kind cluster (default: the playbook's `cluster`, else `kind`).
     #[arg(long, value_parser = super::connect::cluster_arg)]
@@ -53,20 +54,23 @@ pub fn run(args: RunArgs) -> Exit {
         out::human_to_stderr();
     }
     let mut plans = Vec::new();
-    let mut invalid = false;
+    let mut invalid = Vec::new();
     for p in &args.playbooks {
         match playbook::load(p) {
             Ok(plan) => plans.push(plan),
             Err(e) => {
                 super::validate::show(&e);
-                invalid = true;
+                invalid.push(e);
             }
         }
     }
-    if invalid {
+    if !invalid.is_empty() {
         errln!(
             "✘ not running: fix the playbook errors above (`chaos validate` checks without running)"
         );
+        if !args.dry_run {
+            report::files::write_invalid(&targets, &invalid);
+        }
         return Exit::Usage;
     }
     if args.dry_run {
@@ -83,8 +87,19 @@ async fn run_all(args: &RunArgs, plans: &[Plan], targets: &ReportTargets) -> Exi
     let progress = interrupt::Shared::default();
     interrupt::watch(cancel.clone(), progress.clone(), targets.clone());
     let state = crate::state_dir::state_dir();
+    // A spinner only where the progress lines go to the same terminal: piped through `tee`, a
+    // spinner on stderr would be left between lines it cannot clear.
+    let to_stdout = out::human_stream() == out::Stream::Stdout;
+    let lines_on_terminal = if to_stdout {
+        std::io::IsTerminal::is_terminal(&std::io::stdout())
+    } else {
+        true
+    };
+    let live = super::live_terminal() && lines_on_terminal;
+    let human = report::human::Human::new(out::human_writer(), live)
+        .with_style(report::style::Style::of_stream(to_stdout));
     let mut reporter = Recording {
-        inner: report::human::Human::new(out::human_writer(), super::live_terminal()),
+        inner: human,
         progress: progress.clone(),
     };
     let opts = RunOptions {
@@ -164,7 +179,9 @@ async fn run_all(args: &RunArgs, plans: &[Plan], targets: &ReportTargets) -> Exi
 /// last thing a person or a CI log shows.
 fn finish(targets: &ReportTargets, reports: &[PlaybookReport]) -> Exit {
     let exit = Exit::of_all(reports);
-    outln!("{}", report::summary_table(reports));
+    // `COLUMNS` (set by shells, or by hand for a log viewer) wins over the terminal's width.
+    let width = std::env::var("COLUMNS").ok().and_then(|c| c.parse().ok());
+    outln!("{}", report::summary_table_width(reports, width));
     let retained: Vec<_> = reports
         .iter()
         .flat_map(|r| r.retained().map(move |u| (r, u)))

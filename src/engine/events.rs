@@ -80,6 +80,12 @@ pub enum ErrorClass {
 pub struct StepResult {
     pub id: String,
     pub name: Option<String>,
+    /// The line of the playbook the step starts on.
+    #[serde(skip)]
+    pub line: usize,
+    /// When the step started, by the wall clock (RFC 3339, milliseconds); none if it never ran.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub started_at: Option<String>,
     pub phase: Phase,
     /// The action key (`kubelet-stop`, `wait`...).
     pub action: String,
@@ -124,6 +130,9 @@ pub struct UndoResult {
     /// The step whose fault this undoes.
     pub step: String,
     pub description: String,
+    /// When the undo finished, by the wall clock (RFC 3339, milliseconds); none if never tried.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub at: Option<String>,
     pub status: UndoStatus,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub message: Option<String>,

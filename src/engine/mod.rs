@@ -86,6 +86,7 @@ pub async fn run_journaled(
         reporter,
         log,
         cancel: cancel.clone(),
+        clock: opts.clock.clone(),
         deadline: wait::deadline(start, plan.timeout),
         results: Vec::new(),
         undo_results: Vec::new(),
@@ -181,6 +182,8 @@ struct Runner<'a> {
     reporter: &'a mut dyn Reporter,
     log: &'a mut dyn UndoLog,
     cancel: CancellationToken,
+    /// Wall clock, for the reports' timestamps only.
+    clock: Arc<dyn Fn() -> SystemTime + Send + Sync>,
     deadline: Instant,
     results: Vec<StepResult>,
     undo_results: Vec<UndoResult>,
@@ -191,6 +194,11 @@ struct Runner<'a> {
 }
 
 impl Runner<'_> {
+    /// The wall clock now, as reports write it.
+    fn now(&self) -> String {
+        humantime::format_rfc3339_millis((self.clock)()).to_string()
+    }
+
     /// Runs a phase; returns whether every step passed. `setup` and `steps` stop at the first
     /// step that does not pass; `teardown` carries on, to clean up as much as it can.
     async fn phase(&mut self, phase: Phase, steps: &[PlanStep], undo: &mut UndoStack) -> bool {
@@ -251,6 +259,7 @@ impl Runner<'_> {
                 description: &description,
             });
             let t0 = Instant::now();
+            let started_at = self.now();
             let outcome = match (&s.kind, undo_target(s)) {
                 (_, Some(target)) => self.undo_now(target, undo).await,
                 (PlanStepKind::Group(children), None) => {
@@ -335,6 +344,7 @@ impl Runner<'_> {
                 ),
             };
             let result = StepResult {
+                started_at: Some(started_at),
                 duration,
                 verdict,
                 message,
@@ -454,6 +464,8 @@ fn result_of(s: &PlanStep, phase: Phase, description: String, status: StepStatus
     StepResult {
         id: s.id.clone(),
         name: s.name.clone(),
+        line: s.line,
+        started_at: None,
         phase,
         action: match &s.kind {
             PlanStepKind::Group(_) => "group",

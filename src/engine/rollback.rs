@@ -91,6 +91,7 @@ impl Runner<'_> {
             let result = UndoResult {
                 step,
                 description,
+                at: Some(self.now()),
                 status,
                 message,
             };

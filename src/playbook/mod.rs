@@ -10,6 +10,7 @@ mod manifest;
 pub mod model;
 pub mod names;
 mod plan;
+pub mod schema;
 pub mod selector;
 pub mod suggest;
 mod validate;

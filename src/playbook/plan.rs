@@ -78,6 +78,9 @@ pub struct PlanStep {
     /// Where the step is: `steps[2]`, `steps[1].group[0]`.
     pub id: String,
     pub name: Option<String>,
+    /// The line of the playbook the step starts on (JUnit's `line`, for CI annotations).
+    #[serde(skip)]
+    pub line: usize,
     pub kind: PlanStepKind,
 }
 

@@ -74,6 +74,18 @@ pub fn write(targets: &ReportTargets, reports: &[PlaybookReport], exit_code: i32
     written
 }
 
+/// Writes the JUnit report of a run that did not start because playbooks were invalid (CI
+/// shows the errors where it looks for results). Whether it was written.
+pub fn write_invalid(targets: &ReportTargets, invalid: &[crate::playbook::Invalid]) -> bool {
+    match &targets.junit {
+        Some(t) => {
+            let text = report::junit::render_invalid(invalid).map_err(|e| e.to_string());
+            deliver(t, "JUnit", text)
+        }
+        None => true,
+    }
+}
+
 fn deliver(target: &Target, what: &str, text: Result<String, String>) -> bool {
     let written = text.and_then(|mut text| match target {
         Target::Stdout => {

@@ -11,7 +11,9 @@ use crate::engine::{Event, Reporter, StepStatus, UndoStatus};
 use crate::playbook::values::format_duration;
 
 use super::out::clean;
-use super::{mark, summary::status_mark, summary::status_word};
+use super::style::{Style, Tone};
+use super::summary::status_word;
+use crate::engine::{PlaybookReport, RunStatus};
 
 /// How often plain mode prints that a wait is still waiting.
 const PLAIN_TICK: Duration = Duration::from_secs(15);
@@ -21,6 +23,7 @@ pub struct Human {
     live: bool,
     bar: Option<ProgressBar>,
     last_tick: Duration,
+    style: Style,
 }
 
 impl Human {
@@ -31,12 +34,30 @@ impl Human {
             live,
             bar: None,
             last_tick: Duration::ZERO,
+            style: Style::default(),
         }
+    }
+
+    /// Colour and symbols for the stream `out` writes to (plain Unicode by default).
+    pub fn with_style(mut self, style: Style) -> Self {
+        self.style = style;
+        self
+    }
+
+    /// A permanent line with a symbol (already styled) before its text.
+    fn marked(&mut self, pad: &str, symbol: &str, text: &str) {
+        let line = format!("{pad}{symbol} {}", clean(text));
+        self.raw(&line);
     }
 
     /// Writes a permanent line, control bytes escaped (names and values are not ours).
     fn line(&mut self, text: &str) {
-        let text = clean(text);
+        let text = clean(text).into_owned();
+        self.raw(&text);
+    }
+
+    /// Writes a permanent line as it is.
+    fn raw(&mut self, text: &str) {
         let out = &mut self.out;
         match &self.bar {
             Some(b) => b.suspend(|| {
@@ -60,7 +81,9 @@ impl Reporter for Human {
     fn event(&mut self, e: &Event<'_>) {
         match e {
             Event::PlaybookStarted { plan } => {
-                self.line(&format!("▶ {} ({})", plan.name, plan.file.display()));
+                let start = self.style.symbol("▶", ">", Tone::Plain);
+                let text = format!("{} ({})", plan.name, plan.file.display());
+                self.marked("", &start, &text);
             }
             Event::StepStarted {
                 step,
@@ -84,7 +107,8 @@ impl Reporter for Human {
                     self.bar = Some(bar);
                 } else if matches!(step.kind, crate::playbook::PlanStepKind::Action(ref a) if matches!(a.as_ref(), crate::playbook::model::Action::Wait(_) | crate::playbook::model::Action::Sleep(_)))
                 {
-                    self.line(&format!("{pad}… {}: {description}", step.label()));
+                    let dots = self.style.symbol("…", "...", Tone::Plain);
+                    self.marked(&pad, &dots, &format!("{}: {description}", step.label()));
                 }
             }
             Event::WaitProgress {
@@ -105,11 +129,13 @@ impl Reporter for Human {
                     );
                 } else if *elapsed >= self.last_tick + PLAIN_TICK {
                     self.last_tick = *elapsed;
-                    self.line(&format!(
-                        "    … still waiting after {} ({} left); last seen: {observed}",
+                    let dots = self.style.symbol("…", "...", Tone::Plain);
+                    let text = format!(
+                        "still waiting after {} ({} left); last seen: {observed}",
                         format_duration(round(*elapsed)),
                         format_duration(round(left))
-                    ));
+                    );
+                    self.marked("    ", &dots, &text);
                 }
             }
             Event::StepFinished { result, depth } => {
@@ -120,12 +146,9 @@ impl Reporter for Human {
                 } else {
                     format!(" ({})", format_duration(result.duration))
                 };
-                self.line(&format!(
-                    "{pad}{} {}: {}{time}",
-                    mark(result.status),
-                    result.label(),
-                    result.description
-                ));
+                let mark = self.style.step_mark(result.status);
+                let text = format!("{}: {}{time}", result.label(), result.description);
+                self.marked(&pad, &mark, &text);
                 match (&result.verdict, result.status) {
                     (Some(v), StepStatus::Failed) => {
                         self.line(&format!("{pad}    expected: {}", v.expected));
@@ -143,36 +166,59 @@ impl Reporter for Human {
                 }
             }
             Event::UndoStarted { pending } => {
-                self.line(&format!("  ↺ undoing {pending} change(s)"))
+                let undo = self.style.symbol("↺", "<-", Tone::Plain);
+                self.marked("  ", &undo, &format!("undoing {pending} change(s)"));
             }
             Event::UndoFinished { result } => {
-                let text = match result.status {
-                    UndoStatus::Undone => match &result.message {
-                        Some(note) => format!("    ✔ undone: {} ({note})", result.description),
-                        None => format!("    ✔ undone: {}", result.description),
-                    },
-                    UndoStatus::Failed => format!(
-                        "    ✘ UNDO FAILED: {}: {}",
-                        result.description,
-                        result.message.as_deref().unwrap_or("")
+                let s = self.style;
+                let (mark, text) = match result.status {
+                    UndoStatus::Undone => (
+                        s.symbol("✔", "[ok]", Tone::Good),
+                        match &result.message {
+                            Some(note) => format!("undone: {} ({note})", result.description),
+                            None => format!("undone: {}", result.description),
+                        },
                     ),
-                    UndoStatus::Retained => {
-                        format!("    ⚠ left in place (--retain): {}", result.description)
-                    }
-                    UndoStatus::Owed => format!("    ✘ NOT UNDONE: {}", result.description),
+                    UndoStatus::Failed => (
+                        s.symbol("✘", "[FAIL]", Tone::Bad),
+                        format!(
+                            "UNDO FAILED: {}: {}",
+                            result.description,
+                            result.message.as_deref().unwrap_or("")
+                        ),
+                    ),
+                    UndoStatus::Retained => (
+                        s.symbol("⚠", "[WARN]", Tone::Warn),
+                        format!("left in place (--retain): {}", result.description),
+                    ),
+                    UndoStatus::Owed => (
+                        s.symbol("✘", "[FAIL]", Tone::Bad),
+                        format!("NOT UNDONE: {}", result.description),
+                    ),
                 };
-                self.line(&text);
+                self.marked("    ", &mark, &text);
             }
             Event::PlaybookFinished { report } => {
                 self.clear_bar();
-                self.line(&format!(
-                    "{} {} in {}",
-                    status_mark(report),
+                let mark = outcome_mark(self.style, report);
+                let text = format!(
+                    "{} in {}",
                     status_word(report),
                     format_duration(round(report.duration))
-                ));
+                );
+                self.marked("", &mark, &text);
             }
         }
+    }
+}
+
+/// The mark before a playbook's outcome: a (green) tick only for a clean pass.
+fn outcome_mark(s: Style, r: &PlaybookReport) -> String {
+    match r.status {
+        RunStatus::Passed if r.retained().next().is_some() => s.symbol("⚠", "[WARN]", Tone::Warn),
+        RunStatus::Passed => s.symbol("✔", "[ok]", Tone::Good),
+        RunStatus::RollbackFailed => s.symbol("✘✘", "[FAIL!!]", Tone::Bad),
+        _ => s.symbol("✘", "[FAIL]", Tone::Bad),
     }
 }
 

@@ -1,6 +1,6 @@
 //! The table printed after all playbooks ran.
 
-use comfy_table::{Table, presets::UTF8_FULL_CONDENSED};
+use comfy_table::{ContentArrangement, Table, presets::UTF8_FULL_CONDENSED};
 
 use crate::engine::{PlaybookReport, RunStatus, StepStatus, UndoStatus};
 use crate::playbook::values::format_duration;
@@ -20,19 +20,20 @@ pub fn status_word(r: &PlaybookReport) -> &'static str {
     }
 }
 
-/// The mark before a playbook's outcome: a tick only for a clean pass.
-pub fn status_mark(r: &PlaybookReport) -> &'static str {
-    match r.status {
-        RunStatus::Passed if r.retained().next().is_some() => "⚠",
-        RunStatus::Passed => "✔",
-        RunStatus::RollbackFailed => "✘✘",
-        _ => "✘",
-    }
+/// The table, as wide as the terminal it is printed on allows (see [`summary_table_width`]).
+pub fn summary_table(reports: &[PlaybookReport]) -> String {
+    summary_table_width(reports, None)
 }
 
-pub fn summary_table(reports: &[PlaybookReport]) -> String {
+/// The table wrapped to `width` columns; with `None`, to the terminal's width when stdout is
+/// one, else as wide as its content.
+pub fn summary_table_width(reports: &[PlaybookReport], width: Option<u16>) -> String {
     let mut t = Table::new();
     t.load_preset(UTF8_FULL_CONDENSED);
+    t.set_content_arrangement(ContentArrangement::Dynamic);
+    if let Some(w) = width {
+        t.set_width(w);
+    }
     t.set_header(vec!["playbook", "result", "steps", "faults undone", "time"]);
     for r in reports {
         let count = |s: StepStatus| r.steps.iter().filter(|x| x.status == s).count();

@@ -307,3 +307,48 @@ fn version_names_the_commit_it_was_built_from() {
         "{text}"
     );
 }
+
+#[test]
+fn flags_are_spelt_the_same_on_every_command() {
+    use clap::Parser;
+    use kind_chaos::cli::Cli;
+    let parses = |args: &[&str]| match Cli::try_parse_from(args.iter().copied()) {
+        Ok(_) => {}
+        Err(e) => panic!("{args:?}: {e}"),
+    };
+    // -o/--output wherever there is a choice of output.
+    parses(&["chaos", "reality", "-o", "json"]);
+    parses(&["chaos", "reality", "--output", "json"]);
+    parses(&["chaos", "etcd", "get", "/registry/x", "-o", "json"]);
+    // `run`'s etcd flags work on `chaos etcd` too, beside etcdctl's names.
+    let tls = ["--etcd-cacert", "ca", "--etcd-cert", "c", "--etcd-key", "k"];
+    let mut run = vec![
+        "chaos",
+        "run",
+        "p.yaml",
+        "--etcd-endpoints",
+        "https://h:2379",
+    ];
+    run.extend(tls);
+    parses(&run);
+    let mut etcd = vec![
+        "chaos",
+        "etcd",
+        "ls",
+        "/",
+        "--etcd-endpoints",
+        "https://h:2379",
+    ];
+    etcd.extend(tls);
+    parses(&etcd);
+    parses(&["chaos", "etcd", "ls", "/", "--endpoints", "https://h:2379"]);
+    // run's positional argument is described in --help.
+    let help = Cli::try_parse_from(["chaos", "run", "--help"])
+        .unwrap_err()
+        .to_string();
+    assert!(help.contains("<PLAYBOOK>..."), "{help}");
+    assert!(
+        help.contains("every one is checked before any runs"),
+        "{help}"
+    );
+}

@@ -24,6 +24,7 @@ mod etcd_playbook;
 mod etcd_recover;
 mod etcd_scale;
 mod hostile_inputs;
+mod junit;
 mod kube_cli;
 mod kube_connect;
 mod kube_faults;

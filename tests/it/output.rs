@@ -357,7 +357,7 @@ fn retained_faults_are_not_shown_as_a_plain_pass() {
     assert!(!stdout.contains("✔ passed"), "{stdout}");
     let xml = std::fs::read_to_string(&x).unwrap();
     assert!(
-        xml.contains("<skipped message=\"left faulted (--retain)\""),
+        xml.contains("<failure message=\"left faulted (--retain)\" type=\"retained\""),
         "{xml}"
     );
 }

@@ -1,6 +1,7 @@
 //! The human, JSON and JUnit renderings of one run (a passing step, a failed assertion, a
 //! skipped step, a failed undo), pinned by snapshots with durations redacted; and how failed,
-//! retried, owed and interrupted undos are counted.
+//! retried, owed and interrupted undos are counted; the summary table at 60 columns; the
+//! progress in colour and in ASCII (`report::style`).
 
 use crate::support;
 
@@ -76,6 +77,19 @@ async fn json_report() {
         "kubelet running on kind-worker2"
     );
     assert_eq!(v["playbooks"][0]["undo"][1]["status"], "failed");
+    // Wall-clock times: when each step that ran started, when each undo finished.
+    assert_eq!(
+        v["playbooks"][0]["steps"][0]["started_at"],
+        "2026-11-18T11:06:40.000Z"
+    );
+    assert!(
+        v["playbooks"][0]["steps"][3].get("started_at").is_none(),
+        "skipped"
+    );
+    assert_eq!(
+        v["playbooks"][0]["undo"][1]["at"],
+        "2026-11-18T11:06:40.000Z"
+    );
     // A failed rollback is the run's status, whatever the steps did.
     assert_eq!(v["playbooks"][0]["status"], "rollback-failed");
     let mut settings = insta::Settings::clone_current();
@@ -119,6 +133,7 @@ fn report_with(undo: &[(&str, UndoStatus)], status: RunStatus) -> PlaybookReport
             .map(|(step, status)| UndoResult {
                 step: step.to_string(),
                 description: format!("undo {step}"),
+                at: None,
                 status: *status,
                 message: None,
             })
@@ -162,4 +177,85 @@ fn the_summary_escapes_control_bytes_in_names() {
     let table = summary_table(&[r]);
     assert!(table.contains("evil\\x1b]0;pwned\\x07"), "{table}");
     assert!(!table.contains('\x1b'), "{table}");
+}
+
+#[tokio::test(start_paused = true)]
+async fn the_summary_table_fits_sixty_columns() {
+    let report = one_run(SharedBuf::default()).await;
+    let table = kind_chaos::report::summary_table_width(&[report], Some(60));
+    for line in table.lines() {
+        assert!(
+            line.chars().count() <= 60,
+            "{line:?} is wider than 60:\n{table}"
+        );
+    }
+    let mut settings = insta::Settings::clone_current();
+    settings.add_filter(r"\b\d+(\.\d+)?(ms|s|m)\b", "[dur]");
+    settings.bind(|| insta::assert_snapshot!(table));
+}
+
+/// The progress of [`one_run`] in a style, its colours shown as `<green>...</>`.
+async fn styled_run(style: kind_chaos::report::style::Style) -> String {
+    let out = SharedBuf::default();
+    let fake = FakeCluster::kind_like("kind");
+    fake.state().knobs.fail_next.push(Failure {
+        op: "node-unpause".into(),
+        kind: "failed".into(),
+        message: "No such container: kind-worker".into(),
+    });
+    let mut human = Human::new(Box::new(out.clone()), false).with_style(style);
+    let opts = RunOptions {
+        retain: false,
+        clock: Arc::new(|| SystemTime::UNIX_EPOCH + Duration::from_secs(1_795_000_000)),
+    };
+    let p = plan(&format!("{HEADER}{PLAYBOOK}"));
+    engine::run(
+        &p,
+        Arc::new(fake),
+        &mut human,
+        &CancellationToken::new(),
+        &opts,
+    )
+    .await;
+    out.text()
+        .replace("\x1b[32m", "<green>")
+        .replace("\x1b[31m", "<red>")
+        .replace("\x1b[33m", "<yellow>")
+        .replace("\x1b[0m", "</>")
+}
+
+#[tokio::test(start_paused = true)]
+async fn human_output_in_colour() {
+    use kind_chaos::report::style::Style;
+    let text = styled_run(Style {
+        color: true,
+        ascii: false,
+    })
+    .await;
+    assert!(text.contains("<green>✔</> pause-worker"), "{text}");
+    assert!(text.contains("<red>✘</> waits-for-nothing"), "{text}");
+    // Without colour (NO_COLOR, a pipe) the same lines carry no escape at all.
+    let plain = styled_run(Style {
+        color: false,
+        ascii: false,
+    })
+    .await;
+    assert!(!plain.contains(['\x1b', '<']), "{plain}");
+    let mut settings = insta::Settings::clone_current();
+    settings.add_filter(r"\b\d+(\.\d+)?(ms|s|m)\b", "[dur]");
+    settings.bind(|| insta::assert_snapshot!(text));
+}
+
+#[tokio::test(start_paused = true)]
+async fn human_output_on_a_dumb_terminal_is_ascii() {
+    use kind_chaos::report::style::Style;
+    let text = styled_run(Style {
+        color: false,
+        ascii: true,
+    })
+    .await;
+    assert!(text.is_ascii(), "{text}");
+    let mut settings = insta::Settings::clone_current();
+    settings.add_filter(r"\b\d+(\.\d+)?(ms|s|m)\b", "[dur]");
+    settings.bind(|| insta::assert_snapshot!(text));
 }

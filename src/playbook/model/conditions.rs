@@ -12,6 +12,7 @@ use super::written::{checked, schema_as_written};
 
 #[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
 #[serde(rename_all = "kebab-case", deny_unknown_fields)]
+#[schemars(transform = crate::playbook::schema::keyed_alternatives)]
 pub enum Condition {
     /// Pods matching a name or selector (and optionally a node) have these properties.
     Pods(PodsCondition),
@@ -103,11 +104,58 @@ pub struct PodLogsCondition {
     pub present: Option<bool>,
 }
 
-#[derive(Debug, Clone, Copy, Deserialize, Serialize, JsonSchema, PartialEq, Eq)]
+/// The status of a Kubernetes condition, written as the API writes it: `True`, `False` or
+/// `Unknown`. YAML (1.2 and 1.1 alike) reads a plain `True` or `false` as a boolean, and so do
+/// editors and schema validators, so a boolean is read as the same status and the schema says
+/// both; a quoted `"true"` is neither and is refused by both.
+#[derive(Debug, Clone, Copy, Serialize, PartialEq, Eq)]
 pub enum ConditionStatus {
     True,
     False,
     Unknown,
+}
+
+impl<'de> Deserialize<'de> for ConditionStatus {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl serde::de::Visitor<'_> for V {
+            type Value = ConditionStatus;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("`True`, `False` or `Unknown`")
+            }
+            fn visit_bool<E: serde::de::Error>(self, b: bool) -> Result<ConditionStatus, E> {
+                Ok(if b {
+                    ConditionStatus::True
+                } else {
+                    ConditionStatus::False
+                })
+            }
+            fn visit_str<E: serde::de::Error>(self, s: &str) -> Result<ConditionStatus, E> {
+                match s {
+                    "True" => Ok(ConditionStatus::True),
+                    "False" => Ok(ConditionStatus::False),
+                    "Unknown" => Ok(ConditionStatus::Unknown),
+                    _ => Err(E::unknown_variant(s, &["True", "False", "Unknown"])),
+                }
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+impl JsonSchema for ConditionStatus {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "ConditionStatus".into()
+    }
+    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        schemars::json_schema!({
+            "description": "`True`, `False` or `Unknown`; a plain `True`/`False` is a YAML boolean and means the same.",
+            "anyOf": [
+                {"type": "string", "enum": ["True", "False", "Unknown"]},
+                {"type": "boolean"}
+            ]
+        })
+    }
 }
 
 /// A taint to look for; `value` and `effect` are matched only when given.

@@ -23,7 +23,7 @@ pub const KIND: &str = "Playbook";
 /// A chaos playbook: set up workloads, inject faults, wait, assert, and undo everything.
 #[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
-#[schemars(title = "kind-chaos playbook")]
+#[schemars(title = "kind-chaos playbook", transform = crate::playbook::schema::document_rules)]
 pub struct Playbook {
     /// Always `chaos/v1alpha1`.
     pub api_version: String,

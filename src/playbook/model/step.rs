@@ -7,11 +7,12 @@
 
 use std::fmt;
 
-use schemars::{JsonSchema, Schema, SchemaGenerator, json_schema};
+use schemars::{JsonSchema, Schema, SchemaGenerator};
 use serde::de::{self, DeserializeSeed, IntoDeserializer, MapAccess, Visitor};
 use serde::{Deserialize, Deserializer, Serialize};
 
 use super::actions::{Action, action_keys};
+use crate::playbook::schema;
 
 /// A step of a playbook.
 #[derive(Debug, Clone)]
@@ -172,30 +173,15 @@ impl JsonSchema for Step {
     fn schema_name() -> std::borrow::Cow<'static, str> {
         "Step".into()
     }
+    /// The action's alternatives told apart by their key (see [`schema::keyed`]), plus `name`.
     fn json_schema(g: &mut SchemaGenerator) -> Schema {
-        // The derived `Action` schema is a oneOf of single-key objects; a step is one of those
-        // objects plus an optional `name`.
-        let action = Action::json_schema(g).to_value();
-        let variants = action
-            .get("oneOf")
-            .and_then(|v| v.as_array())
-            .cloned()
-            .unwrap_or_default();
-        let with_name: Vec<serde_json::Value> = variants
-            .into_iter()
-            .map(|mut v| {
-                if let Some(props) = v.get_mut("properties").and_then(|p| p.as_object_mut()) {
-                    props.insert(
-                        "name".into(),
-                        serde_json::json!({"type": "string", "description": "A name for reports and references (`duration` assertions)."}),
-                    );
-                }
-                v
-            })
-            .collect();
-        json_schema!({
-            "description": "A step: one action key, plus an optional `name`.",
-            "oneOf": with_name,
-        })
+        let mut schema = Action::json_schema(g);
+        let name = serde_json::json!({"type": "string", "description": "A name for reports and references (`duration` assertions, `undo`)."});
+        schema::keyed(&mut schema, Some(("name", name)));
+        schema.insert(
+            "description".into(),
+            "A step: exactly one action key (what the step does), plus an optional `name`.".into(),
+        );
+        schema
     }
 }

@@ -99,6 +99,7 @@ impl Validator<'_> {
         Some(PlanStep {
             id,
             name: step.name.clone(),
+            line: node.span.start.line,
             kind,
         })
     }

@@ -1,11 +1,13 @@
 //! Shared helpers for the integration tests, one place each: plans from inline YAML, a reporter
 //! that records events, an in-memory writer for reporters, the `chaos` command with a private
 //! state directory; `etcd` (a real etcd), `kube` (the fake API server), `testcluster` (the
-//! kind-like clusters of `scripts/testcluster.sh`), `local_api` (those with a control plane).
+//! kind-like clusters of `scripts/testcluster.sh`), `local_api` (those with a control plane),
+//! `python` (the checkers from PyPI: check-jsonschema, junitparser).
 
 pub mod etcd;
 pub mod kube;
 pub mod local_api;
+pub mod python;
 pub mod testcluster;
 pub mod wait;
 

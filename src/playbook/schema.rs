@@ -1,0 +1,99 @@
+//! The JSON Schema of the playbook format (`chaos schema`, committed as
+//! schema/playbook.schema.json). schemars derives it from the model's types; this module adds
+//! the document-level rules the parser checks that a derive cannot say: the header's constant
+//! `apiVersion` and `kind`, `steps` required and not empty, and the cluster name's pattern. So an
+//! editor or a CI validator (check-jsonschema) refuses what `chaos validate` refuses, and
+//! tests/it/schema.rs holds the two to the same verdicts.
+//!
+//! Steps and conditions are serde's externally tagged enums, which schemars writes as a `oneOf`
+//! of single-key objects; a validator then answers any mistake inside one with "not valid under
+//! any of the given schemas". [`keyed`] rewrites such a `oneOf` as one object whose properties
+//! are the keys, so a body is checked against the schema of the key it is under, and the error
+//! names that key (`$.steps[0]['kubelet-stop']: 'node' is a required property`).
+
+use schemars::Schema;
+use serde_json::{Value, json};
+
+use super::model::{API_VERSION, KIND};
+use super::names::CLUSTER_NAME_MAX;
+
+/// The schema as `chaos schema` prints it.
+pub fn json() -> String {
+    let schema = schemars::schema_for!(super::model::Playbook);
+    serde_json::to_string_pretty(&schema).unwrap_or_default()
+}
+
+/// A `#[schemars(transform)]` of the `Playbook` type: the rules `validate.rs` checks on the
+/// document as a whole.
+pub(crate) fn document_rules(schema: &mut Schema) {
+    if let Some(props) = schema.get_mut("properties").and_then(Value::as_object_mut) {
+        if let Some(v) = props.get_mut("apiVersion").and_then(Value::as_object_mut) {
+            v.insert("const".into(), json!(API_VERSION));
+        }
+        if let Some(v) = props.get_mut("kind").and_then(Value::as_object_mut) {
+            v.insert("const".into(), json!(KIND));
+        }
+        // validate.rs: "the playbook has no steps".
+        if let Some(v) = props.get_mut("steps").and_then(Value::as_object_mut) {
+            v.remove("default");
+            v.insert("minItems".into(), json!(1));
+        }
+        // names::check_cluster_name: kind's characters, a letter or digit first, at most 50.
+        if let Some(v) = props.get_mut("cluster").and_then(Value::as_object_mut) {
+            v.insert(
+                "pattern".into(),
+                json!(format!(
+                    "^[a-z0-9][a-z0-9.-]{{0,{}}}$",
+                    CLUSTER_NAME_MAX - 1
+                )),
+            );
+        }
+    }
+    if let Some(required) = schema.get_mut("required").and_then(Value::as_array_mut)
+        && !required.contains(&json!("steps"))
+    {
+        required.push(json!("steps"));
+    }
+}
+
+/// A `#[schemars(transform)]` for an externally tagged enum: [`keyed`] with no other key.
+pub(crate) fn keyed_alternatives(schema: &mut Schema) {
+    keyed(schema, None);
+}
+
+/// Rewrites a `oneOf` of single-key objects as one object: every alternative's key is a
+/// property with that alternative's body (and its description), `extra` (a key allowed beside
+/// any of them, a step's `name`) is one more, `propertyNames` and `additionalProperties` refuse
+/// any other key, and a `oneOf` of bare `required`s says exactly one alternative's key is there.
+/// A schema that is not such a `oneOf` is left as it is.
+pub(crate) fn keyed(schema: &mut Schema, extra: Option<(&str, Value)>) {
+    let Some(Value::Array(alternatives)) = schema.get("oneOf") else {
+        return;
+    };
+    let mut properties = serde_json::Map::new();
+    let mut one_key = Vec::new();
+    for alternative in alternatives {
+        let Some(Value::Object(props)) = alternative.get("properties") else {
+            return;
+        };
+        let [(key, body)] = props.iter().collect::<Vec<_>>()[..] else {
+            return;
+        };
+        let mut body = body.clone();
+        if let (Some(d), Some(b)) = (alternative.get("description"), body.as_object_mut()) {
+            b.entry("description").or_insert_with(|| d.clone());
+        }
+        one_key.push(json!({"required": [key]}));
+        properties.insert(key.clone(), body);
+    }
+    if let Some((key, body)) = extra {
+        properties.insert(key.to_string(), body);
+    }
+    let keys: Vec<&String> = properties.keys().collect();
+    let names = json!({"enum": keys});
+    schema.insert("type".into(), json!("object"));
+    schema.insert("propertyNames".into(), names);
+    schema.insert("properties".into(), Value::Object(properties));
+    schema.insert("additionalProperties".into(), json!(false));
+    schema.insert("oneOf".into(), Value::Array(one_key));
+}
