@@ -21,7 +21,7 @@ pub enum Exit {
     Environment,
     /// Interrupted by SIGINT/SIGTERM (after the undo ran).
     Interrupted,
-    /// An undo failed: the cluster may be left faulted.
+    /// The cluster is left faulted: an undo failed, or `--retain` kept the faults.
     RollbackFailed,
 }
 
@@ -49,7 +49,7 @@ impl Exit {
             (RunStatus::Error, Some(ErrorClass::Environment)) => Exit::Environment,
             (RunStatus::Error, Some(ErrorClass::Step) | None) => Exit::StepFailed,
             (RunStatus::Interrupted, _) => Exit::Interrupted,
-            (RunStatus::RollbackFailed, _) => Exit::RollbackFailed,
+            (RunStatus::RollbackFailed | RunStatus::Retained, _) => Exit::RollbackFailed,
         }
     }
 

@@ -145,6 +145,9 @@ pub enum RunStatus {
     Failed,
     Error,
     Interrupted,
+    /// The steps passed but `--retain` left their faults in place: the cluster is faulted on
+    /// purpose, which is never reported as a pass.
+    Retained,
     /// An undo failed and was not made good later: the cluster may be left faulted. Louder
     /// than any other outcome; whatever the steps did, this run did not pass.
     RollbackFailed,

@@ -126,6 +126,8 @@ pub async fn run_journaled(
     if report.rollback_failed() {
         report.status = RunStatus::RollbackFailed;
         report.error_class = None;
+    } else if report.status == RunStatus::Passed && report.retained().next().is_some() {
+        report.status = RunStatus::Retained;
     }
     r.reporter
         .event(&Event::PlaybookFinished { report: &report });

@@ -215,8 +215,8 @@ impl Reporter for Human {
 /// The mark before a playbook's outcome: a (green) tick only for a clean pass.
 fn outcome_mark(s: Style, r: &PlaybookReport) -> String {
     match r.status {
-        RunStatus::Passed if r.retained().next().is_some() => s.symbol("⚠", "[WARN]", Tone::Warn),
         RunStatus::Passed => s.symbol("✔", "[ok]", Tone::Good),
+        RunStatus::Retained => s.symbol("⚠", "[WARN]", Tone::Warn),
         RunStatus::RollbackFailed => s.symbol("✘✘", "[FAIL!!]", Tone::Bad),
         _ => s.symbol("✘", "[FAIL]", Tone::Bad),
     }

@@ -7,12 +7,12 @@ use crate::playbook::values::format_duration;
 
 use super::out::clean;
 
-/// A playbook's outcome in a word or three. Only a run whose every fault was undone is plain
-/// `passed`; one whose faults were left in place (`--retain`) says so.
+/// A playbook's outcome in a word or three. Only a run whose every fault was undone is
+/// `passed`; one whose faults were left in place (`--retain`) is not.
 pub fn status_word(r: &PlaybookReport) -> &'static str {
     match r.status {
-        RunStatus::Passed if r.retained().next().is_some() => "passed, faults RETAINED",
         RunStatus::Passed => "passed",
+        RunStatus::Retained => "faults RETAINED",
         RunStatus::Failed => "FAILED",
         RunStatus::Error => "ERROR",
         RunStatus::Interrupted => "interrupted",

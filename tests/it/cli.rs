@@ -231,9 +231,10 @@ fn json_and_junit_reports_are_written() {
 #[test]
 fn retain_prints_what_was_left_faulted() {
     let case = Case::new("steps:\n  - node-pause: {node: kind-worker}\n", CLUSTER);
+    // The cluster is left faulted on purpose: exit 5, never 0.
     case.run(&["--retain"])
         .assert()
-        .code(0)
+        .code(5)
         .stdout(predicate::str::contains(
             "⚠ left in place (--retain): unpause node container kind-worker",
         ))

@@ -254,7 +254,7 @@ async fn retain_leaves_faults_in_place_and_lists_them() {
         ..RunOptions::default()
     };
     let (report, _) = run_with(&fake, "steps:\n  - node-pause: {node: kind-worker}\n", opts).await;
-    assert_eq!(report.status, RunStatus::Passed);
+    assert_eq!(report.status, RunStatus::Retained);
     assert_eq!(fake.calls(), ["node-pause kind-worker"]);
     assert_eq!(report.retained().count(), 1);
     assert_eq!(fake.state().nodes["kind-worker"].container, "paused");

@@ -256,7 +256,7 @@ async fn a_retained_finalizer_in_a_vanished_namespace_is_recovered_step_by_step(
     let lab = KubeLab::with_nodes().await;
     let ns = "collected-resources";
     let out = run_lab(&lab, "finalizer-namespace-gone.yaml", &["--retain"]).await;
-    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert_eq!(out.status.code(), Some(5), "{}", text(&out));
     let held = lab.get("v1", "Pod", Some(ns), ns).expect("the pod dangles");
     assert_eq!(held["metadata"]["finalizers"][0], "kind-chaos.dev/hold");
     assert!(lab.get("v1", "Namespace", None, ns).is_none());

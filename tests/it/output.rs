@@ -124,7 +124,7 @@ fn a_run_with_a_closed_stdout_still_undoes_and_writes_its_reports() {
 fn recover_with_a_closed_stdout_still_undoes() {
     let c = case("steps:\n  - node-pause: {node: kind-worker}\n");
     let out = c.run(&["--retain"]).output().unwrap();
-    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert_eq!(out.status.code(), Some(5), "{}", text(&out.stderr));
     let out = stdout_closed(c.chaos(&["recover"]));
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
     let out = c.chaos(&["recover", "--dry-run"]).output().unwrap();
@@ -352,9 +352,10 @@ fn retained_faults_are_not_shown_as_a_plain_pass() {
         .output()
         .unwrap();
     let stdout = text(&out.stdout);
-    assert_eq!(out.status.code(), Some(0), "{stdout}");
-    assert!(stdout.contains("⚠ passed, faults RETAINED in"), "{stdout}");
+    assert_eq!(out.status.code(), Some(5), "{stdout}");
+    assert!(stdout.contains("⚠ faults RETAINED in"), "{stdout}");
     assert!(!stdout.contains("✔ passed"), "{stdout}");
+    assert!(!stdout.contains("passed in"), "{stdout}");
     let xml = std::fs::read_to_string(&x).unwrap();
     assert!(
         xml.contains("<failure message=\"left faulted (--retain)\" type=\"retained\""),

@@ -104,7 +104,7 @@ fn retained_faults_are_recovered_later() {
     let case = Case::new("steps:\n  - node-pause: {node: kind-worker}\n", CLUSTER);
     case.run(&["--retain"])
         .assert()
-        .code(0)
+        .code(5)
         .stderr(predicate::str::contains("chaos recover --cluster kind"));
     case.chaos(&["recover", "--cluster", "other"])
         .assert()
@@ -113,7 +113,7 @@ fn retained_faults_are_recovered_later() {
     case.chaos(&["recover", "--cluster", "kind"])
         .assert()
         .code(0)
-        .stdout(predicate::str::contains("ended passed"))
+        .stdout(predicate::str::contains("ended faults RETAINED"))
         .stdout(predicate::str::contains(
             "✔ undone (steps[0]): unpause node container kind-worker",
         ));
@@ -136,7 +136,7 @@ fn a_clean_run_leaves_nothing_to_recover() {
 #[test]
 fn a_failed_recovery_says_so_and_exits_5_and_can_be_retried() {
     let case = Case::new("steps:\n  - node-pause: {node: kind-worker}\n", CLUSTER);
-    case.run(&["--retain"]).assert().code(0);
+    case.run(&["--retain"]).assert().code(5);
     let failing = r#"{"nodes": {"kind-worker": {}}, "knobs": {"fail_next": [{"op": "node-unpause", "message": "daemon busy"}]}}"#;
     std::fs::write(case.path("fake.json"), failing).unwrap();
     case.chaos(&["recover"])
@@ -312,7 +312,7 @@ fn a_torn_last_line_is_harmless_and_recover_appends_on_a_new_line() {
 #[test]
 fn an_undo_that_can_no_longer_be_done_is_forgotten_on_request_and_only_then() {
     let case = Case::new("steps:\n  - node-pause: {node: kind-worker}\n", CLUSTER);
-    case.run(&["--retain"]).assert().code(0);
+    case.run(&["--retain"]).assert().code(5);
     // The node container was removed since: every recover fails on it.
     std::fs::write(
         case.path("fake.json"),
