@@ -8,6 +8,7 @@ pub mod etcd;
 #[cfg(feature = "test-fake-cluster")]
 pub mod fake;
 pub mod kube;
+mod network;
 mod types;
 
 use std::sync::Arc;
@@ -15,6 +16,7 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use futures::stream::BoxStream;
 
+pub use network::*;
 pub use types::*;
 
 use crate::playbook::model::{NodeTaint, Propagation, ResourceRef};
@@ -80,6 +82,17 @@ pub trait NodeOps: Send + Sync {
     ) -> Result<()>;
     /// Runs an argv in a node container.
     async fn exec(&self, node: &str, argv: &[String]) -> Result<ExecOutput>;
+    /// Drops the node's traffic with peers: rules in the iptables chain `cut.chain`, jumped to
+    /// from `INPUT` and `OUTPUT`. Fails, adding nothing, when that chain exists already.
+    async fn partition(&self, node: &str, cut: &Partition) -> Result<()>;
+    /// Removes the chain and every jump to it; succeeds when there is none (idempotent).
+    async fn heal(&self, node: &str, chain: &str) -> Result<()>;
+    /// Degrades what the node sends with a root qdisc of kind-chaos's own on its interface on
+    /// the `kind` network. Fails, leaving nothing, when the kernel lacks sch_netem or another
+    /// root qdisc is there.
+    async fn shape(&self, node: &str, shaping: &Shaping) -> Result<()>;
+    /// Removes that qdisc if it is there (idempotent); leaves a qdisc not ours alone.
+    async fn unshape(&self, node: &str) -> Result<()>;
     /// What runs on the nodes (all of them when `node` is `None`), read in parallel.
     async fn reality(&self, node: Option<&str>) -> Result<Vec<NodeReality>>;
 }

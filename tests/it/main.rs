@@ -33,6 +33,7 @@ mod kube_watch;
 mod local_cluster;
 mod local_cluster_kubelet;
 mod local_labs;
+mod network_engine;
 mod output;
 mod output_docker;
 mod output_etcd;

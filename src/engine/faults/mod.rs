@@ -13,6 +13,7 @@ mod delete;
 mod etcd;
 mod exec;
 mod finalizer;
+mod network;
 mod node;
 mod schedule;
 
@@ -79,6 +80,10 @@ pub fn of(action: &Action) -> Option<Box<dyn Fault + '_>> {
         Action::NodeTaint(t) => Box::new(schedule::NodeTaint(t)),
         Action::EtcdDelete(e) => Box::new(etcd::EtcdDelete(e)),
         Action::Exec(x) => Box::new(exec::Exec(x)),
+        Action::NetworkPartition(p) => Box::new(network::NetworkPartition(p)),
+        Action::NetworkDelay(d) => Box::new(network::Shape::delay(d)),
+        Action::NetworkLoss(l) => Box::new(network::Shape::loss(l)),
+        Action::NetworkBandwidth(w) => Box::new(network::Shape::bandwidth(w)),
         Action::Apply(_)
         | Action::Wait(_)
         | Action::Sleep(_)
@@ -151,6 +156,15 @@ pub enum UndoRecord {
     DeleteApplied {
         resources: Vec<ResourceRef>,
     },
+    /// After `network-partition`: remove the node's iptables chain of that partition.
+    NetworkHeal {
+        node: String,
+        chain: String,
+    },
+    /// After `network-delay`, `-loss`, `-bandwidth`: remove kind-chaos's qdisc from the node.
+    NetworkUnshape {
+        node: String,
+    },
 }
 
 impl UndoRecord {
@@ -174,6 +188,8 @@ impl UndoRecord {
             } => etcd::restore_text(selector, file.as_deref(), *deleted, backup),
             UndoRecord::Exec { node, command } => exec::undo_text(node, command),
             UndoRecord::DeleteApplied { resources } => apply::delete_text(resources),
+            UndoRecord::NetworkHeal { node, chain } => network::heal_text(node, chain),
+            UndoRecord::NetworkUnshape { node } => network::unshape_text(node),
         }
     }
 
@@ -208,6 +224,8 @@ impl UndoRecord {
             } => etcd::restore(b, file.as_deref(), *deleted, backup).await,
             UndoRecord::Exec { node, command } => exec::undo(b, node, command).await,
             UndoRecord::DeleteApplied { resources } => apply::delete(b, resources).await,
+            UndoRecord::NetworkHeal { node, chain } => network::heal(b, node, chain).await,
+            UndoRecord::NetworkUnshape { node } => network::unshape(b, node).await,
         }
     }
 }

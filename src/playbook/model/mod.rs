@@ -4,11 +4,13 @@
 
 mod actions;
 mod conditions;
+mod network;
 mod step;
 mod written;
 
 pub use actions::*;
 pub use conditions::*;
+pub use network::*;
 pub use step::Step;
 
 use schemars::JsonSchema;
