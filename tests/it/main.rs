@@ -34,6 +34,7 @@ mod kube_watch;
 mod local_cluster;
 mod local_cluster_kubelet;
 mod local_labs;
+mod local_network_lab;
 mod network_engine;
 mod output;
 mod output_docker;
