@@ -9,6 +9,7 @@ pub mod etcd;
 pub mod fake;
 pub mod kube;
 mod network;
+mod resource;
 mod types;
 
 use std::sync::Arc;
@@ -17,6 +18,7 @@ use async_trait::async_trait;
 use futures::stream::BoxStream;
 
 pub use network::*;
+pub use resource::*;
 pub use types::*;
 
 use crate::playbook::model::{NodeTaint, Propagation, ResourceRef};
@@ -93,6 +95,10 @@ pub trait NodeOps: Send + Sync {
     async fn shape(&self, node: &str, shaping: &Shaping) -> Result<()>;
     /// Removes that qdisc if it is there (idempotent); leaves a qdisc not ours alone.
     async fn unshape(&self, node: &str) -> Result<()>;
+    /// Starts a CPU hog in the node (it ends by itself after `hog.seconds`).
+    async fn hog(&self, node: &str, hog: &CpuHog) -> Result<()>;
+    /// Stops the hog named `marker` if it still runs (idempotent).
+    async fn unhog(&self, node: &str, marker: &str) -> Result<()>;
     /// What runs on the nodes (all of them when `node` is `None`), read in parallel.
     async fn reality(&self, node: Option<&str>) -> Result<Vec<NodeReality>>;
 }

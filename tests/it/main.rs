@@ -11,6 +11,7 @@ mod support;
 mod cli;
 mod cluster_cli;
 mod docker_cli;
+mod docker_hog;
 mod docker_network;
 mod docker_nodes;
 mod docker_reality_host;

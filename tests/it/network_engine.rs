@@ -1,6 +1,7 @@
 //! The network faults through the engine against the in-memory fake cluster: which peers a
 //! partition names for each `from`, that the undo removes exactly the chain it journaled, that
-//! a partition failing part way is still undone, and that a shaping is taken back.
+//! a partition failing part way is still undone, that a shaping is taken back; and the CPU
+//! hog, the other fault inside a node container, stopped by the marker it started with.
 
 use crate::support;
 
@@ -171,4 +172,26 @@ async fn a_shaping_is_taken_back_at_the_end() {
         );
         assert!(fake.state().nodes["kind-worker"].shaping.is_none());
     }
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_cpu_hog_is_stopped_at_the_end_by_the_marker_it_started_with() {
+    let fake = FakeCluster::kind_like("kind");
+    let report = run(
+        &fake,
+        "steps:\n  - cpu-hog: {node: kind-worker, cores: 2, duration: 90s}\n  - assert: {kubelet: {node: kind-worker, running: true}}\n",
+    )
+    .await;
+    assert_eq!(report.status, RunStatus::Passed, "{report:#?}");
+    let calls: Vec<String> = fake
+        .calls()
+        .into_iter()
+        .filter(|c| c.starts_with("cpu-"))
+        .collect();
+    assert_eq!(calls.len(), 2, "{calls:?}");
+    let marker = calls[0].split(' ').nth(2).expect("a marker").to_string();
+    assert!(marker.starts_with("kind-chaos-hog-"), "{marker}");
+    assert_eq!(calls[0], format!("cpu-hog kind-worker {marker} 2 90s"));
+    assert_eq!(calls[1], format!("cpu-unhog kind-worker {marker}"));
+    assert!(fake.state().nodes["kind-worker"].hogs.is_empty());
 }

@@ -7,8 +7,8 @@ use async_trait::async_trait;
 
 use super::DockerNodes;
 use crate::backends::{
-    ContainerAction, ExecOutput, KubeletAction, NodeContainer, NodeOps, NodeReality, Partition,
-    PodKey, Result, Shaping,
+    ContainerAction, CpuHog, ExecOutput, KubeletAction, NodeContainer, NodeOps, NodeReality,
+    Partition, PodKey, Result, Shaping,
 };
 use crate::playbook::values::Signal;
 
@@ -54,6 +54,14 @@ impl NodeOps for DockerNodes {
 
     async fn unshape(&self, node: &str) -> Result<()> {
         DockerNodes::unshape(self, node).await
+    }
+
+    async fn hog(&self, node: &str, hog: &CpuHog) -> Result<()> {
+        DockerNodes::hog(self, node, hog).await
+    }
+
+    async fn unhog(&self, node: &str, marker: &str) -> Result<()> {
+        DockerNodes::unhog(self, node, marker).await
     }
 
     async fn reality(&self, node: Option<&str>) -> Result<Vec<NodeReality>> {

@@ -163,6 +163,32 @@ impl NodeOps for FakeCluster {
         Ok(())
     }
 
+    async fn hog(&self, node: &str, hog: &CpuHog) -> Result<()> {
+        self.gate("cpu-hog").await?;
+        self.record(format!(
+            "cpu-hog {node} {} {} {}s",
+            hog.marker, hog.cores, hog.seconds
+        ));
+        let mut s = self.state();
+        let missing = node_missing(&s, node);
+        let n = s.nodes.get_mut(node).ok_or(missing)?;
+        n.hogs.push(hog.marker.clone());
+        Ok(())
+    }
+
+    async fn unhog(&self, node: &str, marker: &str) -> Result<()> {
+        self.gate("cpu-unhog").await?;
+        self.record(format!("cpu-unhog {node} {marker}"));
+        let mut s = self.state();
+        let noop = s.knobs.undo_noop;
+        let missing = node_missing(&s, node);
+        let n = s.nodes.get_mut(node).ok_or(missing)?;
+        if !noop {
+            n.hogs.retain(|h| h != marker);
+        }
+        Ok(())
+    }
+
     async fn reality(&self, node: Option<&str>) -> Result<Vec<NodeReality>> {
         self.gate("reality").await?;
         self.observed();

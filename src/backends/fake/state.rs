@@ -43,6 +43,8 @@ pub struct FakeNode {
     pub chains: Vec<String>,
     /// The traffic shaping on this node's interface.
     pub shaping: Option<Shaping>,
+    /// The markers of the CPU hogs running on this node.
+    pub hogs: Vec<String>,
 }
 
 impl Default for FakeNode {
@@ -59,6 +61,7 @@ impl Default for FakeNode {
             sandboxes: Vec::new(),
             chains: Vec::new(),
             shaping: None,
+            hogs: Vec::new(),
         }
     }
 }

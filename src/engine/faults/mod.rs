@@ -15,6 +15,7 @@ mod exec;
 mod finalizer;
 mod network;
 mod node;
+mod resource;
 mod schedule;
 
 use std::path::PathBuf;
@@ -84,6 +85,7 @@ pub fn of(action: &Action) -> Option<Box<dyn Fault + '_>> {
         Action::NetworkDelay(d) => Box::new(network::Shape::delay(d)),
         Action::NetworkLoss(l) => Box::new(network::Shape::loss(l)),
         Action::NetworkBandwidth(w) => Box::new(network::Shape::bandwidth(w)),
+        Action::CpuHog(h) => Box::new(resource::CpuHogFault(h)),
         Action::Apply(_)
         | Action::Wait(_)
         | Action::Sleep(_)
@@ -165,6 +167,11 @@ pub enum UndoRecord {
     NetworkUnshape {
         node: String,
     },
+    /// After `cpu-hog`: stop its busy loops if they still run.
+    HogStop {
+        node: String,
+        marker: String,
+    },
 }
 
 impl UndoRecord {
@@ -190,6 +197,7 @@ impl UndoRecord {
             UndoRecord::DeleteApplied { resources } => apply::delete_text(resources),
             UndoRecord::NetworkHeal { node, chain } => network::heal_text(node, chain),
             UndoRecord::NetworkUnshape { node } => network::unshape_text(node),
+            UndoRecord::HogStop { node, marker } => resource::stop_text(node, marker),
         }
     }
 
@@ -226,6 +234,7 @@ impl UndoRecord {
             UndoRecord::DeleteApplied { resources } => apply::delete(b, resources).await,
             UndoRecord::NetworkHeal { node, chain } => network::heal(b, node, chain).await,
             UndoRecord::NetworkUnshape { node } => network::unshape(b, node).await,
+            UndoRecord::HogStop { node, marker } => resource::stop(b, node, marker).await,
         }
     }
 }

@@ -15,6 +15,7 @@ use super::super::values::{Duration, Signal};
 use super::Wait;
 use super::conditions::Condition;
 use super::network::{NetworkBandwidth, NetworkDelay, NetworkLoss, NetworkPartition};
+use super::resource::CpuHog;
 use super::step::Step;
 use super::written::{checked, schema_as_written};
 
@@ -63,6 +64,9 @@ pub enum Action {
     NetworkLoss(NetworkLoss),
     /// Limit the rate a node sends at (tc tbf). Undo: remove it.
     NetworkBandwidth(NetworkBandwidth),
+    /// Keep CPUs of a node busy for a while (busy loops under `timeout` in the node
+    /// container). Undo: stop them.
+    CpuHog(CpuHog),
     /// Wait until a condition holds, or fail after a timeout.
     Wait(Wait),
     /// Pause the playbook for a fixed time.
@@ -99,6 +103,7 @@ impl Action {
             Action::NetworkDelay(_) => "network-delay",
             Action::NetworkLoss(_) => "network-loss",
             Action::NetworkBandwidth(_) => "network-bandwidth",
+            Action::CpuHog(_) => "cpu-hog",
             Action::Wait(_) => "wait",
             Action::Sleep(_) => "sleep",
             Action::Assert(_) => "assert",
@@ -125,7 +130,8 @@ impl Action {
             | Action::NetworkPartition(_)
             | Action::NetworkDelay(_)
             | Action::NetworkLoss(_)
-            | Action::NetworkBandwidth(_) => true,
+            | Action::NetworkBandwidth(_)
+            | Action::CpuHog(_) => true,
             Action::Exec(x) => x.undo.is_some(),
             Action::ContainerKill(_)
             | Action::PodDelete(_)

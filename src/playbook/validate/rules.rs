@@ -1,6 +1,7 @@
 //! The rules of one action or condition that types cannot say: one of `name`/`selector`, an
 //! etcd prefix that is too wide, empty commands, qualified finalizer names, wait timeouts, the
-//! ranges and peer lists of network faults, and the references and pairings inside conditions.
+//! ranges and peer lists of network faults, a CPU hog's bounds, and the references and pairings
+//! inside conditions.
 
 use crate::playbook::model::{Action, Condition, EtcdDelete, EtcdTarget, Peers};
 use crate::playbook::names;
@@ -72,6 +73,14 @@ impl Validator<'_> {
                     self.error(at(&["rate-kbit"]), "a rate of at least 8 kbit/s");
                 }
                 self.check_peers(b.to.as_deref(), at(&["to"]));
+            }
+            Action::CpuHog(h) => {
+                if h.cores.is_some_and(|c| !(1..=64).contains(&c)) {
+                    self.error(at(&["cores"]), "a CPU hog of 1 to 64 cores");
+                }
+                if h.duration.0 < std::time::Duration::from_secs(1) {
+                    self.error(at(&["duration"]), "a CPU hog runs at least 1s");
+                }
             }
             Action::Wait(w) => {
                 if w.timeout.is_some_and(|t| t.0.is_zero()) {
