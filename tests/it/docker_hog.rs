@@ -1,7 +1,8 @@
 //! The CPU hog against real Docker, on the kind-like test cluster `nt-net` (shared with
-//! `docker_network`): one core's worth shows in the node container's cgroup CPU usage, the
-//! undo stops it, it ends by itself after its duration, and `kill -9` of `chaos` during it,
-//! then `chaos recover`, leaves no hog behind.
+//! `docker_network`, one test at a time with its tests, whose probes would show in the CPU
+//! usage): one busy loop shows in the node container's cgroup CPU usage, the undo stops it, it
+//! ends by itself after its duration, and `kill -9` of `chaos` during it, then `chaos
+//! recover`, leaves no hog behind.
 
 use crate::support::testcluster;
 
@@ -10,13 +11,11 @@ use std::time::{Duration, Instant};
 use kind_chaos::backends::{CpuHog, NodeOps};
 use testcluster::{TestCluster, shared};
 
+use crate::docker_network::SERIAL;
 use crate::support::wait::{eventually, signal, spawn_until};
 use crate::support::{chaos_in, text};
 
 const CLUSTER: &str = "nt-net";
-
-/// One hog at a time: each measures a node's whole CPU usage.
-static SERIAL: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 
 fn cluster() -> &'static TestCluster {
     shared(CLUSTER, 2)

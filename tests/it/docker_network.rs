@@ -20,8 +20,9 @@ const PORT: u16 = 7070;
 /// The control plane also listens on etcd's client port (no etcd runs without `--api`).
 const ETCD_PORT: u16 = 2379;
 
-/// One fault at a time: each test measures every pair of nodes.
-static SERIAL: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+/// One fault at a time on this cluster: each test measures every pair of nodes, and
+/// `docker_hog` measures a node's CPU, which these probes would add to.
+pub static SERIAL: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 
 /// The cluster, with busybox copied into each node and its listeners started (once).
 fn cluster() -> &'static TestCluster {
