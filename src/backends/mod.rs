@@ -8,6 +8,8 @@ pub mod etcd;
 #[cfg(feature = "test-fake-cluster")]
 pub mod fake;
 pub mod kube;
+mod network;
+mod resource;
 mod types;
 
 use std::sync::Arc;
@@ -15,6 +17,8 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use futures::stream::BoxStream;
 
+pub use network::*;
+pub use resource::*;
 pub use types::*;
 
 use crate::playbook::model::{NodeTaint, Propagation, ResourceRef};
@@ -80,6 +84,21 @@ pub trait NodeOps: Send + Sync {
     ) -> Result<()>;
     /// Runs an argv in a node container.
     async fn exec(&self, node: &str, argv: &[String]) -> Result<ExecOutput>;
+    /// Drops the node's traffic with peers: rules in the iptables chain `cut.chain`, jumped to
+    /// from `INPUT` and `OUTPUT`. Fails, adding nothing, when that chain exists already.
+    async fn partition(&self, node: &str, cut: &Partition) -> Result<()>;
+    /// Removes the chain and every jump to it; succeeds when there is none (idempotent).
+    async fn heal(&self, node: &str, chain: &str) -> Result<()>;
+    /// Degrades what the node sends with a root qdisc of kind-chaos's own on its interface on
+    /// the `kind` network. Fails, leaving nothing, when the kernel lacks sch_netem or another
+    /// root qdisc is there.
+    async fn shape(&self, node: &str, shaping: &Shaping) -> Result<()>;
+    /// Removes that qdisc if it is there (idempotent); leaves a qdisc not ours alone.
+    async fn unshape(&self, node: &str) -> Result<()>;
+    /// Starts a CPU hog in the node (it ends by itself after `hog.seconds`).
+    async fn hog(&self, node: &str, hog: &CpuHog) -> Result<()>;
+    /// Stops the hog named `marker` if it still runs (idempotent).
+    async fn unhog(&self, node: &str, marker: &str) -> Result<()>;
     /// What runs on the nodes (all of them when `node` is `None`), read in parallel.
     async fn reality(&self, node: Option<&str>) -> Result<Vec<NodeReality>>;
 }

@@ -7,7 +7,8 @@ use async_trait::async_trait;
 
 use super::DockerNodes;
 use crate::backends::{
-    ContainerAction, ExecOutput, KubeletAction, NodeContainer, NodeOps, NodeReality, PodKey, Result,
+    ContainerAction, CpuHog, ExecOutput, KubeletAction, NodeContainer, NodeOps, NodeReality,
+    Partition, PodKey, Result, Shaping,
 };
 use crate::playbook::values::Signal;
 
@@ -37,6 +38,30 @@ impl NodeOps for DockerNodes {
 
     async fn exec(&self, node: &str, argv: &[String]) -> Result<ExecOutput> {
         DockerNodes::exec(self, node, argv).await
+    }
+
+    async fn partition(&self, node: &str, cut: &Partition) -> Result<()> {
+        DockerNodes::partition(self, node, cut).await
+    }
+
+    async fn heal(&self, node: &str, chain: &str) -> Result<()> {
+        DockerNodes::heal(self, node, chain).await
+    }
+
+    async fn shape(&self, node: &str, shaping: &Shaping) -> Result<()> {
+        DockerNodes::shape(self, node, shaping).await
+    }
+
+    async fn unshape(&self, node: &str) -> Result<()> {
+        DockerNodes::unshape(self, node).await
+    }
+
+    async fn hog(&self, node: &str, hog: &CpuHog) -> Result<()> {
+        DockerNodes::hog(self, node, hog).await
+    }
+
+    async fn unhog(&self, node: &str, marker: &str) -> Result<()> {
+        DockerNodes::unhog(self, node, marker).await
     }
 
     async fn reality(&self, node: Option<&str>) -> Result<Vec<NodeReality>> {

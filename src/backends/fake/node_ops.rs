@@ -93,6 +93,102 @@ impl NodeOps for FakeCluster {
         Ok(ExecOutput::default())
     }
 
+    async fn partition(&self, node: &str, cut: &Partition) -> Result<()> {
+        self.gate("network-partition").await?;
+        let peers: Vec<&str> = cut.peers.iter().map(|p| p.node.as_str()).collect();
+        self.record(format!(
+            "network-partition {node} {} {} {}",
+            cut.chain,
+            cut.direction.word(),
+            peers.join(",")
+        ));
+        let mut s = self.state();
+        for p in &peers {
+            if !s.nodes.contains_key(*p) {
+                return Err(node_missing(&s, p));
+            }
+        }
+        let missing = node_missing(&s, node);
+        let n = s.nodes.get_mut(node).ok_or(missing)?;
+        if n.chains.contains(&cut.chain) {
+            return Err(BackendError::failed(format!(
+                "iptables chain {} exists already",
+                cut.chain
+            )));
+        }
+        n.chains.push(cut.chain.clone());
+        Ok(())
+    }
+
+    async fn heal(&self, node: &str, chain: &str) -> Result<()> {
+        self.gate("network-heal").await?;
+        self.record(format!("network-heal {node} {chain}"));
+        let mut s = self.state();
+        let noop = s.knobs.undo_noop;
+        let missing = node_missing(&s, node);
+        let n = s.nodes.get_mut(node).ok_or(missing)?;
+        if !noop {
+            n.chains.retain(|c| c != chain);
+        }
+        Ok(())
+    }
+
+    async fn shape(&self, node: &str, shaping: &Shaping) -> Result<()> {
+        self.gate("network-shape").await?;
+        self.record(format!(
+            "network-shape {node} {:?} {}",
+            shaping.impairment,
+            shaping.peers.join(",")
+        ));
+        let mut s = self.state();
+        let missing = node_missing(&s, node);
+        let n = s.nodes.get_mut(node).ok_or(missing)?;
+        if n.shaping.is_some() {
+            return Err(BackendError::failed(format!("{node} is shaped already")));
+        }
+        n.shaping = Some(shaping.clone());
+        Ok(())
+    }
+
+    async fn unshape(&self, node: &str) -> Result<()> {
+        self.gate("network-unshape").await?;
+        self.record(format!("network-unshape {node}"));
+        let mut s = self.state();
+        let noop = s.knobs.undo_noop;
+        let missing = node_missing(&s, node);
+        let n = s.nodes.get_mut(node).ok_or(missing)?;
+        if !noop {
+            n.shaping = None;
+        }
+        Ok(())
+    }
+
+    async fn hog(&self, node: &str, hog: &CpuHog) -> Result<()> {
+        self.gate("cpu-hog").await?;
+        self.record(format!(
+            "cpu-hog {node} {} {} {}s",
+            hog.marker, hog.cores, hog.seconds
+        ));
+        let mut s = self.state();
+        let missing = node_missing(&s, node);
+        let n = s.nodes.get_mut(node).ok_or(missing)?;
+        n.hogs.push(hog.marker.clone());
+        Ok(())
+    }
+
+    async fn unhog(&self, node: &str, marker: &str) -> Result<()> {
+        self.gate("cpu-unhog").await?;
+        self.record(format!("cpu-unhog {node} {marker}"));
+        let mut s = self.state();
+        let noop = s.knobs.undo_noop;
+        let missing = node_missing(&s, node);
+        let n = s.nodes.get_mut(node).ok_or(missing)?;
+        if !noop {
+            n.hogs.retain(|h| h != marker);
+        }
+        Ok(())
+    }
+
     async fn reality(&self, node: Option<&str>) -> Result<Vec<NodeReality>> {
         self.read("reality").await?;
         let s = self.state();

@@ -5,7 +5,9 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use crate::backends::{BackendError, ErrorKind, NamespaceView, PodKey, PodView, Sandbox, Taint};
+use crate::backends::{
+    BackendError, ErrorKind, NamespaceView, PodKey, PodView, Sandbox, Shaping, Taint,
+};
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -37,6 +39,12 @@ pub struct FakeNode {
     pub taints: Vec<Taint>,
     pub labels: BTreeMap<String, String>,
     pub sandboxes: Vec<Sandbox>,
+    /// The iptables chains of partitions on this node.
+    pub chains: Vec<String>,
+    /// The traffic shaping on this node's interface.
+    pub shaping: Option<Shaping>,
+    /// The markers of the CPU hogs running on this node.
+    pub hogs: Vec<String>,
 }
 
 impl Default for FakeNode {
@@ -51,6 +59,9 @@ impl Default for FakeNode {
             taints: Vec::new(),
             labels: BTreeMap::new(),
             sandboxes: Vec::new(),
+            chains: Vec::new(),
+            shaping: None,
+            hogs: Vec::new(),
         }
     }
 }

@@ -33,7 +33,9 @@ mod delete;
 mod etcd;
 mod exec;
 mod finalizer;
+mod network;
 mod node;
+mod resource;
 mod schedule;
 
 use std::path::PathBuf;
@@ -94,6 +96,8 @@ const FAMILIES: &[Family] = &[
     schedule::of,
     etcd::of,
     exec::of,
+    network::of,
+    resource::of,
 ];
 
 /// The fault an action is; `None` for the actions that are not faults (apply, wait, sleep,
@@ -165,6 +169,20 @@ pub enum UndoRecord {
     DeleteApplied {
         resources: Vec<ResourceRef>,
     },
+    /// After `network-partition`: remove the node's iptables chain of that partition.
+    NetworkHeal {
+        node: String,
+        chain: String,
+    },
+    /// After `network-delay`, `-loss`, `-bandwidth`: remove kind-chaos's qdisc from the node.
+    NetworkUnshape {
+        node: String,
+    },
+    /// After `cpu-hog`: stop its busy loops if they still run.
+    HogStop {
+        node: String,
+        marker: String,
+    },
 }
 
 impl UndoRecord {
@@ -188,6 +206,9 @@ impl UndoRecord {
             } => etcd::restore_text(selector, file.as_deref(), *deleted, backup),
             UndoRecord::Exec { node, command } => exec::undo_text(node, command),
             UndoRecord::DeleteApplied { resources } => apply::delete_text(resources),
+            UndoRecord::NetworkHeal { node, chain } => network::heal_text(node, chain),
+            UndoRecord::NetworkUnshape { node } => network::unshape_text(node),
+            UndoRecord::HogStop { node, marker } => resource::stop_text(node, marker),
         }
     }
 
@@ -224,6 +245,9 @@ impl UndoRecord {
             } => etcd::restore(b, file.as_deref(), *deleted, backup).await,
             UndoRecord::Exec { node, command } => exec::undo(b, node, command).await,
             UndoRecord::DeleteApplied { resources } => apply::delete(b, resources).await,
+            UndoRecord::NetworkHeal { node, chain } => network::heal(b, node, chain).await,
+            UndoRecord::NetworkUnshape { node } => network::unshape(b, node).await,
+            UndoRecord::HogStop { node, marker } => resource::stop(b, node, marker).await,
         }
     }
 }

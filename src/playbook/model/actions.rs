@@ -14,6 +14,8 @@ use super::super::de::Recover;
 use super::super::values::{Duration, Signal};
 use super::Wait;
 use super::conditions::Condition;
+use super::network::{NetworkBandwidth, NetworkDelay, NetworkLoss, NetworkPartition};
+use super::resource::CpuHog;
 use super::step::Step;
 use super::written::{checked, schema_as_written};
 
@@ -53,6 +55,18 @@ pub enum Action {
     EtcdDelete(EtcdDelete),
     /// Run a command (argv, never a shell string) in a node container, with an optional undo.
     Exec(Exec),
+    /// Cut a node off from peers with iptables rules in a chain of kind-chaos's own inside the
+    /// node container. Undo: remove that chain and the jumps to it.
+    NetworkPartition(NetworkPartition),
+    /// Delay the packets a node sends (tc netem on its `kind` interface). Undo: remove it.
+    NetworkDelay(NetworkDelay),
+    /// Drop a share of the packets a node sends (tc netem). Undo: remove it.
+    NetworkLoss(NetworkLoss),
+    /// Limit the rate a node sends at (tc tbf). Undo: remove it.
+    NetworkBandwidth(NetworkBandwidth),
+    /// Keep CPUs of a node busy for a while (busy loops under `timeout` in the node
+    /// container). Undo: stop them.
+    CpuHog(CpuHog),
     /// Wait until a condition holds, or fail after a timeout.
     Wait(Wait),
     /// Pause the playbook for a fixed time.
@@ -85,6 +99,11 @@ impl Action {
             Action::NodeTaint(_) => "node-taint",
             Action::EtcdDelete(_) => "etcd-delete",
             Action::Exec(_) => "exec",
+            Action::NetworkPartition(_) => "network-partition",
+            Action::NetworkDelay(_) => "network-delay",
+            Action::NetworkLoss(_) => "network-loss",
+            Action::NetworkBandwidth(_) => "network-bandwidth",
+            Action::CpuHog(_) => "cpu-hog",
             Action::Wait(_) => "wait",
             Action::Sleep(_) => "sleep",
             Action::Assert(_) => "assert",
@@ -108,7 +127,12 @@ impl Action {
             | Action::FinalizerAdd(_)
             | Action::NodeCordon(_)
             | Action::NodeTaint(_)
-            | Action::EtcdDelete(_) => true,
+            | Action::EtcdDelete(_)
+            | Action::NetworkPartition(_)
+            | Action::NetworkDelay(_)
+            | Action::NetworkLoss(_)
+            | Action::NetworkBandwidth(_)
+            | Action::CpuHog(_) => true,
             Action::Exec(x) => x.undo.is_some(),
             _ => false,
         }

@@ -4,11 +4,15 @@
 
 mod actions;
 mod conditions;
+mod network;
+mod resource;
 mod step;
 mod written;
 
 pub use actions::*;
 pub use conditions::*;
+pub use network::*;
+pub use resource::*;
 pub use step::Step;
 
 use schemars::JsonSchema;

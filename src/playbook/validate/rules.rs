@@ -1,8 +1,9 @@
 //! The rules of one action or condition that types cannot say: one of `name`/`selector`, an
-//! etcd prefix that is too wide, empty commands, qualified finalizer names, wait timeouts, and
-//! the references and pairings inside conditions.
+//! etcd prefix that is too wide, empty commands, qualified finalizer names, wait timeouts, the
+//! ranges and peer lists of network faults, a CPU hog's bounds, and the references and pairings
+//! inside conditions.
 
-use crate::playbook::model::{Action, Condition, EtcdDelete, EtcdTarget};
+use crate::playbook::model::{Action, Condition, EtcdDelete, EtcdTarget, Peers};
 use crate::playbook::names;
 use crate::playbook::suggest::did_you_mean;
 use crate::playbook::yaml::Span;
@@ -50,6 +51,37 @@ impl Validator<'_> {
                     "Kubernetes requires a domain prefix, like `chaos.kind-chaos.dev/hold`".into(),
                 );
             }
+            Action::NetworkPartition(n) => {
+                if matches!(&n.from, Peers::Nodes(list) if list.is_empty()) {
+                    self.error(at(&["from", "nodes"]), "a partition from no nodes");
+                }
+            }
+            Action::NetworkDelay(d) => {
+                if d.delay.0.is_zero() {
+                    self.error(at(&["delay"]), "a delay must be greater than zero");
+                }
+                self.check_peers(d.to.as_deref(), at(&["to"]));
+            }
+            Action::NetworkLoss(l) => {
+                if !(1..=100).contains(&l.percent) {
+                    self.error(at(&["percent"]), "a loss is 1 to 100 per cent");
+                }
+                self.check_peers(l.to.as_deref(), at(&["to"]));
+            }
+            Action::NetworkBandwidth(b) => {
+                if b.rate_kbit < 8 {
+                    self.error(at(&["rate-kbit"]), "a rate of at least 8 kbit/s");
+                }
+                self.check_peers(b.to.as_deref(), at(&["to"]));
+            }
+            Action::CpuHog(h) => {
+                if h.cores.is_some_and(|c| !(1..=64).contains(&c)) {
+                    self.error(at(&["cores"]), "a CPU hog of 1 to 64 cores");
+                }
+                if h.duration.0 < std::time::Duration::from_secs(1) {
+                    self.error(at(&["duration"]), "a CPU hog runs at least 1s");
+                }
+            }
             Action::Wait(w) => {
                 if w.timeout.is_some_and(|t| t.0.is_zero()) {
                     self.error(at(&["timeout"]), "a wait timeout must be greater than zero");
@@ -68,6 +100,15 @@ impl Validator<'_> {
             }
             Action::Assert(c) => self.check_condition(c, at),
             _ => {}
+        }
+    }
+
+    fn check_peers(&mut self, to: Option<&[String]>, at: Option<Span>) {
+        if to.is_some_and(<[String]>::is_empty) {
+            self.error(
+                at,
+                "an empty list of peers: leave `to` out to mean every packet",
+            );
         }
     }
 

@@ -1,0 +1,99 @@
+//! The bodies of the network faults (`network-partition`, `network-delay`, `network-loss`,
+//! `network-bandwidth`), apart from `actions.rs` only to keep that file short: their variants,
+//! keys and undo flags are in `actions.rs` with every other action's.
+
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+use super::super::values::Duration;
+
+/// Cut a node off from some of its peers on the `kind` network, in a direction.
+#[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct NetworkPartition {
+    /// The node whose traffic is cut (its own iptables rules; the peers are not touched).
+    pub node: String,
+    /// Which peers it is cut off from.
+    pub from: Peers,
+    /// Which connections stop, by who opens them (default `both`).
+    #[serde(default)]
+    pub direction: Option<Direction>,
+}
+
+/// The peers of a partition, by their addresses on the `kind` network.
+#[derive(Debug, Clone, Deserialize, Serialize, JsonSchema, PartialEq, Eq)]
+#[serde(rename_all = "kebab-case")]
+pub enum Peers {
+    /// The control-plane node(s): the API server and everything else on them.
+    ControlPlane,
+    /// Only etcd's client and peer ports (2379, 2380) on the control-plane node(s).
+    Etcd,
+    /// Every other node of the cluster.
+    All,
+    /// These nodes, by name.
+    Nodes(Vec<String>),
+}
+
+/// Which connections a partition stops, seen from the partitioned node.
+#[derive(Debug, Clone, Copy, Default, Deserialize, Serialize, JsonSchema, PartialEq, Eq)]
+#[serde(rename_all = "kebab-case")]
+pub enum Direction {
+    /// Every packet to and from the peers is dropped.
+    #[default]
+    Both,
+    /// Connections the peers open to the node stop (new and established); the node's own
+    /// connections to them keep working.
+    In,
+    /// Connections the node opens to the peers stop (new and established); theirs to it keep
+    /// working.
+    Out,
+}
+
+impl Direction {
+    pub fn word(self) -> &'static str {
+        match self {
+            Direction::Both => "both",
+            Direction::In => "in",
+            Direction::Out => "out",
+        }
+    }
+}
+
+/// Delay every packet a node sends (tc netem), or only those to some peers.
+#[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct NetworkDelay {
+    pub node: String,
+    /// Added to every packet the node sends, like `200ms`.
+    pub delay: Duration,
+    /// Random variation around `delay` (default none).
+    #[serde(default)]
+    pub jitter: Option<Duration>,
+    /// Only packets to these nodes (default: every packet on the node's `kind` interface).
+    #[serde(default)]
+    pub to: Option<Vec<String>>,
+}
+
+/// Drop a share of the packets a node sends (tc netem), or only of those to some peers.
+#[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct NetworkLoss {
+    pub node: String,
+    /// The share of packets dropped, 1 to 100 (per cent).
+    pub percent: u8,
+    /// Only packets to these nodes (default: every packet on the node's `kind` interface).
+    #[serde(default)]
+    pub to: Option<Vec<String>>,
+}
+
+/// Limit the rate a node sends at (tc tbf), or only to some peers (an htb class).
+#[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct NetworkBandwidth {
+    pub node: String,
+    /// The rate, in kilobits per second (at least 8).
+    pub rate_kbit: u32,
+    /// Only packets to these nodes (default: every packet on the node's `kind` interface).
+    #[serde(default)]
+    pub to: Option<Vec<String>>,
+}
