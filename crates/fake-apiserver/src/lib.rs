@@ -78,9 +78,11 @@
 //!   `PUT /api/v1/namespaces/{ns}/finalize` with `spec.finalizers` emptied lets it go at once,
 //!   leaving stuck objects stored in the vanished namespace (the dangling-resources lab).
 //! - **Controllers** (run on every write and on a 20 ms tick): kubelets, namespace controller,
-//!   garbage collector, a ReplicaSet-less deployment controller (`spec.replicas` pods named
-//!   `<deployment>-<template hash>-<random>` with the template's labels and a controller
-//!   `ownerReference`), and, when [`FakeApiServer::auto_schedule`] is on, a scheduler
+//!   garbage collector, the deployment controller (a ReplicaSet
+//!   `<deployment>-<pod-template-hash>` per template, rolling or recreating to a new one on a
+//!   template change, see `src/deployments.rs`), the ReplicaSet controller (pods
+//!   `<replicaset>-<random>` with the template's labels and a controller `ownerReference`,
+//!   see `src/replicasets.rs`), and, when [`FakeApiServer::auto_schedule`] is on, a scheduler
 //!   (nodeSelector, required/preferred node affinity, taints and tolerations, Ready nodes)
 //!   plus kubelets that start bound pods (phase Running, Ready). An optional node monitor
 //!   ([`FakeApiServer::node_monitor_grace`]) turns a node whose kubelet is down into Ready
@@ -108,8 +110,8 @@
 //! current); the legacy `/api/v1/watch/...` paths; exec/attach/port-forward (answered 400);
 //! admission webhooks, quotas, limit ranges, PodDisruptionBudgets; OpenAPI schemas (no
 //! schema validation beyond a few fields; pod spec immutability is not enforced);
-//! `events.k8s.io/v1` (only core/v1 events); ReplicaSets as separate objects (deployment pods
-//! are owned by the Deployment); pod GC of
+//! `events.k8s.io/v1` (only core/v1 events); `minReadySeconds`, `progressDeadlineSeconds`
+//! and `collisionCount` of Deployments; pod GC of
 //! pods on missing nodes; container restarts, probes and terminal pod phases.
 //! In the in-process mode it is one process-local store: nothing survives
 //! [`FakeApiServer::shutdown`].
@@ -131,7 +133,9 @@ mod access;
 mod admission;
 mod auth;
 mod controllers;
+mod cordon;
 mod deletion;
+mod deployments;
 mod discovery;
 mod error;
 mod events;
@@ -141,6 +145,7 @@ pub mod lifecycle;
 mod logs;
 mod patch;
 pub mod pki;
+mod replicasets;
 mod resources;
 mod router;
 mod scheduler;
@@ -150,6 +155,7 @@ mod served;
 mod storage;
 mod store;
 mod subresources;
+mod table;
 mod tls;
 mod util;
 mod watch;

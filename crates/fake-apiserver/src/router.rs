@@ -338,6 +338,11 @@ fn resource_route(
             let obj = st
                 .get(&t.res, ns_or_empty(&t), name_of(&t))
                 .ok_or_else(|| ApiError::not_found(&t.res, name_of(&t)))?;
+            if t.sub.is_none() && crate::table::wanted(&r.accept) {
+                let rv = crate::util::str_at(obj, &["metadata", "resourceVersion"]).unwrap_or("");
+                let table = crate::table::build(&t.res, &[obj], rv, r.q("includeObject"));
+                return Ok(json_response(200, &table));
+            }
             Ok(json_response(200, obj))
         }
         ("PUT", true, None | Some("status") | Some("finalize")) => subresources::put(shared, r, &t),
@@ -385,6 +390,10 @@ fn list(shared: &Arc<Shared>, r: &Req, t: &Target) -> Result<Response<Body>, Api
         .into_iter()
         .filter(|o| labels.matches(crate::util::labels(o)) && fields.matches(o))
         .collect();
+    if crate::table::wanted(&r.accept) {
+        let table = crate::table::build(&t.res, &items, &st.rv.to_string(), r.q("includeObject"));
+        return Ok(json_response(200, &table));
+    }
     let doc = json!({
         "kind": format!("{}List", t.res.kind),
         "apiVersion": t.res.api_version(),

@@ -110,7 +110,7 @@ pub(crate) fn validate(res: &ResourceDef, obj: &Value) -> Result<(), ApiError> {
             ));
         }
     }
-    if res.is("apps", "deployments") {
+    if res.is("apps", "deployments") || res.is("apps", "replicasets") {
         let selector = at(obj, &["spec", "selector"]).unwrap_or(&Value::Null);
         let labels = at(obj, &["spec", "template", "metadata", "labels"])
             .cloned()
@@ -171,6 +171,13 @@ fn defaults(st: &mut State, res: &ResourceDef, obj: &mut Value) {
             );
             default_pod_spec(&mut obj["spec"]["template"]["spec"]);
             obj["status"] = json!({});
+        }
+        ("apps", "replicasets") => {
+            util::obj_mut(&mut obj["spec"])
+                .entry("replicas")
+                .or_insert(json!(1));
+            default_pod_spec(&mut obj["spec"]["template"]["spec"]);
+            obj["status"] = json!({ "replicas": 0 });
         }
         ("", "services") => {
             let ip = format!(
@@ -315,6 +322,12 @@ pub(crate) fn update(
                         .cloned()
                         .unwrap_or(json!([])),
                 );
+            }
+            if res.group == "apps" && new["spec"]["template"]["spec"].is_object() {
+                // Defaults apply to every decoded object, updates too
+                // (pkg/apis/apps/v1/zz_generated.defaults.go, SetObjectDefaults_Deployment and
+                // friends), so a PUT without them does not change the template's hash.
+                default_pod_spec(&mut new["spec"]["template"]["spec"]);
             }
             validate(res, &new)?;
             if has_generation(res) && spec_changed(old, &new) {

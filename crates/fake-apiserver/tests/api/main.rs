@@ -8,4 +8,6 @@ mod discovery;
 mod knobs;
 mod lifecycle;
 mod node_lifecycle;
+mod table;
 mod watch;
+mod workloads;
