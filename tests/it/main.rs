@@ -31,6 +31,7 @@ mod kube_labs;
 mod kube_observe;
 mod kube_watch;
 mod local_cluster;
+mod local_cluster_kubectl;
 mod local_cluster_kubelet;
 mod local_labs;
 mod output;

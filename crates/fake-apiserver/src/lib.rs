@@ -109,7 +109,7 @@
 //! always whole; the `limit` is ignored); list `resourceVersion` semantics (lists are always
 //! current); the legacy `/api/v1/watch/...` paths; exec/attach/port-forward (answered 400);
 //! admission webhooks, quotas, limit ranges, PodDisruptionBudgets; OpenAPI schemas (no
-//! schema validation beyond a few fields; pod spec immutability is not enforced);
+//! schema validation beyond the fields `src/validation.rs` checks);
 //! `events.k8s.io/v1` (only core/v1 events); `minReadySeconds`, `progressDeadlineSeconds`
 //! and `collisionCount` of Deployments; pod GC of
 //! pods on missing nodes; container restarts, probes and terminal pod phases.
@@ -158,6 +158,7 @@ mod subresources;
 mod table;
 mod tls;
 mod util;
+mod validation;
 mod watch;
 
 use std::net::SocketAddr;

@@ -98,19 +98,13 @@ pub(crate) fn validate(res: &ResourceDef, obj: &Value) -> Result<(), ApiError> {
             &problem,
         ));
     }
+    crate::validation::object_meta(res, obj)?;
     if res.is("", "pods") {
-        let containers = at(obj, &["spec", "containers"]).and_then(Value::as_array);
-        if containers.is_none_or(|c| c.is_empty()) {
-            return Err(ApiError::invalid(
-                res,
-                name,
-                "spec.containers",
-                "FieldValueRequired",
-                "Required value",
-            ));
-        }
+        let policies = ["Always", "OnFailure", "Never"];
+        crate::validation::pod_spec(res, obj, &["spec"], &policies)?;
     }
     if res.is("apps", "deployments") || res.is("apps", "replicasets") {
+        crate::validation::workload(res, obj)?;
         let selector = at(obj, &["spec", "selector"]).unwrap_or(&Value::Null);
         let labels = at(obj, &["spec", "template", "metadata", "labels"])
             .cloned()
@@ -329,7 +323,11 @@ pub(crate) fn update(
                 // friends), so a PUT without them does not change the template's hash.
                 default_pod_spec(&mut new["spec"]["template"]["spec"]);
             }
+            if res.is("", "pods") && new["spec"].is_object() {
+                default_pod_spec(&mut new["spec"]);
+            }
             validate(res, &new)?;
+            crate::validation::update(res, old, &new)?;
             if has_generation(res) && spec_changed(old, &new) {
                 let g = old["metadata"]["generation"].as_i64().unwrap_or(0) + 1;
                 set_at(&mut new, &["metadata", "generation"], json!(g));

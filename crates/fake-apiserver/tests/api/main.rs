@@ -9,5 +9,6 @@ mod knobs;
 mod lifecycle;
 mod node_lifecycle;
 mod table;
+mod validation;
 mod watch;
 mod workloads;
