@@ -105,7 +105,8 @@
 //! Authentication in the in-process mode (any credentials are accepted); RBAC (in the served
 //! mode every certificate the cluster CA signed may do everything; RBAC failures are
 //! injected with [`FakeApiServer::fail_next`]); protobuf and CBOR; `managedFields` and apply
-//! conflicts between field managers; `dryRun`; `limit`/`continue` pagination (lists are
+//! conflicts between field managers; `fieldValidation=Strict` beyond the fields of
+//! `src/strict.rs` and on patches; `limit`/`continue` pagination (lists are
 //! always whole; the `limit` is ignored); list `resourceVersion` semantics (lists are always
 //! current); the legacy `/api/v1/watch/...` paths; exec/attach/port-forward (answered 400);
 //! admission webhooks, quotas, limit ranges, PodDisruptionBudgets; OpenAPI schemas (no
@@ -154,6 +155,7 @@ mod semantics;
 mod served;
 mod storage;
 mod store;
+mod strict;
 mod subresources;
 mod table;
 mod tls;
@@ -200,11 +202,14 @@ impl Shared {
     }
 
     /// Runs `f` on the locked state, then tells watches and controllers if anything changed.
+    /// Inside [`router::dry_run`] (a `dryRun=All` request) nothing is stored.
     pub(crate) fn mutate<R>(&self, f: impl FnOnce(&mut State) -> R) -> R {
         let (out, changed) = {
             let mut st = self.lock();
             let before = st.rv;
+            st.dry_run = router::DRY_RUN.with(std::cell::Cell::get);
             let out = f(&mut st);
+            st.dry_run = false;
             (out, (st.rv != before).then_some(st.rv))
         };
         if let Some(rv) = changed {

@@ -214,7 +214,7 @@ async fn handle(
                 Some((ns, name)) => crate::logs::proxy(&shared, &r, ns, name)
                     .await
                     .unwrap_or_else(|e| error_response(&e)),
-                None => route(&shared, &r).unwrap_or_else(|e| error_response(&e)),
+                None => dry_run(&r, || route(&shared, &r)).unwrap_or_else(|e| error_response(&e)),
             }
         }
     };
@@ -222,6 +222,40 @@ async fn handle(
         rec.status = resp.status().as_u16();
     }
     Ok(resp)
+}
+
+thread_local! {
+    /// Set while a `dryRun=All` request is routed; [`Shared::mutate`] then stores nothing.
+    /// Routing is synchronous, so nothing else runs on the thread meanwhile.
+    pub(crate) static DRY_RUN: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// Runs `f` as a dry run when the request says `dryRun=All`: admission, defaults and
+/// validation run and the answer is what would be stored, but nothing is.
+// Upstream: staging/src/k8s.io/apiserver/pkg/registry/generic/registry/dryrun.go (DryRunnableStorage)
+// and staging/src/k8s.io/apimachinery/pkg/apis/meta/v1/validation/validation.go, ValidateDryRun.
+pub(crate) fn dry_run(
+    r: &Req,
+    f: impl FnOnce() -> Result<Response<Body>, ApiError>,
+) -> Result<Response<Body>, ApiError> {
+    let values: Vec<&str> = r
+        .query
+        .iter()
+        .filter(|(k, _)| k == "dryRun")
+        .map(|(_, v)| v.as_str())
+        .collect();
+    if let Some(bad) = values.iter().find(|v| **v != "All") {
+        return Err(ApiError::bad_request(format!(
+            "dryRun: Unsupported value: {bad:?}: supported values: \"All\""
+        )));
+    }
+    if values.is_empty() || r.method == "GET" {
+        return f();
+    }
+    DRY_RUN.with(|d| d.set(true));
+    let out = f();
+    DRY_RUN.with(|d| d.set(false));
+    out
 }
 
 fn route(shared: &Arc<Shared>, r: &Req) -> Result<Response<Body>, ApiError> {
@@ -322,6 +356,13 @@ fn resource_route(
         sub: sub.map(str::to_string),
     };
     crate::admission::admit_request(shared, r, &t)?;
+    if matches!(r.method.as_str(), "POST" | "PUT")
+        && t.sub.is_none()
+        && r.q("fieldValidation") == Some("Strict")
+        && let Ok(body) = r.json_body()
+    {
+        crate::strict::check(&t.res, &body)?;
+    }
     match (r.method.as_str(), t.name.is_some(), t.sub.as_deref()) {
         ("GET", false, _) if matches!(r.q("watch"), Some("true" | "1")) => {
             start_watch(shared, r, &t)

@@ -247,3 +247,99 @@ async fn a_deployments_selector_is_immutable() {
         .expect_err("422");
     assert_eq!(invalid(err).1, "spec.template.metadata.labels");
 }
+
+async fn send(client: &kube::Client, req: http::Request<Vec<u8>>) -> (u16, Value) {
+    match client.request::<Value>(req).await {
+        Ok(v) => (200, v),
+        Err(kube::Error::Api(s)) => (s.code, json!({ "message": s.message, "reason": s.reason })),
+        Err(other) => panic!("{other:?}"),
+    }
+}
+
+fn post(path: &str, body: &Value) -> http::Request<Vec<u8>> {
+    http::Request::post(path)
+        .header("Content-Type", "application/json")
+        .body(serde_json::to_vec(body).expect("body"))
+        .expect("request")
+}
+
+#[tokio::test]
+async fn dry_run_all_answers_what_would_be_stored_and_stores_nothing() {
+    let (server, client) = start().await;
+    let body = serde_json::to_value(pod(json!({}))).expect("pod");
+    let (code, out) = send(
+        &client,
+        post("/api/v1/namespaces/default/pods?dryRun=All", &body),
+    )
+    .await;
+    assert_eq!(code, 200, "{out}");
+    assert_eq!(out["metadata"]["name"], "p");
+    assert_eq!(out["spec"]["restartPolicy"], "Always", "defaults ran");
+    assert!(
+        server.get("v1", "Pod", Some("default"), "p").is_none(),
+        "nothing stored"
+    );
+    // Validation still runs.
+    let bad = serde_json::to_value(pod(json!({ "spec": { "restartPolicy": "Sometimes" } })))
+        .expect("pod");
+    let (code, _) = send(
+        &client,
+        post("/api/v1/namespaces/default/pods?dryRun=All", &bad),
+    )
+    .await;
+    assert_eq!(code, 422);
+    // Updates and deletes of a stored object leave it as it was.
+    let pods: Api<Pod> = Api::namespaced(client.clone(), "default");
+    pods.create(&PostParams::default(), &pod(json!({})))
+        .await
+        .expect("pod");
+    let before = server
+        .get("v1", "Pod", Some("default"), "p")
+        .expect("stored");
+    let patch = http::Request::patch("/api/v1/namespaces/default/pods/p?dryRun=All")
+        .header("Content-Type", "application/merge-patch+json")
+        .body(
+            serde_json::to_vec(&json!({ "metadata": { "labels": { "x": "y" } } })).expect("patch"),
+        )
+        .expect("request");
+    let (code, out) = send(&client, patch).await;
+    assert_eq!((code, &out["metadata"]["labels"]["x"]), (200, &json!("y")));
+    let delete = http::Request::delete("/api/v1/namespaces/default/pods/p?dryRun=All")
+        .body(Vec::new())
+        .expect("request");
+    assert_eq!(send(&client, delete).await.0, 200);
+    assert_eq!(server.get("v1", "Pod", Some("default"), "p"), Some(before));
+    let (code, out) = send(
+        &client,
+        post("/api/v1/namespaces/default/pods?dryRun=Some", &body),
+    )
+    .await;
+    assert_eq!(code, 400, "{out}");
+}
+
+#[tokio::test]
+async fn strict_field_validation_refuses_unknown_fields_with_400() {
+    let (server, client) = start().await;
+    let mut body = serde_json::to_value(deployment(json!({}))).expect("deployment");
+    body["spec"]["replica"] = json!(2);
+    body["spec"]["template"]["spec"]["containers"][0]["imagee"] = json!("x");
+    let path = "/apis/apps/v1/namespaces/default/deployments";
+    let (code, out) = send(
+        &client,
+        post(&format!("{path}?fieldValidation=Strict"), &body),
+    )
+    .await;
+    assert_eq!(code, 400, "{out}");
+    assert_eq!(
+        out["message"],
+        "Deployment in version \"v1\" cannot be handled as a Deployment: strict decoding error: unknown field \"spec.replica\", unknown field \"spec.template.spec.containers[0].imagee\""
+    );
+    assert!(
+        server
+            .list("apps/v1", "Deployment", Some("default"))
+            .is_empty()
+    );
+    // Without Strict the create succeeds (upstream drops the unknown fields with a warning).
+    let (code, out) = send(&client, post(path, &body)).await;
+    assert_eq!(code, 200, "{out}");
+}
