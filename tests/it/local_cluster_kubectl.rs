@@ -1,8 +1,8 @@
 //! The real kubectl (`/usr/bin/kubectl`) against the served control plane of
 //! tests/it/local_cluster.rs (the same cluster, started once), where what kubectl prints or
 //! does depends on the server's rules: the Tables of `kubectl get` (pods, nodes, Deployments,
-//! ReplicaSets), Deployment rollouts through ReplicaSets, cordon/uncordon/drain and
-//! validation.
+//! ReplicaSets), Deployment rollouts through ReplicaSets, cordon/uncordon/drain, protobuf
+//! request bodies, validation and server dry runs.
 //!
 //! The pods run the pause image every node already has (`kind-chaos-pause:test`, imported
 //! by `scripts/testcluster.sh`), so no lab image has to be loaded.
@@ -268,4 +268,65 @@ fn cordon_uncordon_and_drain() {
         None,
     );
     kubectl_ok(&["delete", "deployment", "drained"], None);
+}
+
+#[test]
+fn kubectl_sees_422_validation_and_a_server_dry_run_stores_nothing() {
+    cluster();
+    let pod = |name: &str, policy: &str| {
+        format!(
+            r#"{{"apiVersion":"v1","kind":"Pod","metadata":{{"name":"{name}","namespace":"default"}},
+  "spec":{{"restartPolicy":"{policy}","containers":[{{"name":"c","image":"kind-chaos-pause:test"}}]}}}}"#
+        )
+    };
+    let out = kubectl(
+        &["apply", "--validate=false", "-f", "-"],
+        Some(&pod("invalid", "Sometimes")),
+    );
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "{stderr}");
+    assert!(
+        stderr.contains(r#"spec.restartPolicy: Unsupported value: "Sometimes": supported values: "Always", "OnFailure", "Never""#),
+        "{stderr}"
+    );
+    let out = kubectl_ok(
+        &["apply", "--validate=false", "--dry-run=server", "-f", "-"],
+        Some(&pod("dry", "Never")),
+    );
+    assert!(out.contains("pod/dry created (server dry run)"), "{out}");
+    let get = kubectl(&["get", "pod", "dry"], None);
+    assert!(!get.status.success(), "the dry run stored the pod");
+}
+
+#[test]
+fn kubectl_create_namespace_and_configmap_send_protobuf_bodies() {
+    cluster();
+    let out = kubectl_ok(&["create", "namespace", "proto-ns"], None);
+    assert!(out.contains("namespace/proto-ns created"), "{out}");
+    let out = kubectl_ok(
+        &[
+            "create",
+            "configmap",
+            "proto",
+            "-n",
+            "proto-ns",
+            "--from-literal=k=v",
+        ],
+        None,
+    );
+    assert!(out.contains("configmap/proto created"), "{out}");
+    let value = kubectl_ok(
+        &[
+            "get",
+            "configmap",
+            "proto",
+            "-n",
+            "proto-ns",
+            "-o",
+            "jsonpath={.data.k}",
+        ],
+        None,
+    );
+    assert_eq!(value, "v");
+    kubectl_ok(&["delete", "namespace", "proto-ns"], None);
 }

@@ -104,7 +104,8 @@
 //!
 //! Authentication in the in-process mode (any credentials are accepted); RBAC (in the served
 //! mode every certificate the cluster CA signed may do everything; RBAC failures are
-//! injected with [`FakeApiServer::fail_next`]); protobuf and CBOR; `managedFields` and apply
+//! injected with [`FakeApiServer::fail_next`]); protobuf (request bodies of Namespaces and
+//! ConfigMaps only, `src/protobuf.rs`) and CBOR; `managedFields` and apply
 //! conflicts between field managers; `fieldValidation=Strict` beyond the fields of
 //! `src/strict.rs` and on patches; `limit`/`continue` pagination (lists are
 //! always whole; the `limit` is ignored); list `resourceVersion` semantics (lists are always
@@ -146,6 +147,7 @@ pub mod lifecycle;
 mod logs;
 mod patch;
 pub mod pki;
+mod protobuf;
 mod replicasets;
 mod resources;
 mod router;

@@ -126,6 +126,9 @@ impl Req {
         if self.body.is_empty() {
             return Ok(Value::Null);
         }
+        if crate::protobuf::is_protobuf(&self.content_type) {
+            return crate::protobuf::decode(&self.body);
+        }
         serde_json::from_slice(&self.body)
             .map_err(|e| ApiError::bad_request(format!("the request body is not valid JSON: {e}")))
     }
