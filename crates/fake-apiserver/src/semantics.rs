@@ -327,7 +327,13 @@ pub(crate) fn update(
                 default_pod_spec(&mut new["spec"]);
             }
             validate(res, &new)?;
-            crate::validation::update(res, old, &new)?;
+            // The stored object is defaulted as it is read too (upstream decodes it with
+            // defaults), so only what the client changed counts.
+            let mut stored = old.clone();
+            if res.is("", "pods") && stored["spec"].is_object() {
+                default_pod_spec(&mut stored["spec"]);
+            }
+            crate::validation::update(res, &stored, &new)?;
             if has_generation(res) && spec_changed(old, &new) {
                 let g = old["metadata"]["generation"].as_i64().unwrap_or(0) + 1;
                 set_at(&mut new, &["metadata", "generation"], json!(g));

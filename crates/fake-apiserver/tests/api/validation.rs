@@ -343,3 +343,21 @@ async fn strict_field_validation_refuses_unknown_fields_with_400() {
     let (code, out) = send(&client, post(path, &body)).await;
     assert_eq!(code, 200, "{out}");
 }
+
+#[tokio::test]
+async fn a_pod_stored_without_defaults_still_takes_a_metadata_patch() {
+    let (server, client) = start().await;
+    // Seeded as it is, without the defaults a create would add.
+    server
+        .insert(json!({
+            "apiVersion": "v1", "kind": "Pod",
+            "metadata": { "name": "seeded", "namespace": "default" },
+            "spec": { "containers": [{ "name": "c", "image": "busybox" }] },
+        }))
+        .expect("seeded");
+    let pods: Api<Pod> = Api::namespaced(client, "default");
+    let fin = Patch::Merge(json!({ "metadata": { "finalizers": ["example.com/held"] } }));
+    pods.patch("seeded", &PatchParams::default(), &fin)
+        .await
+        .expect("metadata changes are not spec changes");
+}
