@@ -22,16 +22,16 @@ use local_api::run_script;
 use serde_json::Value;
 use testcluster::docker;
 
-const CLUSTER: &str = "kc-localapi";
+pub(crate) const CLUSTER: &str = "kc-localapi";
 const KUBECTL: &str = "/usr/bin/kubectl";
 
-struct ApiCluster {
+pub(crate) struct ApiCluster {
     kubeconfig: PathBuf,
 }
 
 static API_CLUSTER: OnceLock<ApiCluster> = OnceLock::new();
 
-fn cluster() -> &'static ApiCluster {
+pub(crate) fn cluster() -> &'static ApiCluster {
     API_CLUSTER.get_or_init(|| {
         assert!(
             Path::new(KUBECTL).exists(),
@@ -53,15 +53,15 @@ fn cluster() -> &'static ApiCluster {
     })
 }
 
-fn kubectl(args: &[&str], stdin: Option<&str>) -> Output {
+pub(crate) fn kubectl(args: &[&str], stdin: Option<&str>) -> Output {
     local_api::kubectl_at(KUBECTL, &cluster().kubeconfig, args, stdin)
 }
 
-fn kubectl_ok(args: &[&str], stdin: Option<&str>) -> String {
+pub(crate) fn kubectl_ok(args: &[&str], stdin: Option<&str>) -> String {
     local_api::kubectl_ok_at(KUBECTL, &cluster().kubeconfig, args, stdin)
 }
 
-fn container_ip(name: &str) -> String {
+pub(crate) fn container_ip(name: &str) -> String {
     docker(&[
         "container",
         "inspect",
@@ -328,7 +328,7 @@ fn the_objects_live_in_the_nodes_etcd_which_chaos_finds_with_no_flags() {
 }
 
 #[test]
-fn a_raw_chaos_etcd_del_of_a_deployments_pod_replaces_it_under_a_new_name() {
+fn a_raw_chaos_etcd_del_of_a_replicasets_pod_replaces_it_under_a_new_name() {
     cluster();
     let dep = r#"{"apiVersion":"apps/v1","kind":"Deployment","metadata":{"name":"etcd-del","namespace":"default"},
       "spec":{"replicas":1,"selector":{"matchLabels":{"app":"etcd-del"}},
@@ -351,6 +351,50 @@ fn a_raw_chaos_etcd_del_of_a_deployments_pod_replaces_it_under_a_new_name() {
     }
     assert_eq!(first.len(), 1, "one pod of the Deployment: {first:?}");
     let old = first[0].clone();
+    // Deployment -> ReplicaSet `etcd-del-<pod-template-hash>` -> pod `<replicaset>-<5 chars>`.
+    let rs = kubectl_ok(&["get", "rs", "-l", "app=etcd-del", "-o", "name"], None);
+    let rs = rs.trim().trim_start_matches("replicaset.apps/").to_string();
+    assert!(rs.starts_with("etcd-del-"), "{rs}");
+    let hash = kubectl_ok(
+        &[
+            "get",
+            "rs",
+            &rs,
+            "-o",
+            "jsonpath={.metadata.labels.pod-template-hash}",
+        ],
+        None,
+    );
+    assert_eq!(rs, format!("etcd-del-{}", hash.trim()));
+    let owner = kubectl_ok(
+        &[
+            "get",
+            "pod",
+            &old,
+            "-o",
+            "jsonpath={.metadata.ownerReferences[0].kind}/{.metadata.ownerReferences[0].name}",
+        ],
+        None,
+    );
+    assert_eq!(owner.trim(), format!("ReplicaSet/{rs}"));
+    let rs_owner = kubectl_ok(
+        &[
+            "get",
+            "rs",
+            &rs,
+            "-o",
+            "jsonpath={.metadata.ownerReferences[0].kind}",
+        ],
+        None,
+    );
+    assert_eq!(rs_owner.trim(), "Deployment");
+    let (ok, keys, err) = chaos_etcd(&["ls", "/registry/replicasets/default/"]);
+    assert!(ok, "chaos etcd ls failed: {err}");
+    assert!(
+        keys.lines()
+            .any(|l| l.trim() == format!("/registry/replicasets/default/{rs}")),
+        "{keys}"
+    );
     let key = format!("/registry/pods/default/{old}");
     let (ok, out, err) = chaos_etcd(&["del", &key]);
     assert!(ok, "chaos etcd del failed: {err}");
@@ -364,7 +408,7 @@ fn a_raw_chaos_etcd_del_of_a_deployments_pod_replaces_it_under_a_new_name() {
         std::thread::sleep(std::time::Duration::from_millis(250));
     }
     assert!(
-        now.len() == 1 && now[0] != old,
+        now.len() == 1 && now[0] != old && now[0].starts_with(&format!("{rs}-")),
         "after the raw delete of {old}, `kubectl get pods` shows {now:?}"
     );
     let gone = kubectl(&["get", "pod", &old], None);
@@ -373,4 +417,14 @@ fn a_raw_chaos_etcd_del_of_a_deployments_pod_replaces_it_under_a_new_name() {
         "{old} still served after its key was deleted"
     );
     kubectl_ok(&["delete", "deployment", "etcd-del"], None);
+    // The garbage collector takes the ReplicaSet with it.
+    let mut left = String::new();
+    for _ in 0..60 {
+        left = kubectl_ok(&["get", "rs", "-l", "app=etcd-del", "-o", "name"], None);
+        if left.trim().is_empty() {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(250));
+    }
+    assert!(left.trim().is_empty(), "ReplicaSet left behind: {left}");
 }

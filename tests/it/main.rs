@@ -34,6 +34,7 @@ mod kube_labs;
 mod kube_observe;
 mod kube_watch;
 mod local_cluster;
+mod local_cluster_kubectl;
 mod local_cluster_kubelet;
 mod local_labs;
 mod local_network_lab;

@@ -1,8 +1,8 @@
 //! The control loops the fake runs in place of kube-controller-manager, the scheduler and
 //! the kubelets: pod termination and start-up, the namespace controller, the garbage
-//! collector, a ReplicaSet-less deployment controller, the scheduler (with
-//! `auto_schedule`) and the node monitor (with `node_monitor_grace`). They run after
-//! every write and on a short tick, each pass until nothing changes.
+//! collector, the deployment and ReplicaSet controllers, the scheduler (with
+//! `auto_schedule`), the node monitor (with `node_monitor_grace`) and the cordon taint.
+//! They run after every write and on a short tick, each pass until nothing changes.
 
 use std::collections::HashSet;
 use std::sync::Arc;
@@ -13,10 +13,10 @@ use serde_json::{Value, json};
 use crate::Shared;
 use crate::kubelet;
 use crate::resources::ResourceDef;
-use crate::scheduler::{self, set_condition};
+use crate::scheduler::set_condition;
 use crate::semantics::{self, DeleteOpts, Part};
 use crate::store::State;
-use crate::util::{self, at, set_at, str_at};
+use crate::util::{self, at, set_at};
 
 const TICK: Duration = Duration::from_millis(20);
 const MAX_PASSES: usize = 20;
@@ -51,7 +51,8 @@ fn pass(st: &mut State) {
     namespaces(st);
     garbage_collect(st);
     if st.knobs.deployments {
-        deployments(st);
+        crate::deployments::run(st);
+        crate::replicasets::run(st);
     }
     if st.knobs.auto_schedule {
         kubelet::schedule(st);
@@ -59,6 +60,7 @@ fn pass(st: &mut State) {
     }
     kubelet::node_monitor(st);
     crate::lifecycle::run(st);
+    crate::cordon::run(st);
 }
 
 fn background() -> DeleteOpts {
@@ -273,106 +275,5 @@ fn garbage_collect(st: &mut State) {
                 );
             }
         }
-    }
-}
-
-/// Keeps `spec.replicas` pods per deployment (pods owned by the deployment directly; no
-/// ReplicaSet objects). A template change replaces every pod (Recreate-like).
-fn deployments(st: &mut State) {
-    let dres = st.reg.deployments();
-    let pods = st.reg.pods();
-    let deps: Vec<Value> = st
-        .list(&dres, None)
-        .into_iter()
-        .filter(|d| !util::is_terminating(d))
-        .cloned()
-        .collect();
-    for d in deps {
-        let (ns, name, uid) = (
-            util::namespace_of(&d).to_string(),
-            util::name_of(&d).to_string(),
-            util::uid_of(&d).to_string(),
-        );
-        let want = d["spec"]["replicas"].as_i64().unwrap_or(1).max(0) as usize;
-        let template = d["spec"]["template"].clone();
-        let hash = util::short_hash(&template.to_string());
-        let owned: Vec<Value> = st
-            .list(&pods, Some(&ns))
-            .into_iter()
-            .filter(|p| owner_uids(p).contains(&uid))
-            .cloned()
-            .collect();
-        let live: Vec<&Value> = owned.iter().filter(|p| !util::is_terminating(p)).collect();
-        let (current, stale): (Vec<&Value>, Vec<&Value>) = live.iter().partition(|p| {
-            str_at(p, &["metadata", "labels", "pod-template-hash"]) == Some(hash.as_str())
-        });
-        for p in stale.iter().chain(current.iter().skip(want)) {
-            let _ = semantics::delete(st, &pods, &ns, util::name_of(p), &DeleteOpts::default());
-        }
-        for _ in current.len()..want {
-            let mut meta = template.get("metadata").cloned().unwrap_or(json!({}));
-            let pod_name = format!("{name}-{hash}-{}", st.rng.suffix(5));
-            set_at(&mut meta, &["name"], json!(pod_name));
-            set_at(&mut meta, &["namespace"], json!(ns));
-            set_at(&mut meta, &["labels", "pod-template-hash"], json!(hash));
-            set_at(
-                &mut meta,
-                &["ownerReferences"],
-                json!([{
-                    "apiVersion": "apps/v1", "kind": "Deployment", "name": name, "uid": uid,
-                    "controller": true, "blockOwnerDeletion": true,
-                }]),
-            );
-            let pod = json!({ "apiVersion": "v1", "kind": "Pod", "metadata": meta, "spec": template["spec"] });
-            if semantics::create(st, &pods, Some(&ns), pod).is_err() {
-                break;
-            }
-        }
-        let owned: Vec<Value> = st
-            .list(&pods, Some(&ns))
-            .into_iter()
-            .filter(|p| owner_uids(p).contains(&uid) && !util::is_terminating(p))
-            .cloned()
-            .collect();
-        let ready = owned
-            .iter()
-            .filter(|p| scheduler::condition(p, "Ready") == Some("True"))
-            .count();
-        let updated = owned
-            .iter()
-            .filter(|p| {
-                str_at(p, &["metadata", "labels", "pod-template-hash"]) == Some(hash.as_str())
-            })
-            .count();
-        let Some(old) = st.get(&dres, &ns, &name).cloned() else {
-            continue;
-        };
-        let mut new = old.clone();
-        let status = util::obj_mut(&mut new["status"]);
-        status.insert(
-            "observedGeneration".into(),
-            old["metadata"]["generation"].clone(),
-        );
-        status.insert("replicas".into(), json!(owned.len()));
-        status.insert("updatedReplicas".into(), json!(updated));
-        status.insert("readyReplicas".into(), json!(ready));
-        status.insert("availableReplicas".into(), json!(ready));
-        status.insert(
-            "unavailableReplicas".into(),
-            json!(owned.len().saturating_sub(ready)),
-        );
-        let available = if ready >= want { "True" } else { "False" };
-        let reason = if ready >= want {
-            "MinimumReplicasAvailable"
-        } else {
-            "MinimumReplicasUnavailable"
-        };
-        let message = if ready >= want {
-            "Deployment has minimum availability."
-        } else {
-            "Deployment does not have minimum availability."
-        };
-        set_condition(&mut new, "Available", available, reason, message);
-        st.update(&dres, &old, new);
     }
 }

@@ -78,9 +78,11 @@
 //!   `PUT /api/v1/namespaces/{ns}/finalize` with `spec.finalizers` emptied lets it go at once,
 //!   leaving stuck objects stored in the vanished namespace (the dangling-resources lab).
 //! - **Controllers** (run on every write and on a 20 ms tick): kubelets, namespace controller,
-//!   garbage collector, a ReplicaSet-less deployment controller (`spec.replicas` pods named
-//!   `<deployment>-<template hash>-<random>` with the template's labels and a controller
-//!   `ownerReference`), and, when [`FakeApiServer::auto_schedule`] is on, a scheduler
+//!   garbage collector, the deployment controller (a ReplicaSet
+//!   `<deployment>-<pod-template-hash>` per template, rolling or recreating to a new one on a
+//!   template change, see `src/deployments.rs`), the ReplicaSet controller (pods
+//!   `<replicaset>-<random>` with the template's labels and a controller `ownerReference`,
+//!   see `src/replicasets.rs`), and, when [`FakeApiServer::auto_schedule`] is on, a scheduler
 //!   (nodeSelector, required/preferred node affinity, taints and tolerations, Ready nodes)
 //!   plus kubelets that start bound pods (phase Running, Ready). An optional node monitor
 //!   ([`FakeApiServer::node_monitor_grace`]) turns a node whose kubelet is down into Ready
@@ -102,14 +104,16 @@
 //!
 //! Authentication in the in-process mode (any credentials are accepted); RBAC (in the served
 //! mode every certificate the cluster CA signed may do everything; RBAC failures are
-//! injected with [`FakeApiServer::fail_next`]); protobuf and CBOR; `managedFields` and apply
-//! conflicts between field managers; `dryRun`; `limit`/`continue` pagination (lists are
+//! injected with [`FakeApiServer::fail_next`]); protobuf (request bodies of Namespaces and
+//! ConfigMaps only, `src/protobuf.rs`) and CBOR; `managedFields` and apply
+//! conflicts between field managers; `fieldValidation=Strict` beyond the fields of
+//! `src/strict.rs` and on patches; `limit`/`continue` pagination (lists are
 //! always whole; the `limit` is ignored); list `resourceVersion` semantics (lists are always
 //! current); the legacy `/api/v1/watch/...` paths; exec/attach/port-forward (answered 400);
 //! admission webhooks, quotas, limit ranges, PodDisruptionBudgets; OpenAPI schemas (no
-//! schema validation beyond a few fields; pod spec immutability is not enforced);
-//! `events.k8s.io/v1` (only core/v1 events); ReplicaSets as separate objects (deployment pods
-//! are owned by the Deployment); pod GC of
+//! schema validation beyond the fields `src/validation.rs` checks);
+//! `events.k8s.io/v1` (only core/v1 events); `minReadySeconds`, `progressDeadlineSeconds`
+//! and `collisionCount` of Deployments; pod GC of
 //! pods on missing nodes; container restarts, probes and terminal pod phases.
 //! In the in-process mode it is one process-local store: nothing survives
 //! [`FakeApiServer::shutdown`].
@@ -131,7 +135,9 @@ mod access;
 mod admission;
 mod auth;
 mod controllers;
+mod cordon;
 mod deletion;
+mod deployments;
 mod discovery;
 mod error;
 mod events;
@@ -141,6 +147,8 @@ pub mod lifecycle;
 mod logs;
 mod patch;
 pub mod pki;
+mod protobuf;
+mod replicasets;
 mod resources;
 mod router;
 mod scheduler;
@@ -149,9 +157,12 @@ mod semantics;
 mod served;
 mod storage;
 mod store;
+mod strict;
 mod subresources;
+mod table;
 mod tls;
 mod util;
+mod validation;
 mod watch;
 
 use std::net::SocketAddr;
@@ -193,11 +204,14 @@ impl Shared {
     }
 
     /// Runs `f` on the locked state, then tells watches and controllers if anything changed.
+    /// Inside [`router::dry_run`] (a `dryRun=All` request) nothing is stored.
     pub(crate) fn mutate<R>(&self, f: impl FnOnce(&mut State) -> R) -> R {
         let (out, changed) = {
             let mut st = self.lock();
             let before = st.rv;
+            st.dry_run = router::DRY_RUN.with(std::cell::Cell::get);
             let out = f(&mut st);
+            st.dry_run = false;
             (out, (st.rv != before).then_some(st.rv))
         };
         if let Some(rv) = changed {

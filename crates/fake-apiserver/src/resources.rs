@@ -206,6 +206,10 @@ impl Registry {
         self.fixed("apps", "deployments")
     }
 
+    pub(crate) fn replicasets(&self) -> Arc<ResourceDef> {
+        self.fixed("apps", "replicasets")
+    }
+
     /// A built-in that `register_resource` can never remove (it only replaces same group/version/plural).
     fn fixed(&self, group: &str, plural: &str) -> Arc<ResourceDef> {
         self.defs

@@ -126,6 +126,9 @@ impl Req {
         if self.body.is_empty() {
             return Ok(Value::Null);
         }
+        if crate::protobuf::is_protobuf(&self.content_type) {
+            return crate::protobuf::decode(&self.body);
+        }
         serde_json::from_slice(&self.body)
             .map_err(|e| ApiError::bad_request(format!("the request body is not valid JSON: {e}")))
     }
@@ -214,7 +217,7 @@ async fn handle(
                 Some((ns, name)) => crate::logs::proxy(&shared, &r, ns, name)
                     .await
                     .unwrap_or_else(|e| error_response(&e)),
-                None => route(&shared, &r).unwrap_or_else(|e| error_response(&e)),
+                None => dry_run(&r, || route(&shared, &r)).unwrap_or_else(|e| error_response(&e)),
             }
         }
     };
@@ -222,6 +225,40 @@ async fn handle(
         rec.status = resp.status().as_u16();
     }
     Ok(resp)
+}
+
+thread_local! {
+    /// Set while a `dryRun=All` request is routed; [`Shared::mutate`] then stores nothing.
+    /// Routing is synchronous, so nothing else runs on the thread meanwhile.
+    pub(crate) static DRY_RUN: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// Runs `f` as a dry run when the request says `dryRun=All`: admission, defaults and
+/// validation run and the answer is what would be stored, but nothing is.
+// Upstream: staging/src/k8s.io/apiserver/pkg/registry/generic/registry/dryrun.go (DryRunnableStorage)
+// and staging/src/k8s.io/apimachinery/pkg/apis/meta/v1/validation/validation.go, ValidateDryRun.
+pub(crate) fn dry_run(
+    r: &Req,
+    f: impl FnOnce() -> Result<Response<Body>, ApiError>,
+) -> Result<Response<Body>, ApiError> {
+    let values: Vec<&str> = r
+        .query
+        .iter()
+        .filter(|(k, _)| k == "dryRun")
+        .map(|(_, v)| v.as_str())
+        .collect();
+    if let Some(bad) = values.iter().find(|v| **v != "All") {
+        return Err(ApiError::bad_request(format!(
+            "dryRun: Unsupported value: {bad:?}: supported values: \"All\""
+        )));
+    }
+    if values.is_empty() || r.method == "GET" {
+        return f();
+    }
+    DRY_RUN.with(|d| d.set(true));
+    let out = f();
+    DRY_RUN.with(|d| d.set(false));
+    out
 }
 
 fn route(shared: &Arc<Shared>, r: &Req) -> Result<Response<Body>, ApiError> {
@@ -322,6 +359,13 @@ fn resource_route(
         sub: sub.map(str::to_string),
     };
     crate::admission::admit_request(shared, r, &t)?;
+    if matches!(r.method.as_str(), "POST" | "PUT")
+        && t.sub.is_none()
+        && r.q("fieldValidation") == Some("Strict")
+        && let Ok(body) = r.json_body()
+    {
+        crate::strict::check(&t.res, &body)?;
+    }
     match (r.method.as_str(), t.name.is_some(), t.sub.as_deref()) {
         ("GET", false, _) if matches!(r.q("watch"), Some("true" | "1")) => {
             start_watch(shared, r, &t)
@@ -338,6 +382,11 @@ fn resource_route(
             let obj = st
                 .get(&t.res, ns_or_empty(&t), name_of(&t))
                 .ok_or_else(|| ApiError::not_found(&t.res, name_of(&t)))?;
+            if t.sub.is_none() && crate::table::wanted(&r.accept) {
+                let rv = crate::util::str_at(obj, &["metadata", "resourceVersion"]).unwrap_or("");
+                let table = crate::table::build(&t.res, &[obj], rv, r.q("includeObject"));
+                return Ok(json_response(200, &table));
+            }
             Ok(json_response(200, obj))
         }
         ("PUT", true, None | Some("status") | Some("finalize")) => subresources::put(shared, r, &t),
@@ -385,6 +434,10 @@ fn list(shared: &Arc<Shared>, r: &Req, t: &Target) -> Result<Response<Body>, Api
         .into_iter()
         .filter(|o| labels.matches(crate::util::labels(o)) && fields.matches(o))
         .collect();
+    if crate::table::wanted(&r.accept) {
+        let table = crate::table::build(&t.res, &items, &st.rv.to_string(), r.q("includeObject"));
+        return Ok(json_response(200, &table));
+    }
     let doc = json!({
         "kind": format!("{}List", t.res.kind),
         "apiVersion": t.res.api_version(),

@@ -98,19 +98,13 @@ pub(crate) fn validate(res: &ResourceDef, obj: &Value) -> Result<(), ApiError> {
             &problem,
         ));
     }
+    crate::validation::object_meta(res, obj)?;
     if res.is("", "pods") {
-        let containers = at(obj, &["spec", "containers"]).and_then(Value::as_array);
-        if containers.is_none_or(|c| c.is_empty()) {
-            return Err(ApiError::invalid(
-                res,
-                name,
-                "spec.containers",
-                "FieldValueRequired",
-                "Required value",
-            ));
-        }
+        let policies = ["Always", "OnFailure", "Never"];
+        crate::validation::pod_spec(res, obj, &["spec"], &policies)?;
     }
-    if res.is("apps", "deployments") {
+    if res.is("apps", "deployments") || res.is("apps", "replicasets") {
+        crate::validation::workload(res, obj)?;
         let selector = at(obj, &["spec", "selector"]).unwrap_or(&Value::Null);
         let labels = at(obj, &["spec", "template", "metadata", "labels"])
             .cloned()
@@ -171,6 +165,13 @@ fn defaults(st: &mut State, res: &ResourceDef, obj: &mut Value) {
             );
             default_pod_spec(&mut obj["spec"]["template"]["spec"]);
             obj["status"] = json!({});
+        }
+        ("apps", "replicasets") => {
+            util::obj_mut(&mut obj["spec"])
+                .entry("replicas")
+                .or_insert(json!(1));
+            default_pod_spec(&mut obj["spec"]["template"]["spec"]);
+            obj["status"] = json!({ "replicas": 0 });
         }
         ("", "services") => {
             let ip = format!(
@@ -316,7 +317,23 @@ pub(crate) fn update(
                         .unwrap_or(json!([])),
                 );
             }
+            if res.group == "apps" && new["spec"]["template"]["spec"].is_object() {
+                // Defaults apply to every decoded object, updates too
+                // (pkg/apis/apps/v1/zz_generated.defaults.go, SetObjectDefaults_Deployment and
+                // friends), so a PUT without them does not change the template's hash.
+                default_pod_spec(&mut new["spec"]["template"]["spec"]);
+            }
+            if res.is("", "pods") && new["spec"].is_object() {
+                default_pod_spec(&mut new["spec"]);
+            }
             validate(res, &new)?;
+            // The stored object is defaulted as it is read too (upstream decodes it with
+            // defaults), so only what the client changed counts.
+            let mut stored = old.clone();
+            if res.is("", "pods") && stored["spec"].is_object() {
+                default_pod_spec(&mut stored["spec"]);
+            }
+            crate::validation::update(res, &stored, &new)?;
             if has_generation(res) && spec_changed(old, &new) {
                 let g = old["metadata"]["generation"].as_i64().unwrap_or(0) + 1;
                 set_at(&mut new, &["metadata", "generation"], json!(g));

@@ -82,6 +82,9 @@ pub(crate) struct State {
     /// Why the storage last refused a write made through an infallible method (the
     /// controllers' writes; they try again on their next pass).
     pub storage_error: Option<String>,
+    /// While set (a request with `dryRun=All`), writes return what they would store and
+    /// store nothing.
+    pub dry_run: bool,
 }
 
 impl State {
@@ -99,6 +102,7 @@ impl State {
             terminating_since: HashMap::new(),
             storage: Box::new(MemoryStorage),
             storage_error: None,
+            dry_run: false,
         }
     }
 
@@ -244,6 +248,9 @@ impl State {
         res: &Arc<ResourceDef>,
         mut obj: Value,
     ) -> Result<Value, (ApiError, StorageError)> {
+        if self.dry_run {
+            return Ok(obj);
+        }
         let key = Self::storage_key(res, &obj);
         let value = obj.clone();
         if let Err(e) = self.commit(
@@ -311,8 +318,8 @@ impl State {
                 .unwrap_or(0)
                 == 0
             && (!res.is("", "namespaces") || crate::semantics::spec_finalizers(&new).is_empty());
-        if !gone && &new == old {
-            return Ok((new, false));
+        if (!gone && &new == old) || self.dry_run {
+            return Ok((new, gone));
         }
         let skey = Self::storage_key(res, &new);
         let expect = rv_of(old);
@@ -364,6 +371,9 @@ impl State {
             .get(&res.qualified())?
             .get(&(ns.to_string(), name.to_string()))?
             .clone();
+        if self.dry_run {
+            return Some(obj);
+        }
         let prev = obj.clone();
         let skey = keys::key(res, ns, name);
         let write = Write::Delete {

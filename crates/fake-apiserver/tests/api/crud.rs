@@ -343,3 +343,23 @@ async fn delete_collection_and_status_subresource() {
         .collect();
     assert_eq!(left, ["keep"]);
 }
+
+#[tokio::test]
+async fn a_protobuf_namespace_create_as_kubectl_sends_it() {
+    let (server, client) = start().await;
+    // The body `kubectl create namespace x` sends (kubectl 1.32).
+    let body = b"k8s\x00\n\x0f\n\x02v1\x12\tNamespace\x12\x19\n\x11\n\x01x\x12\x00\x1a\x00\"\x00*\x002\x008\x00B\x00\x12\x00\x1a\x02\n\x00\x1a\x00\"\x00".to_vec();
+    let req = http::Request::post(
+        "/api/v1/namespaces?fieldManager=kubectl-create&fieldValidation=Strict",
+    )
+    .header("Content-Type", "application/vnd.kubernetes.protobuf")
+    .header(
+        "Accept",
+        "application/vnd.kubernetes.protobuf,application/json",
+    )
+    .body(body)
+    .expect("request");
+    let out: serde_json::Value = client.request(req).await.expect("created");
+    assert_eq!(out["metadata"]["name"], "x");
+    assert!(server.get("v1", "Namespace", None, "x").is_some());
+}

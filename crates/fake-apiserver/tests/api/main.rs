@@ -8,4 +8,7 @@ mod discovery;
 mod knobs;
 mod lifecycle;
 mod node_lifecycle;
+mod table;
+mod validation;
 mod watch;
+mod workloads;

@@ -358,3 +358,52 @@ async fn pod_logs_come_from_the_nodes_kubelet() {
         .expect_err("unbound");
     assert_eq!(api_status(&err), (400, "BadRequest".into()));
 }
+
+#[tokio::test]
+async fn cordon_taints_the_node_unschedulable_and_uncordon_removes_only_that_taint() {
+    let (server, client) = start().await;
+    server
+        .add_node(FakeNode::new("kind-worker2").taint("playground_test", "x", "NoSchedule"))
+        .expect("node");
+    let nodes: Api<k8s_openapi::api::core::v1::Node> = Api::all(client);
+    let cordon = |on: bool| kube::api::Patch::Merge(json!({ "spec": { "unschedulable": on } }));
+    nodes
+        .patch(
+            "kind-worker2",
+            &kube::api::PatchParams::default(),
+            &cordon(true),
+        )
+        .await
+        .expect("cordon");
+    crate::common::eventually("the unschedulable taint", || {
+        server
+            .get("v1", "Node", None, "kind-worker2")
+            .is_some_and(|n| {
+                taints(&n)
+                    == [
+                        ("playground_test".to_string(), "NoSchedule".to_string()),
+                        (
+                            "node.kubernetes.io/unschedulable".to_string(),
+                            "NoSchedule".to_string(),
+                        ),
+                    ]
+            })
+    })
+    .await;
+    nodes
+        .patch(
+            "kind-worker2",
+            &kube::api::PatchParams::default(),
+            &cordon(false),
+        )
+        .await
+        .expect("uncordon");
+    crate::common::eventually("only the node's own taint left", || {
+        server
+            .get("v1", "Node", None, "kind-worker2")
+            .is_some_and(|n| {
+                taints(&n) == [("playground_test".to_string(), "NoSchedule".to_string())]
+            })
+    })
+    .await;
+}
