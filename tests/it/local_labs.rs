@@ -212,6 +212,7 @@ fn pod_behaviour_labs_pass() {
         "restart-policy",
         "stop-signal",
         "shell-form",
+        "not-pid-1",
         "pause-container",
     ]);
 }
