@@ -172,21 +172,6 @@ async fn e2e_dangling_resources_lab_with_node_checks() {
 
 #[tokio::test]
 #[ignore = "needs a kind cluster"]
-async fn e2e_dangling_resources_lab_api_only() {
-    let out = chaos_run(&fixture("dangling-resources.yaml"), &[], &[]).await;
-    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
-    remove_namespace(&backend().await, "dangling-resources").await;
-}
-
-#[tokio::test]
-#[ignore = "needs a kind cluster"]
-async fn e2e_collected_resources_lab() {
-    let out = chaos_run(&fixture("collected-resources.yaml"), &[], &[]).await;
-    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
-}
-
-#[tokio::test]
-#[ignore = "needs a kind cluster"]
 async fn e2e_forced_delete_lab() {
     let start = Instant::now();
     let out = chaos_run(&fixture("forced-delete.yaml"), &[], &[]).await;

@@ -66,25 +66,6 @@ async fn run_lab(lab: &KubeLab, playbook: &str, extra: &[&str]) -> Output {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_dangling_resources_lab_passes_through_the_binary() {
-    let lab = KubeLab::with_nodes().await;
-    let out = run_lab(&lab, "dangling-resources.yaml", &[]).await;
-    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
-    assert!(
-        lab.server.requests().iter().any(
-            |r| r.method == "PUT" && r.path == "/api/v1/namespaces/dangling-resources/finalize"
-        )
-    );
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_collected_resources_lab_passes_through_the_binary() {
-    let lab = KubeLab::with_nodes().await;
-    let out = run_lab(&lab, "collected-resources.yaml", &[]).await;
-    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_forced_delete_lab_passes_through_the_binary() {
     let lab = KubeLab::with_nodes().await;
     lab.server.pod_termination(PodTermination::GracePeriod);

@@ -1,8 +1,7 @@
-//! The seeds' API-only labs run end to end by the engine, in process, on the real Kubernetes
-//! backend against the fake API server: dangling resources (with the count of `/finalize`
-//! requests) and forced deletes (the collected-resources lab runs whole on the local cluster,
-//! tests/local_labs.rs); and the bad inputs a run must report clearly (unknown kind, unreachable API
-//! server, RBAC), with the exit code CI acts on.
+//! Forced deletes run end to end by the engine, in process, on the real Kubernetes backend
+//! against the fake API server, with the requests they make (the seeds' labs themselves run
+//! whole on the local cluster, tests/it/local_labs.rs); and the bad inputs a run must report
+//! clearly (unknown kind, unreachable API server, RBAC), with the exit code CI acts on.
 
 use crate::support;
 
@@ -63,29 +62,6 @@ fn assert_passed(r: &PlaybookReport) {
         r.undo.iter().all(|u| u.status == UndoStatus::Undone),
         "{:?}",
         r.undo
-    );
-}
-
-#[tokio::test]
-async fn dangling_resources_lab() {
-    let lab = KubeLab::with_nodes().await;
-    let report = run(lab.connector(), "dangling-resources.yaml").await;
-    assert_passed(&report);
-    let finalize = lab
-        .server
-        .requests()
-        .into_iter()
-        .filter(|r| r.method == "PUT" && r.path.ends_with("/finalize"))
-        .count();
-    assert_eq!(finalize, 1);
-    assert!(
-        lab.get(
-            "v1",
-            "Pod",
-            Some("dangling-resources"),
-            "dangling-resources"
-        )
-        .is_none()
     );
 }
 

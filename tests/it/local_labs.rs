@@ -1,6 +1,6 @@
 //! Every lab playbook of playbooks/ end to end on the local cluster (`scripts/testcluster.sh
 //! up NAME --api`: the served fake API server and crates/kubelet on real containerd), as
-//! `scripts/run.sh` runs them without kind. Each test starts its own cluster (kc-lab-*), so
+//! `scripts/run.sh` runs them without kind. Each test starts its own cluster (l2-lab-*), so
 //! the long kubelet-failure lab (300 s tolerations) runs while the others do, on the test
 //! binary's pool of threads (one per core).
 //!
@@ -13,9 +13,9 @@
 //! kubelet-failure lab's eviction comes after the 300 s toleration.
 //!
 //! Needs Docker, /usr/bin/kubectl and the lab images (built with scripts/build-images.sh when
-//! missing); fails, never skips, without them. The etcd-delete-* labs need the API server's
-//! storage in etcd and are not run here yet. Clusters are removed at exit
-//! (`KIND_CHAOS_KEEP_TESTCLUSTER=1` keeps them), by support::testcluster.
+//! missing); fails, never skips, without them. The etcd-delete-* labs delete keys from the
+//! control plane's real etcd. Clusters are removed at exit (`KIND_CHAOS_KEEP_TESTCLUSTER=1` keeps
+//! them), by support::testcluster.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
@@ -174,7 +174,7 @@ fn step_duration(report: &Value, name: &str) -> f64 {
 
 #[test]
 fn kubelet_failure_lab_evicts_after_the_toleration_and_cleans_up_its_ghosts() {
-    let lab = Lab::start("kc-lab-kubelet");
+    let lab = Lab::start("l2-lab-kubelet");
     let report = lab.run_labs(&["kubelet-failure"]);
     // The wait began when the node was Unknown and tainted; the taint manager deletes the
     // pod 300 s after it saw the taint (DefaultTolerationSeconds).
@@ -203,25 +203,29 @@ fn kubelet_failure_lab_evicts_after_the_toleration_and_cleans_up_its_ghosts() {
 
 #[test]
 fn pod_behaviour_labs_pass() {
-    let lab = Lab::start("kc-lab-pods");
+    let lab = Lab::start("l2-lab-pods");
     lab.run_labs(&[
         "pod-termination",
         "args-vs-command",
         "restart-policy",
         "stop-signal",
         "shell-form",
+        "not-pid-1",
         "pause-container",
     ]);
 }
 
 #[test]
-fn namespace_and_node_labs_pass() {
-    let lab = Lab::start("kc-lab-nodes");
+fn namespace_node_and_etcd_labs_pass() {
+    let lab = Lab::start("l2-lab-nodes");
     lab.run_labs(&[
         "collected-resources",
         "dangling-resources",
         "node-faults",
         "delete-pod-while-kubelet-down",
+        "etcd-delete-pods",
+        "etcd-delete-namespace",
+        "etcd-delete-deployment",
     ]);
     grace_periods_through_kubectl(&lab);
     grace_periods_through_a_playbook(&lab);

@@ -33,6 +33,7 @@ mod kube_faults;
 mod kube_labs;
 mod kube_observe;
 mod kube_watch;
+mod lab_assertions;
 mod local_cluster;
 mod local_cluster_kubectl;
 mod local_cluster_kubelet;
