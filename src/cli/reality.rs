@@ -73,7 +73,8 @@ const JSON_FORMAT: &str =
                      shims[] {pid, sandbox_id},
                      sandboxes[] {id, namespace, name, uid, live (a shim serves it),
                                   shim_pid, containers (running ones), api (consistent|ghost|null)},
-                     source (how it was read: host-proc, exec, or null if it was not)
+                     source (how it was read: containerd-socket, host-proc, exec, or null
+                     if it was not)
   drift              null without the API, else [{node, namespace, name, state, detail}]
                      with state consistent|ghost|phantom
 
@@ -164,7 +165,7 @@ pub struct NodeView {
     pub kubelet_running: bool,
     pub shims: Vec<ShimView>,
     pub sandboxes: Vec<SandboxView>,
-    /// How the node was read (host-proc or exec); null when it was not.
+    /// How the node was read (containerd-socket, host-proc or exec); null when it was not.
     pub source: Option<RealitySource>,
 }
 

@@ -1,8 +1,9 @@
-//! Node reality read from the host's `/proc` against the exec path, on real Docker with the
-//! kind-like test cluster (`scripts/testcluster.sh`). These tests need root on the Docker
-//! host (that is what the host path needs); they fail, not skip, without it. Each test owns
-//! its nodes: worker 1 pods and the kubelet, worker 2 a task without CRI annotations,
-//! worker 3 pause, worker 4 a stand-in crictl.
+//! Node reality read without exec (containerd's socket through the host's `/proc`, and the
+//! host's `/proc` alone) against the exec path, on real Docker with the kind-like test cluster
+//! (`scripts/testcluster.sh`). These tests need root on the Docker host (that is what reading
+//! without exec needs); they fail, not skip, without it. Each test owns its nodes: worker 1
+//! pods and the kubelet, worker 2 a task without CRI annotations, worker 3 pause, worker 4 a
+//! stand-in crictl.
 
 use crate::support::testcluster;
 
@@ -12,7 +13,7 @@ use kind_chaos::backends::docker::{DockerNodes, NodeSnapshot, ReadVia};
 use kind_chaos::backends::{ContainerAction, KubeletAction, NodeOps, NodeReality, RealitySource};
 use testcluster::{TestCluster, shared};
 
-const CLUSTER: &str = "kc-hostreal";
+const CLUSTER: &str = "pf-hostreal";
 
 fn cluster() -> &'static TestCluster {
     shared(CLUSTER, 4)
@@ -28,24 +29,37 @@ async fn one(n: &DockerNodes, node: &str, via: ReadVia) -> NodeSnapshot {
     s.remove(0)
 }
 
-/// The node read both ways: the same reality, each saying how it was read.
-async fn both(n: &DockerNodes, node: &str) -> NodeReality {
-    let host = one(n, node, ReadVia::Host).await;
+/// The node read through containerd's socket and by exec: the same reality, each saying how
+/// it was read. Auto picks the socket.
+async fn socket_and_exec(n: &DockerNodes, node: &str) -> NodeReality {
+    let socket = one(n, node, ReadVia::Socket).await;
     let exec = one(n, node, ReadVia::Exec).await;
-    assert_eq!(host.source, Some(RealitySource::HostProc));
+    assert_eq!(socket.source, Some(RealitySource::ContainerdSocket));
     assert_eq!(exec.source, Some(RealitySource::Exec));
-    let host = host.reality.unwrap();
+    let socket = socket.reality.unwrap();
     assert_eq!(
-        host,
+        socket,
         exec.reality.unwrap(),
-        "host path vs exec path on {node}"
+        "socket path vs exec path on {node}"
     );
-    // Auto picks the host path for a node it can read.
     assert_eq!(
         one(n, node, ReadVia::Auto).await.source,
-        Some(RealitySource::HostProc)
+        Some(RealitySource::ContainerdSocket)
     );
-    host
+    socket
+}
+
+/// The node read all three ways (its tasks all have the CRI's annotations): the same reality.
+async fn both(n: &DockerNodes, node: &str) -> NodeReality {
+    let socket = socket_and_exec(n, node).await;
+    let host = one(n, node, ReadVia::Host).await;
+    assert_eq!(host.source, Some(RealitySource::HostProc));
+    assert_eq!(
+        host.reality.unwrap(),
+        socket,
+        "host path vs socket path on {node}"
+    );
+    socket
 }
 
 /// An application container in a sandbox, as the CRI would make it: its OCI spec carries the
@@ -138,17 +152,15 @@ async fn both_paths_agree_on_pods_stopped_tasks_and_the_kubelet() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
-async fn a_task_without_cri_annotations_is_read_by_exec_for_that_node_only() {
+async fn a_task_without_cri_annotations_is_read_through_the_socket() {
     let c = cluster();
     let n = nodes().await;
     let w = c.worker(2);
     c.pod(&w, "t-bare", "annotated", "uid-annotated");
-    assert_eq!(
-        one(&n, &w, ReadVia::Auto).await.source,
-        Some(RealitySource::HostProc)
-    );
+    both(&n, &w).await;
     // A sandbox with the CRI's labels but no annotations in its OCI spec.
     let bare = c.bare_sandbox(&w, "t-bare", "epsilon", "uid-epsilon");
+    // The host's /proc alone cannot name its pod.
     let host = one(&n, &w, ReadVia::Host).await;
     let err = host.reality.unwrap_err();
     assert!(
@@ -156,23 +168,30 @@ async fn a_task_without_cri_annotations_is_read_by_exec_for_that_node_only() {
         "{}",
         err.message
     );
-    let auto = one(&n, &w, ReadVia::Auto).await;
-    assert_eq!(auto.source, Some(RealitySource::Exec));
-    let auto = auto.reality.unwrap();
-    let exec = one(&n, &w, ReadVia::Exec).await.reality.unwrap();
-    assert_eq!(auto, exec);
-    let eps = auto.sandboxes.iter().find(|s| s.id == bare).unwrap();
-    assert_eq!((eps.pod.name.as_str(), eps.live), ("epsilon", true));
-    // The other nodes are still read from the host.
+    // containerd's socket can, and agrees with the exec path (its `ctr` per task).
+    let r = socket_and_exec(&n, &w).await;
+    let eps = r.sandboxes.iter().find(|s| s.id == bare).unwrap();
+    assert_eq!(
+        (
+            eps.pod.name.as_str(),
+            eps.pod.namespace.as_str(),
+            eps.uid.as_str(),
+            eps.live
+        ),
+        ("epsilon", "t-bare", "uid-epsilon", true)
+    );
+    assert!(r.sandboxes.iter().any(|s| s.pod.name == "annotated"));
+    // The other nodes are read through the socket too.
     let all = n.snapshot_via(None, ReadVia::Auto).await.unwrap();
-    let cp = all
-        .iter()
-        .find(|s| s.node.name == c.control_plane())
-        .unwrap();
-    assert_eq!(cp.source, Some(RealitySource::HostProc));
-    // Once it is gone, the host path reads this node again.
+    assert!(
+        all.iter()
+            .filter(|s| s.node.name != c.worker(4))
+            .all(|s| s.source == Some(RealitySource::ContainerdSocket)),
+        "{all:#?}"
+    );
     c.unpod(&w, &bare);
-    both(&n, &w).await;
+    let r = socket_and_exec(&n, &w).await;
+    assert!(r.sandboxes.iter().all(|s| s.id != bare));
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -185,9 +204,11 @@ async fn a_paused_node_is_reported_paused_without_hanging() {
     n.container(&w, ContainerAction::Pause).await.unwrap();
     let started = Instant::now();
     let host = one(&n, &w, ReadVia::Host).await;
+    let socket = one(&n, &w, ReadVia::Socket).await;
     let exec = one(&n, &w, ReadVia::Exec).await;
     let (h, e) = (host.reality.unwrap_err(), exec.reality.unwrap_err());
     assert_eq!(h.message, e.message);
+    assert_eq!(socket.reality.unwrap_err().message, e.message);
     assert!(h.message.contains("paused"), "{}", h.message);
     // Past Docker's state, the host read itself sees the frozen cgroup.
     let direct = n.read_from_host(&w).await.unwrap_err();
@@ -215,9 +236,10 @@ async fn a_node_with_crictl_is_read_by_exec() {
             "printf '#!/bin/sh\\nexit 1\\n' >/usr/local/bin/crictl && chmod +x /usr/local/bin/crictl",
         ],
     );
-    let host = one(&n, &w, ReadVia::Host).await;
-    let err = host.reality.unwrap_err();
-    assert!(err.message.contains("crictl"), "{}", err.message);
+    for via in [ReadVia::Host, ReadVia::Socket] {
+        let err = one(&n, &w, via).await.reality.unwrap_err();
+        assert!(err.message.contains("crictl"), "{}", err.message);
+    }
     let auto = one(&n, &w, ReadVia::Auto).await;
     assert_eq!(auto.source, Some(RealitySource::Exec));
     // This crictl fails, so the exec path reads the bundles: the same pod either way.

@@ -1,7 +1,9 @@
 //! Node reality: what really runs in each node container.
 //!
-//! Where it can, each node is read from the Docker host's `/proc` with no process started in
-//! it ([`host`]); else (or for a node the host cannot fully read) by one exec per node ([`scripts::SCAN`]) reads every `/proc/PID/cmdline` and the CRI's view
+//! Where it can, each node is read with no process started in it: through containerd's socket
+//! as the host sees it ([`socket`]), else from the Docker host's `/proc` alone ([`host`]); else
+//! (or for a node neither can read) by one exec per node: [`scripts::SCAN`] reads every
+//! `/proc/PID/cmdline` and the CRI's view
 //! (crictl; where it is missing, containerd's task bundles), so a snapshot of N nodes costs
 //! one container listing plus N parallel execs. Parsing is pure (see [`parse`]) and
 //! unit-tested on captured output; which sandbox a shim serves comes from its `-id` argument,
@@ -10,6 +12,7 @@
 
 mod host;
 mod parse;
+mod socket;
 
 use std::time::Duration;
 
@@ -32,19 +35,24 @@ pub struct NodeSnapshot {
 /// How to read the nodes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ReadVia {
-    /// From the host where possible, else by exec (per node).
+    /// Without exec where possible (containerd's socket, else the host's `/proc`), else by
+    /// exec (per node).
     Auto,
-    /// Only from the host: a node the host path cannot read is an error (for tests).
+    /// Only through containerd's socket: a node it cannot read is an error (for tests).
+    Socket,
+    /// Only from the host's `/proc`: a node it cannot read is an error (for tests).
     Host,
     /// Only by exec.
     Exec,
 }
 
 impl ReadVia {
-    /// `KIND_CHAOS_REALITY=exec|host|auto` (default `auto`), so the two paths can be compared.
+    /// `KIND_CHAOS_REALITY=exec|socket|host|auto` (default `auto`), so the paths can be
+    /// compared.
     pub fn from_env() -> Self {
         match std::env::var("KIND_CHAOS_REALITY").as_deref() {
             Ok("exec") => ReadVia::Exec,
+            Ok("socket") => ReadVia::Socket,
             Ok("host") => ReadVia::Host,
             _ => ReadVia::Auto,
         }
@@ -82,6 +90,9 @@ impl DockerNodes {
         };
         let reads = chosen.into_iter().map(|n| async move {
             let (reality, source) = self.read_node(&n, via).await;
+            if let Some(source) = source {
+                tracing::info!(node = %n.name, ?source, "node reality read");
+            }
             NodeSnapshot {
                 node: n,
                 reality,
@@ -119,26 +130,29 @@ impl DockerNodes {
                 return (Ok(empty), None);
             }
         }
-        if via != ReadVia::Exec {
-            match self.read_host(&n.name).await {
-                Ok(host::HostRead::Scan(scan)) => {
-                    return (Ok(scan.reality(&n.name)), Some(RealitySource::HostProc));
-                }
-                Ok(host::HostRead::Paused) => {
-                    return (Err(paused(&n.name)), Some(RealitySource::HostProc));
-                }
-                Ok(host::HostRead::Fallback(why)) if via == ReadVia::Host => {
-                    let msg = format!("node `{}` cannot be read from the host: {why}", n.name);
-                    return (
-                        Err(BackendError::failed(msg)),
-                        Some(RealitySource::HostProc),
-                    );
-                }
-                Ok(host::HostRead::Fallback(why)) => {
-                    tracing::debug!(node = %n.name, %why, "node reality by exec");
-                }
-                Err(e) => return (Err(e), Some(RealitySource::HostProc)),
+        let mut why_not = Vec::new();
+        for (way, source) in [
+            (ReadVia::Socket, RealitySource::ContainerdSocket),
+            (ReadVia::Host, RealitySource::HostProc),
+        ] {
+            if via != ReadVia::Auto && via != way {
+                continue;
             }
+            match self.read_host(&n.name, way).await {
+                Ok(host::HostRead::Scan(scan)) => {
+                    return (Ok(scan.reality(&n.name)), Some(source));
+                }
+                Ok(host::HostRead::Paused) => return (Err(paused(&n.name)), Some(source)),
+                Ok(host::HostRead::Fallback(why)) if via == way => {
+                    let msg = format!("node `{}` cannot be read from the host: {why}", n.name);
+                    return (Err(BackendError::failed(msg)), Some(source));
+                }
+                Ok(host::HostRead::Fallback(why)) => why_not.push(why),
+                Err(e) => return (Err(e), Some(source)),
+            }
+        }
+        if !why_not.is_empty() {
+            tracing::debug!(node = %n.name, why = %why_not.join("; "), "node reality by exec");
         }
         let reality = self.scan(&n.name).await.map(|s| s.reality(&n.name));
         (reality, Some(RealitySource::Exec))
@@ -148,7 +162,7 @@ impl DockerNodes {
     /// that the check of its frozen cgroup can be shown on a paused node.
     #[doc(hidden)]
     pub async fn read_from_host(&self, node: &str) -> Result<NodeReality, BackendError> {
-        match self.read_host(node).await? {
+        match self.read_host(node, ReadVia::Host).await? {
             host::HostRead::Scan(scan) => Ok(scan.reality(node)),
             host::HostRead::Paused => Err(paused(node)),
             host::HostRead::Fallback(why) => Err(BackendError::failed(format!(
@@ -157,8 +171,9 @@ impl DockerNodes {
         }
     }
 
-    /// Reads one running node from the host's `/proc`, off the async threads and bounded.
-    async fn read_host(&self, node: &str) -> Result<host::HostRead, BackendError> {
+    /// Reads one running node without exec, bounded: through containerd's socket
+    /// ([`ReadVia::Socket`]) or the host's `/proc` alone (otherwise).
+    async fn read_host(&self, node: &str, way: ReadVia) -> Result<host::HostRead, BackendError> {
         if let Err(why) = host::possible() {
             return Ok(host::HostRead::Fallback(why));
         }
@@ -180,14 +195,20 @@ impl DockerNodes {
             .unwrap_or_default()
             .into_iter()
             .find_map(|e| e.strip_prefix("PATH=").map(str::to_string));
-        let read = tokio::task::spawn_blocking(move || host::read(pid, &id, path.as_deref()));
+        let read = async move {
+            if way == ReadVia::Socket {
+                Ok(socket::read(pid, id, path).await)
+            } else {
+                tokio::task::spawn_blocking(move || host::read(pid, &id, path.as_deref())).await
+            }
+        };
         match tokio::time::timeout(HOST_READ_TIMEOUT, read).await {
             Ok(Ok(r)) => Ok(r),
             Ok(Err(e)) => Ok(host::HostRead::Fallback(format!(
                 "the host read failed: {e}"
             ))),
             Err(_) => Err(BackendError::failed(format!(
-                "reading node `{node}` from the host's /proc took over {}s",
+                "reading node `{node}` from the host took over {}s",
                 HOST_READ_TIMEOUT.as_secs()
             ))),
         }

@@ -72,8 +72,17 @@ pub fn read(pid: u32, container_id: &str, path: Option<&str>) -> HostRead {
     }
 }
 
-/// The scan's text as the exec path would print it; `None` for a frozen node.
-fn read_text(pid: u32, container_id: &str, path: Option<&str>) -> Result<Option<String>, String> {
+/// A running node as the host sees it: its PID 1 on the host, its PID namespace's depth, and
+/// where its files are.
+pub struct HostNode {
+    pub pid: u32,
+    pub level: usize,
+    pub root: String,
+}
+
+/// Checks that host process `pid` is PID 1 of the node container `container_id`, not frozen,
+/// and without `crictl` (see the module docs); `Ok(None)` for a frozen node.
+pub fn node(pid: u32, container_id: &str, path: Option<&str>) -> Result<Option<HostNode>, String> {
     let proc = format!("/proc/{pid}");
     let cgroup =
         fs::read_to_string(format!("{proc}/cgroup")).map_err(|e| format!("{proc}/cgroup: {e}"))?;
@@ -95,8 +104,23 @@ fn read_text(pid: u32, container_id: &str, path: Option<&str>) -> Result<Option<
     if has_crictl(&root, path.unwrap_or(DEFAULT_PATH)) {
         return Err("the node has crictl: the CRI's view needs an exec".into());
     }
+    Ok(Some(HostNode { pid, level, root }))
+}
+
+/// The node's processes, as the scan's first part prints them (see [`cmdlines`]).
+pub fn processes(node: &HostNode) -> String {
     let mut text = String::new();
-    cmdlines(&mut text, pid, level);
+    cmdlines(&mut text, node.pid, node.level);
+    text
+}
+
+/// The scan's text as the exec path would print it; `None` for a frozen node.
+fn read_text(pid: u32, container_id: &str, path: Option<&str>) -> Result<Option<String>, String> {
+    let Some(node) = node(pid, container_id, path)? else {
+        return Ok(None);
+    };
+    let root = &node.root;
+    let mut text = processes(&node);
     let bundles = format!("{root}{BUNDLES}");
     let mut ids: Vec<String> = match fs::read_dir(&bundles) {
         Ok(dir) => dir

@@ -148,16 +148,43 @@ pub fn parse_scan(out: &str) -> Result<NodeScan, String> {
         }
     }
     if scan.source == Source::Ctr {
-        for c in &mut scan.containers {
-            c.running = scan
-                .tasks
-                .iter()
-                .any(|t| t.id == c.id && t.status.eq_ignore_ascii_case("running"));
-        }
+        mark_running(&mut scan);
     }
     scan.shims.sort_by(|a, b| a.sandbox_id.cmp(&b.sandbox_id));
     scan.kubelet_pids.sort_unstable();
     Ok(scan)
+}
+
+/// One container as containerd's API gives it: id, labels, OCI spec (JSON).
+pub type ApiContainer = (String, BTreeMap<String, String>, Vec<u8>);
+
+/// The scan from the node's processes (the scan's `/proc` part) and containerd's API: only
+/// containers with a task count, as in the exec path, which starts from the tasks.
+pub fn from_containerd(
+    processes: &str,
+    tasks: Vec<Task>,
+    containers: &[ApiContainer],
+) -> Result<NodeScan, String> {
+    let mut scan = parse_scan(&format!("{processes}{MARK}end@@\n"))?;
+    let with_task: BTreeSet<&str> = tasks.iter().map(|t| t.id.as_str()).collect();
+    for (id, labels, spec) in containers {
+        if with_task.contains(id.as_str()) {
+            containerd_container(&mut scan, id, labels, spec);
+        }
+    }
+    scan.tasks = tasks;
+    mark_running(&mut scan);
+    Ok(scan)
+}
+
+/// Without the CRI's view, a container runs when its task does.
+fn mark_running(scan: &mut NodeScan) {
+    for c in &mut scan.containers {
+        c.running = scan
+            .tasks
+            .iter()
+            .any(|t| t.id == c.id && t.status.eq_ignore_ascii_case("running"));
+    }
 }
 
 /// `/proc/PID/cmdline:arg0\0arg1\0...` -> (PID, args).
@@ -276,10 +303,40 @@ fn ctr_info(scan: &mut NodeScan, id: &str, text: &str) -> Result<(), String> {
         return Ok(()); // gone between `tasks ls` and `info`
     }
     let v = json(text, "ctr containers info")?;
+    ctr_value(scan, id, &v);
+    Ok(())
+}
+
+/// A container from containerd's API (the socket path), read as the exec path reads it: by the
+/// CRI's annotations in its OCI spec where the spec has them (the bundle branch), else by its
+/// labels and spec as `ctr containers info` would show them.
+fn containerd_container(
+    scan: &mut NodeScan,
+    id: &str,
+    labels: &BTreeMap<String, String>,
+    spec: &[u8],
+) {
+    if !valid_id(id) {
+        return;
+    }
+    let text = String::from_utf8_lossy(spec);
+    if text.contains("\"io.kubernetes.cri.sandbox-name\"")
+        || text.contains("\"io.kubernetes.cri.container-name\"")
+    {
+        oci_spec(scan, id, &text);
+    } else {
+        let spec: Value = serde_json::from_slice(spec).unwrap_or(Value::Null);
+        let v = serde_json::json!({ "Labels": labels, "Spec": spec });
+        ctr_value(scan, id, &v);
+    }
+}
+
+/// [`ctr_info`] on the parsed JSON.
+fn ctr_value(scan: &mut NodeScan, id: &str, v: &Value) {
     let labels: BTreeMap<String, String> =
         serde_json::from_value(v["Labels"].clone()).unwrap_or_default();
     let label = |k: &str| labels.get(k).cloned().unwrap_or_default();
-    let annotation = |k: &str| str_at(&v, &["Spec", "annotations", k]).to_string();
+    let annotation = |k: &str| str_at(v, &["Spec", "annotations", k]).to_string();
     let kind = labels.get("io.cri-containerd.kind").map(String::as_str);
     let pod_name = label("io.kubernetes.pod.name");
     match kind {
@@ -301,7 +358,6 @@ fn ctr_info(scan: &mut NodeScan, id: &str, text: &str) -> Result<(), String> {
         }),
         _ => {}
     }
-    Ok(())
 }
 
 /// `grep -H '' BUNDLE/*/init.pid BUNDLE/*/config.json`: the tasks (running when their init

@@ -283,3 +283,69 @@ fn a_spec_being_written_leaves_its_task_unmapped_until_the_next_scan() {
     assert_eq!(scan.tasks.len(), 1);
     assert!(scan.sandboxes.is_empty());
 }
+
+/// containerd's API (the socket path) read like the exec path's bundles and `ctr info`: same
+/// pods, containers and tasks; a container without a task is left out, as the exec path (which
+/// starts from the tasks) never sees it.
+#[test]
+fn containerd_api_reads_like_the_bundles_and_ctr_info() {
+    let processes = shim(116, ID_A) + &proc_line(51, &["/usr/bin/kubelet"]);
+    let web = r#"{"annotations":{"io.kubernetes.cri.container-type":"sandbox","io.kubernetes.cri.sandbox-name":"web","io.kubernetes.cri.sandbox-namespace":"ns1","io.kubernetes.cri.sandbox-uid":"u-web"}}"#;
+    let app = format!(
+        r#"{{"annotations":{{"io.kubernetes.cri.container-type":"container","io.kubernetes.cri.container-name":"app","io.kubernetes.cri.sandbox-id":"{ID_A}"}}}}"#
+    );
+    let labels = |pairs: &[(&str, &str)]| -> BTreeMap<String, String> {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    };
+    let db = labels(&[
+        ("io.cri-containerd.kind", "sandbox"),
+        ("io.kubernetes.pod.name", "db"),
+        ("io.kubernetes.pod.namespace", "ns2"),
+        ("io.kubernetes.pod.uid", "u-db"),
+    ]);
+    let no_task = "d".repeat(64);
+    let containers: Vec<ApiContainer> = vec![
+        (ID_A.into(), BTreeMap::new(), web.as_bytes().to_vec()),
+        (CTR_APP.into(), BTreeMap::new(), app.clone().into_bytes()),
+        (ID_B.into(), db.clone(), br#"{"annotations":{}}"#.to_vec()),
+        (no_task.clone(), db, Vec::new()),
+    ];
+    let task = |id: &str, pid, status: &str| Task {
+        id: id.into(),
+        pid,
+        status: status.into(),
+    };
+    let tasks = vec![
+        task(ID_A, 136, "RUNNING"),
+        task(CTR_APP, 220, "RUNNING"),
+        task(ID_B, 210, "STOPPED"),
+    ];
+    let scan = from_containerd(&processes, tasks.clone(), &containers).unwrap();
+    assert_eq!(scan.tasks, tasks);
+    assert_eq!(scan.kubelet_pids, vec![51]);
+
+    // The exec path's output for the same node.
+    let mut s = processes.clone();
+    s += "@@kind-chaos:bundles@@\n";
+    s += &bundle(ID_A, 136, web);
+    s += &bundle(CTR_APP, 220, &app);
+    s += &bundle(ID_B, 210, r#"{"annotations":{}}"#);
+    s += "\n";
+    s += &info(
+        ID_B,
+        r#""io.cri-containerd.kind": "sandbox", "io.kubernetes.pod.name": "db", "io.kubernetes.pod.namespace": "ns2", "io.kubernetes.pod.uid": "u-db""#,
+        "",
+    );
+    s += "@@kind-chaos:end@@\n";
+    // The exec path sees 136 and 220 as live processes; here their status says so.
+    s = proc_line(136, &["/pause"]) + &proc_line(220, &["/app"]) + &s;
+    let exec = parse_scan(&s).unwrap();
+    assert_eq!(scan.reality("n1"), exec.reality("n1"));
+    let r = scan.reality("n1");
+    assert_eq!(r.sandboxes.len(), 2, "{r:#?}");
+    assert!(r.sandboxes.iter().all(|s| s.id != no_task));
+    assert_eq!(r.sandboxes[0].containers, vec!["app".to_string()]);
+}

@@ -1,0 +1,112 @@
+//! Node reality from containerd's own API, reached through the node's filesystem as the host
+//! sees it (`/proc/PID/root/run/containerd/containerd.sock`), with no process started in the
+//! node.
+//!
+//! The host's `/proc` alone (see [`super::host`]) cannot name the pod of a task whose OCI spec
+//! lacks the CRI's annotations: those live in containerd's metadata (its labels), which the
+//! exec path reads with one `ctr` process per task. containerd's API gives every container's
+//! labels and spec and every task's PID and status in two calls, so this path reads any node
+//! the host can reach at the cost of a gRPC round trip. The processes (shims, kubelet) still
+//! come from the host's `/proc`, and both are handed to the same interpretation as the exec
+//! path's output ([`super::parse::from_containerd`]). containerd types stay in this file.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use containerd_client::services::v1::containers_client::ContainersClient;
+use containerd_client::services::v1::tasks_client::TasksClient;
+use containerd_client::services::v1::{ListContainersRequest, ListTasksRequest};
+use containerd_client::types::v1::Status;
+use tonic::Request;
+use tonic::metadata::MetadataValue;
+
+use super::host::{self, HostRead};
+use super::parse::{ApiContainer, Task, from_containerd};
+
+/// containerd's socket inside a kind node.
+const SOCKET: &str = "/run/containerd/containerd.sock";
+/// The containerd namespace of the CRI's containers.
+const NAMESPACE: &str = "k8s.io";
+/// How long connecting and the two calls may take together.
+const TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Reads the node whose PID 1 is host process `pid` (see [`host::read`] for the arguments).
+pub async fn read(pid: u32, container_id: String, path: Option<String>) -> HostRead {
+    let checked =
+        tokio::task::spawn_blocking(move || host::node(pid, &container_id, path.as_deref())).await;
+    let node = match checked {
+        Ok(Ok(Some(node))) => node,
+        Ok(Ok(None)) => return HostRead::Paused,
+        Ok(Err(why)) => return HostRead::Fallback(why),
+        Err(e) => return HostRead::Fallback(format!("the host read failed: {e}")),
+    };
+    let socket = format!("{}{SOCKET}", node.root);
+    let api = match tokio::time::timeout(TIMEOUT, list(&socket)).await {
+        Ok(Ok(api)) => api,
+        Ok(Err(why)) => return HostRead::Fallback(format!("containerd at {socket}: {why}")),
+        Err(_) => {
+            return HostRead::Fallback(format!(
+                "containerd at {socket} did not answer within {}s",
+                TIMEOUT.as_secs()
+            ));
+        }
+    };
+    let processes = match tokio::task::spawn_blocking(move || host::processes(&node)).await {
+        Ok(p) => p,
+        Err(e) => return HostRead::Fallback(format!("the host read failed: {e}")),
+    };
+    let (tasks, containers) = api;
+    match from_containerd(&processes, tasks, &containers) {
+        Ok(scan) => HostRead::Scan(scan),
+        Err(why) => HostRead::Fallback(why),
+    }
+}
+
+/// The tasks and the containers of namespace k8s.io.
+async fn list(socket: &str) -> Result<(Vec<Task>, Vec<ApiContainer>), String> {
+    if !std::path::Path::new(socket).exists() {
+        return Err("no such socket".into());
+    }
+    let channel = containerd_client::connect(socket)
+        .await
+        .map_err(|e| format!("cannot connect: {e}"))?;
+    let tasks = TasksClient::new(channel.clone())
+        .list(namespaced(ListTasksRequest::default()))
+        .await
+        .map_err(|e| format!("listing tasks: {}", e.message()))?
+        .into_inner()
+        .tasks
+        .into_iter()
+        .map(|t| Task {
+            id: t.id,
+            pid: t.pid,
+            status: Status::try_from(t.status)
+                .unwrap_or(Status::Unknown)
+                .as_str_name()
+                .to_string(),
+        })
+        .collect();
+    let containers = ContainersClient::new(channel)
+        .list(namespaced(ListContainersRequest::default()))
+        .await
+        .map_err(|e| format!("listing containers: {}", e.message()))?
+        .into_inner()
+        .containers
+        .into_iter()
+        .map(|c| {
+            let labels: BTreeMap<String, String> = c.labels.into_iter().collect();
+            (c.id, labels, c.spec.map(|s| s.value).unwrap_or_default())
+        })
+        .collect();
+    Ok((tasks, containers))
+}
+
+/// A request in namespace k8s.io.
+fn namespaced<T>(msg: T) -> Request<T> {
+    let mut r = Request::new(msg);
+    r.metadata_mut().insert(
+        "containerd-namespace",
+        MetadataValue::from_static(NAMESPACE),
+    );
+    r
+}
