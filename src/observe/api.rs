@@ -278,6 +278,13 @@ mod tests {
     #[test]
     fn container_properties_can_be_scoped_to_one_container() {
         use crate::backends::{ContainerView, PodKey};
+        let exited = |name: &str, restarts: u32, code: i32, reason: &str| ContainerView {
+            name: name.into(),
+            restarts,
+            last_exit_code: Some(code),
+            last_reason: Some(reason.into()),
+            ..Default::default()
+        };
         let pod = PodView {
             key: PodKey {
                 namespace: "default".into(),
@@ -285,20 +292,8 @@ mod tests {
             },
             phase: "Running".into(),
             containers: vec![
-                ContainerView {
-                    name: "app".into(),
-                    restarts: 1,
-                    last_exit_code: Some(1),
-                    last_reason: Some("Error".into()),
-                    ..Default::default()
-                },
-                ContainerView {
-                    name: "witness".into(),
-                    restarts: 0,
-                    last_exit_code: Some(0),
-                    last_reason: Some("Completed".into()),
-                    ..Default::default()
-                },
+                exited("app", 1, 1, "Error"),
+                exited("witness", 0, 0, "Completed"),
             ],
             ..PodView::default()
         };

@@ -3,9 +3,32 @@
 
 use async_trait::async_trait;
 
+use super::FakeNode;
 use super::{FakeCluster, node_missing};
 use crate::backends::*;
 use crate::playbook::values::Signal;
+
+impl FakeCluster {
+    /// The path every node mutation shares: pass the `op` gate, record the call, find the node
+    /// and apply `change` to it, unless the call is an `undo` and the `undo_noop` knob makes
+    /// undos succeed without effect.
+    async fn change_node(
+        &self,
+        op: &str,
+        call: String,
+        node: &str,
+        undo: bool,
+        change: impl FnOnce(&mut FakeNode) -> Result<()> + Send,
+    ) -> Result<()> {
+        self.gate(op).await?;
+        self.record(call);
+        let mut s = self.state();
+        let noop = undo && s.knobs.undo_noop;
+        let missing = node_missing(&s, node);
+        let n = s.nodes.get_mut(node).ok_or(missing)?;
+        if noop { Ok(()) } else { change(n) }
+    }
+}
 
 #[async_trait]
 impl NodeOps for FakeCluster {
@@ -27,17 +50,13 @@ impl NodeOps for FakeCluster {
             KubeletAction::Stop => "kubelet-stop",
             KubeletAction::Start => "kubelet-start",
         };
-        self.gate(op).await?;
-        self.record(format!("{op} {node}"));
-        let mut s = self.state();
-        let noop = s.knobs.undo_noop && action == KubeletAction::Start;
-        let missing = node_missing(&s, node);
-        let n = s.nodes.get_mut(node).ok_or(missing)?;
-        if !noop {
-            n.kubelet_executable = action == KubeletAction::Start;
-            n.kubelet_running = action == KubeletAction::Start;
-        }
-        Ok(())
+        let start = action == KubeletAction::Start;
+        self.change_node(op, format!("{op} {node}"), node, start, |n| {
+            n.kubelet_executable = start;
+            n.kubelet_running = start;
+            Ok(())
+        })
+        .await
     }
 
     async fn container(&self, node: &str, action: ContainerAction) -> Result<()> {
@@ -48,17 +67,12 @@ impl NodeOps for FakeCluster {
             ContainerAction::Start => ("node-start", "running"),
             ContainerAction::Kill { .. } => ("node-kill", "exited"),
         };
-        self.gate(op).await?;
-        self.record(format!("{op} {node}"));
-        let mut s = self.state();
         let undo = matches!(action, ContainerAction::Unpause | ContainerAction::Start);
-        let noop = s.knobs.undo_noop && undo;
-        let missing = node_missing(&s, node);
-        let n = s.nodes.get_mut(node).ok_or(missing)?;
-        if !noop {
+        self.change_node(op, format!("{op} {node}"), node, undo, |n| {
             n.container = to.into();
-        }
-        Ok(())
+            Ok(())
+        })
+        .await
     }
 
     async fn kill_pod_container(
@@ -121,72 +135,58 @@ impl NodeOps for FakeCluster {
     }
 
     async fn heal(&self, node: &str, chain: &str) -> Result<()> {
-        self.gate("network-heal").await?;
-        self.record(format!("network-heal {node} {chain}"));
-        let mut s = self.state();
-        let noop = s.knobs.undo_noop;
-        let missing = node_missing(&s, node);
-        let n = s.nodes.get_mut(node).ok_or(missing)?;
-        if !noop {
+        let call = format!("network-heal {node} {chain}");
+        self.change_node("network-heal", call, node, true, |n| {
             n.chains.retain(|c| c != chain);
-        }
-        Ok(())
+            Ok(())
+        })
+        .await
     }
 
     async fn shape(&self, node: &str, shaping: &Shaping) -> Result<()> {
-        self.gate("network-shape").await?;
-        self.record(format!(
+        let call = format!(
             "network-shape {node} {:?} {}",
             shaping.impairment,
             shaping.peers.join(",")
-        ));
-        let mut s = self.state();
-        let missing = node_missing(&s, node);
-        let n = s.nodes.get_mut(node).ok_or(missing)?;
-        if n.shaping.is_some() {
-            return Err(BackendError::failed(format!("{node} is shaped already")));
-        }
-        n.shaping = Some(shaping.clone());
-        Ok(())
+        );
+        self.change_node("network-shape", call, node, false, |n| {
+            if n.shaping.is_some() {
+                return Err(BackendError::failed(format!("{node} is shaped already")));
+            }
+            n.shaping = Some(shaping.clone());
+            Ok(())
+        })
+        .await
     }
 
     async fn unshape(&self, node: &str) -> Result<()> {
-        self.gate("network-unshape").await?;
-        self.record(format!("network-unshape {node}"));
-        let mut s = self.state();
-        let noop = s.knobs.undo_noop;
-        let missing = node_missing(&s, node);
-        let n = s.nodes.get_mut(node).ok_or(missing)?;
-        if !noop {
+        let call = format!("network-unshape {node}");
+        self.change_node("network-unshape", call, node, true, |n| {
             n.shaping = None;
-        }
-        Ok(())
+            Ok(())
+        })
+        .await
     }
 
     async fn hog(&self, node: &str, hog: &CpuHog) -> Result<()> {
-        self.gate("cpu-hog").await?;
-        self.record(format!(
+        let call = format!(
             "cpu-hog {node} {} {} {}s",
             hog.marker, hog.cores, hog.seconds
-        ));
-        let mut s = self.state();
-        let missing = node_missing(&s, node);
-        let n = s.nodes.get_mut(node).ok_or(missing)?;
-        n.hogs.push(hog.marker.clone());
-        Ok(())
+        );
+        self.change_node("cpu-hog", call, node, false, |n| {
+            n.hogs.push(hog.marker.clone());
+            Ok(())
+        })
+        .await
     }
 
     async fn unhog(&self, node: &str, marker: &str) -> Result<()> {
-        self.gate("cpu-unhog").await?;
-        self.record(format!("cpu-unhog {node} {marker}"));
-        let mut s = self.state();
-        let noop = s.knobs.undo_noop;
-        let missing = node_missing(&s, node);
-        let n = s.nodes.get_mut(node).ok_or(missing)?;
-        if !noop {
+        let call = format!("cpu-unhog {node} {marker}");
+        self.change_node("cpu-unhog", call, node, true, |n| {
             n.hogs.retain(|h| h != marker);
-        }
-        Ok(())
+            Ok(())
+        })
+        .await
     }
 
     async fn reality(&self, node: Option<&str>) -> Result<Vec<NodeReality>> {

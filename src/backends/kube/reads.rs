@@ -54,17 +54,19 @@ fn pods_what(q: &PodQuery) -> String {
     s
 }
 
+/// How [`KubeBackend::list`] orders its views, so reports do not follow the API's order.
+type Order<V> = fn(&V, &V) -> std::cmp::Ordering;
+
 impl KubeBackend {
     pub(crate) async fn pods(&self, q: &PodQuery) -> Result<Vec<PodView>, BackendError> {
         let api: Api<Pod> = match &q.namespace {
             Some(ns) => Api::namespaced(self.client.clone(), ns),
             None => Api::all(self.client.clone()),
         };
-        let mut pods = self
-            .list(api, &pod_list_params(q), &pods_what(q), views::pod_view)
-            .await?;
-        pods.sort_by(|a, b| a.key.cmp(&b.key));
-        Ok(pods)
+        let params = pod_list_params(q);
+        let order: Order<PodView> = |a, b| a.key.cmp(&b.key);
+        self.list(api, &params, &pods_what(q), views::pod_view, Some(order))
+            .await
     }
 
     pub(crate) async fn pod_logs(
@@ -91,11 +93,10 @@ impl KubeBackend {
 
     pub(crate) async fn nodes(&self) -> Result<Vec<NodeView>, BackendError> {
         let api: Api<Node> = Api::all(self.client.clone());
-        let mut nodes = self
-            .list(api, &ListParams::default(), "nodes", views::node_view)
-            .await?;
-        nodes.sort_by(|a, b| a.name.cmp(&b.name));
-        Ok(nodes)
+        let params = ListParams::default();
+        let order: Order<NodeView> = |a, b| a.name.cmp(&b.name);
+        self.list(api, &params, "nodes", views::node_view, Some(order))
+            .await
     }
 
     pub(crate) async fn namespace(
@@ -130,17 +131,18 @@ impl KubeBackend {
     pub(crate) async fn events(&self, namespace: &str) -> Result<Vec<EventView>, BackendError> {
         let api: Api<Event> = Api::namespaced(self.client.clone(), namespace);
         let what = format!("events in namespace {namespace}");
-        self.list(api, &ListParams::default(), &what, views::event_view)
+        self.list(api, &ListParams::default(), &what, views::event_view, None)
             .await
     }
 
-    /// Lists objects of one kind, each as its view.
+    /// Lists objects of one kind, each as its view, in the `order` given (else the API's).
     async fn list<K, V>(
         &self,
         api: Api<K>,
         params: &ListParams,
         what: &str,
         view: fn(&K) -> V,
+        order: Option<Order<V>>,
     ) -> Result<Vec<V>, BackendError>
     where
         K: Clone + DeserializeOwned + std::fmt::Debug,
@@ -149,7 +151,11 @@ impl KubeBackend {
             .list(params)
             .await
             .map_err(|e| self.fail("list", what, e))?;
-        Ok(list.items.iter().map(view).collect())
+        let mut items: Vec<V> = list.items.iter().map(view).collect();
+        if let Some(order) = order {
+            items.sort_by(order);
+        }
+        Ok(items)
     }
 }
 
