@@ -205,14 +205,7 @@ fn bundle_scan_maps_tasks_and_pods_from_the_oci_specs() {
         ),
     );
     // Its init process is gone: a stopped task.
-    s += &bundle(ID_B, 210, r#"{"annotations":{}}"#);
-    s += "\n";
-    s += &info(
-        ID_B,
-        r#""io.cri-containerd.kind": "sandbox", "io.kubernetes.pod.name": "db", "io.kubernetes.pod.namespace": "ns2", "io.kubernetes.pod.uid": "u-db""#,
-        "",
-    );
-    s += "@@kind-chaos:end@@\n";
+    s += &stopped_db_sandbox();
     let scan = parse_scan(&s).unwrap();
     assert_eq!(scan.source, Source::Ctr);
     let tasks: Vec<(&str, u32, &str)> = scan
@@ -332,14 +325,7 @@ fn containerd_api_reads_like_the_bundles_and_ctr_info() {
     s += "@@kind-chaos:bundles@@\n";
     s += &bundle(ID_A, 136, web);
     s += &bundle(CTR_APP, 220, &app);
-    s += &bundle(ID_B, 210, r#"{"annotations":{}}"#);
-    s += "\n";
-    s += &info(
-        ID_B,
-        r#""io.cri-containerd.kind": "sandbox", "io.kubernetes.pod.name": "db", "io.kubernetes.pod.namespace": "ns2", "io.kubernetes.pod.uid": "u-db""#,
-        "",
-    );
-    s += "@@kind-chaos:end@@\n";
+    s += &stopped_db_sandbox();
     // The exec path sees 136 and 220 as live processes; here their status says so.
     s = proc_line(136, &["/pause"]) + &proc_line(220, &["/app"]) + &s;
     let exec = parse_scan(&s).unwrap();
@@ -348,4 +334,18 @@ fn containerd_api_reads_like_the_bundles_and_ctr_info() {
     assert_eq!(r.sandboxes.len(), 2, "{r:#?}");
     assert!(r.sandboxes.iter().all(|s| s.id != no_task));
     assert_eq!(r.sandboxes[0].containers, vec!["app".to_string()]);
+}
+
+/// The end of a scan: sandbox `db`'s bundle without CRI annotations (its init process gone, a
+/// stopped task) and its labels as `ctr containers info` shows them.
+fn stopped_db_sandbox() -> String {
+    let mut s = bundle(ID_B, 210, r#"{"annotations":{}}"#);
+    s += "\n";
+    s += &info(
+        ID_B,
+        r#""io.cri-containerd.kind": "sandbox", "io.kubernetes.pod.name": "db", "io.kubernetes.pod.namespace": "ns2", "io.kubernetes.pod.uid": "u-db""#,
+        "",
+    );
+    s += "@@kind-chaos:end@@\n";
+    s
 }
