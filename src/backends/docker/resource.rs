@@ -1,8 +1,8 @@
 //! The resource faults inside a node container: a CPU hog is busy loops (`sh`'s `while :`),
 //! each under coreutils' `timeout` so it ends by itself, their PIDs in `/run/<marker>.pids`
-//! and the marker in their command line, so the undo stops exactly them: a PID from the file
-//! whose command line no longer carries the marker (the hog ended, the PID was reused) is left
-//! alone.
+//! and the marker in their command line, so the undo stops exactly them (each timeout's
+//! process group, its loop included): a PID from the file whose command line no longer carries
+//! the marker (the hog ended, the PID was reused) is left alone.
 
 use super::DockerNodes;
 use crate::backends::{BackendError, CpuHog, HOG_PREFIX};
@@ -26,29 +26,36 @@ while [ $i -lt "$n" ]; do
 done
 "#;
 
-/// Stops the hog named `$1`: SIGTERM to each `timeout` of its PID file still carrying the
-/// marker (timeout passes it on to its loop), then waits up to 5 s for them to be gone.
+/// Stops the hog named `$1`. Each `timeout` of its PID file still carrying the marker leads a
+/// process group of its own (coreutils' timeout calls setpgid) holding its loop: the group is
+/// signalled, SIGTERM then, after 1 s, SIGKILL, so a loop never outlives a timeout that died
+/// first (signalling only the timeout could KILL it before it passed TERM on, leaving its
+/// loop running with no timeout left to end it). Waits up to 5 s for the groups to be gone.
 const UNHOG: &str = r#"
 marker=$1
 f=/run/$marker.pids
 [ -f "$f" ] || exit 0
 ours() { grep -q -a -F -e "$marker" "/proc/$1/cmdline" 2>/dev/null; }
+groups=
 for p in $(cat "$f"); do
-  ours "$p" && kill -TERM "$p" 2>/dev/null
+  ours "$p" && groups="$groups $p"
 done
+for g in $groups; do kill -s TERM -- "-$g" 2>/dev/null; done
 i=0
 while [ $i -lt 50 ]; do
   left=
-  for p in $(cat "$f"); do ours "$p" && left="$left $p"; done
+  for g in $groups; do kill -0 -- "-$g" 2>/dev/null && left="$left $g"; done
   if [ -z "$left" ]; then
     rm -f "$f"
     exit 0
   fi
-  for p in $left; do kill -KILL "$p" 2>/dev/null; done
+  if [ $i -ge 10 ]; then
+    for g in $left; do kill -s KILL -- "-$g" 2>/dev/null; done
+  fi
   i=$((i + 1))
   sleep 0.1
 done
-echo "hog processes still running:$left" >&2
+echo "hog processes still running in process groups:$left" >&2
 exit 12
 "#;
 
