@@ -55,7 +55,7 @@ pub(crate) fn timestamp(t: Option<prost_types::Timestamp>) -> Option<Timestamp> 
 }
 
 impl Runtime {
-    fn tasks(&self) -> TasksClient<tonic::transport::Channel> {
+    pub(crate) fn tasks(&self) -> TasksClient<tonic::transport::Channel> {
         TasksClient::new(self.channel.clone())
     }
 

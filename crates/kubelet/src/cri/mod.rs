@@ -5,6 +5,7 @@
 //! sandboxes and containers.
 
 pub mod container;
+pub mod exec;
 pub mod image;
 pub mod spec;
 

@@ -5,9 +5,12 @@
 //! stopped and removed, as upstream's housekeeping does for orphaned pods (the
 //! kubelet-failure lab's ghosts go when the kubelet returns).
 
+pub mod init;
 pub mod launch;
 pub mod observe;
+pub mod phase;
 pub mod status;
+pub mod stop;
 pub mod worker;
 
 use std::collections::{HashMap, HashSet};

@@ -1,8 +1,9 @@
-//! The pod status the kubelet reports, computed from what containerd holds: phase
-//! (upstream `getPhase`, pkg/kubelet/kubelet_pods.go), the PodScheduled, Initialized,
-//! ContainersReady and Ready conditions (pkg/kubelet/status/generate.go; with no
-//! readiness probes a running container is ready), and per-container state, lastState
-//! and restartCount (pkg/kubelet/kubelet_pods.go `convertToAPIContainerStatuses`).
+//! The pod status the kubelet reports, computed from what containerd holds: per-container
+//! state, lastState, ready, started and restartCount for app and init containers
+//! (pkg/kubelet/kubelet_pods.go `convertToAPIContainerStatuses`), then the phase and the
+//! Initialized condition from those (`phase`), and the PodScheduled, ContainersReady and
+//! Ready conditions (pkg/kubelet/status/generate.go; with no readiness probes a running
+//! container is ready).
 
 use std::collections::HashMap;
 use std::time::Duration;
@@ -11,7 +12,9 @@ use k8s_openapi::api::core::v1::Pod;
 use k8s_openapi::jiff::Timestamp;
 use serde_json::{Value, json};
 
+use super::init::is_sidecar;
 use super::observe::{Observed, Seen};
+use super::phase;
 use crate::cri::container::TaskState;
 
 /// Why a container has not started (image missing, creation failed).
@@ -55,82 +58,126 @@ pub fn restarts(policy: &str, code: u32) -> bool {
     }
 }
 
+/// What kind of container a status is for: its restart policy and readiness differ.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    App,
+    Init,
+    Sidecar,
+}
+
+/// The status of one container: state, lastState, ready, started, restartCount.
+// Upstream: pkg/kubelet/kubelet_pods.go, convertToAPIContainerStatuses (a container not
+// started yet waits with reason PodInitializing in a pod with init containers, else
+// ContainerCreating); ready and started as pkg/kubelet/prober's UpdatePodStatus sets them
+// with no probes: a running app container or sidecar is ready, a regular init container
+// once it completed.
+fn one_status(
+    pod: &Pod,
+    c: &k8s_openapi::api::core::v1::Container,
+    kind: Kind,
+    input: &StatusInput<'_>,
+) -> Value {
+    let spec = pod.spec.clone().unwrap_or_default();
+    let policy = match kind {
+        Kind::Sidecar => "Always",
+        _ => spec.restart_policy.as_deref().unwrap_or("Always"),
+    };
+    let has_inits = spec.init_containers.as_ref().is_some_and(|i| !i.is_empty());
+    let attempts = input
+        .observed
+        .containers
+        .get(&c.name)
+        .map(Vec::as_slice)
+        .unwrap_or(&[]);
+    let latest = attempts.first();
+    let last_state = match attempts.get(1).map(|p| (p, &p.state)) {
+        Some((prev, TaskState::Exited { code, at })) => terminated(prev, *code, at),
+        _ => json!({}),
+    };
+    let (state, last_state, ready, started) = match latest.map(|s| (s, &s.state)) {
+        Some((s, TaskState::Running { .. })) => (
+            json!({ "running": { "startedAt": ts(&s.created_at) } }),
+            last_state,
+            kind != Kind::Init,
+            true,
+        ),
+        Some((s, TaskState::Exited { code, at })) => {
+            let restarting = !input.terminal
+                && restarts(policy, *code)
+                && !(kind == Kind::Init && *code == 0)
+                && backoff_left(s.attempt, *at, Timestamp::now()).is_some();
+            if restarting {
+                let p = super::launch::PodRef::of(pod);
+                let message = format!(
+                    "back-off {}s restarting failed container={} pod={}_{}({})",
+                    backoff(s.attempt).as_secs(),
+                    c.name,
+                    p.name,
+                    p.namespace,
+                    p.uid
+                );
+                (
+                    json!({ "waiting": { "reason": "CrashLoopBackOff", "message": message } }),
+                    terminated(s, *code, at),
+                    false,
+                    false,
+                )
+            } else {
+                let ready = kind == Kind::Init && *code == 0;
+                (terminated(s, *code, at), last_state, ready, false)
+            }
+        }
+        _ => {
+            let w = input.waiting.get(&c.name);
+            let default = if has_inits {
+                "PodInitializing"
+            } else {
+                "ContainerCreating"
+            };
+            let reason = w.map(|w| w.reason.as_str()).unwrap_or(default);
+            let mut v = json!({ "waiting": { "reason": reason } });
+            if let Some(w) = w.filter(|w| !w.message.is_empty()) {
+                v["waiting"]["message"] = json!(w.message);
+            }
+            (v, last_state, false, false)
+        }
+    };
+    container_status(c, latest, state, last_state, ready, started)
+}
+
 /// The status object (for a merge patch of `.status`).
 pub fn pod_status(pod: &Pod, input: &StatusInput<'_>) -> Value {
     let spec = pod.spec.clone().unwrap_or_default();
-    let policy = spec.restart_policy.as_deref().unwrap_or("Always");
-    let (mut running, mut stopped, mut succeeded, mut waiting) = (0, 0, 0, 0);
-    let mut statuses = Vec::new();
-    for c in &spec.containers {
-        let attempts = input
-            .observed
-            .containers
-            .get(&c.name)
-            .map(Vec::as_slice)
-            .unwrap_or(&[]);
-        let latest = attempts.first();
-        let (state, ready) = match latest.map(|s| (s, &s.state)) {
-            Some((s, TaskState::Running { .. })) => {
-                running += 1;
-                (
-                    json!({ "running": { "startedAt": ts(&s.created_at) } }),
-                    true,
-                )
-            }
-            Some((s, TaskState::Exited { code, at })) => {
-                // As upstream: an exited container, restarting or not, counts as stopped.
-                stopped += 1;
-                if *code == 0 {
-                    succeeded += 1;
-                }
-                if !input.terminal
-                    && restarts(policy, *code)
-                    && backoff_left(s.attempt, *at, Timestamp::now()).is_some()
-                {
-                    let pod_ref = super::launch::PodRef::of(pod);
-                    let message = format!(
-                        "back-off {}s restarting failed container={} pod={}_{}({})",
-                        backoff(s.attempt).as_secs(),
-                        c.name,
-                        pod_ref.name,
-                        pod_ref.namespace,
-                        pod_ref.uid
-                    );
-                    let st =
-                        json!({ "waiting": { "reason": "CrashLoopBackOff", "message": message } });
-                    statuses.push(container_status(
-                        c,
-                        Some(s),
-                        st,
-                        terminated(s, *code, at),
-                        false,
-                    ));
-                    continue;
-                }
-                (terminated(s, *code, at), false)
-            }
-            _ => {
-                waiting += 1;
-                let w = input.waiting.get(&c.name);
-                let reason = w.map(|w| w.reason.as_str()).unwrap_or("ContainerCreating");
-                let mut v = json!({ "waiting": { "reason": reason } });
-                if let Some(w) = w.filter(|w| !w.message.is_empty()) {
-                    v["waiting"]["message"] = json!(w.message);
-                }
-                (v, false)
-            }
-        };
-        let last_state = match attempts.get(1) {
-            Some(prev) => match &prev.state {
-                TaskState::Exited { code, at } => terminated(prev, *code, at),
-                _ => json!({}),
-            },
-            None => json!({}),
-        };
-        statuses.push(container_status(c, latest, state, last_state, ready));
-    }
-    let phase = phase(policy, input.terminal, running, stopped, succeeded, waiting);
-    let all_ready = running == spec.containers.len() && !input.terminal;
+    let inits = spec.init_containers.clone().unwrap_or_default();
+    let init_statuses: Vec<Value> = inits
+        .iter()
+        .map(|c| {
+            let kind = if is_sidecar(c) {
+                Kind::Sidecar
+            } else {
+                Kind::Init
+            };
+            one_status(pod, c, kind, input)
+        })
+        .collect();
+    let statuses: Vec<Value> = spec
+        .containers
+        .iter()
+        .map(|c| one_status(pod, c, Kind::App, input))
+        .collect();
+    let phase = phase::phase(&spec, &init_statuses, &statuses, input.terminal);
+    let not_initialized = phase::not_initialized(&spec, &init_statuses, &statuses);
+    // Upstream GenerateContainersReadyCondition: every app container and every sidecar.
+    let sidecars_ready = inits
+        .iter()
+        .zip(&init_statuses)
+        .filter(|(c, _)| is_sidecar(c))
+        .all(|(_, s)| s["ready"] == true);
+    let all_ready = statuses.iter().all(|s| s["ready"] == true)
+        && sidecars_ready
+        && !input.terminal
+        && not_initialized.is_none();
     let now = Timestamp::now().to_string();
     let prev_conds = input
         .previous
@@ -150,18 +197,34 @@ pub fn pod_status(pod: &Pod, input: &StatusInput<'_>) -> Value {
         c
     };
     let sandbox_up = input.observed.running_sandbox().is_some();
+    let not_ready = if phase == "Succeeded" || phase == "Failed" {
+        "PodCompleted"
+    } else {
+        "ContainersNotReady"
+    };
+    let mut initialized = cond(
+        "Initialized",
+        not_initialized.is_none(),
+        Some("ContainersNotInitialized"),
+    );
+    if let Some(m) = &not_initialized {
+        initialized["message"] = json!(m);
+    }
     let mut status = json!({
         "phase": phase,
         "conditions": [
             cond("PodReadyToStartContainers", sandbox_up, None),
-            cond("Initialized", true, None),
-            cond("Ready", all_ready, Some(if phase == "Succeeded" || phase == "Failed" { "PodCompleted" } else { "ContainersNotReady" })),
-            cond("ContainersReady", all_ready, Some(if phase == "Succeeded" || phase == "Failed" { "PodCompleted" } else { "ContainersNotReady" })),
+            initialized,
+            cond("Ready", all_ready, Some(not_ready)),
+            cond("ContainersReady", all_ready, Some(not_ready)),
             cond("PodScheduled", true, None),
         ],
         "containerStatuses": statuses,
         "qosClass": "BestEffort",
     });
+    if !inits.is_empty() {
+        status["initContainerStatuses"] = json!(init_statuses);
+    }
     if let Some(ip) = &input.host_ip {
         status["hostIP"] = json!(ip);
         status["hostIPs"] = json!([{ "ip": ip }]);
@@ -187,6 +250,7 @@ fn container_status(
     state: Value,
     last_state: Value,
     ready: bool,
+    started: bool,
 ) -> Value {
     json!({
         "name": c.name,
@@ -196,7 +260,7 @@ fn container_status(
         "state": state,
         "lastState": last_state,
         "ready": ready,
-        "started": ready,
+        "started": started,
         "restartCount": latest.map(|s| s.attempt).unwrap_or(0),
     })
 }
@@ -221,50 +285,9 @@ pub fn backoff_left(attempt: u32, exited: Option<Timestamp>, now: Timestamp) -> 
     (elapsed < wait).then(|| wait - elapsed)
 }
 
-/// Upstream `getPhase` for regular containers (init containers are not run yet).
-fn phase(
-    policy: &str,
-    terminal: bool,
-    running: usize,
-    stopped: usize,
-    succeeded: usize,
-    waiting: usize,
-) -> &'static str {
-    if waiting > 0 && running == 0 && stopped == 0 && !terminal {
-        return "Pending";
-    }
-    if running > 0 && !terminal {
-        return "Running";
-    }
-    if waiting > 0 && !terminal {
-        // Some exited and will restart, some not started yet.
-        return "Running";
-    }
-    if terminal || policy == "Never" || (policy == "OnFailure" && stopped == succeeded) {
-        // The pod is terminal, so its containers will not be restarted.
-        return if stopped == succeeded && running == 0 && waiting == 0 {
-            "Succeeded"
-        } else {
-            "Failed"
-        };
-    }
-    "Running"
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn phases_follow_get_phase() {
-        assert_eq!(phase("Always", false, 0, 0, 0, 1), "Pending");
-        assert_eq!(phase("Always", false, 1, 0, 0, 0), "Running");
-        assert_eq!(phase("Never", false, 0, 1, 1, 0), "Succeeded");
-        assert_eq!(phase("Never", false, 0, 1, 0, 0), "Failed");
-        assert_eq!(phase("OnFailure", false, 0, 1, 1, 0), "Succeeded");
-        assert_eq!(phase("Always", true, 0, 1, 1, 0), "Succeeded");
-        assert_eq!(phase("Always", true, 0, 1, 0, 0), "Failed");
-    }
 
     #[test]
     fn backoff_doubles_up_to_five_minutes() {

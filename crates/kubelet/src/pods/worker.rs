@@ -7,7 +7,7 @@
 use std::collections::HashMap;
 use std::time::Duration;
 
-use k8s_openapi::api::core::v1::Pod;
+use k8s_openapi::api::core::v1::{Container, Pod};
 use k8s_openapi::jiff::Timestamp;
 use kube::Api;
 use kube::api::{DeleteParams, Patch, PatchParams, Preconditions};
@@ -18,13 +18,12 @@ use tokio::time::Instant;
 use super::launch::{PodRef, start_container, start_sandbox};
 use super::observe::{Observed, observe};
 use super::status::{StatusInput, Waiting, backoff_left, pod_status, restarts};
+use super::{init, stop};
 use crate::cri::container::TaskState;
 use crate::cri::{CriError, Runtime};
 
 /// How often a worker relists its pod's containers (upstream's PLEG relists every 1 s).
 pub const RELIST: Duration = Duration::from_millis(250);
-/// How often termination checks whether the containers have exited.
-const STOP_POLL: Duration = Duration::from_millis(50);
 
 /// What every worker shares.
 #[derive(Clone)]
@@ -76,6 +75,21 @@ pub async fn run(ctx: Ctx, uid: String, rx: watch::Receiver<Option<Pod>>) {
     }
 }
 
+/// The pod's grace period in seconds: `deletionGracePeriodSeconds` once deleted, else the
+/// spec's `terminationGracePeriodSeconds` (default 30).
+// Upstream: kuberuntime_container.go, setTerminationGracePeriod.
+fn grace_secs(pod: &Pod) -> i64 {
+    pod.metadata
+        .deletion_grace_period_seconds
+        .or_else(|| {
+            pod.spec
+                .as_ref()
+                .and_then(|s| s.termination_grace_period_seconds)
+        })
+        .unwrap_or(30)
+        .max(0)
+}
+
 fn uid(pod: &Pod) -> String {
     pod.metadata.uid.clone().unwrap_or_default()
 }
@@ -102,8 +116,9 @@ impl Worker {
         Ok(())
     }
 
-    /// Starts the sandbox if none runs, and every container that has not started or has
-    /// exited and restarts under the policy once its back-off is over.
+    /// Starts the sandbox if none runs; then the init containers as [`init::plan`] says,
+    /// and once they are done every app container that has not started or has exited and
+    /// restarts under the policy once its back-off is over.
     async fn start_missing(&mut self, pod: &Pod, seen: &Observed) -> Result<(), CriError> {
         let rt = &self.ctx.runtime.clone();
         let (sandbox_id, sandbox_pid) = match seen.running_sandbox() {
@@ -121,8 +136,28 @@ impl Worker {
                 }
             }
         };
+        let sandbox = (sandbox_id.as_str(), sandbox_pid);
         let spec = pod.spec.clone().unwrap_or_default();
         let policy = spec.restart_policy.as_deref().unwrap_or("Always");
+        let inits = spec.init_containers.clone().unwrap_or_default();
+        let plan = init::plan(&inits, policy, seen, Timestamp::now());
+        for (i, attempt) in &plan.start {
+            if let Some(c) = inits.get(*i) {
+                self.start_one(pod, c, seen, sandbox, *attempt).await?;
+            }
+        }
+        if plan.failed {
+            // Upstream: a failed init container under Never fails the pod; what still
+            // runs (its sidecars) is stopped.
+            let groups = stop::order(pod, seen);
+            if !groups.is_empty() {
+                stop::stop_all(rt, &groups, grace_secs(pod), Instant::now(), &self.rx).await;
+            }
+            return Ok(());
+        }
+        if !plan.done {
+            return Ok(());
+        }
         for c in &spec.containers {
             let attempt = match seen.latest(&c.name).map(|s| (s, &s.state)) {
                 None => 0,
@@ -131,49 +166,66 @@ impl Worker {
                     if backoff_left(s.attempt, *at, Timestamp::now()).is_some() {
                         continue; // CrashLoopBackOff: reported by the status
                     }
-                    // Keep only the newest dead attempt (for lastState), as the CRI's GC.
-                    for old in seen.containers.get(&c.name).into_iter().flatten().skip(1) {
-                        rt.remove(&old.id).await?;
-                    }
                     s.attempt + 1
                 }
                 Some(_) => continue,
             };
-            let image = match rt
-                .image_config(c.image.as_deref().unwrap_or_default())
-                .await
-            {
-                Ok(i) => i,
-                Err(e) => {
-                    let never = c.image_pull_policy.as_deref() == Some("Never");
-                    let reason = if never {
-                        "ErrImageNeverPull"
-                    } else {
-                        "ErrImagePull"
-                    };
-                    self.waiting.insert(
-                        c.name.clone(),
-                        Waiting {
-                            reason: reason.into(),
-                            message: e.to_string(),
-                        },
-                    );
-                    continue;
-                }
-            };
-            match start_container(rt, pod, c, &image, (&sandbox_id, sandbox_pid), attempt).await {
-                Ok(_) => {
-                    self.waiting.remove(&c.name);
-                }
-                Err(e) => {
-                    self.waiting.insert(
-                        c.name.clone(),
-                        Waiting {
-                            reason: "CreateContainerError".into(),
-                            message: e.to_string(),
-                        },
-                    );
-                }
+            self.start_one(pod, c, seen, sandbox, attempt).await?;
+        }
+        Ok(())
+    }
+
+    /// Starts attempt `attempt` of container `c`, keeping only the newest dead attempt
+    /// before it (for lastState, as the CRI's garbage collection does); a missing image or
+    /// a creation that fails leaves the container waiting with the reason.
+    async fn start_one(
+        &mut self,
+        pod: &Pod,
+        c: &Container,
+        seen: &Observed,
+        sandbox: (&str, u32),
+        attempt: u32,
+    ) -> Result<(), CriError> {
+        let rt = &self.ctx.runtime.clone();
+        if attempt > 0 {
+            for old in seen.containers.get(&c.name).into_iter().flatten().skip(1) {
+                rt.remove(&old.id).await?;
+            }
+        }
+        let image = match rt
+            .image_config(c.image.as_deref().unwrap_or_default())
+            .await
+        {
+            Ok(i) => i,
+            Err(e) => {
+                let never = c.image_pull_policy.as_deref() == Some("Never");
+                let reason = if never {
+                    "ErrImageNeverPull"
+                } else {
+                    "ErrImagePull"
+                };
+                self.waiting.insert(
+                    c.name.clone(),
+                    Waiting {
+                        reason: reason.into(),
+                        message: e.to_string(),
+                    },
+                );
+                return Ok(());
+            }
+        };
+        match start_container(rt, pod, c, &image, sandbox, attempt).await {
+            Ok(_) => {
+                self.waiting.remove(&c.name);
+            }
+            Err(e) => {
+                self.waiting.insert(
+                    c.name.clone(),
+                    Waiting {
+                        reason: "CreateContainerError".into(),
+                        message: e.to_string(),
+                    },
+                );
             }
         }
         Ok(())
@@ -210,24 +262,16 @@ impl Worker {
         }
     }
 
-    /// Graceful stop: each running container gets its image's stop signal, then SIGKILL
-    /// once the grace period (`deletionGracePeriodSeconds`) is over; the sandbox goes;
-    /// the final status is written; the deletion is confirmed with grace 0 (upstream:
-    /// kuberuntime's killContainer, then the status manager's deletion of a terminal pod).
+    /// Graceful stop (upstream: kuberuntime's killContainer for each container, in the
+    /// order of [`stop::order`]): preStop hook, the image's stop signal, SIGKILL once the
+    /// grace period (`deletionGracePeriodSeconds`) is over; the sandbox goes; the final
+    /// status is written; the deletion is confirmed with grace 0 (the status manager's
+    /// deletion of a terminal pod).
     async fn terminate(&mut self, pod: &Pod) {
         let rt = self.ctx.runtime.clone();
         let uid = uid(pod);
-        let grace = pod
-            .metadata
-            .deletion_grace_period_seconds
-            .or_else(|| {
-                pod.spec
-                    .as_ref()
-                    .and_then(|s| s.termination_grace_period_seconds)
-            })
-            .unwrap_or(30)
-            .max(0);
-        let deadline = Instant::now() + Duration::from_secs(u64::try_from(grace).unwrap_or(0));
+        let began = Instant::now();
+        let grace = grace_secs(pod);
         let seen = match observe(&rt, &uid).await {
             Ok(s) => s,
             Err(e) => {
@@ -235,38 +279,11 @@ impl Worker {
                 Observed::default()
             }
         };
-        for (name, list) in &seen.containers {
-            for s in list {
-                if let TaskState::Running { .. } = s.state {
-                    self.killing_event(pod, name).await;
-                    if let Err(e) = rt.kill(&s.id, s.stop_signal, false).await {
-                        tracing::warn!("stop signal to {}: {e}", s.id);
-                    }
-                }
-            }
+        let groups = stop::order(pod, &seen);
+        for t in groups.iter().flatten() {
+            self.killing_event(pod, &t.name).await;
         }
-        let mut killed = false;
-        loop {
-            let now_seen = observe(&rt, &uid).await.unwrap_or_default();
-            let running: Vec<String> = now_seen
-                .containers
-                .values()
-                .flatten()
-                .filter(|s| matches!(s.state, TaskState::Running { .. }))
-                .map(|s| s.id.clone())
-                .collect();
-            if running.is_empty() {
-                break;
-            }
-            let vanished = self.rx.borrow().is_none();
-            if !killed && (Instant::now() >= deadline || vanished) {
-                for id in &running {
-                    let _ = rt.kill(id, 9, true).await;
-                }
-                killed = true;
-            }
-            tokio::time::sleep(STOP_POLL).await;
-        }
+        stop::stop_all(&rt, &groups, grace, began, &self.rx).await;
         for s in &seen.sandboxes {
             let _ = rt.kill(&s.id, 9, true).await;
         }
