@@ -47,47 +47,120 @@ pub(super) fn template_cells(o: &Value) -> Vec<Value> {
 }
 
 /// The pod's READY, STATUS and RESTARTS as kubectl has always shown them.
-// Upstream: pkg/printers/internalversion/printers.go, printPod (init containers and
-// sidecars left out: the fake runs none).
+// Upstream: pkg/printers/internalversion/printers.go, printPod: init containers first
+// (`Init:N/M` while the N-th of M runs or waits, `Init:<reason>` when one failed or waits
+// with a reason, native sidecars counted in READY once started), then, once initialized,
+// the app containers.
 pub(super) fn pod_cells(o: &Value, now: SystemTime, name: Value, age: Value) -> Vec<Value> {
-    let total = at(o, &["spec", "containers"])
+    let init_specs = at(o, &["spec", "initContainers"])
+        .and_then(Value::as_array)
+        .cloned()
+        .unwrap_or_default();
+    let sidecar = |name: &str| {
+        init_specs
+            .iter()
+            .any(|c| c["name"] == name && c["restartPolicy"] == "Always")
+    };
+    let mut total = at(o, &["spec", "containers"])
         .and_then(Value::as_array)
         .map_or(0, Vec::len);
+    total += init_specs
+        .iter()
+        .filter(|c| c["restartPolicy"] == "Always")
+        .count();
     let mut reason = str_at(o, &["status", "reason"])
         .filter(|r| !r.is_empty())
         .or_else(|| str_at(o, &["status", "phase"]))
         .unwrap_or("")
         .to_string();
     let mut restarts = 0;
+    let mut sidecar_restarts = 0;
     let mut ready = 0;
     let mut has_running = false;
     let mut last_restart: Option<i64> = None;
-    let statuses = at(o, &["status", "containerStatuses"])
+    let mut last_sidecar_restart: Option<i64> = None;
+    let later = |a: Option<i64>, b: Option<i64>| match (a, b) {
+        (Some(a), Some(b)) => Some(a.max(b)),
+        (a, b) => a.or(b),
+    };
+    let init_statuses = at(o, &["status", "initContainerStatuses"])
         .and_then(Value::as_array)
         .cloned()
         .unwrap_or_default();
-    for c in statuses.iter().rev() {
-        restarts += c["restartCount"].as_i64().unwrap_or(0);
-        if let Some(t) = str_at(c, &["lastState", "terminated", "finishedAt"]).and_then(parse) {
-            last_restart = Some(last_restart.map_or(t, |l| l.max(t)));
+    let mut initializing = false;
+    for (i, c) in init_statuses.iter().enumerate() {
+        let count = c["restartCount"].as_i64().unwrap_or(0);
+        let finished = str_at(c, &["lastState", "terminated", "finishedAt"]).and_then(parse);
+        restarts += count;
+        last_restart = later(last_restart, finished);
+        let is_sidecar = c["name"].as_str().is_some_and(sidecar);
+        if is_sidecar {
+            sidecar_restarts += count;
+            last_sidecar_restart = later(last_sidecar_restart, finished);
         }
         let state = &c["state"];
         let terminated = &state["terminated"];
-        if let Some(r) = state["waiting"]["reason"]
+        let waiting_reason = state["waiting"]["reason"]
             .as_str()
-            .filter(|r| !r.is_empty())
-        {
-            reason = r.to_string();
-        } else if let Some(r) = terminated["reason"].as_str().filter(|r| !r.is_empty()) {
-            reason = r.to_string();
-        } else if terminated.is_object() {
-            reason = match terminated["signal"].as_i64().unwrap_or(0) {
-                0 => format!("ExitCode:{}", terminated["exitCode"].as_i64().unwrap_or(0)),
-                s => format!("Signal:{s}"),
+            .filter(|r| !r.is_empty() && *r != "PodInitializing");
+        if terminated.is_object() && terminated["exitCode"].as_i64() == Some(0) {
+            continue;
+        }
+        if is_sidecar && c["started"] == true {
+            if c["ready"] == true {
+                ready += 1;
+            }
+            continue;
+        }
+        if terminated.is_object() {
+            reason = match terminated["reason"].as_str().filter(|r| !r.is_empty()) {
+                Some(r) => format!("Init:{r}"),
+                None => match terminated["signal"].as_i64().unwrap_or(0) {
+                    0 => format!(
+                        "Init:ExitCode:{}",
+                        terminated["exitCode"].as_i64().unwrap_or(0)
+                    ),
+                    s => format!("Init:Signal:{s}"),
+                },
             };
-        } else if c["ready"] == true && state["running"].is_object() {
-            has_running = true;
-            ready += 1;
+        } else if let Some(r) = waiting_reason {
+            reason = format!("Init:{r}");
+        } else {
+            reason = format!("Init:{i}/{}", init_specs.len());
+        }
+        initializing = true;
+        break;
+    }
+    let initialized = crate::scheduler::condition(o, "Initialized") == Some("True");
+    if !initializing || initialized {
+        restarts = sidecar_restarts;
+        last_restart = last_sidecar_restart;
+        let statuses = at(o, &["status", "containerStatuses"])
+            .and_then(Value::as_array)
+            .cloned()
+            .unwrap_or_default();
+        for c in statuses.iter().rev() {
+            restarts += c["restartCount"].as_i64().unwrap_or(0);
+            let finished = str_at(c, &["lastState", "terminated", "finishedAt"]).and_then(parse);
+            last_restart = later(last_restart, finished);
+            let state = &c["state"];
+            let terminated = &state["terminated"];
+            if let Some(r) = state["waiting"]["reason"]
+                .as_str()
+                .filter(|r| !r.is_empty())
+            {
+                reason = r.to_string();
+            } else if let Some(r) = terminated["reason"].as_str().filter(|r| !r.is_empty()) {
+                reason = r.to_string();
+            } else if terminated.is_object() {
+                reason = match terminated["signal"].as_i64().unwrap_or(0) {
+                    0 => format!("ExitCode:{}", terminated["exitCode"].as_i64().unwrap_or(0)),
+                    s => format!("Signal:{s}"),
+                };
+            } else if c["ready"] == true && state["running"].is_object() {
+                has_running = true;
+                ready += 1;
+            }
         }
     }
     if reason == "Completed" && has_running {
@@ -288,5 +361,98 @@ mod tests {
         ] {
             assert_eq!(human_duration(secs), want, "{secs}");
         }
+    }
+
+    fn ready_and_status(pod: Value) -> (String, String) {
+        let cells = pod_cells(&pod, SystemTime::now(), json!("p"), json!("1s"));
+        (
+            cells[1].as_str().unwrap().to_string(),
+            cells[2].as_str().unwrap().to_string(),
+        )
+    }
+
+    fn pod_with(init: Value, app: Value, initialized: bool) -> Value {
+        json!({
+            "spec": {
+                "initContainers": [
+                    {"name": "init-myservice"}, {"name": "init-mydb"},
+                    {"name": "logshipper", "restartPolicy": "Always"},
+                ],
+                "containers": [{"name": "app"}],
+            },
+            "status": {
+                "phase": if initialized { "Running" } else { "Pending" },
+                "conditions": [
+                    {"type": "Initialized", "status": if initialized { "True" } else { "False" }},
+                    {"type": "Ready", "status": if initialized { "True" } else { "False" }},
+                ],
+                "initContainerStatuses": init,
+                "containerStatuses": app,
+            }
+        })
+    }
+
+    #[test]
+    fn init_containers_show_as_init_n_of_m_then_the_app() {
+        let waiting = |r: &str| json!({"waiting": {"reason": r}});
+        let done = json!({"terminated": {"exitCode": 0, "reason": "Completed"}});
+        let st = |name: &str, state: Value, started: bool| json!({"name": name, "state": state, "ready": started, "started": started, "restartCount": 0});
+        let app_waiting = json!([st("app", waiting("PodInitializing"), false)]);
+        let first = pod_with(
+            json!([
+                st("init-myservice", json!({"running": {}}), true),
+                st("init-mydb", waiting("PodInitializing"), false),
+                st("logshipper", waiting("PodInitializing"), false),
+            ]),
+            app_waiting.clone(),
+            false,
+        );
+        // M counts every init container, the sidecar included, as upstream does.
+        assert_eq!(ready_and_status(first), ("0/2".into(), "Init:0/3".into()));
+        let second = pod_with(
+            json!([
+                st("init-myservice", done.clone(), false),
+                st("init-mydb", json!({"running": {}}), true),
+                st("logshipper", waiting("PodInitializing"), false),
+            ]),
+            app_waiting.clone(),
+            false,
+        );
+        assert_eq!(ready_and_status(second).1, "Init:1/3");
+        let failed = pod_with(
+            json!([
+                st(
+                    "init-myservice",
+                    json!({"terminated": {"exitCode": 1, "reason": "Error"}}),
+                    false
+                ),
+                st("init-mydb", waiting("PodInitializing"), false),
+                st("logshipper", waiting("PodInitializing"), false),
+            ]),
+            app_waiting.clone(),
+            false,
+        );
+        assert_eq!(ready_and_status(failed).1, "Init:Error");
+        let backoff = pod_with(
+            json!([
+                st("init-myservice", waiting("CrashLoopBackOff"), false),
+                st("init-mydb", waiting("PodInitializing"), false),
+                st("logshipper", waiting("PodInitializing"), false),
+            ]),
+            app_waiting,
+            false,
+        );
+        assert_eq!(ready_and_status(backoff).1, "Init:CrashLoopBackOff");
+        // Initialized: the running sidecar counts in READY beside the app.
+        let running = pod_with(
+            json!([
+                st("init-myservice", done.clone(), false),
+                st("init-mydb", done, false),
+                st("logshipper", json!({"running": {}}), true),
+            ]),
+            json!([st("app", json!({"running": {}}), true)]),
+            true,
+        );
+        assert_eq!(ready_and_status(running), ("2/2".into(), "Running".into()));
     }
 }
