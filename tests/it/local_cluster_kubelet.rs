@@ -9,6 +9,8 @@
 //! without them. The cluster is started once for this binary and removed at exit
 //! (`KIND_CHAOS_KEEP_TESTCLUSTER=1` keeps it).
 
+mod lifecycle;
+
 use crate::support::local_api;
 use crate::support::testcluster;
 use crate::support::wait::eventually;
@@ -23,7 +25,7 @@ use local_api::run_script;
 use serde_json::Value;
 use testcluster::docker;
 
-const CLUSTER: &str = "kc-kubelets";
+const CLUSTER: &str = "kl-kubelets";
 const KUBECTL: &str = "/usr/bin/kubectl";
 const RUNS: &str = "kind-chaos/small-entrypoint-exec:0.1.0";
 /// STOPSIGNAL SIGINT, and the process exits on SIGTERM only: a stop waits for SIGKILL.
@@ -122,9 +124,9 @@ fn run_pod(name: &str, node: &str, image: &str, grace: u32) -> Value {
 fn kubelets_register_ready_nodes_and_renew_their_leases() {
     kubeconfig();
     let nodes = [
-        "kc-kubelets-control-plane",
-        "kc-kubelets-worker",
-        "kc-kubelets-worker2",
+        "kl-kubelets-control-plane",
+        "kl-kubelets-worker",
+        "kl-kubelets-worker2",
     ];
     for node in nodes {
         // The restart loop runs the real binary with the node's flags, as `kubelet`.
@@ -142,7 +144,7 @@ fn kubelets_register_ready_nodes_and_renew_their_leases() {
         );
         let conf = docker(&["exec", node, "cat", "/etc/kubernetes/kubelet.conf"]);
         assert!(
-            conf.contains("server: https://kc-kubelets-control-plane:6443\n")
+            conf.contains("server: https://kl-kubelets-control-plane:6443\n")
                 && conf.contains(&format!("- name: system:node:{node}\n")),
             "{conf}"
         );
@@ -164,7 +166,7 @@ fn kubelets_register_ready_nodes_and_renew_their_leases() {
     for n in items {
         assert_eq!(ready(n), Some("True"), "{n}");
     }
-    let cp = node("kc-kubelets-control-plane");
+    let cp = node("kl-kubelets-control-plane");
     assert_eq!(
         cp["metadata"]["labels"]["node-role.kubernetes.io/control-plane"],
         ""
@@ -173,10 +175,10 @@ fn kubelets_register_ready_nodes_and_renew_their_leases() {
         cp["spec"]["taints"][0]["key"],
         "node-role.kubernetes.io/control-plane"
     );
-    let w1 = node("kc-kubelets-worker");
+    let w1 = node("kl-kubelets-worker");
     assert_eq!(w1["metadata"]["labels"]["mock-server"], "true");
     assert!(w1["spec"].get("taints").is_none(), "{w1}");
-    let w2 = node("kc-kubelets-worker2");
+    let w2 = node("kl-kubelets-worker2");
     assert_eq!(
         w2["spec"]["taints"],
         serde_json::json!([{ "key": "playground_test", "value": "ensure_only_tolerations_run_here", "effect": "NoSchedule" }])
@@ -205,7 +207,7 @@ fn kubelets_register_ready_nodes_and_renew_their_leases() {
 #[test]
 fn a_pod_from_a_lab_image_runs_on_its_node_and_chaos_sees_it_consistent() {
     kubeconfig();
-    let pod = run_pod("runs-here", "kc-kubelets-worker", RUNS, 30);
+    let pod = run_pod("runs-here", "kl-kubelets-worker", RUNS, 30);
     let started = pod["status"]["containerStatuses"][0]["state"]["running"]["startedAt"]
         .as_str()
         .unwrap_or("");
@@ -225,7 +227,7 @@ fn a_pod_from_a_lab_image_runs_on_its_node_and_chaos_sees_it_consistent() {
                 d.iter().any(|e| {
                     e["name"] == "runs-here"
                         && e["state"] == "consistent"
-                        && e["node"] == "kc-kubelets-worker"
+                        && e["node"] == "kl-kubelets-worker"
                 })
             });
             ok.then_some(view)
@@ -273,7 +275,7 @@ fn watch_pod(
 #[test]
 fn a_pod_ignoring_its_stop_signal_is_killed_after_its_grace_period() {
     kubeconfig();
-    run_pod("ignores-stop", "kc-kubelets-worker2", IGNORES_STOP, 30);
+    run_pod("ignores-stop", "kl-kubelets-worker2", IGNORES_STOP, 30);
     let (mut watcher, events) = watch_pod("ignores-stop");
     // The first event is the pod as it is now: the watch is established.
     events
@@ -320,7 +322,7 @@ fn a_pod_ignoring_its_stop_signal_is_killed_after_its_grace_period() {
 #[test]
 fn chmod_x_and_a_kill_keep_the_real_kubelet_down_until_chmod_x() {
     kubeconfig();
-    let node = "kc-kubelets-control-plane";
+    let node = "kl-kubelets-control-plane";
     let sh = |script: &str| docker(&["exec", node, "sh", "-c", script]);
     sh("chmod -x /usr/bin/kubelet && kill $(cat /run/kind-chaos/kubelet.pid)");
     std::thread::sleep(Duration::from_millis(2500));

@@ -373,3 +373,39 @@ steps:
     std::fs::write(dir.join("grace-period.yaml"), playbook).expect("playbook");
     lab.run_labs(&["grace-period"]);
 }
+
+#[test]
+fn init_containers_and_prestop_labs_pass() {
+    let lab = Lab::start("kl-lab-lifecycle");
+    // Beside the playbook's assertions, what a user sees: kubectl's STATUS column while the
+    // first of the two init containers runs.
+    let watcher = std::thread::scope(|s| {
+        let seen = s.spawn(|| {
+            let t0 = Instant::now();
+            let mut statuses: Vec<String> = Vec::new();
+            while t0.elapsed() < Duration::from_secs(60) {
+                let out = lab.kubectl(&["get", "pod", "myapp-pod", "--no-headers"], None);
+                let text = String::from_utf8_lossy(&out.stdout).into_owned();
+                if let Some(status) = text.split_whitespace().nth(2)
+                    && statuses.last().map(String::as_str) != Some(status)
+                {
+                    statuses.push(status.to_string());
+                    if status == "Running" {
+                        break;
+                    }
+                }
+                std::thread::sleep(Duration::from_millis(200));
+            }
+            statuses
+        });
+        lab.run_labs(&["init-containers", "prestop-grace"]);
+        seen.join().expect("the kubectl watcher")
+    });
+    let init = watcher.iter().position(|s| s == "Init:0/2");
+    let second = watcher.iter().position(|s| s == "Init:1/2");
+    let running = watcher.iter().position(|s| s == "Running");
+    assert!(
+        init.is_some() && init < second && second < running,
+        "kubectl showed {watcher:?}, not Init:0/2, Init:1/2, Running in that order"
+    );
+}
