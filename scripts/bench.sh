@@ -243,6 +243,18 @@ bench_nodes() {
     result "nodes" "N=$n: profile: one \`true\` exec in every node at once / the node snapshot, in-process" \
       "$(jq -r '.exec_true_ms / 1000' <<<"$floor")" "snapshot $(jq -r .snapshot_ms <<<"$floor") ms"
     eval "C_$n=$c S_$n=$s"
+    if ((n == 13)); then
+      # The timeline samples every node once a second for a whole run: its cost is CPU per
+      # second of wall time (this process, dockerd and containerd), not latency.
+      local cost
+      cost=$("$BENCH" sample-cost --cluster "$CLUSTER" --interval 1 --duration 30)
+      result "nodes" "N=13: sampling node reality once a second for 30 s: CPU time per second of wall time (chaos $(jq -r .cpu_percent_of_one_core.chaos <<<"$cost")%, dockerd $(jq -r .cpu_percent_of_one_core.dockerd <<<"$cost")%, containerd $(jq -r .cpu_percent_of_one_core.containerd <<<"$cost")%)" \
+        "$(jq -r '.cpu_percent_of_one_core.total / 100' <<<"$cost")" "$(jq -r .samples <<<"$cost") samples"
+      goal "sampling node reality at N=13, 1 sample a second: at most 5% of one core (issue 21)" \
+        "$(le "$(jq -r .cpu_percent_of_one_core.total <<<"$cost")" 5)" \
+        "$(jq -r .cpu_percent_of_one_core.total <<<"$cost")% of one core"
+      cmdlog "chaos-bench sample-cost --cluster $CLUSTER --interval 1 --duration 30"
+    fi
   done
   cmdlog "chaos reality --cluster $CLUSTER --output json"
   cmdlog "KIND_CHAOS_REALITY=exec chaos reality --cluster $CLUSTER --output json"

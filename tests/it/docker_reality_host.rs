@@ -222,8 +222,10 @@ async fn a_paused_node_is_reported_paused_without_hanging() {
     assert!(both(&n, &w).await.kubelet_running);
 }
 
+/// A node with `crictl` (kind's nodes have it): the host's `/proc` alone cannot give the CRI's
+/// view and refuses; containerd's socket gives it, so Auto reads it without exec.
 #[tokio::test(flavor = "multi_thread")]
-async fn a_node_with_crictl_is_read_by_exec() {
+async fn a_node_with_crictl_is_read_through_containerd_socket() {
     let c = cluster();
     let n = nodes().await;
     let w = c.worker(4);
@@ -236,15 +238,16 @@ async fn a_node_with_crictl_is_read_by_exec() {
             "printf '#!/bin/sh\\nexit 1\\n' >/usr/local/bin/crictl && chmod +x /usr/local/bin/crictl",
         ],
     );
-    for via in [ReadVia::Host, ReadVia::Socket] {
-        let err = one(&n, &w, via).await.reality.unwrap_err();
-        assert!(err.message.contains("crictl"), "{}", err.message);
-    }
+    let err = one(&n, &w, ReadVia::Host).await.reality.unwrap_err();
+    assert!(err.message.contains("crictl"), "{}", err.message);
     let auto = one(&n, &w, ReadVia::Auto).await;
-    assert_eq!(auto.source, Some(RealitySource::Exec));
+    assert_eq!(auto.source, Some(RealitySource::ContainerdSocket));
     // This crictl fails, so the exec path reads the bundles: the same pod either way.
+    let exec = one(&n, &w, ReadVia::Exec).await;
+    assert_eq!(exec.source, Some(RealitySource::Exec));
     let auto = auto.reality.unwrap();
     assert!(auto.sandboxes.iter().any(|s| s.pod.name == "real"));
+    assert_eq!(auto, exec.reality.unwrap());
     c.docker_exec_ok(&w, &["rm", "/usr/local/bin/crictl"]);
     assert_eq!(both(&n, &w).await, auto);
 }

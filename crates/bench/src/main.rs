@@ -7,9 +7,11 @@
 //!   a 1 s polling loop on the same condition (what a shell `until kubectl get ...; do sleep
 //!   1; done` does). Prints one JSON object.
 //! - `node-floor`: where `chaos reality`'s time goes (one `true` exec per node vs the scan).
+//! - `sample-cost`: the CPU that sampling node reality once a second costs (the timeline's).
 
 mod etcd_load;
 mod node_floor;
+mod sample_cost;
 mod wait_latency;
 
 use clap::{Parser, Subcommand};
@@ -29,6 +31,8 @@ enum Cmd {
     WaitLatency(wait_latency::Args),
     /// Time, in-process, one `true` exec per node and a node snapshot; prints JSON.
     NodeFloor(node_floor::Args),
+    /// Snapshot every node at an interval for a while; prints the CPU share used, as JSON.
+    SampleCost(sample_cost::Args),
 }
 
 fn main() -> std::process::ExitCode {
@@ -42,6 +46,7 @@ fn main() -> std::process::ExitCode {
             Cmd::EtcdLoad(a) => etcd_load::run(a).await,
             Cmd::WaitLatency(a) => wait_latency::run(a).await,
             Cmd::NodeFloor(a) => node_floor::run(a).await,
+            Cmd::SampleCost(a) => sample_cost::run(a).await,
         }
     });
     match result {

@@ -53,6 +53,8 @@ pub struct DockerNodes {
     cluster: String,
     /// Node names seen at the last listing; refreshed when a name is not in it.
     known: Mutex<Vec<String>>,
+    /// Where each node's PID 1 is on the host, so a repeated reality read asks Docker once.
+    host_pids: reality::HostPids,
 }
 
 /// Where bollard connects, for error messages (it honours `DOCKER_HOST=unix://...`).
@@ -88,6 +90,7 @@ impl DockerNodes {
             docker,
             cluster: cluster.to_string(),
             known: Mutex::new(Vec::new()),
+            host_pids: reality::HostPids::default(),
         };
         let found = nodes.nodes().await?;
         if found.is_empty() {

@@ -172,10 +172,19 @@ impl DockerNodes {
     }
 
     /// Reads one running node without exec, bounded: through containerd's socket
-    /// ([`ReadVia::Socket`]) or the host's `/proc` alone (otherwise).
+    /// ([`ReadVia::Socket`]) or the host's `/proc` alone (otherwise). Where the node's PID 1 was
+    /// found before, it is used again without asking Docker (a timeline samples every few
+    /// seconds); the read itself checks that the process is still PID 1 of that container, and
+    /// a read that fails with a remembered PID is retried once with Docker's answer.
     async fn read_host(&self, node: &str, way: ReadVia) -> Result<host::HostRead, BackendError> {
         if let Err(why) = host::possible() {
             return Ok(host::HostRead::Fallback(why));
+        }
+        if let Some(known) = self.host_pids.get(node) {
+            match self.read_host_at(node, way, known.clone()).await? {
+                host::HostRead::Fallback(_) => self.host_pids.forget(node),
+                read => return Ok(read),
+            }
         }
         let c = match self.inspect(node).await {
             Ok(c) => c,
@@ -188,13 +197,30 @@ impl DockerNodes {
         if pid == 0 {
             return Ok(host::HostRead::Fallback("Docker gave no PID".into()));
         }
-        let id = c.id.unwrap_or_default();
-        let path = c
-            .config
-            .and_then(|cfg| cfg.env)
-            .unwrap_or_default()
-            .into_iter()
-            .find_map(|e| e.strip_prefix("PATH=").map(str::to_string));
+        let at = HostPid {
+            pid,
+            id: c.id.unwrap_or_default(),
+            path: c
+                .config
+                .and_then(|cfg| cfg.env)
+                .unwrap_or_default()
+                .into_iter()
+                .find_map(|e| e.strip_prefix("PATH=").map(str::to_string)),
+        };
+        let read = self.read_host_at(node, way, at.clone()).await?;
+        if !matches!(read, host::HostRead::Fallback(_)) {
+            self.host_pids.remember(node, at);
+        }
+        Ok(read)
+    }
+
+    async fn read_host_at(
+        &self,
+        node: &str,
+        way: ReadVia,
+        at: HostPid,
+    ) -> Result<host::HostRead, BackendError> {
+        let HostPid { pid, id, path } = at;
         let read = async move {
             if way == ReadVia::Socket {
                 Ok(socket::read(pid, id, path).await)
@@ -229,6 +255,44 @@ impl DockerNodes {
         parse::parse_scan(&out.stdout).map_err(|e| {
             BackendError::failed(format!("reading the processes of node `{node}`: {e}"))
         })
+    }
+}
+
+/// Where a node container's PID 1 is on the host, as Docker last said.
+#[derive(Debug, Clone)]
+pub(crate) struct HostPid {
+    pid: u32,
+    /// The container's ID: the read checks the process's cgroup names it.
+    id: String,
+    /// The PATH a `docker exec` in it would use.
+    path: Option<String>,
+}
+
+/// The host PIDs found so far, by node name.
+#[derive(Debug, Default)]
+pub(crate) struct HostPids(std::sync::Mutex<std::collections::HashMap<String, HostPid>>);
+
+impl HostPids {
+    fn get(&self, node: &str) -> Option<HostPid> {
+        self.0
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(node)
+            .cloned()
+    }
+
+    fn remember(&self, node: &str, at: HostPid) {
+        self.0
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(node.to_string(), at);
+    }
+
+    fn forget(&self, node: &str) {
+        self.0
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(node);
     }
 }
 

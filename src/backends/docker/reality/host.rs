@@ -10,8 +10,8 @@
 //!
 //! What this path cannot see without starting a process, it does not guess: a node with
 //! `crictl` (the CRI's view includes sandboxes that no longer have a task) and a task whose
-//! OCI spec has no CRI annotations (its labels need `ctr`) make the caller use the exec path
-//! for that node. So do a remote Docker, Docker Desktop (the node's PID is in a VM) and not
+//! OCI spec has no CRI annotations (its labels need `ctr`) make the caller use containerd's
+//! socket ([`super::socket`], which sees both) or the exec path for that node. So do a remote Docker, Docker Desktop (the node's PID is in a VM) and not
 //! being root. Processes entered into the node with `docker exec` are not descendants of its
 //! PID 1 and are not seen; the kubelet and the shims never are such processes.
 
@@ -78,11 +78,19 @@ pub struct HostNode {
     pub pid: u32,
     pub level: usize,
     pub root: String,
+    /// `crictl` is in the node's PATH: the exec path would show the CRI's view.
+    pub crictl: bool,
 }
 
-/// Checks that host process `pid` is PID 1 of the node container `container_id`, not frozen,
-/// and without `crictl` (see the module docs); `Ok(None)` for a frozen node.
-pub fn node(pid: u32, container_id: &str, path: Option<&str>) -> Result<Option<HostNode>, String> {
+/// Checks that host process `pid` is PID 1 of the node container `container_id` and not
+/// frozen (`Ok(None)`), and, with `refuse_crictl` (the bundles cannot give the CRI's view),
+/// that the node has no `crictl` (see the module docs).
+pub fn node(
+    pid: u32,
+    container_id: &str,
+    path: Option<&str>,
+    refuse_crictl: bool,
+) -> Result<Option<HostNode>, String> {
     let proc = format!("/proc/{pid}");
     let cgroup =
         fs::read_to_string(format!("{proc}/cgroup")).map_err(|e| format!("{proc}/cgroup: {e}"))?;
@@ -101,10 +109,16 @@ pub fn node(pid: u32, container_id: &str, path: Option<&str>) -> Result<Option<H
     }
     let level = ns.len() - 1;
     let root = format!("{proc}/root");
-    if has_crictl(&root, path.unwrap_or(DEFAULT_PATH)) {
+    let crictl = has_crictl(&root, path.unwrap_or(DEFAULT_PATH));
+    if crictl && refuse_crictl {
         return Err("the node has crictl: the CRI's view needs an exec".into());
     }
-    Ok(Some(HostNode { pid, level, root }))
+    Ok(Some(HostNode {
+        pid,
+        level,
+        root,
+        crictl,
+    }))
 }
 
 /// The node's processes, as the scan's first part prints them (see [`cmdlines`]).
@@ -116,7 +130,7 @@ pub fn processes(node: &HostNode) -> String {
 
 /// The scan's text as the exec path would print it; `None` for a frozen node.
 fn read_text(pid: u32, container_id: &str, path: Option<&str>) -> Result<Option<String>, String> {
-    let Some(node) = node(pid, container_id, path)? else {
+    let Some(node) = node(pid, container_id, path, true)? else {
         return Ok(None);
     };
     let root = &node.root;

@@ -158,19 +158,26 @@ pub fn parse_scan(out: &str) -> Result<NodeScan, String> {
 /// One container as containerd's API gives it: id, labels, OCI spec (JSON).
 pub type ApiContainer = (String, BTreeMap<String, String>, Vec<u8>);
 
-/// The scan from the node's processes (the scan's `/proc` part) and containerd's API: only
-/// containers with a task count, as in the exec path, which starts from the tasks.
+/// The scan from the node's processes (the scan's `/proc` part) and containerd's API, seen as
+/// the exec path would on the same node. With `cri_view` (the node has `crictl`, which knows
+/// every sandbox the CRI keeps, ready or not: `crictl pods`) every container counts, a sandbox
+/// without a task being one that is stopped; without it only containers with a task count, as
+/// in the exec path's reading of the task bundles.
 pub fn from_containerd(
     processes: &str,
     tasks: Vec<Task>,
     containers: &[ApiContainer],
+    cri_view: bool,
 ) -> Result<NodeScan, String> {
     let mut scan = parse_scan(&format!("{processes}{MARK}end@@\n"))?;
     let with_task: BTreeSet<&str> = tasks.iter().map(|t| t.id.as_str()).collect();
     for (id, labels, spec) in containers {
-        if with_task.contains(id.as_str()) {
+        if cri_view || with_task.contains(id.as_str()) {
             containerd_container(&mut scan, id, labels, spec);
         }
+    }
+    if cri_view {
+        scan.source = Source::Crictl;
     }
     scan.tasks = tasks;
     mark_running(&mut scan);

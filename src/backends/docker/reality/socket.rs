@@ -6,7 +6,9 @@
 //! lacks the CRI's annotations: those live in containerd's metadata (its labels), which the
 //! exec path reads with one `ctr` process per task. containerd's API gives every container's
 //! labels and spec and every task's PID and status in two calls, so this path reads any node
-//! the host can reach at the cost of a gRPC round trip. The processes (shims, kubelet) still
+//! the host can reach at the cost of a gRPC round trip. On a node with `crictl` (kind's) it
+//! also gives the CRI's view: every sandbox containerd keeps for the CRI, a stopped one (no
+//! task) included, as `crictl pods` lists it. The processes (shims, kubelet) still
 //! come from the host's `/proc`, and both are handed to the same interpretation as the exec
 //! path's output ([`super::parse::from_containerd`]). containerd types stay in this file.
 
@@ -33,7 +35,8 @@ const TIMEOUT: Duration = Duration::from_secs(5);
 /// Reads the node whose PID 1 is host process `pid` (see [`host::read`] for the arguments).
 pub async fn read(pid: u32, container_id: String, path: Option<String>) -> HostRead {
     let checked =
-        tokio::task::spawn_blocking(move || host::node(pid, &container_id, path.as_deref())).await;
+        tokio::task::spawn_blocking(move || host::node(pid, &container_id, path.as_deref(), false))
+            .await;
     let node = match checked {
         Ok(Ok(Some(node))) => node,
         Ok(Ok(None)) => return HostRead::Paused,
@@ -51,12 +54,13 @@ pub async fn read(pid: u32, container_id: String, path: Option<String>) -> HostR
             ));
         }
     };
+    let cri_view = node.crictl;
     let processes = match tokio::task::spawn_blocking(move || host::processes(&node)).await {
         Ok(p) => p,
         Err(e) => return HostRead::Fallback(format!("the host read failed: {e}")),
     };
     let (tasks, containers) = api;
-    match from_containerd(&processes, tasks, &containers) {
+    match from_containerd(&processes, tasks, &containers, cri_view) {
         Ok(scan) => HostRead::Scan(scan),
         Err(why) => HostRead::Fallback(why),
     }

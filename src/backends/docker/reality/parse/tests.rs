@@ -316,7 +316,7 @@ fn containerd_api_reads_like_the_bundles_and_ctr_info() {
         task(CTR_APP, 220, "RUNNING"),
         task(ID_B, 210, "STOPPED"),
     ];
-    let scan = from_containerd(&processes, tasks.clone(), &containers).unwrap();
+    let scan = from_containerd(&processes, tasks.clone(), &containers, false).unwrap();
     assert_eq!(scan.tasks, tasks);
     assert_eq!(scan.kubelet_pids, vec![51]);
 
@@ -348,4 +348,96 @@ fn stopped_db_sandbox() -> String {
     );
     s += "@@kind-chaos:end@@\n";
     s
+}
+
+/// On a node with `crictl` the socket path gives the CRI's view, as the exec path's `crictl
+/// pods`/`crictl ps` would: a sandbox whose task is gone (stopped, not yet removed) is still
+/// listed, not live; an exited container is not running.
+#[test]
+fn containerd_api_on_a_crictl_node_reads_like_crictl() {
+    let processes = shim(116, ID_A) + &proc_line(51, &["/usr/bin/kubelet"]);
+    let sandbox = |name: &str, uid: &str| {
+        format!(
+            r#"{{"annotations":{{"io.kubernetes.cri.container-type":"sandbox","io.kubernetes.cri.sandbox-name":"{name}","io.kubernetes.cri.sandbox-namespace":"default","io.kubernetes.cri.sandbox-uid":"{uid}"}}}}"#
+        )
+    };
+    let container = |name: &str| {
+        format!(
+            r#"{{"annotations":{{"io.kubernetes.cri.container-type":"container","io.kubernetes.cri.container-name":"{name}","io.kubernetes.cri.sandbox-id":"{ID_A}"}}}}"#
+        )
+    };
+    let containers: Vec<ApiContainer> = vec![
+        (
+            ID_A.into(),
+            BTreeMap::new(),
+            sandbox("web", "u1").into_bytes(),
+        ),
+        (
+            ID_B.into(),
+            BTreeMap::new(),
+            sandbox("old", "u2").into_bytes(),
+        ),
+        (
+            CTR_APP.into(),
+            BTreeMap::new(),
+            container("app").into_bytes(),
+        ),
+        (
+            "e1".into(),
+            BTreeMap::new(),
+            container("sidecar").into_bytes(),
+        ),
+    ];
+    let task = |id: &str, pid| Task {
+        id: id.into(),
+        pid,
+        status: "RUNNING".into(),
+    };
+    let tasks = vec![task(ID_A, 136), task(CTR_APP, 220)];
+    let socket = from_containerd(&processes, tasks, &containers, true).unwrap();
+    assert_eq!(socket.source, Source::Crictl);
+
+    let mut s = processes.clone();
+    s += "@@kind-chaos:crictl-pods@@\n";
+    s += &format!(
+        r#"{{"items": [
+  {{"id": "{ID_A}", "metadata": {{"name": "web", "uid": "u1", "namespace": "default"}}, "state": "SANDBOX_READY"}},
+  {{"id": "{ID_B}", "metadata": {{"name": "old", "uid": "u2", "namespace": "default"}}, "state": "SANDBOX_NOTREADY"}}
+]}}
+"#
+    );
+    s += "@@kind-chaos:crictl-ps@@\n";
+    s += &format!(
+        r#"{{"containers": [
+  {{"id": "{CTR_APP}", "podSandboxId": "{ID_A}", "metadata": {{"name": "app"}}, "state": "CONTAINER_RUNNING"}},
+  {{"id": "e1", "podSandboxId": "{ID_A}", "metadata": {{"name": "sidecar"}}, "state": "CONTAINER_EXITED"}}
+]}}
+"#
+    );
+    s += "@@kind-chaos:end@@\n";
+    let crictl = parse_scan(&s).unwrap();
+    let r = socket.reality("n1");
+    assert_eq!(r, crictl.reality("n1"));
+    let by: Vec<(&str, bool, Vec<String>)> = r
+        .sandboxes
+        .iter()
+        .map(|s| (s.pod.name.as_str(), s.live, s.containers.clone()))
+        .collect();
+    assert_eq!(
+        by,
+        vec![
+            ("old", false, vec![]),
+            ("web", true, vec!["app".to_string()])
+        ]
+    );
+    // Without crictl the same node reads as its task bundles would: the stopped sandbox is gone.
+    let containers_again = containers.clone();
+    let bundles = from_containerd(
+        &processes,
+        vec![task(ID_A, 136), task(CTR_APP, 220)],
+        &containers_again,
+        false,
+    )
+    .unwrap();
+    assert_eq!(bundles.reality("n1").sandboxes.len(), 1);
 }

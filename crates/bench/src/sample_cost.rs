@@ -1,0 +1,109 @@
+//! What sampling node reality costs while a run goes on: a timeline samples every node once a
+//! second for the whole game day, so its cost is CPU per second of wall time, not latency.
+//!
+//! Snapshots every node of the cluster at a fixed interval for a while (as the run's sampler
+//! does, through the same `DockerNodes`), and reads the CPU time (user + system, from
+//! `/proc/PID/stat`) spent meanwhile by this process and by the daemons each read wakes:
+//! dockerd (the node listing, and an inspect per node at the first read), containerd (the
+//! socket path's two calls per node) and the shims (none, unless the exec path is used).
+//! Prints one JSON object: the share of one core each used.
+
+use std::time::{Duration, Instant};
+
+use kind_chaos::backends::docker::DockerNodes;
+use serde_json::json;
+
+#[derive(clap::Args)]
+pub struct Args {
+    /// The (test) kind cluster.
+    #[arg(long)]
+    cluster: String,
+    /// Seconds between two snapshots.
+    #[arg(long, default_value_t = 1.0)]
+    interval: f64,
+    /// Seconds to sample for.
+    #[arg(long, default_value_t = 30.0)]
+    duration: f64,
+}
+
+/// Clock ticks per second of `/proc/PID/stat` (USER_HZ, 100 on Linux).
+const TICKS: f64 = 100.0;
+
+/// User + system CPU seconds of one process.
+fn cpu_of(pid: u32) -> Option<f64> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // Fields after the `(comm)`, which may hold spaces: state is field 3, utime 14, stime 15.
+    let rest = stat.rsplit_once(')')?.1;
+    let f: Vec<&str> = rest.split_whitespace().collect();
+    let utime: f64 = f.get(11)?.parse().ok()?;
+    let stime: f64 = f.get(12)?.parse().ok()?;
+    Some((utime + stime) / TICKS)
+}
+
+/// The PIDs of the host's processes named `name` (from `/proc/PID/comm`).
+fn pids_named(name: &str) -> Vec<u32> {
+    let Ok(dir) = std::fs::read_dir("/proc") else {
+        return Vec::new();
+    };
+    dir.filter_map(|e| e.ok()?.file_name().into_string().ok()?.parse().ok())
+        .filter(|pid: &u32| {
+            std::fs::read_to_string(format!("/proc/{pid}/comm"))
+                .map(|c| c.trim() == name)
+                .unwrap_or(false)
+        })
+        .collect()
+}
+
+/// CPU seconds of every process named `name` (and of this process for `None`).
+fn cpu(name: Option<&str>) -> f64 {
+    match name {
+        None => cpu_of(std::process::id()).unwrap_or(0.0),
+        Some(n) => pids_named(n).into_iter().filter_map(cpu_of).sum(),
+    }
+}
+
+const DAEMONS: [&str; 2] = ["dockerd", "containerd"];
+
+pub async fn run(a: Args) -> Result<(), String> {
+    let nodes = DockerNodes::connect(&a.cluster)
+        .await
+        .map_err(|e| e.to_string())?;
+    // The first read finds each node's PID 1 (an inspect per node); the run's sampler pays that
+    // once, so it is not counted.
+    let first = nodes.snapshot(None).await.map_err(|e| e.to_string())?;
+    let count = first.len();
+    let sources: Vec<String> = first.iter().map(|s| format!("{:?}", s.source)).collect();
+    let interval = Duration::from_secs_f64(a.interval);
+    let before: Vec<f64> = std::iter::once(cpu(None))
+        .chain(DAEMONS.iter().map(|d| cpu(Some(d))))
+        .collect();
+    let started = Instant::now();
+    let mut samples = 0u32;
+    let mut tick = tokio::time::interval(interval);
+    while started.elapsed().as_secs_f64() < a.duration {
+        tick.tick().await;
+        nodes.snapshot(None).await.map_err(|e| e.to_string())?;
+        samples += 1;
+    }
+    let wall = started.elapsed().as_secs_f64();
+    let after: Vec<f64> = std::iter::once(cpu(None))
+        .chain(DAEMONS.iter().map(|d| cpu(Some(d))))
+        .collect();
+    let share = |i: usize| ((after[i] - before[i]) / wall * 1000.0).round() / 10.0;
+    let total: f64 = (0..after.len()).map(share).sum();
+    let out = json!({
+        "nodes": count,
+        "sources": sources,
+        "interval_s": a.interval,
+        "samples": samples,
+        "wall_s": (wall * 10.0).round() / 10.0,
+        "cpu_percent_of_one_core": {
+            "chaos": share(0),
+            "dockerd": share(1),
+            "containerd": share(2),
+            "total": (total * 10.0).round() / 10.0,
+        },
+    });
+    println!("{out}");
+    Ok(())
+}
