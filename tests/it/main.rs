@@ -24,6 +24,7 @@ mod etcd_errors;
 mod etcd_ops;
 mod etcd_playbook;
 mod etcd_recover;
+mod etcd_revisions;
 mod etcd_scale;
 mod hostile_inputs;
 mod junit;
