@@ -46,6 +46,7 @@ mod output_docker;
 mod output_etcd;
 mod parser_fuzz;
 mod playbook_errors;
+mod reality_cli;
 mod recover;
 mod reports;
 mod schema;

@@ -29,17 +29,27 @@
 //!
 //! Exit codes: 0 every chosen node was read; 2 unknown node; 3 no Docker or no such cluster;
 //! 4 a node could not be read (a paused node, a failed exec): the others are still shown.
+//!
+//! `--watch` shows it again every `--interval` until Ctrl-C: on a terminal the screen is
+//! redrawn, otherwise each snapshot follows the last (JSON: one compact object a line).
+//! The data is built in [`view`], the table in [`table`].
+
+mod table;
+mod view;
+
+use std::io::IsTerminal;
 
 use clap::{Args, ValueEnum};
-use comfy_table::{Table, presets::UTF8_FULL_CONDENSED};
-use serde::Serialize;
+use tokio::signal::unix::{SignalKind, signal};
 
-use crate::backends::docker::{DockerNodes, NodeSnapshot};
-use crate::backends::{BackendError, ErrorKind, NodeReality, PodQuery, PodView, RealitySource};
+use crate::backends::docker::DockerNodes;
+use crate::backends::{BackendError, ErrorKind, PodQuery, PodView};
 use crate::exit::Exit;
-use crate::observe::{Agreement, DriftEntry, join};
-use crate::report::out::clean;
+use crate::report::out::Stream;
 use crate::{errln, out, outln};
+
+pub use table::render_table;
+pub use view::{NodeView, RealityView};
 
 #[derive(Args, Debug)]
 #[command(after_long_help = JSON_FORMAT)]
@@ -47,12 +57,21 @@ pub struct RealityArgs {
     /// The kind cluster (default `kind`).
     #[arg(long, value_parser = super::connect::cluster_arg)]
     pub cluster: Option<String>,
-    /// Only this node (a node container name, like `kind-worker`).
+    /// Only this node: its container name (`kind-worker`) or the name without the cluster's
+    /// prefix (`worker`).
     #[arg(long)]
     pub node: Option<String>,
-    /// `table` for people, `json` for scripts (its format: `chaos reality --help`).
+    /// `table` for people, `wide` adds each pod's IP, phase and restarts from the API, `json`
+    /// for scripts (its format: `chaos reality --help`).
     #[arg(long, short = 'o', value_enum, default_value_t = Output::Table)]
     pub output: Output,
+    /// Show it again every --interval until Ctrl-C (redrawn on a terminal; piped, one
+    /// snapshot after another).
+    #[arg(long, short = 'w')]
+    pub watch: bool,
+    /// How often --watch reads the nodes again, like `2s` or `500ms`.
+    #[arg(long, value_name = "DURATION", default_value = "2s", value_parser = interval, requires = "watch")]
+    pub interval: std::time::Duration,
     #[command(flatten)]
     pub connect: super::connect::ConnectArgs,
 }
@@ -60,7 +79,17 @@ pub struct RealityArgs {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum Output {
     Table,
+    Wide,
     Json,
+}
+
+/// `--interval`: a duration as playbooks write them, at least 100ms.
+fn interval(text: &str) -> Result<std::time::Duration, String> {
+    let d = crate::playbook::values::parse_duration(text)?;
+    if d < std::time::Duration::from_millis(100) {
+        return Err(format!("{text} is too short: at least 100ms"));
+    }
+    Ok(d)
 }
 
 /// The JSON output's format, for `--help`.
@@ -74,9 +103,13 @@ const JSON_FORMAT: &str =
                      sandboxes[] {id, namespace, name, uid, live (a shim serves it),
                                   shim_pid, containers (running ones), api (consistent|ghost|null)},
                      source (how it was read: containerd-socket, host-proc, exec, or null
-                     if it was not)
+                     if it was not), api_pods (pods the API places there, null without it);
+                     each sandbox also has ip, phase, restarts from the API (null without it)
   drift              null without the API, else [{node, namespace, name, state, detail}]
                      with state consistent|ghost|phantom
+  totals             {nodes, unread, sandboxes, live, containers, ghosts, phantoms}
+                     (ghosts and phantoms null without the API)
+With --watch, one compact JSON object a line, one a snapshot.
 
 Exit codes: 0 every chosen node was read; 2 unknown node; 3 no Docker or no such cluster;
 4 a node could not be read (paused, exec failed): the other nodes are still shown.";
@@ -87,11 +120,48 @@ pub async fn run(args: RealityArgs) -> Exit {
         Ok(n) => n,
         Err(e) => return fail(&e),
     };
+    let node = match &args.node {
+        Some(want) => match nodes.nodes().await {
+            Ok(all) => {
+                let names: Vec<String> = all.into_iter().map(|n| n.name).collect();
+                // An unknown name goes on as given: the snapshot says which nodes there are.
+                Some(full_node_name(&names, &cluster, want).unwrap_or_else(|| want.clone()))
+            }
+            Err(e) => return fail(&e),
+        },
+        None => None,
+    };
+    if !args.watch {
+        return match once(&args, &cluster, &nodes, node.as_deref()).await {
+            Ok(view) => show(&view, args.output, false),
+            Err(e) => fail(&e),
+        };
+    }
+    watch(&args, &cluster, &nodes, node.as_deref()).await
+}
+
+/// The container name `want` means: itself, or `CLUSTER-want` (`worker` is `kind-worker`).
+fn full_node_name(names: &[String], cluster: &str, want: &str) -> Option<String> {
+    let prefixed = format!("{cluster}-{want}");
+    names
+        .iter()
+        .find(|n| *n == want)
+        .or_else(|| names.iter().find(|n| **n == prefixed))
+        .cloned()
+}
+
+/// One snapshot: the nodes' side and the API's pods, read at once.
+async fn once(
+    args: &RealityArgs,
+    cluster: &str,
+    nodes: &DockerNodes,
+    node: Option<&str>,
+) -> Result<RealityView, BackendError> {
     // The API's side, when the API server answers; the node side is shown either way. Both
     // are read at once: the join compares two views of one moment, and neither waits on the
     // other (finding the kubeconfig may itself read a file out of the control plane).
     let api = async {
-        match super::connect::connector(&cluster, &args.connect) {
+        match super::connect::connector(cluster, &args.connect) {
             Ok(conn) => match conn.kube().await {
                 Ok(kube) => kube.pods(&PodQuery::default()).await.map_err(|e| e.message),
                 Err(e) => Err(e.message),
@@ -99,22 +169,35 @@ pub async fn run(args: RealityArgs) -> Exit {
             Err(e) => Err(e),
         }
     };
-    let (snaps, api): (_, Result<Vec<PodView>, String>) =
-        tokio::join!(nodes.snapshot(args.node.as_deref()), api);
-    let snaps = match snaps {
-        Ok(s) => s,
-        Err(e) => return fail(&e),
-    };
-    let view = RealityView::new(&cluster, &snaps, api.as_deref().map_err(String::as_str));
-    match args.output {
-        Output::Json => match serde_json::to_string_pretty(&view) {
-            Ok(text) => outln!("{text}"),
-            Err(e) => {
-                errln!("error: cannot render JSON: {e}");
-                return Exit::StepFailed;
+    let (snaps, api): (_, Result<Vec<PodView>, String>) = tokio::join!(nodes.snapshot(node), api);
+    let snaps = snaps?;
+    Ok(RealityView::new(
+        cluster,
+        &snaps,
+        api.as_deref().map_err(String::as_str),
+    ))
+}
+
+/// Prints a snapshot (`compact`: JSON on one line) and says which nodes could not be read;
+/// the exit code of that snapshot.
+fn show(view: &RealityView, output: Output, compact: bool) -> Exit {
+    match output {
+        Output::Json => {
+            let text = if compact {
+                serde_json::to_string(view)
+            } else {
+                serde_json::to_string_pretty(view)
+            };
+            match text {
+                Ok(text) => outln!("{text}"),
+                Err(e) => {
+                    errln!("error: cannot render JSON: {e}");
+                    return Exit::StepFailed;
+                }
             }
-        },
-        Output::Table => out!("{}", render_table(&view)),
+        }
+        Output::Table => out!("{}", render_table(view, false)),
+        Output::Wide => out!("{}", render_table(view, true)),
     }
     let unread: Vec<&NodeView> = view.nodes.iter().filter(|n| n.error.is_some()).collect();
     for n in &unread {
@@ -131,6 +214,59 @@ pub async fn run(args: RealityArgs) -> Exit {
     }
 }
 
+/// `--watch`: a snapshot every interval until Ctrl-C (or SIGTERM); the last snapshot's exit
+/// code. On a terminal the screen is cleared before each; piped, a line with the time
+/// separates the tables.
+async fn watch(args: &RealityArgs, cluster: &str, nodes: &DockerNodes, node: Option<&str>) -> Exit {
+    let (mut int, mut term) = match (
+        signal(SignalKind::interrupt()),
+        signal(SignalKind::terminate()),
+    ) {
+        (Ok(i), Ok(t)) => (i, t),
+        (Err(e), _) | (_, Err(e)) => {
+            errln!("error: cannot listen for Ctrl-C: {e}");
+            return Exit::Environment;
+        }
+    };
+    let tty = std::io::stdout().is_terminal();
+    let mut last = Exit::Passed;
+    loop {
+        let started = tokio::time::Instant::now();
+        let round = tokio::select! {
+            r = once(args, cluster, nodes, node) => r,
+            _ = int.recv() => return last,
+            _ = term.recv() => return last,
+        };
+        match round {
+            Ok(view) => {
+                if tty {
+                    // Home and clear: the only raw escape written, and it is ours.
+                    Stream::Stdout.write_bytes(b"\x1b[H\x1b[2J");
+                } else if args.output != Output::Json {
+                    outln!(
+                        "--- {}",
+                        humantime::format_rfc3339_seconds(std::time::SystemTime::now())
+                    );
+                }
+                last = show(&view, args.output, true);
+            }
+            Err(e) => {
+                // The cluster may come back (a restarted Docker): said, and tried again.
+                errln!("error: {e}");
+                last = Exit::Environment;
+            }
+        }
+        if Stream::Stdout.is_gone() {
+            return last;
+        }
+        tokio::select! {
+            _ = tokio::time::sleep_until(started + args.interval) => {}
+            _ = int.recv() => return last,
+            _ = term.recv() => return last,
+        }
+    }
+}
+
 /// The exit code a backend error calls for, after printing it.
 pub(crate) fn fail(e: &BackendError) -> Exit {
     errln!("error: {e}");
@@ -141,240 +277,11 @@ pub(crate) fn fail(e: &BackendError) -> Exit {
     }
 }
 
-#[derive(Debug, Clone, Serialize)]
-pub struct RealityView {
-    pub cluster: String,
-    pub api: ApiStatus,
-    pub nodes: Vec<NodeView>,
-    /// The join of API and nodes; `None` when the API is not connected.
-    pub drift: Option<Vec<DriftView>>,
-}
-
-#[derive(Debug, Clone, Serialize)]
-pub struct ApiStatus {
-    pub connected: bool,
-    pub reason: Option<String>,
-}
-
-#[derive(Debug, Clone, Serialize)]
-pub struct NodeView {
-    pub name: String,
-    pub role: String,
-    pub state: String,
-    pub error: Option<String>,
-    pub kubelet_running: bool,
-    pub shims: Vec<ShimView>,
-    pub sandboxes: Vec<SandboxView>,
-    /// How the node was read (containerd-socket, host-proc or exec); null when it was not.
-    pub source: Option<RealitySource>,
-}
-
-#[derive(Debug, Clone, Serialize)]
-pub struct ShimView {
-    pub pid: u32,
-    pub sandbox_id: String,
-}
-
-#[derive(Debug, Clone, Serialize)]
-pub struct SandboxView {
-    pub id: String,
-    pub namespace: String,
-    pub name: String,
-    pub uid: String,
-    pub live: bool,
-    pub shim_pid: Option<u32>,
-    pub containers: Vec<String>,
-    pub api: Option<Agreement>,
-}
-
-#[derive(Debug, Clone, Serialize)]
-pub struct DriftView {
-    pub node: String,
-    pub namespace: String,
-    pub name: String,
-    pub state: Agreement,
-    pub detail: String,
-}
-
-impl RealityView {
-    /// The nodes' side, joined with the API's pods when `api` has them (else the reason).
-    pub fn new(cluster: &str, snaps: &[NodeSnapshot], api: Result<&[PodView], &str>) -> Self {
-        let read: Vec<NodeReality> = snaps
-            .iter()
-            .filter_map(|s| s.reality.as_ref().ok().cloned())
-            .collect();
-        let drift: Option<Vec<DriftEntry>> = api.ok().map(|pods| join(pods, &read));
-        let nodes = snaps
-            .iter()
-            .map(|s| node_view(s, drift.as_deref()))
-            .collect();
-        RealityView {
-            cluster: cluster.to_string(),
-            api: ApiStatus {
-                connected: api.is_ok(),
-                reason: api.err().map(str::to_string),
-            },
-            nodes,
-            drift: drift.map(|d| {
-                d.into_iter()
-                    .map(|e| DriftView {
-                        node: e.node,
-                        namespace: e.pod.namespace,
-                        name: e.pod.name,
-                        state: e.state,
-                        detail: e.detail,
-                    })
-                    .collect()
-            }),
-        }
-    }
-}
-
-fn node_view(s: &NodeSnapshot, drift: Option<&[DriftEntry]>) -> NodeView {
-    let (error, reality) = match &s.reality {
-        Ok(r) => (None, r.clone()),
-        Err(e) => (Some(e.message.clone()), NodeReality::default()),
-    };
-    let sandboxes = reality
-        .sandboxes
-        .iter()
-        .map(|sb| SandboxView {
-            id: sb.id.clone(),
-            namespace: sb.pod.namespace.clone(),
-            name: sb.pod.name.clone(),
-            uid: sb.uid.clone(),
-            live: sb.live,
-            shim_pid: reality
-                .shims
-                .iter()
-                .find(|sh| sh.sandbox_id == sb.id)
-                .map(|sh| sh.pid),
-            containers: sb.containers.clone(),
-            api: drift.and_then(|d| {
-                d.iter()
-                    .find(|e| e.node == s.node.name && e.pod == sb.pod && sb.live)
-                    .map(|e| e.state)
-            }),
-        })
-        .collect();
-    NodeView {
-        name: s.node.name.clone(),
-        role: s.node.role.clone(),
-        state: s.node.state.clone(),
-        error,
-        kubelet_running: reality.kubelet_running,
-        shims: reality
-            .shims
-            .iter()
-            .map(|sh| ShimView {
-                pid: sh.pid,
-                sandbox_id: sh.sandbox_id.clone(),
-            })
-            .collect(),
-        sandboxes,
-        source: s.source,
-    }
-}
-
-fn word(a: Agreement) -> &'static str {
-    match a {
-        Agreement::Consistent => "consistent",
-        Agreement::Ghost => "GHOST",
-        Agreement::Phantom => "PHANTOM",
-    }
-}
-
-/// A heading and a table per node, then what the API side says. Names come from the nodes and
-/// the API, not from us: their control bytes are escaped (in the cells, so columns stay aligned).
-pub fn render_table(v: &RealityView) -> String {
-    let mut out = String::new();
-    let api = if v.api.connected {
-        "API: connected".to_string()
-    } else {
-        format!(
-            "API: not connected ({})",
-            v.api.reason.as_deref().unwrap_or("unknown reason")
-        )
-    };
-    out += &format!("cluster {} · {api}\n", v.cluster);
-    for n in &v.nodes {
-        out += &format!("\n{} ({}, {})", n.name, n.role, n.state);
-        if let Some(e) = &n.error {
-            out += &format!(": not read: {e}\n");
-            continue;
-        }
-        let orphan = n
-            .shims
-            .iter()
-            .filter(|sh| !n.sandboxes.iter().any(|sb| sb.id == sh.sandbox_id))
-            .count();
-        out += &format!(
-            " · kubelet {} · {} shim(s)",
-            if n.kubelet_running {
-                "running"
-            } else {
-                "NOT running"
-            },
-            n.shims.len()
-        );
-        if orphan > 0 {
-            out += &format!(", {orphan} serving no known sandbox");
-        }
-        out.push('\n');
-        let phantoms: Vec<&DriftView> = v
-            .drift
-            .iter()
-            .flatten()
-            .filter(|d| d.node == n.name && d.state == Agreement::Phantom)
-            .collect();
-        if n.sandboxes.is_empty() && phantoms.is_empty() {
-            out += "  no pod sandboxes\n";
-            continue;
-        }
-        let mut t = Table::new();
-        t.load_preset(UTF8_FULL_CONDENSED);
-        let mut header = vec!["pod", "sandbox", "shim pid", "containers"];
-        if v.api.connected {
-            header.push("API");
-        }
-        t.set_header(header);
-        for sb in &n.sandboxes {
-            let mut row = vec![
-                clean(&format!("{}/{}", sb.namespace, sb.name)).into_owned(),
-                clean(&sb.id.chars().take(13).collect::<String>()).into_owned(),
-                sb.shim_pid
-                    .map(|p| p.to_string())
-                    .unwrap_or_else(|| "— (dead)".into()),
-                if sb.containers.is_empty() {
-                    "—".to_string()
-                } else {
-                    clean(&sb.containers.join(", ")).into_owned()
-                },
-            ];
-            if v.api.connected {
-                row.push(sb.api.map(word).unwrap_or("—").to_string());
-            }
-            t.add_row(row);
-        }
-        for p in phantoms {
-            t.add_row(vec![
-                clean(&format!("{}/{}", p.namespace, p.name)).into_owned(),
-                "—".into(),
-                "—".into(),
-                "—".into(),
-                clean(&format!("PHANTOM: {}", p.detail)).into_owned(),
-            ]);
-        }
-        out += &t.to_string();
-        out.push('\n');
-    }
-    clean(&out).into_owned()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::backends::{NodeContainer, PodKey, Sandbox, Shim};
+    use crate::backends::docker::NodeSnapshot;
+    use crate::backends::{NodeContainer, NodeReality, PodKey, RealitySource, Sandbox, Shim};
 
     fn snap() -> Vec<NodeSnapshot> {
         let pod = |n: &str| PodKey {
@@ -420,14 +327,21 @@ mod tests {
     #[test]
     fn without_the_api_the_node_side_is_shown_and_said_so() {
         let v = RealityView::new("kind", &snap(), Err("connection refused"));
-        let table = render_table(&v);
+        let table = render_table(&v, false);
         assert!(
             table.contains("API: not connected (connection refused)"),
             "{table}"
         );
         assert!(table.contains("default/web"), "{table}");
         assert!(table.contains("42"));
-        assert!(table.contains("kind-worker2 (worker, paused): not read"));
+        assert!(
+            table.contains("kind-worker2 (worker) · PAUSED: not read\n"),
+            "{table}"
+        );
+        assert!(
+            table.contains("total: 2 nodes (1 not read) · 1 sandbox (1 live) · 1 container\n"),
+            "{table}"
+        );
         let json = serde_json::to_value(&v).unwrap();
         assert_eq!(json["api"]["connected"], false);
         assert_eq!(json["drift"], serde_json::Value::Null);
@@ -446,7 +360,7 @@ mod tests {
             r.sandboxes[0].pod.name = "web\x1b]0;pwned\x07\u{9b}2J".into();
             r.sandboxes[0].containers = vec!["app\0".into()];
         }
-        let table = render_table(&RealityView::new("kind", &s, Err("no\x1b[2J api")));
+        let table = render_table(&RealityView::new("kind", &s, Err("no\x1b[2J api")), false);
         assert!(!table.chars().any(crate::report::out::is_unsafe), "{table}");
         assert!(
             table.contains("default/web\\x1b]0;pwned\\x07\\u{9b}2J"),
@@ -489,8 +403,98 @@ mod tests {
                 .iter()
                 .any(|d| d["name"] == "gone" && d["state"] == "phantom")
         );
-        let table = render_table(&v);
+        let table = render_table(&v, false);
         assert!(table.contains("GHOST"), "{table}");
         assert!(table.contains("PHANTOM"), "{table}");
+    }
+
+    fn api_pods() -> Vec<PodView> {
+        let pod = |name: &str, node: &str, ip: Option<&str>| PodView {
+            key: PodKey {
+                namespace: "default".into(),
+                name: name.into(),
+            },
+            uid: "u1".into(),
+            node: Some(node.into()),
+            ip: ip.map(str::to_string),
+            phase: "Running".into(),
+            containers: vec![crate::backends::ContainerView {
+                name: "app".into(),
+                restarts: 3,
+                ..Default::default()
+            }],
+            ..PodView::default()
+        };
+        vec![
+            pod("web", "kind-worker", Some("10.244.1.7")),
+            pod("db", "kind-worker2", None),
+            pod("cache", "kind-worker2", None),
+        ]
+    }
+
+    #[test]
+    fn wide_adds_ip_phase_and_restarts_from_the_api_and_says_when_it_cannot() {
+        let pods = api_pods();
+        let v = RealityView::new("kind", &snap(), Ok(&pods));
+        let table = render_table(&v, true);
+        assert!(table.contains("IP"), "{table}");
+        assert!(table.contains("10.244.1.7"), "{table}");
+        assert!(table.contains("Running"), "{table}");
+        let row = table.lines().find(|l| l.contains("default/web")).unwrap();
+        assert!(row.contains(" 3 "), "{row}");
+        let json = serde_json::to_value(&v).unwrap();
+        assert_eq!(json["nodes"][0]["sandboxes"][0]["ip"], "10.244.1.7");
+        assert_eq!(json["nodes"][0]["sandboxes"][0]["restarts"], 3);
+        assert_eq!(json["totals"]["ghosts"], 0);
+        assert_eq!(json["totals"]["phantoms"], 0);
+        let offline = render_table(&RealityView::new("kind", &snap(), Err("refused")), true);
+        assert!(
+            offline.contains("IP, phase and restarts come from the API: not shown"),
+            "{offline}"
+        );
+        assert!(!offline.contains("10.244"), "{offline}");
+    }
+
+    #[test]
+    fn a_paused_node_is_one_line_however_many_pods_the_api_places_there() {
+        let pods = api_pods();
+        let v = RealityView::new("kind", &snap(), Ok(&pods));
+        let table = render_table(&v, false);
+        assert_eq!(table.matches("kind-worker2").count(), 1, "{table}");
+        assert!(
+            table.contains(
+                "kind-worker2 (worker) · PAUSED: not read; the API places 2 pods here, not checked"
+            ),
+            "{table}"
+        );
+        assert!(!table.contains("default/db"), "{table}");
+        assert!(!table.contains("PHANTOM"), "{table}");
+        assert!(
+            table.ends_with(
+                "total: 2 nodes (1 not read) · 1 sandbox (1 live) · 1 container · 0 ghosts · 0 phantoms\n"
+            ),
+            "{table}"
+        );
+    }
+
+    #[test]
+    fn a_node_is_named_with_or_without_the_cluster_prefix() {
+        let names = vec!["kind-control-plane".to_string(), "kind-worker".to_string()];
+        assert_eq!(
+            full_node_name(&names, "kind", "worker").as_deref(),
+            Some("kind-worker")
+        );
+        assert_eq!(
+            full_node_name(&names, "kind", "kind-worker").as_deref(),
+            Some("kind-worker")
+        );
+        assert_eq!(full_node_name(&names, "kind", "worker2"), None);
+    }
+
+    #[test]
+    fn the_watch_interval_is_a_duration_of_at_least_100ms() {
+        assert_eq!(interval("500ms"), Ok(std::time::Duration::from_millis(500)));
+        assert!(interval("10ms").unwrap_err().contains("at least 100ms"));
+        assert!(interval("2").is_err());
     }
 }
