@@ -201,11 +201,13 @@ fn show(view: &RealityView, output: Output, compact: bool) -> Exit {
     }
     let unread: Vec<&NodeView> = view.nodes.iter().filter(|n| n.error.is_some()).collect();
     for n in &unread {
-        errln!(
-            "warning: node {} could not be read: {}",
-            n.name,
-            n.error.as_deref().unwrap_or_default()
-        );
+        let e = n.error.as_deref().unwrap_or_default();
+        // Once a node: the error usually names it already.
+        if e.contains(&n.name) {
+            errln!("warning: not read: {e}");
+        } else {
+            errln!("warning: node {} could not be read: {e}", n.name);
+        }
     }
     if unread.is_empty() {
         Exit::Passed
