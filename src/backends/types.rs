@@ -111,6 +111,9 @@ pub struct PodView {
     #[serde(default)]
     pub labels: BTreeMap<String, String>,
     pub node: Option<String>,
+    /// The pod's IP (`status.podIP`), once the kubelet reported one.
+    #[serde(default)]
+    pub ip: Option<String>,
     pub phase: String,
     pub ready: bool,
     pub deletion_timestamp: Option<String>,

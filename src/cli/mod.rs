@@ -58,7 +58,8 @@ pub enum Command {
     /// The labs' kind cluster: create it from kind-config.yaml (or reuse it) and load the lab images; delete it.
     #[command(subcommand)]
     Cluster(cluster::ClusterCommand),
-    /// Raw etcd access: list, show (decoded), delete (backed up first), restore.
+    /// Raw etcd access: list, show (decoded, or as etcdctl's JSON), watch, decode a saved
+    /// value, delete (backed up first), restore.
     #[command(subcommand)]
     Etcd(etcd::EtcdCommand),
     /// Print shell completions.

@@ -1,5 +1,7 @@
 //! Problems found in a playbook (or a manifest it names), with file, line and column, rendered
-//! as code frames through miette.
+//! as code frames through miette; and the hints for shapes people commonly write wrong (a node
+//! name where a mapping is expected, a selector as a mapping, a command as one string), so the
+//! error says what to write instead of only what type was expected.
 
 use std::collections::HashMap;
 use std::fmt;
@@ -11,7 +13,7 @@ use miette::{
     SourceSpan, SpanContents,
 };
 
-use super::yaml::Span;
+use super::yaml::{Node, NodeKind, Span};
 
 /// One problem in one file.
 #[derive(Clone, Debug, PartialEq)]
@@ -211,3 +213,157 @@ pub fn render(
 /// At most this many problems are rendered; the rest are counted. A file with thousands of
 /// broken steps gets a readable answer in bounded time.
 pub const MAX_RENDERED: usize = 100;
+
+/// Actions whose body is a mapping with one name field, and that field: `node-pause: NODE` is
+/// a common slip for `node-pause: {node: NODE}`.
+const ONE_FIELD_BODIES: &[(&str, &str)] = &[
+    ("kubelet-stop", "node"),
+    ("node-pause", "node"),
+    ("node-stop", "node"),
+    ("node-kill", "node"),
+    ("node-cordon", "node"),
+    ("node-taint", "node"),
+    ("exec", "node"),
+    ("network-partition", "node"),
+    ("network-delay", "node"),
+    ("network-loss", "node"),
+    ("network-bandwidth", "node"),
+    ("cpu-hog", "node"),
+    ("namespace-delete", "namespace"),
+    ("namespace-finalize", "namespace"),
+];
+
+/// What to write instead, when the value under `key` failed to parse and has a shape people
+/// commonly write by mistake; `None` when nothing better than the error itself can be said.
+pub(crate) fn shape_hint(key: &str, value: &Node, message: &str) -> Option<String> {
+    match (&value.kind, key) {
+        // `grace-period: 0`, as kubectl's flag is written: a duration needs its unit.
+        (NodeKind::Scalar(s), _)
+            if message.starts_with("invalid duration")
+                && !s.text.is_empty()
+                && s.text.bytes().all(|b| b.is_ascii_digit()) =>
+        {
+            Some(format!(
+                "a duration needs its unit: write `{key}: {}s` for seconds",
+                s.text
+            ))
+        }
+        (NodeKind::Scalar(s), _) if !s.text.is_empty() => {
+            if let Some((_, field)) = ONE_FIELD_BODIES.iter().find(|(k, _)| *k == key) {
+                let more = if *field == "node"
+                    && !matches!(key, "kubelet-stop" | "node-pause" | "node-cordon")
+                {
+                    ", with its other fields beside `node`"
+                } else {
+                    ""
+                };
+                return Some(format!(
+                    "the body is a mapping: write `{key}: {{{field}: {}}}`{more}",
+                    flow(&s.text)
+                ));
+            }
+            if matches!(key, "command" | "undo") {
+                let words: Vec<String> = s.text.split_whitespace().map(flow).collect();
+                return Some(format!(
+                    "a command is a list of arguments, never passed through a shell: write `{key}: [{}]`, or `{key}: [\"sh\", \"-c\", {}]` for shell syntax",
+                    words.join(", "),
+                    quoted(&s.text)
+                ));
+            }
+            None
+        }
+        (NodeKind::Map(entries), "selector") => {
+            let pairs: Option<Vec<String>> = entries
+                .iter()
+                .map(|(k, v)| Some(format!("{}={}", k.scalar_text()?, v.scalar_text()?)))
+                .collect();
+            let example = pairs
+                .filter(|p| !p.is_empty())
+                .map_or_else(|| "app=web".to_string(), |p| p.join(","));
+            Some(format!(
+                "a selector is written as kubectl's `-l` string: write `selector: {example}`"
+            ))
+        }
+        _ => None,
+    }
+}
+
+/// A scalar as a YAML flow value: plain when it is a simple word, else double-quoted.
+fn flow(text: &str) -> String {
+    let plain = text.starts_with(|c: char| c.is_ascii_alphabetic() || c == '/')
+        && text
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.' | '/'))
+        && !matches!(
+            text.to_ascii_lowercase().as_str(),
+            "true" | "false" | "null" | "yes" | "no" | "on" | "off"
+        );
+    if plain {
+        text.to_string()
+    } else {
+        quoted(text)
+    }
+}
+
+/// A double-quoted YAML string (JSON's escapes are YAML's).
+fn quoted(text: &str) -> String {
+    serde_json::to_string(text).unwrap_or_else(|_| format!("\"{text}\""))
+}
+
+#[cfg(test)]
+mod hint_tests {
+    use super::*;
+
+    fn node(src: &str) -> Node {
+        let docs = crate::playbook::yaml::parse(src).unwrap();
+        let root = docs.docs.into_iter().next().unwrap();
+        match root.kind {
+            NodeKind::Map(mut e) => e.remove(0).1,
+            _ => panic!("not a mapping"),
+        }
+    }
+
+    #[test]
+    fn a_node_name_instead_of_a_body() {
+        assert_eq!(
+            shape_hint("node-pause", &node("k: kind-worker"), "").unwrap(),
+            "the body is a mapping: write `node-pause: {node: kind-worker}`"
+        );
+        assert!(
+            shape_hint("node-stop", &node("k: w"), "")
+                .unwrap()
+                .contains("with its other fields beside `node`")
+        );
+        assert_eq!(shape_hint("sleep", &node("k: w"), ""), None);
+    }
+
+    #[test]
+    fn a_bare_number_of_seconds_gets_its_unit() {
+        assert_eq!(
+            shape_hint(
+                "grace-period",
+                &node("k: 0"),
+                "invalid duration `0`: missing unit"
+            )
+            .unwrap(),
+            "a duration needs its unit: write `grace-period: 0s` for seconds"
+        );
+        assert_eq!(shape_hint("grace-period", &node("k: 0"), "other"), None);
+    }
+
+    #[test]
+    fn a_selector_mapping_becomes_the_string() {
+        assert_eq!(
+            shape_hint("selector", &node("k: {app: web, tier: db}"), "").unwrap(),
+            "a selector is written as kubectl's `-l` string: write `selector: app=web,tier=db`"
+        );
+    }
+
+    #[test]
+    fn a_command_string_becomes_a_list() {
+        assert_eq!(
+            shape_hint("command", &node("k: rm -rf /tmp/x"), "").unwrap(),
+            "a command is a list of arguments, never passed through a shell: write `command: [rm, \"-rf\", /tmp/x]`, or `command: [\"sh\", \"-c\", \"rm -rf /tmp/x\"]` for shell syntax"
+        );
+    }
+}

@@ -321,6 +321,52 @@ fn flags_are_spelt_the_same_on_every_command() {
     parses(&["chaos", "reality", "-o", "json"]);
     parses(&["chaos", "reality", "--output", "json"]);
     parses(&["chaos", "etcd", "get", "/registry/x", "-o", "json"]);
+    parses(&["chaos", "etcd", "decode", "value.bin", "--output", "json"]);
+    parses(&[
+        "chaos",
+        "reality",
+        "-o",
+        "wide",
+        "--watch",
+        "--interval",
+        "1s",
+    ]);
+    parses(&["chaos", "reality", "--node", "worker", "-w"]);
+    // etcdctl's -w and --rev on every etcd read.
+    parses(&[
+        "chaos",
+        "etcd",
+        "get",
+        "/registry/x",
+        "-w",
+        "json",
+        "--rev",
+        "3",
+    ]);
+    parses(&[
+        "chaos",
+        "etcd",
+        "ls",
+        "/",
+        "--write-out",
+        "json",
+        "--rev",
+        "3",
+    ]);
+    parses(&[
+        "chaos", "etcd", "watch", "/", "-w", "json", "--rev", "3", "--count", "1",
+    ]);
+    parses(&[
+        "chaos",
+        "etcd",
+        "watch",
+        "/",
+        "--etcd-endpoints",
+        "https://h:2379",
+    ]);
+    // A --interval without --watch, or a -w json with --raw, is a usage error.
+    assert!(Cli::try_parse_from(["chaos", "reality", "--interval", "1s"]).is_err());
+    assert!(Cli::try_parse_from(["chaos", "etcd", "get", "k", "--raw", "-w", "json"]).is_err());
     // `run`'s etcd flags work on `chaos etcd` too, beside etcdctl's names.
     let tls = ["--etcd-cacert", "ca", "--etcd-cert", "c", "--etcd-key", "k"];
     let mut run = vec![

@@ -54,6 +54,74 @@ fn up_creates_a_missing_cluster_from_kind_config_with_kind() {
 }
 
 #[test]
+fn up_from_another_directory_finds_the_checkouts_kind_config() {
+    let dir = tempfile::tempdir().unwrap();
+    let bin = fake_kind(dir.path(), 0);
+    let sys_path = std::env::var("PATH").unwrap_or_default();
+    let out = chaos_bin()
+        .current_dir(dir.path())
+        .env("PATH", format!("{}:{sys_path}", bin.display()))
+        .args(["cluster", "up", "--name", "kc-anywhere", "--no-images"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let config = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("kind-config.yaml")
+        .canonicalize()
+        .unwrap();
+    assert_eq!(
+        calls(dir.path()),
+        format!(
+            "create cluster --name kc-anywhere --config {}\n",
+            config.display()
+        )
+    );
+}
+
+#[test]
+fn a_named_config_or_images_dir_that_is_missing_is_exit_2_before_kind_runs() {
+    let dir = tempfile::tempdir().unwrap();
+    let bin = fake_kind(dir.path(), 0);
+    let out = chaos(
+        &bin,
+        &[
+            "cluster",
+            "up",
+            "--name",
+            "kc-no-config",
+            "--config",
+            "/nonexistent/kind.yaml",
+        ],
+    );
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    assert!(
+        text(&out).contains("--config /nonexistent/kind.yaml: no such file"),
+        "{}",
+        text(&out)
+    );
+    let out = chaos(
+        &bin,
+        &[
+            "cluster",
+            "up",
+            "--name",
+            "kc-no-images",
+            "--images-dir",
+            "/nonexistent/images",
+        ],
+    );
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    assert!(
+        text(&out).contains(
+            "--images-dir /nonexistent/images: expected the images/ folder of a kind-chaos checkout, with /nonexistent/images/../scripts/build-images.sh beside it"
+        ),
+        "{}",
+        text(&out)
+    );
+    assert_eq!(calls(dir.path()), "", "kind must not be called");
+}
+
+#[test]
 fn a_failing_kind_is_exit_4() {
     let dir = tempfile::tempdir().unwrap();
     let bin = fake_kind(dir.path(), 1);

@@ -67,7 +67,7 @@ async fn ls_pages_through_twelve_thousand_keys_like_etcdctl() {
 }
 
 /// A Pod as the API server stores it: `k8s\0` + runtime.Unknown{v1, Pod, raw}.
-fn stored_pod() -> Vec<u8> {
+pub(crate) fn stored_pod() -> Vec<u8> {
     let pod = core::Pod {
         metadata: Some(meta::ObjectMeta {
             name: Some("web".into()),

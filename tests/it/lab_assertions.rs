@@ -77,6 +77,7 @@ fn pod(namespace: &str, name: &str, node: &str, labels: &[(&str, &str)]) -> PodV
             .map(|(k, v)| (k.to_string(), v.to_string()))
             .collect::<BTreeMap<_, _>>(),
         node: Some(node.into()),
+        ip: None,
         phase: "Running".into(),
         ready: true,
         deletion_timestamp: None,

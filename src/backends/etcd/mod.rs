@@ -15,7 +15,8 @@
 //! pinned revision, and `ls` streams keys page by page (see [`range`]).
 //!
 //! For a kind cluster the endpoint and credentials are discovered through the Docker API
-//! ([`discover`]); values are decoded for people by [`decode`].
+//! ([`discover`]); values are decoded for people by [`decode`]; reads that show etcd's own
+//! revisions, versions and leases, and watches, are in [`revisions`].
 
 pub mod backup;
 mod connect;
@@ -26,6 +27,7 @@ pub mod discover;
 mod error;
 mod etcd_ops;
 mod range;
+pub mod revisions;
 
 use std::path::PathBuf;
 
@@ -34,6 +36,7 @@ pub use connect::{CONNECT_TIMEOUT, Credentials, EtcdFlags, REQUEST_TIMEOUT, conn
 pub use delete_restore::DeleteReport;
 pub use discover::{connect, connect_for_cluster, discovery_failed};
 pub use error::EtcdError;
+pub use revisions::{EtcdWatch, Header, Kv, RangeSummary, WatchEvent};
 
 /// The largest response accepted (a page of big values); etcd's own request limit is 1.5 MiB
 /// per value, so this leaves room for a full page of them.
@@ -43,6 +46,7 @@ const MAX_MESSAGE: usize = 256 * 1024 * 1024;
 #[derive(Clone)]
 pub struct EtcdClient {
     kv: etcd_client::KvClient,
+    watch: etcd_client::WatchClient,
     endpoint: String,
     backup_dir: PathBuf,
 }
@@ -63,6 +67,7 @@ impl EtcdClient {
                 .kv_client()
                 .max_decoding_message_size(MAX_MESSAGE)
                 .max_encoding_message_size(MAX_MESSAGE),
+            watch: client.watch_client().max_decoding_message_size(MAX_MESSAGE),
             endpoint,
             backup_dir: backup::default_dir(),
         }
@@ -86,5 +91,9 @@ impl EtcdClient {
 
     fn kv(&self) -> etcd_client::KvClient {
         self.kv.clone()
+    }
+
+    fn watcher(&self) -> etcd_client::WatchClient {
+        self.watch.clone()
     }
 }

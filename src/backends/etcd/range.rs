@@ -9,6 +9,7 @@
 
 use etcd_client::{GetOptions, KeyValue};
 
+use super::revisions::Header;
 use super::{EtcdClient, EtcdError};
 use crate::backends::{EtcdEntry, EtcdSelector};
 
@@ -87,6 +88,8 @@ pub struct Pages {
     keys_only: bool,
     page: i64,
     remaining: Option<u64>,
+    /// The first page's header and the number of keys in the whole range.
+    first: Option<(Header, i64)>,
 }
 
 impl Pages {
@@ -94,6 +97,12 @@ impl Pages {
     pub fn at_revision(mut self, revision: i64) -> Self {
         self.revision = revision;
         self
+    }
+
+    /// The first answer's header and how many keys the whole range holds (known after the
+    /// first page).
+    pub fn first_answer(&self) -> Option<(Header, i64)> {
+        self.first
     }
 
     /// The revision the pages are read at (known after the first page).
@@ -130,6 +139,12 @@ impl Pages {
             .map_err(|e| EtcdError::request(&self.endpoint, "reading a range", &e))?;
         if self.revision == 0 {
             self.revision = resp.header().map(|h| h.revision()).unwrap_or(0);
+        }
+        if self.first.is_none() {
+            self.first = Some((
+                resp.header().map(Header::from).unwrap_or_default(),
+                resp.count(),
+            ));
         }
         let kvs = resp.take_kvs();
         let bytes = kvs
@@ -171,6 +186,7 @@ impl EtcdClient {
             keys_only,
             page: if keys_only { KEY_PAGE } else { VALUE_PAGE },
             remaining: limit,
+            first: None,
         }
     }
 

@@ -79,6 +79,9 @@ pub(crate) fn pod_view(p: &Pod) -> PodView {
             .as_ref()
             .and_then(|s| s.node_name.clone())
             .filter(|n| !n.is_empty()),
+        ip: status
+            .and_then(|s| s.pod_ip.clone())
+            .filter(|ip| !ip.is_empty()),
         phase: status
             .and_then(|s| s.phase.clone())
             .unwrap_or_else(|| "Pending".into()),

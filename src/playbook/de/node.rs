@@ -4,7 +4,8 @@
 
 use serde::de::{self, DeserializeSeed, IntoDeserializer, Visitor};
 
-use super::super::yaml::{Node, NodeKind, Scalar, Span};
+use super::super::diag::shape_hint;
+use super::super::yaml::{Node, NodeKind, Scalar};
 use super::{DeError, RECORDED, RECOVER_MARKER, Sink, one_of};
 
 #[derive(Clone, Copy)]
@@ -75,7 +76,7 @@ impl<'a> NodeDe<'a> {
                 de: self,
                 entries: entries.iter(),
                 value: None,
-                key_span: None,
+                key: None,
             }),
         }
     }
@@ -201,7 +202,7 @@ impl<'de> de::Deserializer<'de> for NodeDe<'_> {
                     de: self,
                     entries: [].iter(),
                     value: None,
-                    key_span: None,
+                    key: None,
                 }),
             _ => Err(DeError::new(format!(
                 "expected a mapping, found {}",
@@ -274,7 +275,7 @@ struct MapAccess<'a> {
     de: NodeDe<'a>,
     entries: std::slice::Iter<'a, (Node, Node)>,
     value: Option<&'a Node>,
-    key_span: Option<Span>,
+    key: Option<&'a Node>,
 }
 
 impl<'de> de::MapAccess<'de> for MapAccess<'_> {
@@ -286,7 +287,7 @@ impl<'de> de::MapAccess<'de> for MapAccess<'_> {
         match self.entries.next() {
             Some((k, v)) => {
                 self.value = Some(v);
-                self.key_span = Some(k.span);
+                self.key = Some(k);
                 seed.deserialize(self.de.child(k)).map(Some)
             }
             None => Ok(None),
@@ -295,13 +296,19 @@ impl<'de> de::MapAccess<'de> for MapAccess<'_> {
     fn next_value_seed<V: DeserializeSeed<'de>>(&mut self, seed: V) -> Result<V::Value, DeError> {
         match self.value.take() {
             // An error that passed through no node of ours (an action key that names no action)
-            // is about the key.
-            Some(v) => seed
-                .deserialize(self.de.child(v))
-                .map_err(|e| match self.key_span {
-                    Some(k) => e.at(k),
-                    None => e,
-                }),
+            // is about the key. A value of a shape commonly written by mistake gets a hint
+            // saying what to write instead (`diag::shape_hint`).
+            Some(v) => seed.deserialize(self.de.child(v)).map_err(|e| {
+                let Some(k) = self.key else { return e };
+                let mut e = e.at(k.span);
+                if e.help.is_none()
+                    && !e.recorded
+                    && let Some(key) = k.scalar_text()
+                {
+                    e.help = shape_hint(key, v, &e.message);
+                }
+                e
+            }),
             None => Err(DeError::new("value without a key")),
         }
     }

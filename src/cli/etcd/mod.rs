@@ -1,7 +1,10 @@
-//! `chaos etcd ls|get|del|restore`: raw etcd access for game days and for learning how
-//! Kubernetes keeps its state, with the safety the fault needs: `del` writes a backup of every
-//! value before it deletes anything and says where it is; `restore` puts exactly those values
-//! back and never overwrites a key Kubernetes has written again (unless `--force`).
+//! `chaos etcd ls|get|watch|del|restore|decode`: raw etcd access for game days and for learning
+//! how Kubernetes keeps its state, with the safety the fault needs: `del` writes a backup of
+//! every value before it deletes anything and says where it is; `restore` puts exactly those
+//! values back and never overwrites a key Kubernetes has written again (unless `--force`).
+//! `get` and `ls` read now or at an earlier revision (`--rev`) and print what etcdctl prints
+//! with `-w json` ([`json`]); `watch` follows changes ([`watch`]); `decode` shows a value saved
+//! to a file without any etcd, as auger does.
 //!
 //! The connection flags are etcdctl's (`--endpoints --cacert --cert --key`); whatever is not
 //! given is discovered from the kind cluster (`--cluster`, default `kind`) through Docker.
@@ -9,8 +12,11 @@
 //! Exit codes: 0 done; 2 bad usage; 3 etcd (or Docker, or the cluster) unreachable, or the
 //! TLS credentials rejected; 4 the key does not exist or the operation failed.
 
-use std::io::Write;
-use std::path::PathBuf;
+mod json;
+mod watch;
+
+use std::io::{Read, Write};
+use std::path::{Path, PathBuf};
 
 use clap::{Args, Subcommand, ValueEnum};
 
@@ -39,6 +45,13 @@ pub enum EtcdCommand {
         /// At most this many keys.
         #[arg(long)]
         limit: Option<u64>,
+        /// Read at this revision instead of the current one (etcd keeps history until compaction).
+        #[arg(long, value_name = "N", value_parser = clap::value_parser!(i64).range(1..))]
+        rev: Option<i64>,
+        /// `simple`: one key a line; `json`: etcdctl's `get --prefix --keys-only -w json`
+        /// (header, kvs[] with base64 keys, revisions, version, lease).
+        #[arg(long = "write-out", short = 'w', value_enum, default_value_t = WriteOut::Simple, conflicts_with = "count")]
+        write_out: WriteOut,
         #[command(flatten)]
         conn: ConnArgs,
     },
@@ -53,8 +66,27 @@ pub enum EtcdCommand {
         /// How to show a decoded Kubernetes object.
         #[arg(long, short = 'o', value_enum, default_value_t = Output::Yaml)]
         output: Output,
+        /// Read at this revision instead of the current one (etcd keeps history until compaction).
+        #[arg(long, value_name = "N", value_parser = clap::value_parser!(i64).range(1..))]
+        rev: Option<i64>,
+        /// `simple`: the value, decoded; `json`: etcdctl's `get -w json` (header, kvs[] with
+        /// base64 key and value, create_revision, mod_revision, version, lease).
+        #[arg(long = "write-out", short = 'w', value_enum, default_value_t = WriteOut::Simple, conflicts_with = "raw")]
+        write_out: WriteOut,
         #[command(flatten)]
         conn: ConnArgs,
+    },
+    /// Print the changes to the keys under a prefix as they happen, until Ctrl-C or --count.
+    Watch(watch::WatchArgs),
+    /// Show a value saved to a file (or `-` for stdin), decoded as `get` shows it; needs no
+    /// etcd (like auger), so it works on values copied out of a stopped cluster's data.
+    Decode {
+        /// The file holding one value's bytes, as `chaos etcd get --raw` or etcdctl
+        /// `--print-value-only` wrote them; `-` reads stdin.
+        file: PathBuf,
+        /// How to show a decoded Kubernetes object.
+        #[arg(long, short = 'o', value_enum, default_value_t = Output::Yaml)]
+        output: Output,
     },
     /// Delete a key (or every key under a prefix), after backing the values up.
     #[command(after_long_help = BACKUP_HELP)]
@@ -91,6 +123,25 @@ pub enum Output {
     Yaml,
     Json,
 }
+
+impl Output {
+    fn format(self) -> Format {
+        match self {
+            Output::Yaml => Format::Yaml,
+            Output::Json => Format::Json,
+        }
+    }
+}
+
+/// etcdctl's `-w`: `simple` for people, `json` for scripts written against etcdctl.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum WriteOut {
+    Simple,
+    Json,
+}
+
+/// The largest value file `decode` reads (etcd's own limit for a request is 1.5 MiB).
+const MAX_VALUE_FILE: u64 = 64 * 1024 * 1024;
 
 /// How to reach etcd (etcdctl's flag names, and `run`'s `--etcd-*` names as aliases, so either
 /// spelling works on both); what is left out is discovered from the cluster.
@@ -160,14 +211,20 @@ pub async fn run(cmd: EtcdCommand) -> Exit {
             prefix,
             count,
             limit,
+            rev,
+            write_out,
             conn,
-        } => ls(&conn, &prefix, count, limit).await,
+        } => ls(&conn, &prefix, count, limit, rev, write_out).await,
         EtcdCommand::Get {
             key,
             raw,
             output,
+            rev,
+            write_out,
             conn,
-        } => get(&conn, &key, raw, output).await,
+        } => get(&conn, &key, raw, output, rev, write_out).await,
+        EtcdCommand::Watch(args) => watch::watch(args).await,
+        EtcdCommand::Decode { file, output } => return decode_file(&file, output),
         EtcdCommand::Del {
             key,
             prefix,
@@ -217,20 +274,48 @@ async fn ls(
     prefix: &str,
     count: bool,
     limit: Option<u64>,
+    rev: Option<i64>,
+    write_out: WriteOut,
 ) -> Result<Exit, BackendError> {
     let c = client(conn).await?;
     if count {
-        let n = c.count_prefix(prefix.as_bytes()).await?;
+        let n = match rev {
+            None => c.count_prefix(prefix.as_bytes()).await?,
+            // The first page's answer counts the whole range at that revision.
+            Some(_) => {
+                let s = c
+                    .for_each_kv(prefix.as_bytes(), Some(1), rev, false, |_, _| Ok(()))
+                    .await?;
+                u64::try_from(s.count).unwrap_or(0)
+            }
+        };
         outln!("{}", limit.map_or(n, |l| n.min(l)));
         return Ok(Exit::Passed);
     }
     let stdout = std::io::stdout();
     let mut out = std::io::BufWriter::with_capacity(64 * 1024, stdout.lock());
-    c.for_each_key(prefix.as_bytes(), limit, |key| {
-        out.write_all(printable(key).as_bytes())?;
-        out.write_all(b"\n")
-    })
-    .await?;
+    let json = write_out == WriteOut::Json;
+    let mut opened = false;
+    let summary = c
+        .for_each_kv(prefix.as_bytes(), limit, rev, false, |header, kv| {
+            if json {
+                if opened {
+                    out.write_all(b",")?;
+                } else {
+                    out.write_all(json::range_open(header).as_bytes())?;
+                    opened = true;
+                }
+                out.write_all(json::kv(kv).as_bytes())
+            } else {
+                out.write_all(printable(&kv.key).as_bytes())?;
+                out.write_all(b"\n")
+            }
+        })
+        .await?;
+    if json {
+        let close = json::range_close(&summary.header, opened, summary.more, summary.count);
+        let _ = writeln!(out, "{close}");
+    }
     let _ = out.flush();
     Ok(Exit::Passed)
 }
@@ -243,25 +328,69 @@ fn printable(key: &[u8]) -> std::borrow::Cow<'_, str> {
     }
 }
 
-async fn get(conn: &ConnArgs, key: &str, raw: bool, output: Output) -> Result<Exit, BackendError> {
+async fn get(
+    conn: &ConnArgs,
+    key: &str,
+    raw: bool,
+    output: Output,
+    rev: Option<i64>,
+    write_out: WriteOut,
+) -> Result<Exit, BackendError> {
     let c = client(conn).await?;
-    let Some(value) = c.get_value(key.as_bytes()).await? else {
+    let (header, kv) = c.get_kv(key.as_bytes(), rev).await?;
+    if write_out == WriteOut::Json {
+        // As etcdctl: the answer is printed even when it holds no key (the exit code says so).
+        outln!("{}", json::get(&header, kv.as_ref()));
+    }
+    let Some(kv) = kv else {
+        let at = rev.map_or_else(String::new, |r| format!(" at revision {r}"));
         return Err(BackendError::not_found(format!(
-            "etcd key {key} does not exist (at {})",
+            "etcd key {key} does not exist{at} (at {})",
             c.endpoint()
         )));
     };
-    if raw {
+    match write_out {
+        WriteOut::Json => {}
         // Asked for as they are: the bytes go out unescaped.
-        crate::report::out::Stream::Stdout.write_bytes(&value);
-    } else {
-        let format = match output {
-            Output::Yaml => Format::Yaml,
-            Output::Json => Format::Json,
-        };
-        crate::out!("{}", decode::render(&value, format));
+        WriteOut::Simple if raw => {
+            crate::report::out::Stream::Stdout.write_bytes(&kv.value);
+        }
+        WriteOut::Simple => crate::out!("{}", decode::render(&kv.value, output.format())),
     }
     Ok(Exit::Passed)
+}
+
+/// `chaos etcd decode FILE`: one value's bytes from a file (or stdin), shown as `get` shows
+/// them; exit 2 when the file cannot be read.
+fn decode_file(file: &Path, output: Output) -> Exit {
+    let read = |r: &mut dyn Read| -> std::io::Result<Vec<u8>> {
+        let mut bytes = Vec::new();
+        r.take(MAX_VALUE_FILE + 1).read_to_end(&mut bytes)?;
+        Ok(bytes)
+    };
+    let bytes = if file == Path::new("-") {
+        read(&mut std::io::stdin().lock())
+    } else {
+        std::fs::File::open(file).and_then(|mut f| read(&mut f))
+    };
+    match bytes {
+        Ok(b) if b.len() as u64 > MAX_VALUE_FILE => {
+            errln!(
+                "error: {} is larger than {} MiB: not one etcd value",
+                file.display(),
+                MAX_VALUE_FILE >> 20
+            );
+            Exit::Usage
+        }
+        Ok(b) => {
+            crate::out!("{}", decode::render(&b, output.format()));
+            Exit::Passed
+        }
+        Err(e) => {
+            errln!("error: cannot read {}: {e}", file.display());
+            Exit::Usage
+        }
+    }
 }
 
 async fn del(
