@@ -302,3 +302,40 @@ fn a_sidecar_runs_beside_the_app_and_is_stopped_after_it() {
     );
     gone(name);
 }
+
+/// A `hostNetwork` pod runs in the node's network and UTS namespaces (runc refuses a hostname
+/// without a private UTS namespace, so the kubelet sets none): it sees the node's hostname and
+/// the node's network namespace, so what it serves is at the node's address, as on kind.
+#[test]
+fn a_host_network_pod_runs_in_the_nodes_network_and_hostname() {
+    super::kubeconfig();
+    let name = "host-net";
+    let node = "kl-kubelets-worker";
+    let script = "busybox hostname; busybox readlink /proc/self/ns/net; exec sleep 3600";
+    create(&json!({
+        "apiVersion": "v1", "kind": "Pod",
+        "metadata": { "name": name, "namespace": "default" },
+        "spec": {
+            "nodeName": node,
+            "hostNetwork": true,
+            "terminationGracePeriodSeconds": 2,
+            "containers": [sh("app", script)],
+        }
+    }));
+    let pod = eventually("host-net Running", Duration::from_secs(60), || {
+        let pod = get_json(&["get", "pod", name]);
+        (pod["status"]["phase"] == "Running").then_some(pod)
+    });
+    let logs = eventually("host-net wrote two lines", Duration::from_secs(20), || {
+        let l = log_file(node, &pod, "app");
+        (l.lines().count() >= 2).then_some(l)
+    });
+    let node_net = docker(&["exec", node, "readlink", "/proc/1/ns/net"]);
+    assert!(logs.contains(node), "hostname in a hostNetwork pod: {logs}");
+    assert!(
+        logs.contains(node_net.trim()),
+        "the pod's network namespace is the node's ({node_net}): {logs}"
+    );
+    kubectl_ok(&["delete", "pod", name, "--wait=false"], None);
+    gone(name);
+}

@@ -91,7 +91,10 @@ pub fn build(input: &SpecInput) -> Value {
             "noNewPrivileges": true,
         },
         "root": { "path": "rootfs" },
-        "hostname": input.hostname,
+        // runc refuses a hostname without a private UTS namespace
+        // (libcontainer/configs/validate/validator.go); with `hostNetwork` the pod shares the
+        // node's UTS namespace, so it sees the node's hostname, as on kind.
+        "hostname": if input.host_network { "" } else { &input.hostname },
         "mounts": [
             { "destination": "/proc", "type": "proc", "source": "proc", "options": ["nosuid", "noexec", "nodev"] },
             { "destination": "/dev", "type": "tmpfs", "source": "tmpfs", "options": ["nosuid", "strictatime", "mode=755", "size=65536k"] },
@@ -200,8 +203,18 @@ mod tests {
                 .as_array()
                 .unwrap()
                 .iter()
-                .any(|n| n["type"] == "network")
+                .any(|n| n["type"] == "network" || n["type"] == "uts")
         );
+        let named = |host_network| {
+            build(&SpecInput {
+                host_network,
+                hostname: "web-1".into(),
+                ..SpecInput::default()
+            })["hostname"]
+                .clone()
+        };
+        assert_eq!(named(false), "web-1");
+        assert_eq!(named(true), "", "no hostname without a private UTS namespace");
     }
 
     #[test]
