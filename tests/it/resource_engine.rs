@@ -53,7 +53,8 @@ async fn a_memory_hog_and_a_disk_fill_are_freed_at_the_end_by_their_markers() {
     assert_eq!(calls[2], format!("unfill kind-worker {disk}"));
     assert_eq!(calls[3], format!("unfill kind-worker {mem}"));
     assert!(fake.state().nodes["kind-worker"].fills.is_empty());
-    // The undo says what the node held (the fake's 8 GiB: a quarter is 2 GiB) and freed.
+    // The undo says what the node held (a quarter of the fake's 8 GiB, rounded down to a
+    // whole number of bytes by the hundredth: 2147483625) and freed.
     let undo: Vec<(String, Option<String>)> = report
         .undo
         .iter()
@@ -64,9 +65,9 @@ async fn a_memory_hog_and_a_disk_fill_are_freed_at_the_end_by_their_markers() {
         [
             (
                 format!(
-                    "remove the disk fill /var/lib/containerd/{disk} (2Gi held) in node kind-worker"
+                    "remove the disk fill /var/lib/containerd/{disk} (~2.0Gi (2147483625 bytes) held) in node kind-worker"
                 ),
-                Some("freed 2Gi".to_string())
+                Some("freed ~2.0Gi (2147483625 bytes)".to_string())
             ),
             (
                 format!(

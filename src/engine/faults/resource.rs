@@ -10,7 +10,7 @@
 use async_trait::async_trait;
 
 use crate::backends::{self, DISK_PREFIX, Fill, HOG_PREFIX, MEMORY_PREFIX, Result, Size};
-use crate::playbook::model::{self, format_bytes};
+use crate::playbook::model::{self, format_bytes, show_bytes};
 use crate::playbook::values::{Duration, format_duration};
 
 use super::super::backends::Backends;
@@ -200,7 +200,7 @@ pub fn free_text(node: &str, marker: &str, held: Option<u64>) -> String {
         format!("remove the disk fill /var/lib/containerd/{marker}")
     };
     match held {
-        Some(bytes) => format!("{what} ({} held) in node {node}", format_bytes(bytes)),
+        Some(bytes) => format!("{what} ({} held) in node {node}", show_bytes(bytes)),
         None => format!("{what} in node {node}"),
     }
 }
@@ -210,6 +210,6 @@ pub async fn free(b: &Backends, node: &str, marker: &str) -> Result<Option<Strin
     Ok(Some(if bytes == 0 {
         "nothing was left to free".to_string()
     } else {
-        format!("freed {}", format_bytes(bytes))
+        format!("freed {}", show_bytes(bytes))
     }))
 }

@@ -106,15 +106,28 @@ pub fn parse_size(text: &str) -> Result<Size, String> {
     }
 }
 
-/// Bytes in the largest binary unit that divides them (`256Mi`), as a playbook writes them.
+/// Bytes in the largest binary unit that divides them (`256Mi`), else the largest decimal one
+/// (`1G`), else plain, as a playbook writes them.
 pub fn format_bytes(bytes: u64) -> String {
-    let unit = UNITS[5..]
-        .iter()
-        .rev()
-        .find(|(_, f)| bytes >= *f && bytes % f == 0);
+    let divides = |(_, f): &&(&str, u64)| bytes >= *f && bytes % f == 0;
+    let unit =
+        (UNITS[5..].iter().rev().find(divides)).or_else(|| UNITS[1..5].iter().rev().find(divides));
     match unit {
         Some((u, f)) => format!("{}{u}", bytes / f),
         None => bytes.to_string(),
+    }
+}
+
+/// Bytes for people: as a playbook writes them when a unit divides them (`256Mi`), else
+/// rounded to a tenth of a binary unit with the exact count (`~2.0Gi (2147483625 bytes)`).
+pub fn show_bytes(bytes: u64) -> String {
+    let exact = format_bytes(bytes);
+    if exact != bytes.to_string() {
+        return exact;
+    }
+    match UNITS[5..].iter().rev().find(|(_, f)| bytes >= *f) {
+        Some((u, f)) => format!("~{:.1}{u} ({bytes} bytes)", bytes as f64 / *f as f64),
+        None => format!("{bytes} bytes"),
     }
 }
 
@@ -194,11 +207,15 @@ mod tests {
 
     #[test]
     fn sizes_are_written_back_as_read() {
-        for text in ["4096", "512Mi", "3Gi", "30%", "1000"] {
+        for text in ["4096", "512Mi", "3Gi", "30%", "1k", "7G"] {
             let size = parse_size(text).expect(text);
             assert_eq!(parse_size(&size.to_string()), Ok(size));
         }
         assert_eq!(format_bytes(1 << 30), "1Gi");
-        assert_eq!(format_bytes(1_000_000_000), "1000000000");
+        assert_eq!(format_bytes(1_000_000_000), "1G");
+        assert_eq!(format_bytes(1_000_000_001), "1000000001");
+        assert_eq!(show_bytes(256 << 20), "256Mi");
+        assert_eq!(show_bytes(2_147_483_625), "~2.0Gi (2147483625 bytes)");
+        assert_eq!(show_bytes(1023), "1023 bytes");
     }
 }
