@@ -28,13 +28,26 @@ pub fn cluster() -> &'static TestCluster {
 const MI: u64 = 1 << 20;
 
 /// The node container's memory use as its cgroup counts it (v1 `memory.usage_in_bytes`, v2
-/// `memory.current`), read inside the node from the cgroup of its PID 1.
+/// `memory.current`), read on the host at the cgroup the node's PID 1 is in (inside, the
+/// node's own cgroup is bind-mounted over the root, as kind's entrypoint does).
 fn memory_bytes(c: &TestCluster, node: &str) -> u64 {
-    let script = r#"cg=$(sed -n 's/^0:://p' /proc/1/cgroup)
-if [ -n "$cg" ] && [ -r "/sys/fs/cgroup$cg/memory.current" ]; then cat "/sys/fs/cgroup$cg/memory.current"; exit; fi
-cg=$(grep -E '^[0-9]+:([^:]*,)?memory(,[^:]*)?:' /proc/1/cgroup | cut -d: -f3)
-cat "/sys/fs/cgroup/memory$cg/memory.usage_in_bytes""#;
-    let out = c.docker_exec_ok(node, &["sh", "-c", script]);
+    let cgroups = c.docker_exec_ok(node, &["cat", "/proc/1/cgroup"]);
+    let path_of = |pred: &dyn Fn(&str) -> bool| {
+        cgroups.lines().find_map(|l| {
+            let mut f = l.splitn(3, ':');
+            let (_, ctrl, path) = (f.next()?, f.next()?, f.next()?);
+            pred(ctrl).then(|| path.to_string())
+        })
+    };
+    let v1 = path_of(&|ctrl| ctrl.split(',').any(|x| x == "memory"))
+        .map(|p| format!("/sys/fs/cgroup/memory{p}/memory.usage_in_bytes"));
+    let v2 = path_of(&str::is_empty).map(|p| format!("/sys/fs/cgroup{p}/memory.current"));
+    let file = [v1, v2]
+        .into_iter()
+        .flatten()
+        .find(|f| std::path::Path::new(f).is_file())
+        .unwrap_or_else(|| panic!("no memory cgroup file of {node} on the host: {cgroups}"));
+    let out = std::fs::read_to_string(&file).expect("read the cgroup");
     out.trim()
         .parse()
         .unwrap_or_else(|e| panic!("memory cgroup of {node}: {out:?}: {e}"))

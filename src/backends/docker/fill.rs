@@ -41,7 +41,9 @@ release() {
 }
 "#;
 
-/// With [`WHERE`]: takes `$2` (bytes, or `N%` of the node's memory or the filesystem's size)
+/// With [`WHERE`]: takes `$2` (bytes, or `N%` of the node's memory or the filesystem's size;
+/// the node's memory is the smallest of the machine's and the limits of its memory cgroup,
+/// read at its path and at the root, where kind's entrypoint bind-mounts the node's own)
 /// and starts the timer that frees it after `$3` seconds. Prints the bytes held and what a
 /// share is taken of. Exit 11: a fill of this marker is there already; 13: not that much
 /// memory or free space; 12: writing failed (what was written is freed again).
@@ -55,17 +57,16 @@ fi
 if [ $kind = mem ]; then
   of=$(sed -n 's/^MemTotal: *\([0-9][0-9]*\) kB$/\1/p' /proc/meminfo)
   of=$((of * 1024))
-  cg=$(sed -n 's/^0:://p' /proc/self/cgroup)
-  if [ -n "$cg" ] && [ -r "/sys/fs/cgroup$cg/memory.max" ]; then
-    lim=$(cat "/sys/fs/cgroup$cg/memory.max")
-  else
-    cg=$(sed -n 's/^[0-9]*:\([^:]*,\)\{0,1\}memory\(,[^:]*\)\{0,1\}:\(.*\)$/\3/p' /proc/self/cgroup)
-    lim=$(cat "/sys/fs/cgroup/memory$cg/memory.limit_in_bytes" 2>/dev/null)
-  fi
-  case $lim in
-    ''|max|*[!0-9]*) ;;
-    *) [ "$lim" -lt "$of" ] && of=$lim ;;
-  esac
+  v2=$(sed -n 's/^0:://p' /proc/self/cgroup)
+  v1=$(sed -n 's/^[0-9]*:\([^:]*,\)\{0,1\}memory\(,[^:]*\)\{0,1\}:\(.*\)$/\3/p' /proc/self/cgroup)
+  for f in "/sys/fs/cgroup$v2/memory.max" /sys/fs/cgroup/memory.max \
+    "/sys/fs/cgroup/memory$v1/memory.limit_in_bytes" /sys/fs/cgroup/memory/memory.limit_in_bytes; do
+    lim=$(cat "$f" 2>/dev/null)
+    case $lim in
+      ''|max|*[!0-9]*) ;;
+      *) [ "$lim" -lt "$of" ] && of=$lim ;;
+    esac
+  done
   whole="the node's memory"
   room=$of
 else
