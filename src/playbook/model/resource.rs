@@ -109,7 +109,7 @@ pub fn parse_size(text: &str) -> Result<Size, String> {
 /// Bytes in the largest binary unit that divides them (`256Mi`), else the largest decimal one
 /// (`1G`), else plain, as a playbook writes them.
 pub fn format_bytes(bytes: u64) -> String {
-    let divides = |(_, f): &&(&str, u64)| bytes >= *f && bytes % f == 0;
+    let divides = |(_, f): &&(&str, u64)| bytes >= *f && bytes.is_multiple_of(*f);
     let unit =
         (UNITS[5..].iter().rev().find(divides)).or_else(|| UNITS[1..5].iter().rev().find(divides));
     match unit {

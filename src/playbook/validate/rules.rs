@@ -86,13 +86,13 @@ impl Validator<'_> {
                 }
             }
             Action::MemoryHog(MemoryHog { duration, .. })
-            | Action::DiskFill(DiskFill { duration, .. }) => {
-                if duration.0 < std::time::Duration::from_secs(1) {
-                    self.error(
-                        at(&["duration"]),
-                        "a memory hog or a disk fill lasts at least 1s",
-                    );
-                }
+            | Action::DiskFill(DiskFill { duration, .. })
+                if duration.0 < std::time::Duration::from_secs(1) =>
+            {
+                self.error(
+                    at(&["duration"]),
+                    "a memory hog or a disk fill lasts at least 1s",
+                );
             }
             Action::Wait(w) => {
                 if w.timeout.is_some_and(|t| t.0.is_zero()) {
