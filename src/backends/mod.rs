@@ -99,6 +99,16 @@ pub trait NodeOps: Send + Sync {
     async fn hog(&self, node: &str, hog: &CpuHog) -> Result<()>;
     /// Stops the hog named `marker` if it still runs (idempotent).
     async fn unhog(&self, node: &str, marker: &str) -> Result<()>;
+    /// Takes memory or disk in the node (freed by itself after `fill.seconds`). Fails, leaving
+    /// nothing, when it cannot take all of it or a fill of that marker is there already.
+    async fn fill(&self, node: &str, fill: &Fill) -> Result<Held>;
+    /// Frees the fill named `marker` and stops its timer; returns the bytes freed, 0 when
+    /// there was nothing (idempotent).
+    async fn unfill(&self, node: &str, marker: &str) -> Result<u64>;
+    /// Removes every fault of kind-chaos's found in the node, journaled or not: iptables
+    /// chains named [`CHAIN_PREFIX`]..., its qdisc, hogs and fills. Returns what it removed,
+    /// one line each.
+    async fn sweep(&self, node: &str) -> Result<Vec<String>>;
     /// What runs on the nodes (all of them when `node` is `None`), read in parallel.
     async fn reality(&self, node: Option<&str>) -> Result<Vec<NodeReality>>;
 }

@@ -10,6 +10,7 @@ mod logs;
 mod reality;
 mod recover;
 mod run;
+mod sweep;
 mod validate;
 
 use std::path::PathBuf;

@@ -9,7 +9,7 @@
 //! acknowledges it. `--forget RUN/ENTRY` gives up one undo that can no longer be done (its node
 //! container was removed, say), recorded in the journal, after a confirmation (or `--yes`).
 //! Without connection flags, recover reconnects the way the run did (the flags it was given
-//! are in the journal).
+//! are in the journal). `--sweep` then removes what no journal owes (see `sweep`).
 
 use std::io::IsTerminal;
 
@@ -39,6 +39,11 @@ pub struct RecoverArgs {
     /// Do not ask before --forget (needed when stdin is not a terminal).
     #[arg(long, requires = "forget")]
     pub yes: bool,
+    /// Also remove what kind-chaos left in the cluster's nodes that no journal owes (iptables
+    /// chains KIND-CHAOS-*, our qdisc, CPU and memory hogs, disk fills), found by name, after
+    /// the journals are recovered. Needs --cluster.
+    #[arg(long, requires = "cluster", conflicts_with_all = ["forget", "dry_run"])]
+    pub sweep: bool,
     #[command(flatten)]
     pub connect: ConnectArgs,
 }
@@ -88,13 +93,14 @@ pub fn recover(args: RecoverArgs) -> Exit {
         }
         todo.push(j);
     }
-    if todo.is_empty() {
-        if exit == Exit::Passed {
-            outln!(
-                "nothing to recover: no finished run owes an undo (journals in {})",
-                state.join("runs").display()
-            );
-        }
+    if todo.is_empty() && exit == Exit::Passed {
+        outln!(
+            "nothing to recover: no finished run owes an undo (journals in {})",
+            state.join("runs").display()
+        );
+    }
+    let sweep = args.sweep.then_some(args.cluster.as_deref()).flatten();
+    if todo.is_empty() && sweep.is_none() {
         return exit;
     }
     let Some(runtime) = super::runtime() else {
@@ -102,6 +108,9 @@ pub fn recover(args: RecoverArgs) -> Exit {
     };
     for j in &todo {
         exit = exit.max(runtime.block_on(recover_run(j, &args)));
+    }
+    if let Some(cluster) = sweep {
+        exit = exit.max(runtime.block_on(super::sweep::sweep(cluster, &args.connect)));
     }
     exit
 }

@@ -231,6 +231,36 @@ fn namespace_node_and_etcd_labs_pass() {
     grace_periods_through_a_playbook(&lab);
 }
 
+/// The resource faults' lab: the worker keeps its kubelet and stays Ready while starved, and
+/// the report's undo lines say what the node held and freed.
+#[test]
+fn node_pressure_lab_passes() {
+    let lab = Lab::start("fh-lab-pressure");
+    let report = lab.run_labs(&["node-pressure"]);
+    let undo = report["playbooks"][0]["undo"]
+        .as_array()
+        .expect("undo entries")
+        .iter()
+        .map(|u| {
+            format!(
+                "{} -> {}",
+                u["description"].as_str().unwrap_or(""),
+                u["message"].as_str().unwrap_or("")
+            )
+        })
+        .collect::<Vec<_>>();
+    assert!(
+        undo.iter()
+            .any(|u| u.contains("(256Mi held)") && u.ends_with("freed 256Mi")),
+        "{undo:#?}"
+    );
+    assert!(
+        undo.iter()
+            .any(|u| u.contains("(512Mi held)") && u.ends_with("freed 512Mi")),
+        "{undo:#?}"
+    );
+}
+
 const IGNORES_SIGTERM: &str = r#"{"apiVersion": "v1", "kind": "Pod",
  "metadata": {"name": "ignores-sigterm", "namespace": "default", "finalizers": ["kind-chaos.dev/hold"]},
  "spec": {"terminationGracePeriodSeconds": 30, "containers": [{"name": "sh",

@@ -53,6 +53,7 @@ fixture!(
     5,
     "6:17"
 );
+fixture!(resource_sizes, "resource-sizes.yaml", 5, "5:");
 
 #[test]
 fn bad_manifests_are_reported_against_the_manifest_file_with_the_document_index() {
@@ -281,4 +282,30 @@ fn bad_label_selectors_are_refused_at_the_offending_token() {
     }
     assert!(text.contains("invalid label selector"), "{text}");
     insta::assert_snapshot!(text);
+}
+
+#[test]
+fn resource_faults_shorter_than_a_second_are_refused_at_their_duration() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let file = dir.path().join("short.yaml");
+    std::fs::write(
+        &file,
+        "apiVersion: chaos/v1alpha1\nkind: Playbook\nname: short\nsteps:\n  - memory-hog: {node: w, size: 1Mi, duration: 500ms}\n  - disk-fill: {node: w, size: 1%, duration: 0s}\n  - cpu-hog: {node: w, cores: 0, duration: 1s}\n",
+    )
+    .expect("write");
+    let err = match playbook::load(&file) {
+        Ok(_) => panic!("short durations accepted"),
+        Err(e) => e,
+    };
+    let text = err.render(false);
+    assert_eq!(err.diagnostics.len(), 3, "{text}");
+    assert_eq!(
+        text.matches("a memory hog or a disk fill lasts at least 1s")
+            .count(),
+        2,
+        "{text}"
+    );
+    assert!(text.contains("short.yaml:5:48"), "{text}");
+    assert!(text.contains("short.yaml:6:46"), "{text}");
+    assert!(text.contains("a CPU hog of 1 to 64 cores"), "{text}");
 }

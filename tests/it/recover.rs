@@ -533,3 +533,43 @@ fn backup_temporaries_of_killed_writers_are_removed_by_recover() {
     assert!(!dead.exists() && !dead_v1.exists());
     assert!(live.exists() && complete.exists());
 }
+
+/// `recover --sweep` against the in-memory fake: what the nodes hold of kind-chaos's with no
+/// journal owing it is removed and named, node by node, and the exit code is 0.
+#[test]
+fn the_sweep_names_what_it_removed_from_each_node() {
+    let fake = r#"{"nodes": {
+        "kind-control-plane": {"role": "control-plane"},
+        "kind-worker": {"chains": ["KIND-CHAOS-0BADF00D"], "hogs": ["kind-chaos-hog-1"],
+                        "fills": {"kind-chaos-disk-2": 4096}}}}"#;
+    let case = CliCase::new("sweep", "steps:\n  - sleep: 1s\n", fake);
+    let out = case
+        .chaos(&["recover", "--cluster", "kind", "--sweep"])
+        .output()
+        .expect("run chaos");
+    let said = support::text(&out);
+    assert_eq!(out.status.code(), Some(0), "{said}");
+    for line in [
+        "nothing to recover",
+        "sweeping cluster kind for what kind-chaos left: 2 node(s)",
+        "kind-control-plane: nothing of kind-chaos's",
+        "kind-worker: removed iptables chain KIND-CHAOS-0BADF00D",
+        "kind-worker: removed CPU hog kind-chaos-hog-1",
+        "kind-worker: removed fill kind-chaos-disk-2 (4096 bytes)",
+    ] {
+        assert!(said.contains(line), "no `{line}` in {said}");
+    }
+    // Only with a cluster named, and never with --dry-run (it cannot say what it would find).
+    for args in [
+        &["recover", "--sweep"][..],
+        &["recover", "--cluster", "kind", "--sweep", "--dry-run"][..],
+    ] {
+        let out = case.chaos(args).output().expect("run chaos");
+        assert_eq!(
+            out.status.code(),
+            Some(2),
+            "{args:?}: {}",
+            support::text(&out)
+        );
+    }
+}

@@ -14,12 +14,14 @@
 //! How it is split: `node_ops` is [`NodeOps`] for [`DockerNodes`] and nothing else, each method
 //! calling the inherent method of the same name; `node_actions` is what the node faults and
 //! their undos do (kubelet, container, a pod's process), `network` the network faults (iptables,
-//! tc), `resource` the CPU hog, `verify` checks an undo did it; `exec`
+//! tc), `resource` the CPU hog, `fill`
+//! the memory hog, the disk fill and the sweep of leftovers, `verify` checks an undo did it; `exec`
 //! and `scripts` run commands in a node; `reality` reads what runs there; `load` loads images;
 //! `tar` reads a file out of a node; `error` maps Docker's failures to the engine's kinds.
 
 mod error;
 mod exec;
+mod fill;
 mod load;
 mod network;
 mod node_actions;

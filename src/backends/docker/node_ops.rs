@@ -7,8 +7,8 @@ use async_trait::async_trait;
 
 use super::DockerNodes;
 use crate::backends::{
-    ContainerAction, CpuHog, ExecOutput, KubeletAction, NodeContainer, NodeOps, NodeReality,
-    Partition, PodKey, Result, Shaping,
+    ContainerAction, CpuHog, ExecOutput, Fill, Held, KubeletAction, NodeContainer, NodeOps,
+    NodeReality, Partition, PodKey, Result, Shaping,
 };
 use crate::playbook::values::Signal;
 
@@ -62,6 +62,18 @@ impl NodeOps for DockerNodes {
 
     async fn unhog(&self, node: &str, marker: &str) -> Result<()> {
         DockerNodes::unhog(self, node, marker).await
+    }
+
+    async fn fill(&self, node: &str, fill: &Fill) -> Result<Held> {
+        DockerNodes::fill(self, node, fill).await
+    }
+
+    async fn unfill(&self, node: &str, marker: &str) -> Result<u64> {
+        DockerNodes::unfill(self, node, marker).await
+    }
+
+    async fn sweep(&self, node: &str) -> Result<Vec<String>> {
+        DockerNodes::sweep(self, node).await
     }
 
     async fn reality(&self, node: Option<&str>) -> Result<Vec<NodeReality>> {

@@ -189,6 +189,63 @@ impl NodeOps for FakeCluster {
         .await
     }
 
+    /// A share is taken of 8 GiB, the fake node's memory and disk alike.
+    async fn fill(&self, node: &str, fill: &Fill) -> Result<Held> {
+        let of = 8 << 30;
+        let bytes = match fill.size {
+            Size::Bytes(b) => b,
+            Size::Percent(p) => of / 100 * u64::from(p),
+        };
+        let call = format!(
+            "fill {node} {} {} {}s",
+            fill.marker, fill.size, fill.seconds
+        );
+        self.change_node("fill", call, node, false, |n| {
+            if n.fills.contains_key(&fill.marker) {
+                return Err(BackendError::failed(format!(
+                    "{} exists already",
+                    fill.marker
+                )));
+            }
+            n.fills.insert(fill.marker.clone(), bytes);
+            Ok(())
+        })
+        .await?;
+        Ok(Held { bytes, of })
+    }
+
+    async fn unfill(&self, node: &str, marker: &str) -> Result<u64> {
+        let call = format!("unfill {node} {marker}");
+        let mut freed = 0;
+        self.change_node("unfill", call, node, true, |n| {
+            freed = n.fills.remove(marker).unwrap_or(0);
+            Ok(())
+        })
+        .await?;
+        Ok(freed)
+    }
+
+    async fn sweep(&self, node: &str) -> Result<Vec<String>> {
+        let call = format!("sweep {node}");
+        let mut removed = Vec::new();
+        self.change_node("sweep", call, node, true, |n| {
+            removed.extend(n.chains.drain(..).map(|c| format!("iptables chain {c}")));
+            if n.shaping.take().is_some() {
+                removed.push("qdisc c4a0: (network shaping)".into());
+            }
+            removed.extend(n.hogs.drain(..).map(|h| format!("CPU hog {h}")));
+            let fills = std::mem::take(&mut n.fills);
+            removed.extend(
+                fills
+                    .into_iter()
+                    .map(|(f, b)| format!("fill {f} ({b} bytes)")),
+            );
+            Ok(())
+        })
+        .await?;
+        Ok(removed)
+    }
+
     async fn reality(&self, node: Option<&str>) -> Result<Vec<NodeReality>> {
         self.read("reality").await?;
         let s = self.state();

@@ -45,6 +45,8 @@ pub struct FakeNode {
     pub shaping: Option<Shaping>,
     /// The markers of the CPU hogs running on this node.
     pub hogs: Vec<String>,
+    /// The memory and disk fills on this node: marker and bytes held.
+    pub fills: BTreeMap<String, u64>,
 }
 
 impl Default for FakeNode {
@@ -62,6 +64,7 @@ impl Default for FakeNode {
             chains: Vec::new(),
             shaping: None,
             hogs: Vec::new(),
+            fills: BTreeMap::new(),
         }
     }
 }

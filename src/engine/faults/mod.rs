@@ -183,6 +183,14 @@ pub enum UndoRecord {
         node: String,
         marker: String,
     },
+    /// After `memory-hog` or `disk-fill`: stop its timer and free what it holds.
+    FillFree {
+        node: String,
+        marker: String,
+        /// The bytes the node reported held once the fill was written; `None` until then.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        held: Option<u64>,
+    },
 }
 
 impl UndoRecord {
@@ -209,6 +217,7 @@ impl UndoRecord {
             UndoRecord::NetworkHeal { node, chain } => network::heal_text(node, chain),
             UndoRecord::NetworkUnshape { node } => network::unshape_text(node),
             UndoRecord::HogStop { node, marker } => resource::stop_text(node, marker),
+            UndoRecord::FillFree { node, marker, held } => resource::free_text(node, marker, *held),
         }
     }
 
@@ -248,6 +257,7 @@ impl UndoRecord {
             UndoRecord::NetworkHeal { node, chain } => network::heal(b, node, chain).await,
             UndoRecord::NetworkUnshape { node } => network::unshape(b, node).await,
             UndoRecord::HogStop { node, marker } => resource::stop(b, node, marker).await,
+            UndoRecord::FillFree { node, marker, .. } => resource::free(b, node, marker).await,
         }
     }
 }

@@ -1,20 +1,33 @@
-//! The resource faults inside a node container: `cpu-hog`, and its undo (stop the hog).
+//! The resource faults inside a node container: `cpu-hog`, `memory-hog` and `disk-fill`, and
+//! their undos (stop the hog; free the fill).
 //!
-//! The hog ends by itself after its duration; the undo stops it earlier (at the end of the
-//! run, on failure, on Ctrl-C, or from `chaos recover` after a crash). Its marker is named from
-//! the fault itself, so the undo journaled before it knows what to stop.
+//! Each ends by itself after its duration; the undo ends it earlier (at the end of the run, on
+//! failure, on Ctrl-C, or from `chaos recover` after a crash). Its marker is named from the
+//! fault itself, so the undo journaled before it knows what to stop or free. A fill's undo
+//! carries what the node reported it held once it was written (the hog's own report), so the
+//! reports and the journal say how much was taken.
 
 use async_trait::async_trait;
 
-use crate::backends::{self, HOG_PREFIX, Result};
-use crate::playbook::model;
-use crate::playbook::values::format_duration;
+use crate::backends::{self, DISK_PREFIX, Fill, HOG_PREFIX, MEMORY_PREFIX, Result, Size};
+use crate::playbook::model::{self, format_bytes, show_bytes};
+use crate::playbook::values::{Duration, format_duration};
 
 use super::super::backends::Backends;
 use super::{Fault, UndoRecord};
 
 family! {
     CpuHog(model::CpuHog),
+    MemoryHog(model::MemoryHog),
+    DiskFill(model::DiskFill),
+}
+
+/// `prefix` and eight hex digits of an FNV-1a hash of `text`, what the fault says.
+fn marker(prefix: &str, text: &str) -> String {
+    let hash = text.bytes().fold(0x811c_9dc5_u32, |h, b| {
+        (h ^ u32::from(b)).wrapping_mul(0x0100_0193)
+    });
+    format!("{prefix}{hash:08x}")
 }
 
 impl CpuHog<'_> {
@@ -25,10 +38,7 @@ impl CpuHog<'_> {
     /// `kind-chaos-hog-` and eight hex digits of an FNV-1a hash of what the fault says.
     fn marker(&self) -> String {
         let text = format!("{}|{}|{:?}", self.0.node, self.cores(), self.0.duration.0);
-        let hash = text.bytes().fold(0x811c_9dc5_u32, |h, b| {
-            (h ^ u32::from(b)).wrapping_mul(0x0100_0193)
-        });
-        format!("{HOG_PREFIX}{hash:08x}")
+        marker(HOG_PREFIX, &text)
     }
 }
 
@@ -70,4 +80,136 @@ pub fn stop_text(node: &str, marker: &str) -> String {
 pub async fn stop(b: &Backends, node: &str, marker: &str) -> Result<Option<String>> {
     b.nodes().await?.unhog(node, marker).await?;
     Ok(None)
+}
+
+/// What `memory-hog` and `disk-fill` share: a fill of some size in a node for a while.
+struct Taking<'a> {
+    prefix: &'static str,
+    node: &'a str,
+    size: Size,
+    duration: Duration,
+}
+
+impl Taking<'_> {
+    fn marker(&self) -> String {
+        let text = format!("{}|{}|{:?}", self.node, self.size, self.duration.0);
+        marker(self.prefix, &text)
+    }
+
+    fn undo(&self) -> UndoRecord {
+        UndoRecord::FillFree {
+            node: self.node.to_string(),
+            marker: self.marker(),
+            held: None,
+        }
+    }
+
+    /// Takes it; the undo owed then says what the node reported it holds.
+    async fn inject(&self, b: &Backends) -> Result<Option<UndoRecord>> {
+        let fill = Fill {
+            marker: self.marker(),
+            size: self.size,
+            seconds: self.duration.0.as_secs().max(1),
+        };
+        let held = b.nodes().await?.fill(self.node, &fill).await?;
+        Ok(Some(UndoRecord::FillFree {
+            node: self.node.to_string(),
+            marker: fill.marker,
+            held: Some(held.bytes),
+        }))
+    }
+}
+
+impl MemoryHog<'_> {
+    fn taking(&self) -> Taking<'_> {
+        Taking {
+            prefix: MEMORY_PREFIX,
+            node: &self.0.node,
+            size: self.0.size,
+            duration: self.0.duration,
+        }
+    }
+}
+
+#[async_trait]
+impl Fault for MemoryHog<'_> {
+    fn describe(&self) -> String {
+        let what = match self.0.size {
+            Size::Bytes(b) => format_bytes(b),
+            Size::Percent(p) => format!("{p}% of the memory"),
+        };
+        format!(
+            "hold {what} of node {} in a tmpfs for {}",
+            self.0.node,
+            format_duration(self.0.duration.0)
+        )
+    }
+    fn undo(&self) -> Option<UndoRecord> {
+        Some(self.taking().undo())
+    }
+    async fn inject(&self, b: &Backends, _undo: Option<UndoRecord>) -> Result<Option<UndoRecord>> {
+        self.taking().inject(b).await
+    }
+    /// A failed fill frees what it wrote, but a `chaos` that lost the node's answer cannot
+    /// know it did.
+    fn owed_if_failed(&self, _undo: &UndoRecord) -> bool {
+        true
+    }
+}
+
+impl DiskFill<'_> {
+    fn taking(&self) -> Taking<'_> {
+        Taking {
+            prefix: DISK_PREFIX,
+            node: &self.0.node,
+            size: self.0.size,
+            duration: self.0.duration,
+        }
+    }
+}
+
+#[async_trait]
+impl Fault for DiskFill<'_> {
+    fn describe(&self) -> String {
+        let what = match self.0.size {
+            Size::Bytes(b) => format_bytes(b),
+            Size::Percent(p) => format!("{p}% of the filesystem"),
+        };
+        format!(
+            "fill {what} under /var/lib/containerd of node {} for {}",
+            self.0.node,
+            format_duration(self.0.duration.0)
+        )
+    }
+    fn undo(&self) -> Option<UndoRecord> {
+        Some(self.taking().undo())
+    }
+    async fn inject(&self, b: &Backends, _undo: Option<UndoRecord>) -> Result<Option<UndoRecord>> {
+        self.taking().inject(b).await
+    }
+    /// As for the memory hog.
+    fn owed_if_failed(&self, _undo: &UndoRecord) -> bool {
+        true
+    }
+}
+
+pub fn free_text(node: &str, marker: &str, held: Option<u64>) -> String {
+    let what = if marker.starts_with(MEMORY_PREFIX) {
+        format!("unmount the memory hog's tmpfs /run/{marker}")
+    } else {
+        format!("remove the disk fill /var/lib/containerd/{marker}")
+    };
+    match held {
+        Some(bytes) => format!("{what} ({} held) in node {node}", show_bytes(bytes)),
+        None => format!("{what} in node {node}"),
+    }
+}
+
+pub async fn free(b: &Backends, node: &str, marker: &str) -> Result<Option<String>> {
+    let bytes = b.nodes().await?.unfill(node, marker).await?;
+    Ok(Some(if bytes == 0 {
+        "nothing was left to free".to_string()
+    } else {
+        format!("freed {}", show_bytes(bytes))
+    }))
 }

@@ -15,7 +15,7 @@ use super::super::values::{Duration, Signal};
 use super::Wait;
 use super::conditions::Condition;
 use super::network::{NetworkBandwidth, NetworkDelay, NetworkLoss, NetworkPartition};
-use super::resource::CpuHog;
+use super::resource::{CpuHog, DiskFill, MemoryHog};
 use super::step::Step;
 use super::written::{checked, schema_as_written};
 
@@ -67,6 +67,12 @@ pub enum Action {
     /// Keep CPUs of a node busy for a while (busy loops under `timeout` in the node
     /// container). Undo: stop them.
     CpuHog(CpuHog),
+    /// Hold memory in a node for a while (a filled tmpfs of kind-chaos's own in the node
+    /// container). Undo: unmount it.
+    MemoryHog(MemoryHog),
+    /// Fill the disk under a node's `/var/lib/containerd` for a while (one file of
+    /// kind-chaos's own). Undo: remove it.
+    DiskFill(DiskFill),
     /// Wait until a condition holds, or fail after a timeout.
     Wait(Wait),
     /// Pause the playbook for a fixed time.
@@ -104,6 +110,8 @@ impl Action {
             Action::NetworkLoss(_) => "network-loss",
             Action::NetworkBandwidth(_) => "network-bandwidth",
             Action::CpuHog(_) => "cpu-hog",
+            Action::MemoryHog(_) => "memory-hog",
+            Action::DiskFill(_) => "disk-fill",
             Action::Wait(_) => "wait",
             Action::Sleep(_) => "sleep",
             Action::Assert(_) => "assert",
@@ -132,7 +140,9 @@ impl Action {
             | Action::NetworkDelay(_)
             | Action::NetworkLoss(_)
             | Action::NetworkBandwidth(_)
-            | Action::CpuHog(_) => true,
+            | Action::CpuHog(_)
+            | Action::MemoryHog(_)
+            | Action::DiskFill(_) => true,
             Action::Exec(x) => x.undo.is_some(),
             _ => false,
         }

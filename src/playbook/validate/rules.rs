@@ -1,9 +1,12 @@
 //! The rules of one action or condition that types cannot say: one of `name`/`selector`, an
 //! etcd prefix that is too wide, empty commands, qualified finalizer names, wait timeouts, the
-//! ranges and peer lists of network faults, a CPU hog's bounds, and the references and pairings
+//! ranges and peer lists of network faults, a CPU hog's bounds, the
+//! least duration of a memory hog or a disk fill, and the references and pairings
 //! inside conditions.
 
-use crate::playbook::model::{Action, Condition, EtcdDelete, EtcdTarget, Peers};
+use crate::playbook::model::{
+    Action, Condition, DiskFill, EtcdDelete, EtcdTarget, MemoryHog, Peers,
+};
 use crate::playbook::names;
 use crate::playbook::suggest::did_you_mean;
 use crate::playbook::yaml::Span;
@@ -81,6 +84,15 @@ impl Validator<'_> {
                 if h.duration.0 < std::time::Duration::from_secs(1) {
                     self.error(at(&["duration"]), "a CPU hog runs at least 1s");
                 }
+            }
+            Action::MemoryHog(MemoryHog { duration, .. })
+            | Action::DiskFill(DiskFill { duration, .. })
+                if duration.0 < std::time::Duration::from_secs(1) =>
+            {
+                self.error(
+                    at(&["duration"]),
+                    "a memory hog or a disk fill lasts at least 1s",
+                );
             }
             Action::Wait(w) => {
                 if w.timeout.is_some_and(|t| t.0.is_zero()) {
