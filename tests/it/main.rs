@@ -45,6 +45,7 @@ mod output_docker;
 mod output_etcd;
 mod parser_fuzz;
 mod playbook_errors;
+mod probe;
 mod recover;
 mod reports;
 mod schema;

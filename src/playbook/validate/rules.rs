@@ -3,7 +3,7 @@
 //! ranges and peer lists of network faults, a CPU hog's bounds, and the references and pairings
 //! inside conditions.
 
-use crate::playbook::model::{Action, Condition, EtcdDelete, EtcdTarget, Peers};
+use crate::playbook::model::{Action, Condition, EtcdDelete, EtcdTarget, Peers, ProbeCheck};
 use crate::playbook::names;
 use crate::playbook::suggest::did_you_mean;
 use crate::playbook::yaml::Span;
@@ -100,6 +100,17 @@ impl Validator<'_> {
             }
             Action::Assert(c) => self.check_condition(c, at),
             _ => {}
+        }
+    }
+
+    /// A probe's check: a condition's rules, under its `condition` key.
+    pub(super) fn check_probe(&mut self, c: &ProbeCheck, at: &dyn Fn(&[&str]) -> Option<Span>) {
+        if let ProbeCheck::Condition(c) = c {
+            self.check_condition(c, &|p: &[&str]| {
+                let mut full = vec!["condition"];
+                full.extend_from_slice(p);
+                at(&full)
+            });
         }
     }
 
