@@ -104,9 +104,14 @@ pub fn exec(x: &ExecCheck, out: &ExecOutput) -> Verdict {
     Verdict::new(true, expected, format!("exit {}", out.exit_code))
 }
 
-/// Patterns were compiled once at validation; one that does not compile here matches nothing.
+/// Whether `text` matches, with `^` and `$` at every line's start and end (a body `ok\n`
+/// matches `^ok$`). Patterns were compiled once at validation; one that does not compile here
+/// matches nothing.
 fn matches(pattern: &str, text: &str) -> bool {
-    regex::Regex::new(pattern).is_ok_and(|r| r.is_match(text))
+    regex::RegexBuilder::new(pattern)
+        .multi_line(true)
+        .build()
+        .is_ok_and(|r| r.is_match(text))
 }
 
 /// The start of a text, on one line, for a report.

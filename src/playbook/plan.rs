@@ -22,9 +22,11 @@ pub mod defaults {
 pub enum Phase {
     Setup,
     /// The steady state, checked before the first fault of `steps`.
+    #[serde(rename = "steady-before")]
     SteadyBefore,
     Steps,
     /// The steady state, checked again after the faults of `steps` are undone.
+    #[serde(rename = "steady-after")]
     SteadyAfter,
     Teardown,
 }

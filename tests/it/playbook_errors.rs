@@ -47,6 +47,13 @@ fixture!(
 fixture!(duplicate_keys, "duplicate-keys.yaml", 2, "4:1");
 fixture!(two_documents, "two-documents.yaml", 1, "7:1");
 fixture!(steps_not_a_list, "steps-not-a-list.yaml", 1, "4:8");
+fixture!(bad_probes_and_steady_state, "bad-probes.yaml", 8, "5:11");
+fixture!(
+    a_probe_pattern_that_does_not_compile,
+    "bad-probe-patterns.yaml",
+    1,
+    "6:13"
+);
 
 #[test]
 fn bad_manifests_are_reported_against_the_manifest_file_with_the_document_index() {

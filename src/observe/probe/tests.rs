@@ -168,6 +168,9 @@ fn an_http_sample_needs_an_expected_status_and_body() {
         )
     );
     assert_eq!(http(&c, Ok(&reply(503, "ok"))).observed, "status 503");
+    // `^` and `$` match at line ends: a body with a trailing newline matches `^ok$`.
+    assert!(http(&http_check(Some("^ok$")), Ok(&reply(200, "ok\n"))).holds);
+    assert!(!http(&http_check(Some("^ok$")), Ok(&reply(200, "ok then\n"))).holds);
     assert_eq!(
         http(&c, Ok(&reply(200, "not  ok\n"))).observed,
         "status 200, body not matching: not ok"

@@ -287,7 +287,9 @@ fn check_url(url: &str) -> Result<(), String> {
 
 /// A body or output pattern must compile, so a typo is found before the run.
 fn check_pattern(p: &str) -> Result<(), String> {
-    regex::Regex::new(p)
+    regex::RegexBuilder::new(p)
+        .multi_line(true)
+        .build()
         .map(|_| ())
         .map_err(|e| format!("invalid pattern `{p}`: {e}"))
 }
