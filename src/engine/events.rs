@@ -32,8 +32,8 @@ pub enum Event<'a> {
         depth: usize,
     },
     /// A probe took a sample (`probe` is the probe step's label). Samples are taken in the
-    /// background and reported in order at the next step boundary, so `sample.at` (not the
-    /// moment of the event) is when it was taken.
+    /// background and reported in order at the next step boundary or look of a wait, so
+    /// `sample.at` (not the moment of the event) is when it was taken.
     ProbeSample {
         step: &'a PlanStep,
         probe: &'a str,

@@ -426,7 +426,7 @@ impl Runner<'_> {
             } => self.apply(s, documents, namespace.as_deref()).await,
             PlanStepKind::Action(a) => match a.as_ref() {
                 Action::Wait(w) => {
-                    let mut progress = ToReporter(&mut *self.reporter);
+                    let mut progress = ToReporter(&mut *self.reporter, &mut self.live);
                     wait::wait(
                         &self.b,
                         s,
@@ -477,11 +477,12 @@ async fn bounded(phase: Phase, deadline: Instant, fut: impl Future<Output = Outc
     }
 }
 
-/// Sends wait progress to the run's reporter.
-struct ToReporter<'a>(&'a mut dyn Reporter);
+/// Sends wait progress to the run's reporter, after the samples the running probes took.
+struct ToReporter<'a>(&'a mut dyn Reporter, &'a mut [probe::Live]);
 
 impl wait::Progress for ToReporter<'_> {
     fn tick(&mut self, step: &PlanStep, elapsed: Duration, timeout: Duration, observed: &str) {
+        probe::flush(self.0, self.1);
         self.0.event(&Event::WaitProgress {
             step,
             elapsed,

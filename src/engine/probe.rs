@@ -5,7 +5,7 @@
 //!
 //! The sampler runs beside the steps, so its samples cannot be reported the moment they are
 //! taken (the steps hold the reporter): they queue in a channel and are reported in order at
-//! the next step boundary ([`Runner::flush_samples`]), each stamped with when it was taken.
+//! the next step boundary or look of a wait ([`flush`]), each stamped with when it was taken.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -17,7 +17,7 @@ use tokio::time::Instant;
 use tokio_util::sync::{CancellationToken, DropGuard};
 
 use super::backends::Backends;
-use super::{Event, Outcome, ProbeReport, Runner, StepStatus, UndoStack, check};
+use super::{Event, Outcome, ProbeReport, Reporter, Runner, StepStatus, UndoStack, check};
 use crate::backends::BackendError;
 use crate::backends::http::{self, HttpRequest};
 use crate::observe::Verdict;
@@ -184,18 +184,24 @@ pub(super) struct Live {
     rx: mpsc::UnboundedReceiver<ProbeSample>,
 }
 
+/// Reports the samples `live` probes took and are not reported yet: at step boundaries, and
+/// at each look of a wait.
+pub(super) fn flush(reporter: &mut dyn Reporter, live: &mut [Live]) {
+    for l in live {
+        while let Ok(sample) = l.rx.try_recv() {
+            reporter.event(&Event::ProbeSample {
+                step: &l.step,
+                probe: l.step.label(),
+                sample: &sample,
+            });
+        }
+    }
+}
+
 impl Runner<'_> {
     /// Reports the samples the running probes took since the last step boundary.
     pub(super) fn flush_samples(&mut self) {
-        for live in &mut self.live {
-            while let Ok(sample) = live.rx.try_recv() {
-                self.reporter.event(&Event::ProbeSample {
-                    step: &live.step,
-                    probe: live.step.label(),
-                    sample: &sample,
-                });
-            }
-        }
+        flush(&mut *self.reporter, &mut self.live);
     }
 
     /// The `probe:` step: samples while `during` runs, then judges the samples.

@@ -323,16 +323,31 @@ steps:
     assert_eq!(report.undo[0].status, UndoStatus::Undone);
 }
 
-/// An HTTP server on `port` answering `200 ok` to every request, until the task is aborted
-/// (which closes the port: connections are refused).
-async fn serve(port: u16) -> tokio::task::JoinHandle<()> {
+/// A test HTTP server; stopping it (or dropping it) closes its port: connections are refused.
+struct Server(tokio::task::JoinHandle<()>);
+
+impl Server {
+    async fn stop(mut self) {
+        self.0.abort();
+        let _ = (&mut self.0).await;
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
+/// An HTTP server on `port` answering `200 ok` to every request.
+fn serve(port: u16) -> Server {
     let socket = TcpSocket::new_v4().unwrap();
     socket.set_reuseaddr(true).unwrap();
     socket
         .bind(format!("127.0.0.1:{port}").parse().unwrap())
         .unwrap();
     let listener = socket.listen(64).unwrap();
-    tokio::spawn(async move {
+    Server(tokio::spawn(async move {
         loop {
             let Ok((mut conn, _)) = listener.accept().await else {
                 return;
@@ -352,7 +367,7 @@ async fn serve(port: u16) -> tokio::task::JoinHandle<()> {
                 let _ = conn.shutdown().await;
             });
         }
-    })
+    }))
 }
 
 /// An HTTP probe of `node: kind-worker, port: P` (the fake's nodes are at 127.0.0.1) while a
@@ -364,13 +379,12 @@ async fn an_http_probe_sees_a_server_stop_and_start() {
         let l = TcpListener::bind("127.0.0.1:0").await.unwrap();
         l.local_addr().unwrap().port()
     };
-    let server = serve(port).await;
+    let server = serve(port);
     let flip = tokio::spawn(async move {
         tokio::time::sleep(Duration::from_millis(600)).await;
-        server.abort();
-        let _ = server.await;
+        server.stop().await;
         tokio::time::sleep(Duration::from_millis(800)).await;
-        serve(port).await
+        serve(port)
     });
     let fake = FakeCluster::kind_like("kind");
     let (report, _) = run(
@@ -392,8 +406,7 @@ steps:
         ),
     )
     .await;
-    let restarted = flip.await.unwrap();
-    restarted.abort();
+    flip.await.unwrap().stop().await;
     assert_eq!(report.status, RunStatus::Passed, "{report:#?}");
     let p = step(&report, "steps[0]", Phase::Steps)
         .probe
