@@ -251,7 +251,12 @@ impl Runner<'_> {
         for s in steps {
             let result = StepResult {
                 message: Some(format!("skipped: {why}")),
-                ..result_of(s, phase, describe::step(s), StepStatus::Skipped)
+                ..result_of(
+                    s,
+                    phase,
+                    steady::describe(phase, describe::step(s)),
+                    StepStatus::Skipped,
+                )
             };
             self.finished(result, depth);
             if let Some(children) = s.children() {
@@ -278,7 +283,7 @@ impl Runner<'_> {
         undo: &'s mut UndoStack,
     ) -> Pin<Box<dyn Future<Output = StepStatus> + Send + 's>> {
         Box::pin(async move {
-            let description = describe::step(s);
+            let description = steady::describe(phase, describe::step(s));
             self.flush_samples();
             self.reporter.event(&Event::StepStarted {
                 phase,

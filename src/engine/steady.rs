@@ -39,6 +39,17 @@ impl Runner<'_> {
     }
 }
 
+/// A step's description, saying when a steady-state check is the one after the undo.
+pub(super) fn describe(phase: Phase, description: String) -> String {
+    match phase {
+        Phase::SteadyAfter => format!(
+            "steady state after the undo{}",
+            description.trim_start_matches("steady state")
+        ),
+        _ => description,
+    }
+}
+
 /// A failed step's message, saying which side of the experiment a steady-state check failed on.
 pub(super) fn message(phase: Phase, msg: String) -> String {
     match phase {

@@ -489,3 +489,61 @@ fn chaos_run_reports_a_steady_state_that_does_not_hold_everywhere() {
     assert!(junit.contains("not steady before the faults"), "{junit}");
     assert!(junit.contains("<failure"), "{junit}");
 }
+
+/// People see one line per probe (its samples summed up) and the steady-state checks with what
+/// was expected and observed when they fail.
+#[tokio::test(start_paused = true)]
+async fn the_progress_sums_up_each_probe_in_one_line() {
+    use kind_chaos::report::human::Human;
+    let fake = FakeCluster::kind_like("kind");
+    fake.state().knobs.undo_noop = true;
+    let p = plan(&format!(
+        "{HEADER}{}",
+        r#"
+steady-state:
+  - condition: {kubelet: {node: kind-worker, running: true}}
+steps:
+  - name: kubelet probe
+    probe:
+      condition: {kubelet: {node: kind-worker, running: true}}
+      during:
+        - sleep: 500ms
+        - kubelet-stop: {node: kind-worker}
+        - sleep: 2s
+      expect:
+        availability: {at-least: 30%}
+"#
+    ));
+    let out = support::SharedBuf::default();
+    let mut human = Human::new(Box::new(out.clone()), false);
+    let report = engine::run(
+        &p,
+        Arc::new(fake),
+        &mut human,
+        &CancellationToken::new(),
+        &RunOptions::default(),
+    )
+    .await;
+    assert_eq!(report.status, RunStatus::Failed);
+    let text = out.text();
+    assert!(
+        text.contains(
+            "    probe: 1/3 samples ok (33.3%), longest outage 1.5s (still failing at the end), p95 latency 0s\n"
+        ),
+        "{text}"
+    );
+    assert!(
+        text.contains("✔ steady-state[0]: steady state: kubelet running on kind-worker"),
+        "{text}"
+    );
+    assert!(
+        text.contains(
+            "✘ steady-state[0]: steady state after the undo: kubelet running on kind-worker"
+        ),
+        "{text}"
+    );
+    assert!(
+        text.contains("    expected: kubelet running on kind-worker\n      observed: kubelet not running on kind-worker"),
+        "{text}"
+    );
+}
