@@ -45,7 +45,7 @@ impl Exit {
         }
         match (report.status, report.error_class) {
             (RunStatus::Passed, _) => Exit::Passed,
-            (RunStatus::Failed, _) => Exit::AssertionFailed,
+            (RunStatus::Failed | RunStatus::NotSteady, _) => Exit::AssertionFailed,
             (RunStatus::Error, Some(ErrorClass::Environment)) => Exit::Environment,
             (RunStatus::Error, Some(ErrorClass::Step) | None) => Exit::StepFailed,
             (RunStatus::Interrupted, _) => Exit::Interrupted,

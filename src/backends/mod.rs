@@ -7,6 +7,7 @@ pub mod docker;
 pub mod etcd;
 #[cfg(feature = "test-fake-cluster")]
 pub mod fake;
+pub mod http;
 pub mod kube;
 mod network;
 mod resource;
@@ -111,6 +112,9 @@ pub trait NodeOps: Send + Sync {
     async fn sweep(&self, node: &str) -> Result<Vec<String>>;
     /// What runs on the nodes (all of them when `node` is `None`), read in parallel.
     async fn reality(&self, node: Option<&str>) -> Result<Vec<NodeReality>>;
+    /// The node container's IP address on the `kind` network (where a `hostPort`, a
+    /// `NodePort` or a `hostNetwork` pod of the node is reached).
+    async fn address(&self, node: &str) -> Result<String>;
 }
 
 /// The Kubernetes API.

@@ -7,20 +7,22 @@ use tokio::sync::OnceCell;
 
 use crate::backends::{BackendError, Connector, EtcdOps, KubeOps, NodeOps};
 
+/// Cheap to clone: clones share the connections (a probe samples from its own task).
+#[derive(Clone)]
 pub struct Backends {
     connector: Arc<dyn Connector>,
-    nodes: OnceCell<Result<Arc<dyn NodeOps>, BackendError>>,
-    kube: OnceCell<Result<Arc<dyn KubeOps>, BackendError>>,
-    etcd: OnceCell<Result<Arc<dyn EtcdOps>, BackendError>>,
+    nodes: Arc<OnceCell<Result<Arc<dyn NodeOps>, BackendError>>>,
+    kube: Arc<OnceCell<Result<Arc<dyn KubeOps>, BackendError>>>,
+    etcd: Arc<OnceCell<Result<Arc<dyn EtcdOps>, BackendError>>>,
 }
 
 impl Backends {
     pub fn new(connector: Arc<dyn Connector>) -> Self {
         Backends {
             connector,
-            nodes: OnceCell::new(),
-            kube: OnceCell::new(),
-            etcd: OnceCell::new(),
+            nodes: Arc::new(OnceCell::new()),
+            kube: Arc::new(OnceCell::new()),
+            etcd: Arc::new(OnceCell::new()),
         }
     }
 

@@ -25,6 +25,13 @@ pub fn step(s: &PlanStep) -> String {
             format!("apply {} ({})", file.display(), names.join(", "))
         }
         PlanStepKind::Action(a) => action(a),
+        PlanStepKind::Check(c) => format!("steady state: {}", crate::observe::probe::words(c)),
+        PlanStepKind::Probe { probe, during } => format!(
+            "probe {} every {} during {} step(s)",
+            crate::observe::probe::words(&probe.check),
+            format_duration(probe.interval),
+            during.len()
+        ),
     }
 }
 
@@ -47,6 +54,11 @@ pub fn action(a: &Action) -> String {
         Action::Sleep(d) => format!("sleep {d}"),
         Action::Assert(c) => format!("assert {}", condition(c)),
         Action::Group(g) => format!("group of {} step(s)", g.len()),
+        Action::Probe(p) => format!(
+            "probe {} during {} step(s)",
+            crate::observe::probe::words(&p.check),
+            p.during.len()
+        ),
         Action::Undo(name) => format!("undo what step `{name}` did"),
         // Faults are described above.
         _ => String::new(),

@@ -6,6 +6,7 @@ use std::time::Duration;
 use serde::Serialize;
 
 use crate::observe::Verdict;
+use crate::observe::probe::{ProbeSample, ProbeStats};
 use crate::playbook::{Phase, Plan, PlanStep};
 
 /// Live progress of a run.
@@ -29,6 +30,14 @@ pub enum Event<'a> {
     StepFinished {
         result: &'a StepResult,
         depth: usize,
+    },
+    /// A probe took a sample (`probe` is the probe step's label). Samples are taken in the
+    /// background and reported in order at the next step boundary or look of a wait, so
+    /// `sample.at` (not the moment of the event) is when it was taken.
+    ProbeSample {
+        step: &'a PlanStep,
+        probe: &'a str,
+        sample: &'a ProbeSample,
     },
     UndoStarted {
         pending: usize,
@@ -106,6 +115,23 @@ pub struct StepResult {
     /// Where the values an `etcd-delete` removed were backed up (`chaos etcd restore FILE`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub backup: Option<String>,
+    /// For `probe` steps: every sample and what they add up to.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub probe: Option<ProbeReport>,
+}
+
+/// What a probe saw while its `during` steps ran.
+#[derive(Debug, Clone, Serialize)]
+pub struct ProbeReport {
+    /// What was sampled, in words.
+    pub check: String,
+    /// The time between the starts of two samples, in seconds.
+    #[serde(serialize_with = "ser_secs")]
+    pub interval: Duration,
+    #[serde(flatten)]
+    pub stats: ProbeStats,
+    /// Every sample, in the order taken.
+    pub samples: Vec<ProbeSample>,
 }
 
 impl StepResult {
@@ -145,6 +171,8 @@ pub enum RunStatus {
     Failed,
     Error,
     Interrupted,
+    /// The steady state did not hold before the first fault: nothing of `steps` was injected.
+    NotSteady,
     /// The steps passed but `--retain` left their faults in place: the cluster is faulted on
     /// purpose, which is never reported as a pass.
     Retained,

@@ -13,7 +13,9 @@ mod events;
 mod faults;
 mod inject;
 mod journal;
+mod probe;
 mod rollback;
+mod steady;
 mod wait;
 
 /// The undo records, where journals, `chaos recover` and `--dry-run` find them.
@@ -91,6 +93,7 @@ pub async fn run_journaled(
         results: Vec::new(),
         undo_results: Vec::new(),
         durations: HashMap::new(),
+        live: Vec::new(),
         ids: plan
             .all_steps()
             .into_iter()
@@ -99,20 +102,39 @@ pub async fn run_journaled(
     };
     let mut setup_undo = Vec::new();
     let setup_ok = r.phase(Phase::Setup, &plan.setup, &mut setup_undo).await;
+    let steady = if setup_ok {
+        r.steady(Phase::SteadyBefore, &plan.steady_state).await
+    } else {
+        r.skip_all(Phase::SteadyBefore, &plan.steady_state, 0, "setup failed");
+        false
+    };
     let mut fault_undo = Vec::new();
-    if setup_ok {
+    if steady {
         r.phase(Phase::Steps, &plan.steps, &mut fault_undo).await;
     } else {
-        r.skip_all(Phase::Steps, &plan.steps, 0, "setup failed");
+        let why = if setup_ok {
+            "the steady state did not hold"
+        } else {
+            "setup failed"
+        };
+        r.skip_all(Phase::Steps, &plan.steps, 0, why);
     }
     r.unwind(&mut fault_undo, opts.retain).await;
+    if steady && cancel.is_cancelled() {
+        r.skip_all(Phase::SteadyAfter, &plan.steady_state, 0, "interrupted");
+    } else if steady {
+        r.steady(Phase::SteadyAfter, &plan.steady_state).await;
+    }
     let mut teardown_undo = Vec::new();
     r.phase(Phase::Teardown, &plan.teardown, &mut teardown_undo)
         .await;
     r.unwind(&mut teardown_undo, opts.retain).await;
     r.unwind(&mut setup_undo, opts.retain).await;
 
-    let (status, error_class) = overall(&r.results, cancel.is_cancelled());
+    let (mut status, error_class) = overall(&r.results, cancel.is_cancelled());
+    if status == RunStatus::Failed && steady::not_steady_before(&r.results) {
+        status = RunStatus::NotSteady;
+    }
     let mut report = PlaybookReport {
         name: plan.name.clone(),
         file: plan.file.display().to_string(),
@@ -193,6 +215,8 @@ struct Runner<'a> {
     durations: HashMap<String, Duration>,
     /// Step names to ids, for `undo`.
     ids: HashMap<String, String>,
+    /// The probes sampling now (nested `probe:` steps), whose samples are still to be reported.
+    live: Vec<probe::Live>,
 }
 
 impl Runner<'_> {
@@ -227,10 +251,15 @@ impl Runner<'_> {
         for s in steps {
             let result = StepResult {
                 message: Some(format!("skipped: {why}")),
-                ..result_of(s, phase, describe::step(s), StepStatus::Skipped)
+                ..result_of(
+                    s,
+                    phase,
+                    steady::describe(phase, describe::step(s)),
+                    StepStatus::Skipped,
+                )
             };
             self.finished(result, depth);
-            if let PlanStepKind::Group(children) = &s.kind {
+            if let Some(children) = s.children() {
                 self.skip_all(phase, children, depth + 1, why);
             }
         }
@@ -238,6 +267,7 @@ impl Runner<'_> {
 
     /// Reports a step's result and keeps it for the report.
     fn finished(&mut self, result: StepResult, depth: usize) {
+        self.flush_samples();
         self.reporter.event(&Event::StepFinished {
             result: &result,
             depth,
@@ -253,7 +283,8 @@ impl Runner<'_> {
         undo: &'s mut UndoStack,
     ) -> Pin<Box<dyn Future<Output = StepStatus> + Send + 's>> {
         Box::pin(async move {
-            let description = describe::step(s);
+            let description = steady::describe(phase, describe::step(s));
+            self.flush_samples();
             self.reporter.event(&Event::StepStarted {
                 phase,
                 step: s,
@@ -262,26 +293,16 @@ impl Runner<'_> {
             });
             let t0 = Instant::now();
             let started_at = self.now();
+            let mut probe_report = None;
             let outcome = match (&s.kind, undo_target(s)) {
                 (_, Some(target)) => self.undo_now(target, undo).await,
+                (PlanStepKind::Probe { probe, during }, None) => {
+                    let (outcome, report) = self.probe(phase, s, probe, during, depth, undo).await;
+                    probe_report = Some(report);
+                    outcome
+                }
                 (PlanStepKind::Group(children), None) => {
-                    let mut status = StepStatus::Passed;
-                    for (i, c) in children.iter().enumerate() {
-                        let st = self.step(phase, c, depth + 1, undo).await;
-                        if st != StepStatus::Passed {
-                            status = st;
-                            if phase != Phase::Teardown {
-                                self.skip_all(
-                                    phase,
-                                    &children[i + 1..],
-                                    depth + 1,
-                                    "an earlier step did not pass",
-                                );
-                                break;
-                            }
-                        }
-                    }
-                    match status {
+                    match self.run_children(phase, children, depth, undo).await {
                         StepStatus::Passed => Outcome::Passed {
                             undo: None,
                             verdict: None,
@@ -318,7 +339,10 @@ impl Runner<'_> {
                     (StepStatus::Passed, verdict, None, None, text)
                 }
                 Outcome::Failed(v) => {
-                    let msg = format!("expected {}; observed {}", v.expected, v.observed);
+                    let msg = steady::message(
+                        phase,
+                        format!("expected {}; observed {}", v.expected, v.observed),
+                    );
                     (StepStatus::Failed, Some(v), Some(msg), None, None)
                 }
                 Outcome::Partial { error, undo: u } => {
@@ -353,11 +377,40 @@ impl Runner<'_> {
                 error_class,
                 undo: registered,
                 backup,
+                probe: probe_report,
                 ..result_of(s, phase, description, status)
             };
             self.finished(result, depth);
             status
         })
+    }
+
+    /// Runs the steps of a group or a probe's `during` (at `depth + 1`) until one does not
+    /// pass (in teardown: all of them); returns the first status that was not a pass.
+    async fn run_children(
+        &mut self,
+        phase: Phase,
+        children: &[PlanStep],
+        depth: usize,
+        undo: &mut UndoStack,
+    ) -> StepStatus {
+        let mut status = StepStatus::Passed;
+        for (i, c) in children.iter().enumerate() {
+            let st = self.step(phase, c, depth + 1, undo).await;
+            if st != StepStatus::Passed {
+                status = st;
+                if phase != Phase::Teardown {
+                    self.skip_all(
+                        phase,
+                        &children[i + 1..],
+                        depth + 1,
+                        "an earlier step did not pass",
+                    );
+                    break;
+                }
+            }
+        }
+        status
     }
 
     async fn outcome(&mut self, phase: Phase, s: &PlanStep) -> Outcome {
@@ -366,10 +419,11 @@ impl Runner<'_> {
             return Outcome::Interrupted;
         }
         match &s.kind {
-            PlanStepKind::Group(_) => Outcome::Passed {
+            PlanStepKind::Group(_) | PlanStepKind::Probe { .. } => Outcome::Passed {
                 undo: None,
                 verdict: None,
             },
+            PlanStepKind::Check(c) => self.check_once(c).await,
             PlanStepKind::Apply {
                 documents,
                 namespace,
@@ -377,7 +431,7 @@ impl Runner<'_> {
             } => self.apply(s, documents, namespace.as_deref()).await,
             PlanStepKind::Action(a) => match a.as_ref() {
                 Action::Wait(w) => {
-                    let mut progress = ToReporter(&mut *self.reporter);
+                    let mut progress = ToReporter(&mut *self.reporter, &mut self.live);
                     wait::wait(
                         &self.b,
                         s,
@@ -428,11 +482,12 @@ async fn bounded(phase: Phase, deadline: Instant, fut: impl Future<Output = Outc
     }
 }
 
-/// Sends wait progress to the run's reporter.
-struct ToReporter<'a>(&'a mut dyn Reporter);
+/// Sends wait progress to the run's reporter, after the samples the running probes took.
+struct ToReporter<'a>(&'a mut dyn Reporter, &'a mut [probe::Live]);
 
 impl wait::Progress for ToReporter<'_> {
     fn tick(&mut self, step: &PlanStep, elapsed: Duration, timeout: Duration, observed: &str) {
+        probe::flush(self.0, self.1);
         self.0.event(&Event::WaitProgress {
             step,
             elapsed,
@@ -472,6 +527,8 @@ fn result_of(s: &PlanStep, phase: Phase, description: String, status: StepStatus
         action: match &s.kind {
             PlanStepKind::Group(_) => "group",
             PlanStepKind::Apply { .. } => "apply",
+            PlanStepKind::Check(_) => "steady-state",
+            PlanStepKind::Probe { .. } => "probe",
             PlanStepKind::Action(a) => a.key(),
         }
         .to_string(),
@@ -483,5 +540,6 @@ fn result_of(s: &PlanStep, phase: Phase, description: String, status: StepStatus
         error_class: None,
         undo: None,
         backup: None,
+        probe: None,
     }
 }

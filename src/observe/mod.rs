@@ -5,6 +5,7 @@
 
 mod api;
 mod drift;
+pub mod probe;
 pub mod words;
 
 pub use api::*;

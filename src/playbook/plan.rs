@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use serde::Serialize;
 
-use super::model::Action;
+use super::model::{Action, ProbeCheck, ProbeExpect};
 
 /// Defaults a playbook may override.
 pub mod defaults {
@@ -13,13 +13,21 @@ pub mod defaults {
     pub const RUN_TIMEOUT: Duration = Duration::from_secs(30 * 60);
     pub const WAIT_TIMEOUT: Duration = Duration::from_secs(120);
     pub const WAIT_INTERVAL: Duration = Duration::from_secs(1);
+    pub const PROBE_INTERVAL: Duration = Duration::from_secs(1);
+    pub const PROBE_TIMEOUT: Duration = Duration::from_secs(2);
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Phase {
     Setup,
+    /// The steady state, checked before the first fault of `steps`.
+    #[serde(rename = "steady-before")]
+    SteadyBefore,
     Steps,
+    /// The steady state, checked again after the faults of `steps` are undone.
+    #[serde(rename = "steady-after")]
+    SteadyAfter,
     Teardown,
 }
 
@@ -27,7 +35,9 @@ impl Phase {
     pub fn as_str(&self) -> &'static str {
         match self {
             Phase::Setup => "setup",
+            Phase::SteadyBefore => "steady-before",
             Phase::Steps => "steps",
+            Phase::SteadyAfter => "steady-after",
             Phase::Teardown => "teardown",
         }
     }
@@ -42,6 +52,8 @@ pub struct Plan {
     #[serde(serialize_with = "ser_duration")]
     pub timeout: Duration,
     pub setup: Vec<PlanStep>,
+    /// The steady state: one `Check` step per item (`steady-state[0]`...).
+    pub steady_state: Vec<PlanStep>,
     pub steps: Vec<PlanStep>,
     pub teardown: Vec<PlanStep>,
 }
@@ -60,7 +72,7 @@ impl Plan {
         fn walk<'a>(steps: &'a [PlanStep], out: &mut Vec<&'a PlanStep>) {
             for s in steps {
                 out.push(s);
-                if let PlanStepKind::Group(children) = &s.kind {
+                if let Some(children) = s.children() {
                     walk(children, out);
                 }
             }
@@ -89,6 +101,17 @@ impl PlanStep {
     pub fn label(&self) -> &str {
         self.name.as_deref().unwrap_or(&self.id)
     }
+
+    /// The steps nested in this one: a group's, or those a probe runs during.
+    pub fn children(&self) -> Option<&[PlanStep]> {
+        match &self.kind {
+            PlanStepKind::Group(children)
+            | PlanStepKind::Probe {
+                during: children, ..
+            } => Some(children),
+            _ => None,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -102,6 +125,22 @@ pub enum PlanStepKind {
         documents: Vec<serde_json::Value>,
     },
     Group(Vec<PlanStep>),
+    /// One sample of a check: an item of `steady-state`.
+    Check(Box<ProbeCheck>),
+    /// A check sampled in the background while `during` runs.
+    Probe {
+        probe: Box<ProbePlan>,
+        during: Vec<PlanStep>,
+    },
+}
+
+/// A `probe:` step with its defaults filled in.
+#[derive(Debug, Clone, Serialize)]
+pub struct ProbePlan {
+    pub check: ProbeCheck,
+    #[serde(serialize_with = "ser_duration")]
+    pub interval: Duration,
+    pub expect: ProbeExpect,
 }
 
 fn ser_duration<S: serde::Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {

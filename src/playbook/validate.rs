@@ -195,6 +195,7 @@ impl<'a> Validator<'a> {
         };
         self.check_header(&pb, &root);
         let setup = self.steps(Phase::Setup, &pb.setup, root.get("setup"), "setup");
+        let steady_state = self.steady_state(&pb.steady_state, root.get("steady-state"));
         let steps = self.steps(Phase::Steps, &pb.steps, root.get("steps"), "steps");
         let teardown = self.steps(
             Phase::Teardown,
@@ -219,6 +220,7 @@ impl<'a> Validator<'a> {
                 .map(|d| d.0)
                 .unwrap_or(plan::defaults::RUN_TIMEOUT),
             setup,
+            steady_state,
             steps,
             teardown,
         })

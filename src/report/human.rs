@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
-use crate::engine::{Event, Reporter, StepStatus, UndoStatus};
+use crate::engine::{Event, ProbeReport, Reporter, StepStatus, UndoStatus};
 use crate::playbook::values::format_duration;
 
 use super::out::clean;
@@ -164,7 +164,12 @@ impl Reporter for Human {
                 if let Some(file) = &result.backup {
                     self.line(&format!("{pad}    backup: {file}"));
                 }
+                if let Some(p) = &result.probe {
+                    self.line(&format!("{pad}    probe: {}", probe_line(p)));
+                }
             }
+            // Samples are summed up when their probe finishes (above).
+            Event::ProbeSample { .. } => {}
             Event::UndoStarted { pending } => {
                 let undo = self.style.symbol("↺", "<-", Tone::Plain);
                 self.marked("  ", &undo, &format!("undoing {pending} change(s)"));
@@ -210,6 +215,23 @@ impl Reporter for Human {
             }
         }
     }
+}
+
+/// A probe in one line: `57/60 ok (95%), longest outage 3s, p95 12ms`.
+fn probe_line(p: &ProbeReport) -> String {
+    let s = &p.stats;
+    let mut line = format!("{}/{} samples ok", s.ok, s.total);
+    if let Some(a) = s.availability {
+        line += &format!(" ({:.1}%)", a);
+    }
+    line += &format!(", longest outage {}", format_duration(s.longest_outage));
+    if s.failing_at_end {
+        line += " (still failing at the end)";
+    }
+    if let Some(p95) = s.latency.p95 {
+        line += &format!(", p95 latency {}", format_duration(p95));
+    }
+    line
 }
 
 /// The mark before a playbook's outcome: a (green) tick only for a clean pass.

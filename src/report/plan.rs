@@ -5,7 +5,7 @@ use std::fmt::Write;
 
 use crate::engine::{describe, undo};
 use crate::playbook::values::format_duration;
-use crate::playbook::{Plan, PlanStep, PlanStepKind};
+use crate::playbook::{Phase, Plan, PlanStep, PlanStepKind};
 
 pub fn render(plan: &Plan) -> String {
     let mut out = String::new();
@@ -22,6 +22,9 @@ pub fn render(plan: &Plan) -> String {
         format_duration(plan.timeout)
     );
     for (phase, steps) in plan.phases() {
+        if phase == Phase::Steps {
+            steady_state(&mut out, plan);
+        }
         if steps.is_empty() {
             continue;
         }
@@ -33,6 +36,20 @@ pub fn render(plan: &Plan) -> String {
     out
 }
 
+/// The steady state, checked between `setup` and `steps`, and again after the undo of `steps`.
+fn steady_state(out: &mut String, plan: &Plan) {
+    if plan.steady_state.is_empty() {
+        return;
+    }
+    let _ = writeln!(
+        out,
+        "steady-state (before the faults of steps, and again after their undo):"
+    );
+    for s in &plan.steady_state {
+        step(out, s, 1);
+    }
+}
+
 fn step(out: &mut String, s: &PlanStep, depth: usize) {
     let pad = "  ".repeat(depth);
     let name = s
@@ -42,11 +59,15 @@ fn step(out: &mut String, s: &PlanStep, depth: usize) {
         .unwrap_or_default();
     let _ = writeln!(out, "{pad}{}{name} {}", s.id, describe::step(s));
     match &s.kind {
-        PlanStepKind::Group(children) => {
+        PlanStepKind::Group(children)
+        | PlanStepKind::Probe {
+            during: children, ..
+        } => {
             for c in children {
                 step(out, c, depth + 1);
             }
         }
+        PlanStepKind::Check(_) => {}
         PlanStepKind::Apply { .. } => {
             let _ = writeln!(out, "{pad}  undo: delete what was applied");
         }

@@ -16,6 +16,7 @@ pub fn status_word(r: &PlaybookReport) -> &'static str {
         RunStatus::Failed => "FAILED",
         RunStatus::Error => "ERROR",
         RunStatus::Interrupted => "interrupted",
+        RunStatus::NotSteady => "NOT STEADY (nothing injected)",
         RunStatus::RollbackFailed => "ROLLBACK FAILED",
     }
 }

@@ -49,6 +49,7 @@ mod output_etcd;
 mod parser_fuzz;
 mod playbook_errors;
 mod reality_cli;
+mod probe;
 mod recover;
 mod reports;
 mod resource_engine;

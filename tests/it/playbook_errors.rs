@@ -54,6 +54,13 @@ fixture!(
     "6:17"
 );
 fixture!(resource_sizes, "resource-sizes.yaml", 5, "5:");
+fixture!(bad_probes_and_steady_state, "bad-probes.yaml", 8, "5:11");
+fixture!(
+    a_probe_pattern_that_does_not_compile,
+    "bad-probe-patterns.yaml",
+    1,
+    "6:13"
+);
 
 #[test]
 fn bad_manifests_are_reported_against_the_manifest_file_with_the_document_index() {

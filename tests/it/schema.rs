@@ -100,6 +100,10 @@ const ONLY_CHAOS_SEES: &[(&str, &str)] = &[
         "parses the manifests as Kubernetes objects",
     ),
     (
+        "tests/fixtures/invalid/bad-probe-patterns.yaml",
+        "compiles the probes' regular expressions",
+    ),
+    (
         "tests/fixtures/invalid/bad-selectors.yaml",
         "parses label selectors (their grammar)",
     ),

@@ -157,7 +157,7 @@ esac
 
 impl DockerNodes {
     /// The node's address on the `kind` network.
-    async fn kind_address(&self, node: &str) -> Result<String, BackendError> {
+    pub(crate) async fn kind_address(&self, node: &str) -> Result<String, BackendError> {
         self.container_ip(node, KIND_NETWORK).await?.ok_or_else(|| {
             BackendError::not_found(format!(
                 "node `{node}` has no address on Docker network `{KIND_NETWORK}`"

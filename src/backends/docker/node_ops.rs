@@ -79,4 +79,8 @@ impl NodeOps for DockerNodes {
     async fn reality(&self, node: Option<&str>) -> Result<Vec<NodeReality>> {
         DockerNodes::reality(self, node).await
     }
+
+    async fn address(&self, node: &str) -> Result<String> {
+        DockerNodes::kind_address(self, node).await
+    }
 }

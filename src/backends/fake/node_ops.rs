@@ -246,6 +246,17 @@ impl NodeOps for FakeCluster {
         Ok(removed)
     }
 
+    /// Every fake node is at the loopback address, so a probe of `node: X, port: P` reaches a
+    /// server a test listens with on 127.0.0.1:P.
+    async fn address(&self, node: &str) -> Result<String> {
+        self.gate("address").await?;
+        let s = self.state();
+        if !s.nodes.contains_key(node) {
+            return Err(node_missing(&s, node));
+        }
+        Ok("127.0.0.1".into())
+    }
+
     async fn reality(&self, node: Option<&str>) -> Result<Vec<NodeReality>> {
         self.read("reality").await?;
         let s = self.state();

@@ -15,6 +15,7 @@ use super::super::values::{Duration, Signal};
 use super::Wait;
 use super::conditions::Condition;
 use super::network::{NetworkBandwidth, NetworkDelay, NetworkLoss, NetworkPartition};
+use super::probe::ProbeStep;
 use super::resource::{CpuHog, DiskFill, MemoryHog};
 use super::step::Step;
 use super::written::{checked, schema_as_written};
@@ -81,6 +82,9 @@ pub enum Action {
     Assert(Condition),
     /// A named group of steps, reported together.
     Group(Vec<Recover<Step>>),
+    /// Sample a check (HTTP, a command, a condition) in the background while the steps of
+    /// `during` run, then judge the samples (availability, longest outage, latency).
+    Probe(ProbeStep),
     /// Undo now what an earlier named step (or group) injected, instead of at the end.
     Undo(String),
 }
@@ -116,6 +120,7 @@ impl Action {
             Action::Sleep(_) => "sleep",
             Action::Assert(_) => "assert",
             Action::Group(_) => "group",
+            Action::Probe(_) => "probe",
             Action::Undo(_) => "undo",
         }
     }
@@ -128,6 +133,7 @@ impl Action {
         match self {
             Action::Apply(_)
             | Action::Group(_)
+            | Action::Probe(_)
             | Action::KubeletStop(_)
             | Action::NodePause(_)
             | Action::NodeStop(_)

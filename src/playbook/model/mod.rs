@@ -5,6 +5,7 @@
 mod actions;
 mod conditions;
 mod network;
+mod probe;
 mod resource;
 mod step;
 mod written;
@@ -12,6 +13,7 @@ mod written;
 pub use actions::*;
 pub use conditions::*;
 pub use network::*;
+pub use probe::*;
 pub use resource::*;
 pub use step::Step;
 
@@ -44,6 +46,11 @@ pub struct Playbook {
     /// The longest the whole run may take (default 30m); undo still runs after it.
     #[serde(default)]
     pub timeout: Option<Recover<Duration>>,
+    /// What must hold before the first fault of `steps` (else nothing is injected) and again
+    /// after their undo (else the system did not recover): checks of `http`, `exec` or
+    /// `condition`, each sampled once.
+    #[serde(default, rename = "steady-state")]
+    pub steady_state: Vec<Recover<ProbeCheck>>,
     /// Steps that prepare the experiment (e.g. `apply`); their undo runs last.
     #[serde(default)]
     pub setup: Vec<Recover<Step>>,
@@ -64,6 +71,7 @@ pub const PLAYBOOK_FIELDS: &[&str] = &[
     "description",
     "cluster",
     "timeout",
+    "steady-state",
     "setup",
     "steps",
     "teardown",

@@ -5,7 +5,7 @@
 //! inside conditions.
 
 use crate::playbook::model::{
-    Action, Condition, DiskFill, EtcdDelete, EtcdTarget, MemoryHog, Peers,
+    Action, Condition, DiskFill, EtcdDelete, EtcdTarget, MemoryHog, Peers, ProbeCheck,
 };
 use crate::playbook::names;
 use crate::playbook::suggest::did_you_mean;
@@ -112,6 +112,17 @@ impl Validator<'_> {
             }
             Action::Assert(c) => self.check_condition(c, at),
             _ => {}
+        }
+    }
+
+    /// A probe's check: a condition's rules, under its `condition` key.
+    pub(super) fn check_probe(&mut self, c: &ProbeCheck, at: &dyn Fn(&[&str]) -> Option<Span>) {
+        if let ProbeCheck::Condition(c) = c {
+            self.check_condition(c, &|p: &[&str]| {
+                let mut full = vec!["condition"];
+                full.extend_from_slice(p);
+                at(&full)
+            });
         }
     }
 

@@ -3,8 +3,8 @@
 //! to undo (what the model's [`Action::has_undo`] says).
 
 use crate::playbook::de::Recover;
-use crate::playbook::model::{Action, Step};
-use crate::playbook::plan::{Phase, PlanStep, PlanStepKind};
+use crate::playbook::model::{Action, AtLeast, Percent, ProbeCheck, ProbeExpect, Step};
+use crate::playbook::plan::{Phase, PlanStep, PlanStepKind, ProbePlan, defaults};
 use crate::playbook::suggest::did_you_mean;
 use crate::playbook::yaml::{Node, NodeKind, Span};
 
@@ -60,6 +60,38 @@ impl Validator<'_> {
                 }
                 PlanStepKind::Group(kids)
             }
+            Action::Probe(p) => {
+                let during = self.steps(
+                    phase,
+                    &p.during,
+                    body.and_then(|b| b.get("during")),
+                    &format!("{id}.during"),
+                );
+                if p.during.is_empty() {
+                    self.error(at(&["during"]).or(body.map(|b| b.span)), "an empty probe")
+                        .help = Some("`during` lists the steps to probe while they run".into());
+                }
+                if p.interval.is_some_and(|t| t.0.is_zero()) {
+                    self.error(
+                        at(&["interval"]),
+                        "a probe interval must be greater than zero",
+                    );
+                }
+                self.check_probe(&p.check, &at);
+                PlanStepKind::Probe {
+                    probe: Box::new(ProbePlan {
+                        check: p.check.clone(),
+                        interval: p.interval.map_or(defaults::PROBE_INTERVAL, |i| i.0),
+                        expect: p.expect.clone().unwrap_or(ProbeExpect {
+                            availability: Some(AtLeast {
+                                at_least: Percent(100.0),
+                            }),
+                            ..ProbeExpect::default()
+                        }),
+                    }),
+                    during,
+                }
+            }
             Action::Apply(a) => {
                 let file = self.dir.join(a.file());
                 let documents =
@@ -102,6 +134,38 @@ impl Validator<'_> {
             line: node.span.start.line,
             kind,
         })
+    }
+
+    /// The items of `steady-state`, one `Check` step each (`steady-state[0]`...).
+    pub(super) fn steady_state(
+        &mut self,
+        checks: &[Recover<ProbeCheck>],
+        node: Option<&Node>,
+    ) -> Vec<PlanStep> {
+        let items: &[Node] = match node.map(|n| &n.kind) {
+            Some(NodeKind::Seq(items)) => items,
+            _ => &[],
+        };
+        let mut out = Vec::new();
+        for (i, check) in checks.iter().enumerate() {
+            let (Some(check), Some(item)) = (&check.0, items.get(i)) else {
+                continue;
+            };
+            self.check_probe(check, &|path: &[&str]| {
+                let mut n = item;
+                for k in path {
+                    n = n.get(k)?;
+                }
+                Some(n.span)
+            });
+            out.push(PlanStep {
+                id: format!("steady-state[{i}]"),
+                name: None,
+                line: item.span.start.line,
+                kind: PlanStepKind::Check(Box::new(check.clone())),
+            });
+        }
+        out
     }
 
     /// Records a step's name; names must be unique because steps refer to each other by name.

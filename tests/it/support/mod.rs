@@ -39,6 +39,9 @@ impl Reporter for Recorder {
             Event::PlaybookStarted { plan } => format!("start {}", plan.name),
             Event::StepStarted { step, .. } => format!("step {}", step.label()),
             Event::WaitProgress { .. } => return,
+            Event::ProbeSample { probe, sample, .. } => {
+                format!("sample {probe} {}", if sample.ok { "ok" } else { "failed" })
+            }
             Event::StepFinished { result, .. } => format!("{:?} {}", result.status, result.label()),
             Event::UndoStarted { pending } => format!("undo {pending}"),
             Event::UndoFinished { result } => {
