@@ -145,6 +145,7 @@ fn partial_report(c: &Partial) -> PlaybookReport {
         error_class: None,
         steps: c.steps.clone(),
         undo: c.undo.clone(),
+        resolved: None,
     };
     if r.rollback_failed() {
         r.status = RunStatus::RollbackFailed;

@@ -7,6 +7,7 @@ mod conditions;
 mod network;
 mod resource;
 mod step;
+mod target;
 mod written;
 
 pub use actions::*;
@@ -14,6 +15,7 @@ pub use conditions::*;
 pub use network::*;
 pub use resource::*;
 pub use step::Step;
+pub use target::*;
 
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
@@ -44,6 +46,10 @@ pub struct Playbook {
     /// The longest the whole run may take (default 30m); undo still runs after it.
     #[serde(default)]
     pub timeout: Option<Recover<Duration>>,
+    /// The seed of random picks (`pick: random`); a run without one draws a seed and reports
+    /// it, so writing that seed here replays the same picks.
+    #[serde(default)]
+    pub seed: Option<u64>,
     /// Steps that prepare the experiment (e.g. `apply`); their undo runs last.
     #[serde(default)]
     pub setup: Vec<Recover<Step>>,
@@ -64,6 +70,7 @@ pub const PLAYBOOK_FIELDS: &[&str] = &[
     "description",
     "cluster",
     "timeout",
+    "seed",
     "setup",
     "steps",
     "teardown",
