@@ -277,5 +277,5 @@ fn node_faults_playbook_runs_on_a_cluster_named_other() {
     assert_eq!(out.status.code(), Some(0), "{}", support::text(&out));
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(stdout.contains("preflight: done against cluster `other`"), "{stdout}");
-    assert!(stdout.contains("undo: unpause other-worker2"), "{stdout}");
+    assert!(stdout.contains("undo: unpause node container other-worker2"), "{stdout}");
 }
