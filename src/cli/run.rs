@@ -107,7 +107,10 @@ async fn dry_run(args: &RunArgs, plans: &[Plan]) -> Exit {
             }
             Err(e) => {
                 out!("{}", report::plan::render(plan));
-                errln!("✘ preflight of {} against cluster `{cluster}`: {e}", plan.name);
+                errln!(
+                    "✘ preflight of {} against cluster `{cluster}`: {e}",
+                    plan.name
+                );
                 exit = exit.max(Exit::StepFailed);
             }
         }

@@ -51,7 +51,9 @@ pub async fn check(
                 EtcdTarget::Prefix(p) => observe::etcd_prefix_count(e, p, etcd.count(p).await?),
             }
         }
-        Condition::Shims(s) => observe::shims(s, &b.nodes().await?.reality(Some(s.node.name())).await?),
+        Condition::Shims(s) => {
+            observe::shims(s, &b.nodes().await?.reality(Some(s.node.name())).await?)
+        }
         Condition::Sandbox(s) => {
             observe::sandbox(s, &b.nodes().await?.reality(s.node.as_deref()).await?)
         }

@@ -85,10 +85,7 @@ pub fn pick_node(
     match select {
         NodeSelect::Name(n) => match sorted.iter().find(|c| &c.name == n) {
             Some(c) => Ok(c.name.clone()),
-            None => Err(format!(
-                "no node `{n}`; the cluster has {}",
-                listing(nodes)
-            )),
+            None => Err(format!("no node `{n}`; the cluster has {}", listing(nodes))),
         },
         NodeSelect::Role { role, index, pick } => {
             let of_role: Vec<&str> = sorted
@@ -118,9 +115,7 @@ pub fn pick_node(
                         )),
                     }
                 }
-                (None, Some(NodePick::Random)) => {
-                    Ok(of_role[rng.below(of_role.len())].to_string())
-                }
+                (None, Some(NodePick::Random)) => Ok(of_role[rng.below(of_role.len())].to_string()),
                 (None, None) => match of_role[..] {
                     [only] => Ok(only.to_string()),
                     _ => Err(format!(

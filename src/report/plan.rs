@@ -52,7 +52,11 @@ pub fn resolved(out: &mut String, plan: &Plan) {
         let _ = writeln!(out, "  seed: {seed} ({how})");
     }
     for t in &r.targets {
-        let name = t.name.as_ref().map(|n| format!(" [{n}]")).unwrap_or_default();
+        let name = t
+            .name
+            .as_ref()
+            .map(|n| format!(" [{n}]"))
+            .unwrap_or_default();
         let _ = writeln!(out, "  target {}{name}: {} -> {}", t.step, t.target, t.node);
     }
 }

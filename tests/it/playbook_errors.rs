@@ -47,7 +47,12 @@ fixture!(
 fixture!(duplicate_keys, "duplicate-keys.yaml", 2, "4:1");
 fixture!(two_documents, "two-documents.yaml", 1, "7:1");
 fixture!(steps_not_a_list, "steps-not-a-list.yaml", 1, "4:8");
-fixture!(bad_node_targets_and_pod_picks, "bad-node-targets.yaml", 8, "8:");
+fixture!(
+    bad_node_targets_and_pod_picks,
+    "bad-node-targets.yaml",
+    8,
+    "8:"
+);
 
 #[test]
 fn bad_manifests_are_reported_against_the_manifest_file_with_the_document_index() {

@@ -84,7 +84,9 @@ steps:
         assert!(calls.iter().any(|c| c == want), "{want} not in {calls:?}");
     }
     assert!(
-        calls.iter().any(|c| c.contains("cordon") && c.contains("kind-control-plane")),
+        calls
+            .iter()
+            .any(|c| c.contains("cordon") && c.contains("kind-control-plane")),
         "{calls:?}"
     );
     assert!(
@@ -158,9 +160,14 @@ teardown:
     assert_eq!(pre.id, "preflight");
     assert_eq!(pre.status, StepStatus::Error);
     let m = pre.message.as_deref().unwrap_or_default();
-    assert!(m.contains("steps[1]: no node `k8splayground-worker2`"), "{m}");
     assert!(
-        m.contains("kind-control-plane (control-plane), kind-worker (worker), kind-worker2 (worker)"),
+        m.contains("steps[1]: no node `k8splayground-worker2`"),
+        "{m}"
+    );
+    assert!(
+        m.contains(
+            "kind-control-plane (control-plane), kind-worker (worker), kind-worker2 (worker)"
+        ),
         "{m}"
     );
     assert!(
@@ -214,18 +221,27 @@ fn deleted(fake: &FakeCluster) -> Vec<String> {
 #[tokio::test(start_paused = true)]
 async fn pod_picks_take_that_many_of_the_matches_and_replay_from_the_seed() {
     for (pick, n) in [("all", 10), ("random", 1), ("3", 3), ("25%", 3)] {
-        let yaml = format!("seed: 7\nsteps:\n  - pod-delete: {{selector: app=web, pick: {pick}}}\n");
+        let yaml =
+            format!("seed: 7\nsteps:\n  - pod-delete: {{selector: app=web, pick: {pick}}}\n");
         let a = web_pods(10);
         let report = run(&a, &yaml).await;
         assert_eq!(report.status, RunStatus::Passed, "{pick}: {report:#?}");
         assert_eq!(deleted(&a).len(), n, "{pick}: {:?}", deleted(&a));
         let b = web_pods(10);
         run(&b, &yaml).await;
-        assert_eq!(deleted(&a), deleted(&b), "{pick}: the same seed, the same pods");
+        assert_eq!(
+            deleted(&a),
+            deleted(&b),
+            "{pick}: the same seed, the same pods"
+        );
     }
     // `one` is the only match, else an error that says how many matched.
     let fake = web_pods(2);
-    let report = run(&fake, "steps:\n  - pod-delete: {selector: app=web, pick: one}\n").await;
+    let report = run(
+        &fake,
+        "steps:\n  - pod-delete: {selector: app=web, pick: one}\n",
+    )
+    .await;
     assert_eq!(report.status, RunStatus::Error);
     let m = report.steps[0].message.as_deref().unwrap_or_default();
     assert!(m.contains("exactly one matching pod, and 2 match"), "{m}");
@@ -266,7 +282,8 @@ fn node_faults_playbook_runs_on_a_cluster_named_other() {
     );
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(
-        stdout.contains("target steps[1] [break-kubelet]: {role: worker, index: 1} -> other-worker"),
+        stdout
+            .contains("target steps[1] [break-kubelet]: {role: worker, index: 1} -> other-worker"),
         "{stdout}"
     );
     // The dry run resolves against the cluster too, and says so.
@@ -276,6 +293,12 @@ fn node_faults_playbook_runs_on_a_cluster_named_other() {
         .unwrap();
     assert_eq!(out.status.code(), Some(0), "{}", support::text(&out));
     let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(stdout.contains("preflight: done against cluster `other`"), "{stdout}");
-    assert!(stdout.contains("undo: unpause node container other-worker2"), "{stdout}");
+    assert!(
+        stdout.contains("preflight: done against cluster `other`"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("undo: unpause node container other-worker2"),
+        "{stdout}"
+    );
 }

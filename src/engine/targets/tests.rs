@@ -7,18 +7,23 @@ use crate::playbook::model::{NodePick, NodeSelect, PodPick};
 
 fn kind3() -> Vec<NodeContainer> {
     // Listed out of order on purpose: picks go by name.
-    ["kind-worker2", "kind-control-plane", "kind-worker3", "kind-worker"]
-        .iter()
-        .map(|n| NodeContainer {
-            name: n.to_string(),
-            role: if n.contains("control") {
-                "control-plane".into()
-            } else {
-                "worker".into()
-            },
-            state: "running".into(),
-        })
-        .collect()
+    [
+        "kind-worker2",
+        "kind-control-plane",
+        "kind-worker3",
+        "kind-worker",
+    ]
+    .iter()
+    .map(|n| NodeContainer {
+        name: n.to_string(),
+        role: if n.contains("control") {
+            "control-plane".into()
+        } else {
+            "worker".into()
+        },
+        state: "running".into(),
+    })
+    .collect()
 }
 
 fn role(r: &str, index: Option<u32>, pick: Option<NodePick>) -> NodeSelect {
@@ -35,7 +40,10 @@ fn pick(select: &NodeSelect) -> Result<String, String> {
 
 #[test]
 fn a_name_must_exist_and_the_error_lists_the_nodes() {
-    assert_eq!(pick(&NodeSelect::Name("kind-worker".into())).unwrap(), "kind-worker");
+    assert_eq!(
+        pick(&NodeSelect::Name("kind-worker".into())).unwrap(),
+        "kind-worker"
+    );
     let e = pick(&NodeSelect::Name("k8splayground-worker".into())).unwrap_err();
     assert!(e.contains("no node `k8splayground-worker`"), "{e}");
     assert!(e.contains("kind-control-plane (control-plane)"), "{e}");
@@ -44,7 +52,10 @@ fn a_name_must_exist_and_the_error_lists_the_nodes() {
 
 #[test]
 fn a_role_alone_is_its_only_node_else_an_error_listing_them() {
-    assert_eq!(pick(&role("control-plane", None, None)).unwrap(), "kind-control-plane");
+    assert_eq!(
+        pick(&role("control-plane", None, None)).unwrap(),
+        "kind-control-plane"
+    );
     let e = pick(&role("worker", None, None)).unwrap_err();
     assert!(
         e.contains("3 nodes have the role `worker` (kind-worker, kind-worker2, kind-worker3)"),
@@ -52,16 +63,28 @@ fn a_role_alone_is_its_only_node_else_an_error_listing_them() {
     );
     assert!(e.contains("index: N"), "{e}");
     let e = pick(&role("gpu", None, None)).unwrap_err();
-    assert!(e.contains("no node has the role `gpu` (roles: control-plane, worker)"), "{e}");
+    assert!(
+        e.contains("no node has the role `gpu` (roles: control-plane, worker)"),
+        "{e}"
+    );
 }
 
 #[test]
 fn an_index_counts_from_one_in_name_order() {
     assert_eq!(pick(&role("worker", Some(1), None)).unwrap(), "kind-worker");
-    assert_eq!(pick(&role("worker", Some(2), None)).unwrap(), "kind-worker2");
-    assert_eq!(pick(&role("worker", Some(3), None)).unwrap(), "kind-worker3");
+    assert_eq!(
+        pick(&role("worker", Some(2), None)).unwrap(),
+        "kind-worker2"
+    );
+    assert_eq!(
+        pick(&role("worker", Some(3), None)).unwrap(),
+        "kind-worker3"
+    );
     let e = pick(&role("worker", Some(4), None)).unwrap_err();
-    assert!(e.contains("`index: 4`: the cluster has 3 worker node(s)"), "{e}");
+    assert!(
+        e.contains("`index: 4`: the cluster has 3 worker node(s)"),
+        "{e}"
+    );
 }
 
 #[test]
