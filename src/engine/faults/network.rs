@@ -59,12 +59,12 @@ impl NetworkPartition<'_> {
     async fn peers(&self, b: &Backends) -> Result<Vec<Peer>> {
         let node = self.0.node.name();
         let nodes = b.nodes().await?.nodes().await?;
-        if !nodes.iter().any(|n| &n.name == node) {
+        if !nodes.iter().any(|n| n.name == node) {
             return Err(BackendError::not_found(format!(
                 "no node `{node}` in the cluster"
             )));
         }
-        let others = nodes.iter().filter(|n| &n.name != node);
+        let others = nodes.iter().filter(|n| n.name != node);
         let control_planes = || others.clone().filter(|n| n.role == "control-plane");
         let peers: Vec<Peer> = match &self.0.from {
             Peers::ControlPlane => control_planes().map(|n| peer(&n.name, &[])).collect(),
