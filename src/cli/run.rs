@@ -92,7 +92,9 @@ async fn dry_run(args: &RunArgs, plans: &[Plan]) -> Exit {
             Err(e) => Err(crate::backends::BackendError::unavailable(e.to_string())),
         };
         match checked {
-            Ok(resolved) => {
+            Ok(mut resolved) => {
+                // The cluster the targets were resolved against (`--cluster` moves a playbook).
+                resolved.cluster = Some(cluster.clone());
                 out!("{}", report::plan::render(&resolved));
                 outln!(
                     "  preflight: done against cluster `{cluster}` (targets resolved, backends reached)"

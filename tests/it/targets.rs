@@ -248,6 +248,46 @@ async fn pod_picks_take_that_many_of_the_matches_and_replay_from_the_seed() {
     assert!(deleted(&fake).is_empty());
 }
 
+#[test]
+fn dry_run_resolves_against_a_reachable_cluster_and_refuses_a_missing_node() {
+    let ok = support::CliCase::new(
+        "targets",
+        "steps:\n  - node-pause: {node: {role: worker, index: 2}}\n",
+        support::FAKE_KIND,
+    );
+    let out = ok.run(&["--dry-run"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", support::text(&out));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    for want in [
+        "target steps[0]: {role: worker, index: 2} -> kind-worker2",
+        "pause node container kind-worker2",
+        "undo: unpause node container kind-worker2",
+        "preflight: done against cluster `kind`",
+    ] {
+        assert!(stdout.contains(want), "{want}: {stdout}");
+    }
+    let bad = support::CliCase::new(
+        "targets",
+        "steps:\n  - node-pause: {node: {role: worker, index: 3}}\n",
+        support::FAKE_KIND,
+    );
+    let out = bad.run(&["--dry-run"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(4), "{}", support::text(&out));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("`index: 3`: the cluster has 2 worker node(s): kind-worker, kind-worker2"),
+        "{stderr}"
+    );
+    // And the run itself stops there, before any fault (exit 4).
+    let out = bad.run(&[]).output().unwrap();
+    assert_eq!(out.status.code(), Some(4), "{}", support::text(&out));
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("preflight: steps[0]: `index: 3`"),
+        "{}",
+        support::text(&out)
+    );
+}
+
 /// The lab playbook, as shipped, on a cluster it does not name: `--cluster other` moves it.
 #[test]
 fn node_faults_playbook_runs_on_a_cluster_named_other() {
