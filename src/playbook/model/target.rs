@@ -439,4 +439,22 @@ mod tests {
             assert!(p(bad).is_err(), "{bad}");
         }
     }
+
+    #[test]
+    fn pick_with_a_pod_name_is_refused_at_the_pick() {
+        let text = "apiVersion: chaos/v1alpha1\nkind: Playbook\nname: t\nsteps:\n  - pod-delete: {name: web-0, pick: random}\n";
+        let e = crate::playbook::load_str(
+            std::path::Path::new("t.yaml"),
+            text,
+            crate::playbook::Sources::default(),
+        )
+        .err()
+        .map(|e| e.render(false))
+        .unwrap_or_default();
+        assert!(
+            e.contains("`pick` chooses among the pods a `selector` matches"),
+            "{e}"
+        );
+        assert!(e.contains("t.yaml:5:"), "{e}");
+    }
 }
