@@ -197,6 +197,7 @@ async fn run_all(args: &RunArgs, plans: &[Plan], targets: &ReportTargets) -> Exi
             start: tokio::time::Instant::now(),
             steps: Vec::new(),
             undo: Vec::new(),
+            resolved: None,
         });
         let report =
             engine::run_journaled(plan, conn, &mut reporter, &mut log, &cancel, &opts).await;
