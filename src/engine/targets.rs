@@ -54,11 +54,13 @@ pub fn step_seed(seed: u64, step_id: &str) -> u64 {
     Rng::new(seed ^ h).next_u64()
 }
 
-/// A seed for a run that wrote none: from the OS's randomness (std's hasher keys).
+/// A seed for a run that wrote none: from the OS's randomness (std's hasher keys), below 2^53
+/// so that it can be written back as `seed:` exactly (YAML readers, ours included, read larger
+/// integers as floats, and JSON tools lose digits past 2^53).
 pub fn draw_seed() -> u64 {
     let mut h = std::collections::hash_map::RandomState::new().build_hasher();
     h.write_u64(u64::from(std::process::id()));
-    h.finish()
+    h.finish() & ((1 << 53) - 1)
 }
 
 /// `name (role)` of every node, for messages.

@@ -144,3 +144,10 @@ fn pod_picks_replay_from_the_seed_and_keep_the_pods_order() {
         .collect();
     assert!(others.iter().any(|o| o != &a), "seeds change the pick");
 }
+
+#[test]
+fn a_drawn_seed_can_be_written_back_exactly() {
+    for _ in 0..64 {
+        assert!(draw_seed() < 1 << 53);
+    }
+}
