@@ -19,6 +19,7 @@ use crate::engine::{
 use crate::errln;
 use crate::exit::Exit;
 use crate::journal::RunJournal;
+use crate::playbook::Resolved;
 use crate::report::files::ReportTargets;
 
 use super::run::write_reports;
@@ -43,6 +44,8 @@ pub(super) struct Partial {
     pub start: Instant,
     pub steps: Vec<StepResult>,
     pub undo: Vec<UndoResult>,
+    /// The seed and targets the preflight resolved, so a report cut short still says them.
+    pub resolved: Option<Resolved>,
 }
 
 pub(super) type Shared = Arc<Mutex<Progress>>;
@@ -60,6 +63,11 @@ pub(super) struct Recording<R> {
 impl<R: Reporter> Reporter for Recording<R> {
     fn event(&mut self, e: &Event<'_>) {
         match e {
+            Event::PlaybookStarted { plan } => {
+                if let Some(c) = lock(&self.progress).current.as_mut() {
+                    c.resolved = plan.resolved.clone().filter(|r| !r.is_empty());
+                }
+            }
             Event::StepFinished { result, .. } => {
                 if let Some(c) = lock(&self.progress).current.as_mut() {
                     c.steps.push((*result).clone());
@@ -145,6 +153,7 @@ fn partial_report(c: &Partial) -> PlaybookReport {
         error_class: None,
         steps: c.steps.clone(),
         undo: c.undo.clone(),
+        resolved: c.resolved.clone(),
     };
     if r.rollback_failed() {
         r.status = RunStatus::RollbackFailed;

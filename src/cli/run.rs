@@ -74,12 +74,50 @@ pub fn run(args: RunArgs) -> Exit {
         return Exit::Usage;
     }
     if args.dry_run {
-        for plan in &plans {
-            out!("{}", report::plan::render(plan));
-        }
-        return Exit::Passed;
+        return super::block_on(dry_run(&args, &plans));
     }
     super::block_on(run_all(&args, &plans, &targets))
+}
+
+/// `--dry-run`: the plan of every playbook, its targets resolved by the preflight when the
+/// cluster can be reached (which only reads: lists the node containers, connects to the API
+/// and etcd if the playbook needs them). A cluster that cannot be reached is said on stderr and
+/// the plan shows the targets as written; a target the cluster lacks fails the dry run (exit 4).
+async fn dry_run(args: &RunArgs, plans: &[Plan]) -> Exit {
+    let mut exit = Exit::Passed;
+    for plan in plans {
+        let cluster = cluster_name(args.cluster.as_deref(), plan.cluster.as_deref());
+        let checked = match connector(&cluster, &args.connect) {
+            Ok(conn) => engine::targets::preflight(plan, &engine::Backends::new(conn)).await,
+            Err(e) => Err(crate::backends::BackendError::unavailable(e.to_string())),
+        };
+        match checked {
+            Ok(mut resolved) => {
+                // The cluster the targets were resolved against (`--cluster` moves a playbook).
+                resolved.cluster = Some(cluster.clone());
+                out!("{}", report::plan::render(&resolved));
+                outln!(
+                    "  preflight: done against cluster `{cluster}` (targets resolved, backends reached)"
+                );
+            }
+            Err(e) if e.kind == crate::backends::ErrorKind::Unavailable => {
+                out!("{}", report::plan::render(plan));
+                errln!(
+                    "note: no preflight for {}: cluster `{cluster}` cannot be reached ({e}); the targets are shown as written",
+                    plan.name
+                );
+            }
+            Err(e) => {
+                out!("{}", report::plan::render(plan));
+                errln!(
+                    "✘ preflight of {} against cluster `{cluster}`: {e}",
+                    plan.name
+                );
+                exit = exit.max(Exit::StepFailed);
+            }
+        }
+    }
+    exit
 }
 
 async fn run_all(args: &RunArgs, plans: &[Plan], targets: &ReportTargets) -> Exit {
@@ -159,6 +197,7 @@ async fn run_all(args: &RunArgs, plans: &[Plan], targets: &ReportTargets) -> Exi
             start: tokio::time::Instant::now(),
             steps: Vec::new(),
             undo: Vec::new(),
+            resolved: None,
         });
         let report =
             engine::run_journaled(plan, conn, &mut reporter, &mut log, &cancel, &opts).await;

@@ -20,7 +20,7 @@ pub async fn check(
                 namespace: Some(p.namespace.clone()),
                 name: p.name.clone(),
                 selector: p.selector.clone(),
-                node: p.node.clone(),
+                node: p.node.as_deref().map(str::to_string),
             };
             observe::pods(p, &b.kube().await?.pods(&q).await?)
         }
@@ -51,12 +51,14 @@ pub async fn check(
                 EtcdTarget::Prefix(p) => observe::etcd_prefix_count(e, p, etcd.count(p).await?),
             }
         }
-        Condition::Shims(s) => observe::shims(s, &b.nodes().await?.reality(Some(&s.node)).await?),
+        Condition::Shims(s) => {
+            observe::shims(s, &b.nodes().await?.reality(Some(s.node.name())).await?)
+        }
         Condition::Sandbox(s) => {
             observe::sandbox(s, &b.nodes().await?.reality(s.node.as_deref()).await?)
         }
         Condition::Kubelet(k) => {
-            observe::kubelet(k, &b.nodes().await?.reality(Some(&k.node)).await?)
+            observe::kubelet(k, &b.nodes().await?.reality(Some(k.node.name())).await?)
         }
         Condition::Drift(d) => {
             let (api, nodes) = futures::join!(

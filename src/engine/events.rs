@@ -7,7 +7,7 @@ use serde::Serialize;
 
 use crate::observe::Verdict;
 use crate::observe::probe::{ProbeSample, ProbeStats};
-use crate::playbook::{Phase, Plan, PlanStep};
+use crate::playbook::{Phase, Plan, PlanStep, Resolved};
 
 /// Live progress of a run.
 pub enum Event<'a> {
@@ -194,6 +194,10 @@ pub struct PlaybookReport {
     pub error_class: Option<ErrorClass>,
     pub steps: Vec<StepResult>,
     pub undo: Vec<UndoResult>,
+    /// The seed of random picks and the nodes the targets resolved to (absent when the
+    /// playbook named every node and picked nothing at random).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub resolved: Option<Resolved>,
 }
 
 impl PlaybookReport {

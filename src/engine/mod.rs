@@ -16,6 +16,7 @@ mod journal;
 mod probe;
 mod rollback;
 mod steady;
+pub mod targets;
 mod wait;
 
 /// The undo records, where journals, `chaos recover` and `--dry-run` find them.
@@ -82,9 +83,12 @@ pub async fn run_journaled(
 ) -> PlaybookReport {
     let started_at = humantime::format_rfc3339_seconds((opts.clock)()).to_string();
     let start = Instant::now();
+    let b = Backends::new(connector);
+    let preflight = targets::preflight(plan, &b).await;
+    let plan = preflight.as_ref().unwrap_or(plan);
     reporter.event(&Event::PlaybookStarted { plan });
     let mut r = Runner {
-        b: Backends::new(connector),
+        b,
         reporter,
         log,
         cancel: cancel.clone(),
@@ -100,36 +104,40 @@ pub async fn run_journaled(
             .filter_map(|s| Some((s.name.clone()?, s.id.clone())))
             .collect(),
     };
-    let mut setup_undo = Vec::new();
-    let setup_ok = r.phase(Phase::Setup, &plan.setup, &mut setup_undo).await;
-    let steady = if setup_ok {
-        r.steady(Phase::SteadyBefore, &plan.steady_state).await
+    if let Err(e) = &preflight {
+        r.preflight_failed(plan, e);
     } else {
-        r.skip_all(Phase::SteadyBefore, &plan.steady_state, 0, "setup failed");
-        false
-    };
-    let mut fault_undo = Vec::new();
-    if steady {
-        r.phase(Phase::Steps, &plan.steps, &mut fault_undo).await;
-    } else {
-        let why = if setup_ok {
-            "the steady state did not hold"
+        let mut setup_undo = Vec::new();
+        let setup_ok = r.phase(Phase::Setup, &plan.setup, &mut setup_undo).await;
+        let steady = if setup_ok {
+            r.steady(Phase::SteadyBefore, &plan.steady_state).await
         } else {
-            "setup failed"
+            r.skip_all(Phase::SteadyBefore, &plan.steady_state, 0, "setup failed");
+            false
         };
-        r.skip_all(Phase::Steps, &plan.steps, 0, why);
+        let mut fault_undo = Vec::new();
+        if steady {
+            r.phase(Phase::Steps, &plan.steps, &mut fault_undo).await;
+        } else {
+            let why = if setup_ok {
+                "the steady state did not hold"
+            } else {
+                "setup failed"
+            };
+            r.skip_all(Phase::Steps, &plan.steps, 0, why);
+        }
+        r.unwind(&mut fault_undo, opts.retain).await;
+        if steady && cancel.is_cancelled() {
+            r.skip_all(Phase::SteadyAfter, &plan.steady_state, 0, "interrupted");
+        } else if steady {
+            r.steady(Phase::SteadyAfter, &plan.steady_state).await;
+        }
+        let mut teardown_undo = Vec::new();
+        r.phase(Phase::Teardown, &plan.teardown, &mut teardown_undo)
+            .await;
+        r.unwind(&mut teardown_undo, opts.retain).await;
+        r.unwind(&mut setup_undo, opts.retain).await;
     }
-    r.unwind(&mut fault_undo, opts.retain).await;
-    if steady && cancel.is_cancelled() {
-        r.skip_all(Phase::SteadyAfter, &plan.steady_state, 0, "interrupted");
-    } else if steady {
-        r.steady(Phase::SteadyAfter, &plan.steady_state).await;
-    }
-    let mut teardown_undo = Vec::new();
-    r.phase(Phase::Teardown, &plan.teardown, &mut teardown_undo)
-        .await;
-    r.unwind(&mut teardown_undo, opts.retain).await;
-    r.unwind(&mut setup_undo, opts.retain).await;
 
     let (mut status, error_class) = overall(&r.results, cancel.is_cancelled());
     if status == RunStatus::Failed && steady::not_steady_before(&r.results) {
@@ -144,6 +152,7 @@ pub async fn run_journaled(
         error_class,
         steps: r.results,
         undo: r.undo_results,
+        resolved: plan.resolved.clone().filter(|x| !x.is_empty()),
     };
     if report.rollback_failed() {
         report.status = RunStatus::RollbackFailed;
@@ -245,6 +254,31 @@ impl Runner<'_> {
             }
         }
         ok
+    }
+
+    /// The preflight refused the run: its error as the one result that ran, every step
+    /// skipped (teardown too: nothing was injected, and its targets are not resolved).
+    fn preflight_failed(&mut self, plan: &Plan, e: &BackendError) {
+        let result = StepResult {
+            id: "preflight".into(),
+            name: None,
+            line: 0,
+            started_at: Some(self.now()),
+            phase: Phase::Setup,
+            action: "preflight".into(),
+            description: "resolve the targets and reach the backends".into(),
+            status: StepStatus::Error,
+            duration: Duration::ZERO,
+            verdict: None,
+            message: Some(format!("preflight: {}", e.message)),
+            error_class: Some(error_class(e)),
+            undo: None,
+            backup: None,
+        };
+        self.finished(result, 0);
+        for (phase, steps) in plan.phases() {
+            self.skip_all(phase, steps, 0, "the preflight failed");
+        }
     }
 
     fn skip_all(&mut self, phase: Phase, steps: &[PlanStep], depth: usize, why: &str) {

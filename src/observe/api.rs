@@ -110,7 +110,7 @@ fn status_name(s: ConditionStatus) -> &'static str {
 }
 
 pub fn node(c: &NodeCondition, nodes: &[NodeView]) -> Verdict {
-    let Some(n) = nodes.iter().find(|n| n.name == c.name) else {
+    let Some(n) = nodes.iter().find(|n| n.name == c.name.name()) else {
         let names: Vec<&str> = nodes.iter().map(|n| n.name.as_str()).collect();
         return Verdict::new(
             false,

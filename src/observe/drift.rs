@@ -82,7 +82,7 @@ pub fn join(api: &[PodView], nodes: &[NodeReality]) -> Vec<DriftEntry> {
 pub fn drift(c: &DriftCondition, entries: &[DriftEntry]) -> Verdict {
     let scoped: Vec<&DriftEntry> = entries
         .iter()
-        .filter(|e| c.node.as_ref().is_none_or(|n| &e.node == n))
+        .filter(|e| c.node.as_deref().is_none_or(|n| e.node == n))
         .filter(|e| c.namespace.as_ref().is_none_or(|ns| &e.pod.namespace == ns))
         .collect();
     let list = |s: Agreement| -> Vec<String> {
@@ -132,7 +132,7 @@ pub fn sandbox(c: &SandboxCondition, nodes: &[NodeReality]) -> Verdict {
     let want = c.present.unwrap_or(true);
     let on: Vec<&str> = nodes
         .iter()
-        .filter(|n| c.node.as_ref().is_none_or(|x| &n.node == x))
+        .filter(|n| c.node.as_deref().is_none_or(|x| n.node == x))
         .filter(|n| {
             n.sandboxes
                 .iter()

@@ -22,7 +22,10 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 pub use diag::Diagnostic;
-pub use plan::{Phase, Plan, PlanStep, PlanStepKind, ProbePlan, defaults as plan_defaults};
+pub use plan::{
+    Phase, Plan, PlanStep, PlanStepKind, ProbePlan, Resolved, ResolvedTarget,
+    defaults as plan_defaults,
+};
 
 /// The text of every file a load read, for rendering code frames. Only text that looks like a
 /// playbook or manifest is kept (see [`yaml::looks_like`]): any other file (a key,

@@ -51,6 +51,12 @@ pub struct Plan {
     pub cluster: Option<String>,
     #[serde(serialize_with = "ser_duration")]
     pub timeout: Duration,
+    /// The playbook's `seed:` for random picks, if it wrote one.
+    pub seed: Option<u64>,
+    /// What the preflight resolved against the cluster (the engine's `targets` module fills
+    /// it in; `None` before a preflight, or for a dry run that reached no cluster).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub resolved: Option<Resolved>,
     pub setup: Vec<PlanStep>,
     /// The steady state: one `Check` step per item (`steady-state[0]`...).
     pub steady_state: Vec<PlanStep>,
@@ -83,6 +89,37 @@ impl Plan {
         }
         out
     }
+}
+
+/// The targets of a playbook as the preflight resolved them against one cluster.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct Resolved {
+    /// The seed random picks were made with: the playbook's, else one drawn for this run
+    /// (write it as `seed:` to replay the same picks). None when nothing is random.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub seed: Option<u64>,
+    /// Every node target that did not name its node, in the playbook's order.
+    pub targets: Vec<ResolvedTarget>,
+}
+
+impl Resolved {
+    /// Nothing to show: no seed and no target that did not name its node.
+    pub fn is_empty(&self) -> bool {
+        self.seed.is_none() && self.targets.is_empty()
+    }
+}
+
+/// One node target and the node it came to.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ResolvedTarget {
+    /// The step's id (`steps[2]`), and its name if it has one.
+    pub step: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    /// The target as written: `{role: worker, index: 2}`.
+    pub target: String,
+    /// The node it resolved to.
+    pub node: String,
 }
 
 #[derive(Debug, Clone, Serialize)]

@@ -219,6 +219,8 @@ impl<'a> Validator<'a> {
                 .and_then(|d| d.0)
                 .map(|d| d.0)
                 .unwrap_or(plan::defaults::RUN_TIMEOUT),
+            seed: pb.seed,
+            resolved: None,
             setup,
             steady_state,
             steps,

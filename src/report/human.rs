@@ -84,6 +84,11 @@ impl Reporter for Human {
                 let start = self.style.symbol("▶", ">", Tone::Plain);
                 let text = format!("{} ({})", plan.name, plan.file.display());
                 self.marked("", &start, &text);
+                let mut targets = String::new();
+                super::plan::resolved(&mut targets, plan);
+                for line in targets.lines() {
+                    self.line(line);
+                }
             }
             Event::StepStarted {
                 step,

@@ -21,6 +21,7 @@ pub fn render(plan: &Plan) -> String {
         plan.cluster.as_deref().unwrap_or("(from --cluster)"),
         format_duration(plan.timeout)
     );
+    resolved(&mut out, plan);
     for (phase, steps) in plan.phases() {
         if phase == Phase::Steps {
             steady_state(&mut out, plan);
@@ -47,6 +48,33 @@ fn steady_state(out: &mut String, plan: &Plan) {
     );
     for s in &plan.steady_state {
         step(out, s, 1);
+    }
+}
+
+/// The seed and the nodes the preflight chose, when a preflight ran (`chaos run` always;
+/// `--dry-run` when it reached the cluster); the playbook's own `seed:` otherwise.
+pub fn resolved(out: &mut String, plan: &Plan) {
+    let Some(r) = &plan.resolved else {
+        if let Some(seed) = plan.seed {
+            let _ = writeln!(out, "  seed: {seed}");
+        }
+        return;
+    };
+    if let Some(seed) = r.seed {
+        let how = if plan.seed.is_some() {
+            "the playbook's"
+        } else {
+            "drawn for this run; write `seed: N` to replay its picks"
+        };
+        let _ = writeln!(out, "  seed: {seed} ({how})");
+    }
+    for t in &r.targets {
+        let name = t
+            .name
+            .as_ref()
+            .map(|n| format!(" [{n}]"))
+            .unwrap_or_default();
+        let _ = writeln!(out, "  target {}{name}: {} -> {}", t.step, t.target, t.node);
     }
 }
 

@@ -146,16 +146,16 @@ fn exit_3_when_the_environment_is_not_ready() {
 
 #[test]
 fn exit_4_when_a_fault_cannot_be_carried_out_and_earlier_faults_are_rolled_back() {
+    // The node goes away between the preflight and its fault.
+    let fake = r#"{"nodes": {"kind-worker": {}, "kind-worker2": {}}, "knobs": {"fail_next": [{"op": "kubelet-stop", "kind": "not-found", "message": "no node `kind-worker2` any more"}]}}"#;
     let case = Case::new(
-        "steps:\n  - node-pause: {node: kind-worker}\n  - kubelet-stop: {node: kind-worker7}\n",
-        CLUSTER,
+        "steps:\n  - node-pause: {node: kind-worker}\n  - kubelet-stop: {node: kind-worker2}\n",
+        fake,
     );
     case.run(&[])
         .assert()
         .code(4)
-        .stdout(predicate::str::contains(
-            "no node `kind-worker7`; the cluster has kind-control-plane, kind-worker, kind-worker2",
-        ))
+        .stdout(predicate::str::contains("no node `kind-worker2` any more"))
         .stdout(predicate::str::contains(
             "✔ undone: unpause node container kind-worker",
         ));
@@ -259,8 +259,11 @@ fn dry_run_prints_the_plan_of_every_playbook_and_touches_nothing() {
     assert_eq!(out.status.code(), Some(0));
     let text = String::from_utf8_lossy(&out.stdout);
     assert_eq!(text.matches("\nsteps:\n").count(), n, "{text}");
+    // The lab playbooks name nodes by role: as written when no cluster `k8splayground` is up,
+    // its node when one is (another test module may run one).
     assert!(
-        text.contains("undo: make the kubelet executable again on k8splayground-worker"),
+        text.contains("undo: make the kubelet executable again on {role: worker, index: 1}")
+            || text.contains("undo: make the kubelet executable again on k8splayground-worker"),
         "{text}"
     );
 }

@@ -506,7 +506,7 @@ async fn a_stop_signal_is_undone_with_sigcont_and_the_undo_checks_pid_1() {
     let state = |n: &str| docker(&["inspect", "-f", "{{.State.Status}}", n]);
     let stop = Signal::parse("SIGSTOP").unwrap();
     let action = Action::NodeKill(NodeKill {
-        node: w.clone(),
+        node: w.clone().into(),
         signal: Some(stop),
     });
     let record = record_for(&action).expect("node-kill registers an undo");
@@ -514,7 +514,7 @@ async fn a_stop_signal_is_undone_with_sigcont_and_the_undo_checks_pid_1() {
     // SIGTSTP, SIGTTIN, SIGTTOU (by number: the last two have no name in playbooks).
     for other in ["SIGTSTP", "21", "22"] {
         let a = Action::NodeKill(NodeKill {
-            node: w.clone(),
+            node: w.clone().into(),
             signal: Some(Signal::parse(other).unwrap()),
         });
         assert_eq!(
@@ -523,7 +523,7 @@ async fn a_stop_signal_is_undone_with_sigcont_and_the_undo_checks_pid_1() {
         );
     }
     let kill = Action::NodeKill(NodeKill {
-        node: w.clone(),
+        node: w.clone().into(),
         signal: None,
     });
     assert_eq!(

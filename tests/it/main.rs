@@ -54,3 +54,4 @@ mod recover;
 mod reports;
 mod resource_engine;
 mod schema;
+mod targets;

@@ -61,6 +61,12 @@ fixture!(
     1,
     "6:13"
 );
+fixture!(
+    bad_node_targets_and_pod_picks,
+    "bad-node-targets.yaml",
+    8,
+    "8:"
+);
 
 #[test]
 fn bad_manifests_are_reported_against_the_manifest_file_with_the_document_index() {

@@ -138,6 +138,7 @@ fn report_with(undo: &[(&str, UndoStatus)], status: RunStatus) -> PlaybookReport
                 message: None,
             })
             .collect(),
+        resolved: None,
     }
 }
 

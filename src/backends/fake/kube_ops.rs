@@ -213,7 +213,7 @@ impl KubeOps for FakeCluster {
         ));
         let mut s = self.state();
         let missing = node_missing(&s, &taint.node);
-        let n = s.nodes.get_mut(&taint.node).ok_or(missing)?;
+        let n = s.nodes.get_mut(taint.node.name()).ok_or(missing)?;
         n.taints
             .retain(|t| !(t.key == taint.key && t.effect == taint.effect));
         if present {

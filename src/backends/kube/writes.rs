@@ -250,7 +250,7 @@ impl KubeBackend {
     /// Adds (replacing one with the same key and effect) or removes a taint; idempotent.
     pub(crate) async fn taint(&self, taint: &NodeTaint, present: bool) -> Result<(), BackendError> {
         let api: Api<Node> = Api::all(self.client.clone());
-        let node = taint.node.as_str();
+        let node = taint.node.name();
         let what = format!("node {node}");
         let effect = effect_name(taint.effect);
         let verb = if present {

@@ -5,9 +5,10 @@ use async_trait::async_trait;
 
 use crate::backends::{BackendError, DeleteOptions, PodQuery, Result};
 use crate::observe::words::pods_target;
-use crate::playbook::model::{self, ResourceRef};
+use crate::playbook::model::{self, PodPick, ResourceRef};
 
 use super::super::backends::Backends;
+use super::super::targets::pick_pods;
 use super::{Fault, UndoRecord};
 
 fn grace(d: Option<crate::playbook::values::Duration>) -> Option<i64> {
@@ -31,8 +32,15 @@ impl Fault for PodDelete<'_> {
                 .map(|g| format!(" (grace {g})"))
                 .unwrap_or_default()
         };
+        let pick = match p.pick {
+            None | Some(PodPick::All) => String::new(),
+            Some(PodPick::One) => " (the only match)".into(),
+            Some(PodPick::Random) => " (one at random)".into(),
+            Some(PodPick::Count(n)) => format!(" ({n} at random)"),
+            Some(PodPick::Percent(n)) => format!(" ({n}% at random)"),
+        };
         format!(
-            "delete {}{how}",
+            "delete {}{pick}{how}",
             pods_target(&p.namespace, &p.name, &p.selector)
         )
     }
@@ -63,7 +71,16 @@ impl Fault for PodDelete<'_> {
                         p.namespace
                     )));
                 }
-                pods.into_iter().map(|p| p.key.name).collect()
+                let mut names: Vec<String> = pods.into_iter().map(|p| p.key.name).collect();
+                names.sort();
+                let pick = p.pick.unwrap_or_default();
+                pick_pods(&names, pick, p.seed).map_err(|e| {
+                    BackendError::failed(format!(
+                        "pods matching `{}` in {}: {e}",
+                        sel.as_deref().unwrap_or_default(),
+                        p.namespace
+                    ))
+                })?
             }
         };
         for name in names {

@@ -20,7 +20,7 @@ impl Fault for Exec<'_> {
     }
     fn undo(&self) -> Option<UndoRecord> {
         Some(UndoRecord::Exec {
-            node: self.0.node.clone(),
+            node: self.0.node.to_string(),
             command: self.0.undo.clone()?,
         })
     }

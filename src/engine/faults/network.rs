@@ -57,14 +57,14 @@ impl NetworkPartition<'_> {
 
     /// The peers the partition cuts, from the cluster's nodes.
     async fn peers(&self, b: &Backends) -> Result<Vec<Peer>> {
-        let node = &self.0.node;
+        let node = self.0.node.name();
         let nodes = b.nodes().await?.nodes().await?;
-        if !nodes.iter().any(|n| &n.name == node) {
+        if !nodes.iter().any(|n| n.name == node) {
             return Err(BackendError::not_found(format!(
                 "no node `{node}` in the cluster"
             )));
         }
-        let others = nodes.iter().filter(|n| &n.name != node);
+        let others = nodes.iter().filter(|n| n.name != node);
         let control_planes = || others.clone().filter(|n| n.role == "control-plane");
         let peers: Vec<Peer> = match &self.0.from {
             Peers::ControlPlane => control_planes().map(|n| peer(&n.name, &[])).collect(),
@@ -132,7 +132,7 @@ impl Fault for NetworkPartition<'_> {
     }
     fn undo(&self) -> Option<UndoRecord> {
         Some(UndoRecord::NetworkHeal {
-            node: self.0.node.clone(),
+            node: self.0.node.to_string(),
             chain: self.chain(),
         })
     }

@@ -24,7 +24,7 @@ impl Fault for KubeletStop<'_> {
     }
     fn undo(&self) -> Option<UndoRecord> {
         Some(UndoRecord::KubeletStart {
-            node: self.0.node.clone(),
+            node: self.0.node.to_string(),
         })
     }
     async fn inject(&self, b: &Backends, undo: Option<UndoRecord>) -> Result<Option<UndoRecord>> {
@@ -52,7 +52,7 @@ impl Fault for NodePause<'_> {
     }
     fn undo(&self) -> Option<UndoRecord> {
         Some(UndoRecord::NodeUnpause {
-            node: self.0.node.clone(),
+            node: self.0.node.to_string(),
         })
     }
     async fn inject(&self, b: &Backends, undo: Option<UndoRecord>) -> Result<Option<UndoRecord>> {
@@ -75,7 +75,7 @@ impl Fault for NodeStop<'_> {
     }
     fn undo(&self) -> Option<UndoRecord> {
         Some(UndoRecord::NodeStart {
-            node: self.0.node.clone(),
+            node: self.0.node.to_string(),
         })
     }
     async fn inject(&self, b: &Backends, undo: Option<UndoRecord>) -> Result<Option<UndoRecord>> {
@@ -110,7 +110,7 @@ impl Fault for NodeKill<'_> {
     /// still says `running`, so it is resumed; any other signal ended it, so the container is
     /// started.
     fn undo(&self) -> Option<UndoRecord> {
-        let node = self.0.node.clone();
+        let node = self.0.node.to_string();
         // Linux numbers: SIGSTOP 19, SIGTSTP 20, SIGTTIN 21, SIGTTOU 22.
         Some(match self.signal().0 {
             19..=22 => UndoRecord::NodeContinue { node },

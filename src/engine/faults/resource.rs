@@ -54,7 +54,7 @@ impl Fault for CpuHog<'_> {
     }
     fn undo(&self) -> Option<UndoRecord> {
         Some(UndoRecord::HogStop {
-            node: self.0.node.clone(),
+            node: self.0.node.to_string(),
             marker: self.marker(),
         })
     }

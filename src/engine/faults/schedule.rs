@@ -22,7 +22,7 @@ impl Fault for NodeCordon<'_> {
     }
     fn undo(&self) -> Option<UndoRecord> {
         Some(UndoRecord::NodeUncordon {
-            node: self.0.node.clone(),
+            node: self.0.node.to_string(),
         })
     }
     async fn inject(&self, b: &Backends, undo: Option<UndoRecord>) -> Result<Option<UndoRecord>> {

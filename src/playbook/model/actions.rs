@@ -18,6 +18,7 @@ use super::network::{NetworkBandwidth, NetworkDelay, NetworkLoss, NetworkPartiti
 use super::probe::ProbeStep;
 use super::resource::{CpuHog, DiskFill, MemoryHog};
 use super::step::Step;
+use super::target::{NodeTarget, PodPick};
 use super::written::{checked, schema_as_written};
 
 /// Everything a step can do.
@@ -204,17 +205,17 @@ impl<'de> Deserializer<'de> for VariantsOf {
     }
 }
 
-/// A node of the cluster, by its Kubernetes node name (= its container name in kind).
+/// A node of the cluster: `{node: NAME}`, or `{node: {role: worker, index: 2}}` (see `NodeTarget`).
 #[derive(Debug, Clone, Deserialize, Serialize, JsonSchema, PartialEq, Eq)]
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
 pub struct NodeRef {
-    pub node: String,
+    pub node: NodeTarget,
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
 pub struct NodeStop {
-    pub node: String,
+    pub node: NodeTarget,
     /// Seconds Docker waits after SIGTERM before SIGKILL (default 10s).
     #[serde(default)]
     pub timeout: Option<Duration>,
@@ -223,7 +224,7 @@ pub struct NodeStop {
 #[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
 pub struct NodeKill {
-    pub node: String,
+    pub node: NodeTarget,
     /// Default SIGKILL.
     #[serde(default)]
     pub signal: Option<Signal>,
@@ -279,6 +280,13 @@ pub struct PodDelete {
     /// `kubectl delete --force`: grace 0 and background propagation.
     #[serde(default)]
     pub force: bool,
+    /// How many of the pods `selector` matches: `all` (default), `one`, `random`, N, `P%`.
+    #[serde(default)]
+    pub pick: Option<PodPick>,
+    /// The seed of this step's random pick: the run's seed mixed with the step's id, set by
+    /// the engine's preflight (never written in a playbook).
+    #[serde(skip)]
+    pub seed: u64,
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
@@ -375,7 +383,7 @@ pub enum TaintEffect {
 #[derive(Debug, Clone, Deserialize, Serialize, JsonSchema, PartialEq, Eq)]
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
 pub struct NodeTaint {
-    pub node: String,
+    pub node: NodeTarget,
     pub key: String,
     #[serde(default)]
     pub value: Option<String>,
@@ -459,7 +467,7 @@ schema_as_written!(EtcdDelete, EtcdDeleteFields);
 #[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
 pub struct Exec {
-    pub node: String,
+    pub node: NodeTarget,
     /// The command as an argument list; never passed through a shell.
     pub command: Vec<String>,
     /// A command that undoes it, run when the faults are undone.

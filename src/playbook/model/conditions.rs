@@ -8,6 +8,7 @@ use serde::{Deserialize, Serialize};
 
 use super::super::values::{Count, Duration};
 use super::actions::{EtcdTarget, ResourceRef, TaintEffect, default_namespace};
+use super::target::NodeTarget;
 use super::written::{checked, schema_as_written};
 
 #[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
@@ -61,7 +62,7 @@ pub struct PodsCondition {
     pub selector: Option<String>,
     /// Only pods the API places on this node.
     #[serde(default)]
-    pub node: Option<String>,
+    pub node: Option<NodeTarget>,
     /// `restarts`, `exit-code` and `reason` look at this container only (default: any).
     #[serde(default)]
     pub container: Option<String>,
@@ -172,7 +173,8 @@ pub struct TaintMatch {
 #[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
 pub struct NodeCondition {
-    pub name: String,
+    /// The node (its name, or a node target like `{role: worker}`).
+    pub name: NodeTarget,
     /// The status of the node's Ready condition (a dead kubelet gives `Unknown`).
     #[serde(default)]
     pub ready: Option<ConditionStatus>,
@@ -287,7 +289,7 @@ schema_as_written!(EtcdKeyCondition, EtcdKeyFields);
 #[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
 pub struct ShimsCondition {
-    pub node: String,
+    pub node: NodeTarget,
     pub count: Count,
 }
 
@@ -299,7 +301,7 @@ pub struct SandboxCondition {
     pub pod: String,
     /// Look only on this node.
     #[serde(default)]
-    pub node: Option<String>,
+    pub node: Option<NodeTarget>,
     /// Whether a live sandbox must exist (default `true`).
     #[serde(default)]
     pub present: Option<bool>,
@@ -308,7 +310,7 @@ pub struct SandboxCondition {
 #[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
 pub struct KubeletCondition {
-    pub node: String,
+    pub node: NodeTarget,
     pub running: bool,
 }
 
@@ -317,7 +319,7 @@ pub struct KubeletCondition {
 pub struct DriftCondition {
     /// Only this node.
     #[serde(default)]
-    pub node: Option<String>,
+    pub node: Option<NodeTarget>,
     /// Only pods of this namespace.
     #[serde(default)]
     pub namespace: Option<String>,

@@ -8,6 +8,7 @@ mod network;
 mod probe;
 mod resource;
 mod step;
+mod target;
 mod written;
 
 pub use actions::*;
@@ -16,6 +17,7 @@ pub use network::*;
 pub use probe::*;
 pub use resource::*;
 pub use step::Step;
+pub use target::*;
 
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
@@ -51,6 +53,10 @@ pub struct Playbook {
     /// `condition`, each sampled once.
     #[serde(default, rename = "steady-state")]
     pub steady_state: Vec<Recover<ProbeCheck>>,
+    /// The seed of random picks (`pick: random`); a run without one draws a seed and reports
+    /// it, so writing that seed here replays the same picks.
+    #[serde(default)]
+    pub seed: Option<u64>,
     /// Steps that prepare the experiment (e.g. `apply`); their undo runs last.
     #[serde(default)]
     pub setup: Vec<Recover<Step>>,
@@ -72,6 +78,7 @@ pub const PLAYBOOK_FIELDS: &[&str] = &[
     "cluster",
     "timeout",
     "steady-state",
+    "seed",
     "setup",
     "steps",
     "teardown",

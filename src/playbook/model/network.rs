@@ -6,13 +6,14 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use super::super::values::Duration;
+use super::target::NodeTarget;
 
 /// Cut a node off from some of its peers on the `kind` network, in a direction.
 #[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
 pub struct NetworkPartition {
     /// The node whose traffic is cut (its own iptables rules; the peers are not touched).
-    pub node: String,
+    pub node: NodeTarget,
     /// Which peers it is cut off from.
     pub from: Peers,
     /// Which connections stop, by who opens them (default `both`).
@@ -63,7 +64,7 @@ impl Direction {
 #[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
 pub struct NetworkDelay {
-    pub node: String,
+    pub node: NodeTarget,
     /// Added to every packet the node sends, like `200ms`.
     pub delay: Duration,
     /// Random variation around `delay` (default none).
@@ -78,7 +79,7 @@ pub struct NetworkDelay {
 #[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
 pub struct NetworkLoss {
-    pub node: String,
+    pub node: NodeTarget,
     /// The share of packets dropped, 1 to 100 (per cent).
     pub percent: u8,
     /// Only packets to these nodes (default: every packet on the node's `kind` interface).
@@ -90,7 +91,7 @@ pub struct NetworkLoss {
 #[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
 pub struct NetworkBandwidth {
-    pub node: String,
+    pub node: NodeTarget,
     /// The rate, in kilobits per second (at least 8).
     pub rate_kbit: u32,
     /// Only packets to these nodes (default: every packet on the node's `kind` interface).

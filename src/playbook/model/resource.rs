@@ -10,13 +10,14 @@ use schemars::{JsonSchema, Schema, SchemaGenerator, json_schema};
 use serde::{Deserialize, Deserializer, Serialize, Serializer, de};
 
 use super::super::values::Duration;
+use super::target::NodeTarget;
 
 /// Keep CPUs of a node busy for a while: busy loops inside the node container, each under
 /// `timeout`, so they end by themselves after `duration` even if nothing undoes them.
 #[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
 pub struct CpuHog {
-    pub node: String,
+    pub node: NodeTarget,
     /// How many busy loops, one core's worth each (default 1, at most 64).
     #[serde(default)]
     pub cores: Option<u32>,

@@ -27,6 +27,12 @@ impl Validator<'_> {
                     ],
                 );
                 self.check_selector(p.selector.as_deref(), at(&["selector"]));
+                if p.name.is_some() && p.pick.is_some() {
+                    self.error(
+                        at(&["pick"]),
+                        "`pick` chooses among the pods a `selector` matches; `name` is one pod",
+                    );
+                }
             }
             Action::EtcdDelete(EtcdDelete {
                 target: EtcdTarget::Prefix(prefix),

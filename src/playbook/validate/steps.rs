@@ -122,6 +122,7 @@ impl Validator<'_> {
             }
             other => {
                 self.check_action(other, &at);
+                self.target_refs(body);
                 PlanStepKind::Action(Box::new(other.clone()))
             }
         };
@@ -168,6 +169,34 @@ impl Validator<'_> {
         out
     }
 
+    /// Every `target-of: STEP` in a step's body must name an earlier step (the preflight checks
+    /// that the step chose a node).
+    fn target_refs(&mut self, body: Option<&Node>) {
+        let mut refs = Vec::new();
+        if let Some(b) = body {
+            target_of_nodes(b, &mut refs);
+        }
+        for n in refs {
+            let Some(name) = n.scalar_text() else {
+                continue;
+            };
+            if self.names.contains_key(name) {
+                continue;
+            }
+            let known: Vec<&str> = self.names.keys().map(String::as_str).collect();
+            let help = match did_you_mean(name, known.iter().copied()) {
+                Some(s) => format!("did you mean `{s}`?"),
+                None if known.is_empty() => "name the step that chose the node with `name:`".into(),
+                None => format!("named earlier steps: {}", sorted(&known)),
+            };
+            self.error(
+                Some(n.span),
+                format!("`target-of: {name}`: no earlier step is named `{name}`"),
+            )
+            .help = Some(help);
+        }
+    }
+
     /// Records a step's name; names must be unique because steps refer to each other by name.
     fn register_name(&mut self, node: &Node) {
         let Some(name) = node.scalar_text() else {
@@ -183,5 +212,22 @@ impl Validator<'_> {
             return;
         }
         self.names.insert(name.to_string(), node.span);
+    }
+}
+
+/// The values of every `target-of` key under `n`.
+fn target_of_nodes<'a>(n: &'a Node, out: &mut Vec<&'a Node>) {
+    match &n.kind {
+        NodeKind::Map(entries) => {
+            for (k, v) in entries {
+                if k.scalar_text() == Some("target-of") {
+                    out.push(v);
+                } else {
+                    target_of_nodes(v, out);
+                }
+            }
+        }
+        NodeKind::Seq(items) => items.iter().for_each(|i| target_of_nodes(i, out)),
+        _ => {}
     }
 }
