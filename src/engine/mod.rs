@@ -13,6 +13,7 @@ mod events;
 mod faults;
 mod inject;
 mod journal;
+mod memory;
 mod rollback;
 mod wait;
 
@@ -39,6 +40,7 @@ use crate::backends::{BackendError, Connector, ErrorKind};
 use crate::observe::Verdict;
 use crate::playbook::model::Action;
 use crate::playbook::{Phase, Plan, PlanStep, PlanStepKind};
+use memory::Memory;
 
 /// Run settings that come from the environment (flags, the clock).
 #[derive(Clone)]
@@ -90,7 +92,7 @@ pub async fn run_journaled(
         deadline: wait::deadline(start, plan.timeout),
         results: Vec::new(),
         undo_results: Vec::new(),
-        durations: HashMap::new(),
+        memory: Memory::default(),
         ids: plan
             .all_steps()
             .into_iter()
@@ -189,8 +191,8 @@ struct Runner<'a> {
     deadline: Instant,
     results: Vec<StepResult>,
     undo_results: Vec<UndoResult>,
-    /// How long each named step took, for `duration` assertions.
-    durations: HashMap<String, Duration>,
+    /// What each named step took and saw, for the conditions that refer to one.
+    memory: Memory,
     /// Step names to ids, for `undo`.
     ids: HashMap<String, String>,
 }
@@ -301,7 +303,13 @@ impl Runner<'_> {
             };
             let duration = t0.elapsed();
             if let Some(n) = &s.name {
-                self.durations.insert(n.clone(), duration);
+                self.memory.durations.insert(n.clone(), duration);
+                if let Outcome::Passed {
+                    verdict: Some(v), ..
+                } = &outcome
+                {
+                    self.memory.saw(n, &v.seen);
+                }
             }
             let backup = match &outcome {
                 Outcome::Passed { undo: Some(u), .. } | Outcome::Partial { undo: u, .. } => {
@@ -378,15 +386,7 @@ impl Runner<'_> {
             PlanStepKind::Action(a) => match a.as_ref() {
                 Action::Wait(w) => {
                     let mut progress = ToReporter(&mut *self.reporter);
-                    wait::wait(
-                        &self.b,
-                        s,
-                        w,
-                        &self.durations,
-                        cancel.as_ref(),
-                        &mut progress,
-                    )
-                    .await
+                    wait::wait(&self.b, s, w, &self.memory, cancel.as_ref(), &mut progress).await
                 }
                 Action::Sleep(d) => match cancel {
                     Some(c) => tokio::select! {
@@ -401,7 +401,7 @@ impl Runner<'_> {
                         }
                     }
                 },
-                Action::Assert(c) => match check::check(&self.b, c, &self.durations).await {
+                Action::Assert(c) => match check::check(&self.b, c, &self.memory).await {
                     Ok(v) if v.holds => Outcome::Passed {
                         undo: None,
                         verdict: Some(v),

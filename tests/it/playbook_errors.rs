@@ -276,3 +276,10 @@ fn bad_label_selectors_are_refused_at_the_offending_token() {
     assert!(text.contains("invalid label selector"), "{text}");
     insta::assert_snapshot!(text);
 }
+
+fixture!(
+    references_to_earlier_steps_and_whole_lines,
+    "lab-conditions.yaml",
+    5,
+    "7:"
+);
