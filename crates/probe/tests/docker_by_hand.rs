@@ -159,7 +159,9 @@ struct HandPod {
 fn hand_pod() -> HandPod {
     need_image(PAUSE_IMAGE, "scripts/testcluster.sh image");
     need_image(&lab_image("entrypoint-exec"), "scripts/build-images.sh");
-    let pause = Container::run("pause", &[], PAUSE_IMAGE, &[]);
+    // `--ipc=shareable`: Docker's default IPC mode became `private` (the seed's Docker shared
+    // by default), and a private IPC namespace cannot be joined.
+    let pause = Container::run("pause", &["--ipc=shareable"], PAUSE_IMAGE, &[]);
     let probe = pause.join("probe", &lab_image("entrypoint-exec"), &[]);
     probe.wait_for_line(|l| l.starts_with("PID "));
     // The pause image's busybox, as a container of the pod with a shell (the seed's `ps -ef`
@@ -248,7 +250,7 @@ fn pause_reaps_an_orphan_where_a_plain_pid_1_leaves_a_zombie() {
     // zombie. This is what pause's SIGCHLD handler (waitpid(-1, ..., WNOHANG)) prevents.
     let sleeper = Container::run(
         "sleeper",
-        &["--entrypoint=/bin/sleep"],
+        &["--ipc=shareable", "--entrypoint=/bin/sleep"],
         PAUSE_IMAGE,
         &["3600"],
     );
