@@ -137,6 +137,9 @@ pub trait KubeOps: Send + Sync {
     async fn nodes(&self) -> Result<Vec<NodeView>>;
     async fn namespace(&self, name: &str) -> Result<Option<NamespaceView>>;
     async fn get(&self, target: &ResourceRef) -> Result<Option<serde_json::Value>>;
+    /// Whether the API server would accept a write to the object: a dry-run (`dryRun=All`)
+    /// empty merge patch, which goes through admission and changes nothing.
+    async fn write_check(&self, target: &ResourceRef) -> Result<WriteCheck>;
     async fn events(&self, namespace: &str) -> Result<Vec<EventView>>;
     /// Adds or removes one finalizer; `Ok(false)` when there was nothing to change.
     async fn finalizer(

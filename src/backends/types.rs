@@ -95,6 +95,18 @@ pub struct Sandbox {
     pub containers: Vec<String>,
 }
 
+/// The API server's answer to a write it was asked to judge (a dry run).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum WriteCheck {
+    Accepted,
+    /// Refused with this HTTP status and message, like `namespaces "x" not found` (404) for an
+    /// object whose namespace is gone.
+    Refused {
+        code: u16,
+        message: String,
+    },
+}
+
 /// Which pods to look at.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct PodQuery {
@@ -119,6 +131,23 @@ pub struct PodView {
     pub deletion_timestamp: Option<String>,
     pub finalizers: Vec<String>,
     pub containers: Vec<ContainerView>,
+    /// The pod's `spec.tolerations`, including those admission added (the 300 s NoExecute
+    /// tolerations of DefaultTolerationSeconds).
+    #[serde(default)]
+    pub tolerations: Vec<Toleration>,
+}
+
+/// One toleration of a pod's spec. `key` is `None` for a toleration of every key (operator
+/// `Exists` without a key), `effect` for one of every effect, `seconds` when it tolerates for
+/// ever.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Toleration {
+    pub key: Option<String>,
+    /// `Equal` or `Exists`, as the API writes it.
+    pub operator: Option<String>,
+    pub value: Option<String>,
+    pub effect: Option<TaintEffect>,
+    pub seconds: Option<i64>,
 }
 
 impl PodView {

@@ -1,19 +1,15 @@
-//! Evaluating a condition once: fetch what it needs from the backends, judge it with `observe`.
-
-use std::collections::HashMap;
-use std::time::Duration;
+//! Evaluating a condition once: fetch what it needs from the backends, judge it with `observe`
+//! (with what earlier named steps measured and saw, for the conditions that refer to one).
 
 use crate::backends::{PodKey, PodQuery, Result};
 use crate::observe::{self, Verdict};
 use crate::playbook::model::*;
 
 use super::backends::Backends;
+use super::memory::Memory;
 
-pub async fn check(
-    b: &Backends,
-    c: &Condition,
-    durations: &HashMap<String, Duration>,
-) -> Result<Verdict> {
+pub async fn check(b: &Backends, c: &Condition, memory: &Memory) -> Result<Verdict> {
+    let earlier = |step: &Option<String>| step.as_ref().and_then(|s| memory.seen.get(s));
     Ok(match c {
         Condition::Pods(p) => {
             let q = PodQuery {
@@ -22,7 +18,7 @@ pub async fn check(
                 selector: p.selector.clone(),
                 node: p.node.as_deref().map(str::to_string),
             };
-            observe::pods(p, &b.kube().await?.pods(&q).await?)
+            observe::pods(p, &b.kube().await?.pods(&q).await?, earlier(&p.replaces))
         }
         Condition::PodLogs(l) => {
             let pod = PodKey {
@@ -41,7 +37,17 @@ pub async fn check(
             observe::namespace(n, b.kube().await?.namespace(&n.name).await?.as_ref())
         }
         Condition::Resource(r) => {
-            observe::resource(r, b.kube().await?.get(&r.resource).await?.as_ref())
+            let kube = b.kube().await?;
+            let write = match r.writable {
+                Some(_) => Some(kube.write_check(&r.resource).await?),
+                None => None,
+            };
+            let obj = if r.writable.is_none() || r.exists.is_some() || r.field.is_some() {
+                kube.get(&r.resource).await?
+            } else {
+                None
+            };
+            observe::resource(r, obj.as_ref(), write.as_ref())
         }
         Condition::Event(e) => observe::events(e, &b.kube().await?.events(&e.namespace).await?),
         Condition::EtcdKey(e) => {
@@ -51,9 +57,11 @@ pub async fn check(
                 EtcdTarget::Prefix(p) => observe::etcd_prefix_count(e, p, etcd.count(p).await?),
             }
         }
-        Condition::Shims(s) => {
-            observe::shims(s, &b.nodes().await?.reality(Some(s.node.name())).await?)
-        }
+        Condition::Shims(s) => observe::shims(
+            s,
+            &b.nodes().await?.reality(Some(s.node.name())).await?,
+            earlier(&s.same_as),
+        ),
         Condition::Sandbox(s) => {
             observe::sandbox(s, &b.nodes().await?.reality(s.node.as_deref()).await?)
         }
@@ -73,6 +81,6 @@ pub async fn check(
             );
             observe::drift(d, &observe::join(&api?, &nodes?))
         }
-        Condition::Duration(d) => observe::duration(d, durations.get(&d.step).copied()),
+        Condition::Duration(d) => observe::duration(d, memory.durations.get(&d.step).copied()),
     })
 }

@@ -13,6 +13,7 @@ mod events;
 mod faults;
 mod inject;
 mod journal;
+mod memory;
 mod probe;
 mod rollback;
 mod steady;
@@ -42,6 +43,7 @@ use crate::backends::{BackendError, Connector, ErrorKind};
 use crate::observe::Verdict;
 use crate::playbook::model::Action;
 use crate::playbook::{Phase, Plan, PlanStep, PlanStepKind};
+use memory::Memory;
 
 /// Run settings that come from the environment (flags, the clock).
 #[derive(Clone)]
@@ -96,7 +98,7 @@ pub async fn run_journaled(
         deadline: wait::deadline(start, plan.timeout),
         results: Vec::new(),
         undo_results: Vec::new(),
-        durations: HashMap::new(),
+        memory: Memory::default(),
         live: Vec::new(),
         ids: plan
             .all_steps()
@@ -220,8 +222,8 @@ struct Runner<'a> {
     deadline: Instant,
     results: Vec<StepResult>,
     undo_results: Vec<UndoResult>,
-    /// How long each named step took, for `duration` assertions.
-    durations: HashMap<String, Duration>,
+    /// What each named step took and saw, for the conditions that refer to one.
+    memory: Memory,
     /// Step names to ids, for `undo`.
     ids: HashMap<String, String>,
     /// The probes sampling now (nested `probe:` steps), whose samples are still to be reported.
@@ -356,7 +358,13 @@ impl Runner<'_> {
             };
             let duration = t0.elapsed();
             if let Some(n) = &s.name {
-                self.durations.insert(n.clone(), duration);
+                self.memory.durations.insert(n.clone(), duration);
+                if let Outcome::Passed {
+                    verdict: Some(v), ..
+                } = &outcome
+                {
+                    self.memory.saw(n, &v.seen);
+                }
             }
             let backup = match &outcome {
                 Outcome::Passed { undo: Some(u), .. } | Outcome::Partial { undo: u, .. } => {
@@ -470,7 +478,7 @@ impl Runner<'_> {
                         &self.b,
                         s,
                         w,
-                        &self.durations,
+                        &self.memory,
                         cancel.as_ref(),
                         &mut progress,
                     )
@@ -489,7 +497,7 @@ impl Runner<'_> {
                         }
                     }
                 },
-                Action::Assert(c) => match check::check(&self.b, c, &self.durations).await {
+                Action::Assert(c) => match check::check(&self.b, c, &self.memory).await {
                     Ok(v) if v.holds => Outcome::Passed {
                         undo: None,
                         verdict: Some(v),

@@ -3,7 +3,6 @@
 //! Connecting to a backend is done once up front: a backend that cannot be reached fails the
 //! wait at once, while errors of single reads are retried (a control plane may be paused).
 
-use std::collections::HashMap;
 use std::time::Duration;
 
 use futures::StreamExt;
@@ -16,6 +15,7 @@ use crate::playbook::values::format_duration;
 use crate::playbook::{PlanStep, plan_defaults};
 
 use super::backends::Backends;
+use super::memory::Memory;
 use super::{Outcome, check};
 
 /// Where wait progress goes.
@@ -27,7 +27,7 @@ pub async fn wait(
     b: &Backends,
     step: &PlanStep,
     w: &Wait,
-    durations: &HashMap<String, Duration>,
+    memory: &Memory,
     cancel: Option<&CancellationToken>,
     progress: &mut dyn Progress,
 ) -> Outcome {
@@ -49,7 +49,7 @@ pub async fn wait(
     let mut last_verdict: Option<Verdict> = None;
     let mut last_error: Option<crate::backends::BackendError>;
     loop {
-        match check::check(b, &w.until, durations).await {
+        match check::check(b, &w.until, memory).await {
             Ok(v) if v.holds => {
                 return Outcome::Passed {
                     undo: None,

@@ -3,7 +3,7 @@
 use crate::backends::{EventView, NamespaceView, NodeView, PodView};
 use crate::playbook::model::*;
 
-use super::{Verdict, all, words};
+use super::{Seen, SeenPod, Verdict, all, words};
 
 fn describe_pod(p: &PodView) -> String {
     let mut s = format!("{} {}", p.key.name, p.phase);
@@ -36,8 +36,26 @@ fn containers<'a>(
         .filter(move |k| c.container.as_ref().is_none_or(|n| &k.name == n))
 }
 
-/// Pods: the filters select pods, then `count` is checked on what matched.
-pub fn pods(c: &PodsCondition, pods: &[PodView]) -> Verdict {
+fn toleration_matches(m: &TolerationMatch, t: &crate::backends::Toleration) -> bool {
+    t.key.as_deref() == Some(m.key.as_str())
+        && m.effect.is_none_or(|e| t.effect == Some(e))
+        && m.toleration_seconds.is_none_or(|s| t.seconds == Some(s))
+}
+
+/// Pods: the filters select pods, then `count` is checked on what matched. `earlier` is what
+/// the step named by `replaces` saw (`None` when it has not run or saw no pods).
+pub fn pods(c: &PodsCondition, pods: &[PodView], earlier: Option<&Seen>) -> Verdict {
+    let before: &[SeenPod] = match (&c.replaces, earlier) {
+        (None, _) => &[],
+        (Some(_), Some(Seen::Pods(p))) => p,
+        (Some(step), _) => {
+            return Verdict::new(
+                false,
+                words::pods(c),
+                format!("step `{step}` has not looked at pods"),
+            );
+        }
+    };
     let matching: Vec<&PodView> = pods
         .iter()
         .filter(|p| c.phase.is_none_or(|ph| p.phase == phase_name(ph)))
@@ -59,6 +77,16 @@ pub fn pods(c: &PodsCondition, pods: &[PodView]) -> Verdict {
                 containers(c, p).any(|k| k.last_reason.as_deref() == Some(r.as_str()))
             })
         })
+        .filter(|p| {
+            c.tolerations
+                .iter()
+                .all(|m| p.tolerations.iter().any(|t| toleration_matches(m, t)))
+        })
+        .filter(|p| {
+            !before
+                .iter()
+                .any(|b| b.key == p.key || (!b.uid.is_empty() && b.uid == p.uid))
+        })
         .collect();
     let want = c.count.unwrap_or(crate::playbook::values::Count {
         at_least: 1,
@@ -69,16 +97,70 @@ pub fn pods(c: &PodsCondition, pods: &[PodView]) -> Verdict {
     } else {
         pods.iter().map(describe_pod).collect::<Vec<_>>().join(", ")
     };
-    Verdict::new(
-        want.matches(matching.len() as u64),
-        words::pods(c),
-        format!("{} matched: {seen}", matching.len()),
-    )
+    let mut seen = format!("{} matched: {seen}", matching.len());
+    if !c.tolerations.is_empty() {
+        seen += &format!("; tolerations: {}", tolerations_seen(pods));
+    }
+    if let Some(step) = &c.replaces {
+        let names: Vec<String> = before.iter().map(|b| b.key.name.clone()).collect();
+        seen += &format!("; `{step}` saw {}", or_none(&names));
+    }
+    Verdict::new(want.matches(matching.len() as u64), words::pods(c), seen).seeing(Seen::Pods(
+        matching
+            .iter()
+            .map(|p| SeenPod {
+                key: p.key.clone(),
+                uid: p.uid.clone(),
+            })
+            .collect(),
+    ))
+}
+
+fn or_none(items: &[String]) -> String {
+    if items.is_empty() {
+        "none".into()
+    } else {
+        items.join(", ")
+    }
+}
+
+/// The tolerations of each pod, as `kubectl describe` lists them (`key:Effect for 300s`).
+fn tolerations_seen(pods: &[PodView]) -> String {
+    let per_pod: Vec<String> = pods
+        .iter()
+        .map(|p| {
+            let ts: Vec<String> = p
+                .tolerations
+                .iter()
+                .map(|t| {
+                    let mut s = t.key.clone().unwrap_or_else(|| "(any key)".into());
+                    if let Some(e) = t.effect {
+                        s += &format!(":{e:?}");
+                    }
+                    if let Some(secs) = t.seconds {
+                        s += &format!(" for {secs}s");
+                    }
+                    s
+                })
+                .collect();
+            format!("{} [{}]", p.key.name, or_none(&ts))
+        })
+        .collect();
+    or_none(&per_pod)
+}
+
+/// Whether a log line is what `pod-logs` looks for: contains it, or is it (`whole-line`).
+fn line_matches(c: &PodLogsCondition, line: &str) -> bool {
+    if c.whole_line {
+        line.trim_end() == c.contains
+    } else {
+        line.contains(&c.contains)
+    }
 }
 
 pub fn pod_logs(c: &PodLogsCondition, log: &str) -> Verdict {
     let want = c.present.unwrap_or(true);
-    let found = log.lines().any(|l| l.contains(&c.contains));
+    let found = log.lines().any(|l| line_matches(c, l));
     let holds = found == want;
     let last = log
         .lines()
@@ -88,7 +170,7 @@ pub fn pod_logs(c: &PodLogsCondition, log: &str) -> Verdict {
     Verdict::new(
         holds,
         words::pod_logs(c),
-        match log.lines().find(|l| l.contains(&c.contains)) {
+        match log.lines().find(|l| line_matches(c, l)) {
             Some(line) if !want => format!("the line `{line}`"),
             _ => format!("{} lines; last: {last}", log.lines().count()),
         },
@@ -195,10 +277,40 @@ pub fn field<'a>(obj: &'a serde_json::Value, path: &str) -> Option<&'a serde_jso
     })
 }
 
-pub fn resource(c: &ResourceCondition, obj: Option<&serde_json::Value>) -> Verdict {
+/// A `resource` condition; `write` is the API server's answer to a dry-run edit, when the
+/// condition asks whether the object is `writable`.
+pub fn resource(
+    c: &ResourceCondition,
+    obj: Option<&serde_json::Value>,
+    write: Option<&crate::backends::WriteCheck>,
+) -> Verdict {
+    let Some(want) = c.writable else {
+        return object(c, obj);
+    };
+    let seen = match write {
+        None => "no edit tried".to_string(),
+        Some(crate::backends::WriteCheck::Accepted) => "an edit is accepted".to_string(),
+        Some(crate::backends::WriteCheck::Refused { code, message }) => {
+            format!("an edit is refused: {message} ({code})")
+        }
+    };
+    let accepted = matches!(write, Some(crate::backends::WriteCheck::Accepted));
+    let writable = Verdict::new(
+        write.is_some() && accepted == want,
+        words::writable(&c.resource, want),
+        seen,
+    );
+    if c.exists.is_none() && c.field.is_none() {
+        return writable;
+    }
+    all(vec![object(c, obj), writable])
+}
+
+/// Existence and field of a `resource` condition.
+fn object(c: &ResourceCondition, obj: Option<&serde_json::Value>) -> Verdict {
     let want_exists = c.exists.unwrap_or(true);
     let r = &c.resource;
-    let expected = words::resource(c);
+    let expected = words::resource_object(c);
     match (obj, &c.field) {
         (None, _) => Verdict::new(!want_exists, expected, format!("{r} absent")),
         (Some(_), _) if !want_exists => Verdict::new(false, expected, format!("{r} exists")),
@@ -271,6 +383,7 @@ mod tests {
             container: None,
             previous: true,
             contains: contains.into(),
+            whole_line: false,
             present,
         }
     }
@@ -310,10 +423,12 @@ mod tests {
             restarts: None,
             exit_code: Some(exit),
             reason: None,
+            tolerations: vec![],
+            replaces: None,
         };
-        assert!(pods(&cond(None, 0), std::slice::from_ref(&pod)).holds);
-        assert!(pods(&cond(Some("app"), 1), std::slice::from_ref(&pod)).holds);
-        let v = pods(&cond(Some("app"), 0), std::slice::from_ref(&pod));
+        assert!(pods(&cond(None, 0), std::slice::from_ref(&pod), None).holds);
+        assert!(pods(&cond(Some("app"), 1), std::slice::from_ref(&pod), None).holds);
+        let v = pods(&cond(Some("app"), 0), std::slice::from_ref(&pod), None);
         assert!(!v.holds);
         assert!(v.expected.contains("container app"), "{}", v.expected);
     }

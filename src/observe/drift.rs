@@ -8,7 +8,7 @@ use serde::Serialize;
 use crate::backends::{NodeReality, PodKey, PodView};
 use crate::playbook::model::{DriftCondition, KubeletCondition, SandboxCondition, ShimsCondition};
 
-use super::{Verdict, all, count_verdict, words};
+use super::{Seen, Verdict, all, count_verdict, words};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
@@ -114,18 +114,28 @@ fn find<'a>(nodes: &'a [NodeReality], node: &str) -> Option<&'a NodeReality> {
     nodes.iter().find(|n| n.node == node)
 }
 
-pub fn shims(c: &ShimsCondition, nodes: &[NodeReality]) -> Verdict {
-    match find(nodes, &c.node) {
-        Some(n) => {
-            let got = n.shims.len() as u64;
-            Verdict::new(
-                c.count.matches(got),
-                words::shims(c),
-                format!("{got} shim(s) on {}", c.node),
-            )
+/// Shims on a node, against `count` and against `earlier`, what the step named by `same-as`
+/// counted (`None` when it has not run).
+pub fn shims(c: &ShimsCondition, nodes: &[NodeReality], earlier: Option<&Seen>) -> Verdict {
+    let Some(n) = find(nodes, &c.node) else {
+        return Verdict::new(false, words::shims(c), format!("no node {}", c.node));
+    };
+    let got = n.shims.len() as u64;
+    let mut holds = c.count.is_none_or(|want| want.matches(got));
+    let mut seen = format!("{got} shim(s) on {}", c.node);
+    if let Some(step) = &c.same_as {
+        match earlier {
+            Some(Seen::Shims(then)) => {
+                holds &= *then == got;
+                seen += &format!(", `{step}` counted {then}");
+            }
+            _ => {
+                holds = false;
+                seen += &format!(", step `{step}` has not counted shims");
+            }
         }
-        None => Verdict::new(false, words::shims(c), format!("no node {}", c.node)),
     }
+    Verdict::new(holds, words::shims(c), seen).seeing(Seen::Shims(got))
 }
 
 pub fn sandbox(c: &SandboxCondition, nodes: &[NodeReality]) -> Verdict {

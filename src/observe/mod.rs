@@ -22,6 +22,10 @@ pub struct Verdict {
     pub holds: bool,
     pub expected: String,
     pub observed: String,
+    /// What the check saw that a later condition of a named step may compare with; not part of
+    /// any report.
+    #[serde(skip)]
+    pub seen: Seen,
 }
 
 impl Verdict {
@@ -30,8 +34,32 @@ impl Verdict {
             holds,
             expected: expected.into(),
             observed: observed.into(),
+            seen: Seen::Nothing,
         }
     }
+
+    fn seeing(self, seen: Seen) -> Self {
+        Verdict { seen, ..self }
+    }
+}
+
+/// What a `pods` or `shims` check saw, kept by the engine under the step's name so a later
+/// condition can say "a replacement of what that step saw" (`replaces`) or "as many as then"
+/// (`same-as`): the seeds compare before and after a fault, not with a fixed number.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub enum Seen {
+    #[default]
+    Nothing,
+    /// The pods that matched, by key and UID.
+    Pods(Vec<SeenPod>),
+    /// The live shims counted on a node.
+    Shims(u64),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SeenPod {
+    pub key: crate::backends::PodKey,
+    pub uid: String,
 }
 
 /// Joins verdicts: holds when all hold; the text lists every part, failing parts first.
@@ -56,6 +84,7 @@ pub fn all(parts: Vec<Verdict>) -> Verdict {
             .map(|p| p.observed.as_str())
             .collect::<Vec<_>>()
             .join("; "),
+        seen: Seen::Nothing,
     }
 }
 
@@ -79,3 +108,6 @@ pub fn duration(cond: &DurationCondition, took: Option<std::time::Duration>) -> 
         }
     }
 }
+
+#[cfg(test)]
+mod tests;

@@ -62,11 +62,26 @@ pub fn pods(p: &PodsCondition) -> String {
     if let Some(k) = &p.container {
         props.push(format!("container {k}"));
     }
+    props.extend(p.tolerations.iter().map(toleration));
+    if let Some(step) = &p.replaces {
+        props.push(format!("none of the pods `{step}` saw (new name and UID)"));
+    }
     if props.is_empty() {
         s
     } else {
         format!("{s}: {}", props.join(", "))
     }
+}
+
+fn toleration(t: &TolerationMatch) -> String {
+    let mut s = format!("tolerating {}", t.key);
+    if let Some(e) = t.effect {
+        s += &format!(":{e:?}");
+    }
+    if let Some(secs) = t.toleration_seconds {
+        s += &format!(" for {secs}s");
+    }
+    s
 }
 
 pub fn pod_logs(l: &PodLogsCondition) -> String {
@@ -76,10 +91,11 @@ pub fn pod_logs(l: &PodLogsCondition) -> String {
         l.namespace,
         l.pod,
         part(" container ", l.container.as_ref()),
-        if l.present == Some(false) {
-            "lacks"
-        } else {
-            "contains"
+        match (l.present == Some(false), l.whole_line) {
+            (true, false) => "lacks",
+            (false, false) => "contains",
+            (true, true) => "has no line",
+            (false, true) => "has the line",
         },
         l.contains
     )
@@ -110,6 +126,23 @@ pub fn namespace(n: &NamespaceCondition) -> String {
 }
 
 pub fn resource(r: &ResourceCondition) -> String {
+    match r.writable {
+        Some(w) if r.exists.is_none() && r.field.is_none() => writable(&r.resource, w),
+        Some(w) => format!("{}; {}", resource_object(r), writable(&r.resource, w)),
+        None => resource_object(r),
+    }
+}
+
+pub fn writable(r: &ResourceRef, accepted: bool) -> String {
+    if accepted {
+        format!("an edit of {r} is accepted")
+    } else {
+        format!("an edit of {r} is refused")
+    }
+}
+
+/// What a `resource` condition says of the object itself: it exists, is absent, or has a field.
+pub fn resource_object(r: &ResourceCondition) -> String {
     match (&r.field, &r.equals) {
         (Some(f), Some(v)) => format!("{} has {f} = {v}", r.resource),
         (Some(f), None) => format!("{} has {f}", r.resource),
@@ -141,7 +174,12 @@ pub fn etcd_key(e: &EtcdKeyCondition) -> String {
 }
 
 pub fn shims(s: &ShimsCondition) -> String {
-    format!("{} shim(s) on {}", s.count, s.node)
+    match (&s.count, &s.same_as) {
+        (Some(c), Some(step)) => format!("{c} shim(s) on {}, as many as `{step}` counted", s.node),
+        (None, Some(step)) => format!("as many shim(s) on {} as `{step}` counted", s.node),
+        (Some(c), None) => format!("{c} shim(s) on {}", s.node),
+        (None, None) => format!("shims on {}", s.node),
+    }
 }
 
 pub fn sandbox(s: &SandboxCondition) -> String {

@@ -472,3 +472,40 @@ async fn an_interrupted_undo_leaves_no_recreated_namespace_behind() {
     assert_eq!(undo_finalizer(&lab, "kept", "web").await.unwrap(), None);
     assert!(lab.get("v1", "Namespace", None, "kept").is_some());
 }
+
+#[tokio::test]
+async fn an_edit_of_a_pod_whose_namespace_is_gone_is_refused_until_it_is_back() {
+    // dangling-resources' `writable`: a dry-run empty patch, through admission, storing nothing.
+    let lab = KubeLab::start().await;
+    lab.insert(pod("gone", "web", Some("test-worker"), &[FIN]));
+    let rv = |lab: &KubeLab| {
+        lab.get("v1", "Pod", Some("gone"), "web").expect("stored")["metadata"]["resourceVersion"]
+            .clone()
+    };
+    let before = rv(&lab);
+    let k = lab.ops();
+    let r = rref("v1", "Pod", Some("gone"), "web");
+    lab.server.clear_requests();
+    match k.write_check(&r).await.unwrap() {
+        kind_chaos::backends::WriteCheck::Refused { code, message } => {
+            assert_eq!(code, 404);
+            assert_eq!(message, "namespaces \"gone\" not found");
+        }
+        other => panic!("accepted without its namespace: {other:?}"),
+    }
+    let patches: Vec<_> = lab
+        .server
+        .requests()
+        .into_iter()
+        .filter(|r| r.method == "PATCH")
+        .collect();
+    assert_eq!(patches.len(), 1, "{patches:?}");
+    assert_eq!(patches[0].option("dryRun").as_deref(), Some("All"));
+
+    lab.insert(namespace("gone"));
+    assert_eq!(
+        k.write_check(&r).await.unwrap(),
+        kind_chaos::backends::WriteCheck::Accepted
+    );
+    assert_eq!(rv(&lab), before, "a dry run stores nothing");
+}

@@ -225,6 +225,9 @@ impl KubeOps for Polling {
     async fn events(&self, ns: &str) -> Result<Vec<EventView>> {
         self.0.events(ns).await
     }
+    async fn write_check(&self, t: &ResourceRef) -> Result<WriteCheck> {
+        self.0.write_check(t).await
+    }
     async fn finalizer(&self, t: &ResourceRef, f: &str, op: FinalizerOp) -> Result<bool> {
         self.0.finalizer(t, f, op).await
     }

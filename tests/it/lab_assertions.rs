@@ -11,9 +11,10 @@ use std::collections::BTreeMap;
 use std::path::Path;
 use std::sync::Arc;
 
-use kind_chaos::backends::fake::FakeCluster;
-use kind_chaos::backends::{ContainerView, PodKey, PodView, Sandbox};
+use kind_chaos::backends::fake::{Change, FakeCluster, Scheduled};
+use kind_chaos::backends::{ContainerView, PodKey, PodView, Sandbox, Toleration};
 use kind_chaos::engine::{self, PlaybookReport, RunOptions, RunStatus, StepStatus};
+use kind_chaos::playbook::model::TaintEffect;
 use support::{HEADER, Recorder, plan};
 use tokio_util::sync::CancellationToken;
 
@@ -89,6 +90,7 @@ fn pod(namespace: &str, name: &str, node: &str, labels: &[(&str, &str)]) -> PodV
             last_exit_code: None,
             last_reason: None,
         }],
+        tolerations: Vec::new(),
     }
 }
 
@@ -211,4 +213,183 @@ async fn delete_pod_while_kubelet_down_fails_when_the_deletion_completes_without
     )
     .await;
     assert_eq!(report.status, RunStatus::Passed, "{report:#?}");
+}
+
+/// The tolerations DefaultTolerationSeconds admission adds, for `seconds`.
+fn default_tolerations(seconds: i64) -> Vec<Toleration> {
+    [
+        "node.kubernetes.io/not-ready",
+        "node.kubernetes.io/unreachable",
+    ]
+    .into_iter()
+    .map(|key| Toleration {
+        key: Some(key.into()),
+        operator: Some("Exists".into()),
+        value: None,
+        effect: Some(TaintEffect::NoExecute),
+        seconds: Some(seconds),
+    })
+    .collect()
+}
+
+#[tokio::test(start_paused = true)]
+async fn kubelet_failure_fails_when_the_pod_lacks_the_300_s_tolerations() {
+    let step = ["pod-tolerates-the-node-taints-for-300s"];
+    // A pod whose spec set its own 30 s (admission then adds nothing), and one with none at
+    // all (created where no admission ran): neither is the seed's pod.
+    for tolerations in [default_tolerations(30), Vec::new()] {
+        let fake = FakeCluster::kind_like("kind");
+        let mut p = pod("default", "deployment-1", "kind-worker", &[DEPLOYMENT]);
+        p.tolerations = tolerations;
+        fake.state().pods.push(p);
+        let report = run_steps(&fake, "kubelet-failure", &step).await;
+        assert_failed(&report, step[0]);
+    }
+    let fake = FakeCluster::kind_like("kind");
+    let mut p = pod("default", "deployment-1", "kind-worker", &[DEPLOYMENT]);
+    p.tolerations = default_tolerations(300);
+    fake.state().pods.push(p);
+    let report = run_steps(&fake, "kubelet-failure", &step).await;
+    assert_eq!(report.status, RunStatus::Passed, "{report:#?}");
+}
+
+/// The Deployment's pod, running on kind-worker with its sandbox there.
+fn deployment_pod(fake: &FakeCluster) {
+    let mut s = fake.state();
+    s.pods.push(pod(
+        "default",
+        "deployment-old",
+        "kind-worker",
+        &[DEPLOYMENT],
+    ));
+    s.nodes
+        .get_mut("kind-worker")
+        .expect("worker")
+        .sandboxes
+        .push(sandbox("default", "deployment-old"));
+}
+
+/// From the second observation on (the first is the step that notes what was there), the
+/// fake shows `change`.
+fn after_the_first_look(fake: &FakeCluster, change: Change) {
+    fake.state()
+        .knobs
+        .schedule
+        .push(Scheduled { after: 2, change });
+}
+
+fn replaced(name: &str, uid: &str) -> Change {
+    Change::PodReplaced {
+        pod: key("default", "deployment-old"),
+        name: name.into(),
+        uid: uid.into(),
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn etcd_delete_pods_fails_when_the_pod_comes_back_under_its_name() {
+    let steps = ["pod-before", "deployment-replaces-the-pod"];
+    // The same pod (nothing replaced it), and one recreated under the old name (a new UID):
+    // neither is the seed's new pod.
+    for change in [None, Some(replaced("deployment-old", "uid-new"))] {
+        let fake = FakeCluster::kind_like("kind");
+        deployment_pod(&fake);
+        if let Some(c) = change {
+            after_the_first_look(&fake, c);
+        }
+        let report = run_steps(&fake, "etcd-delete-pods", &steps).await;
+        assert_eq!(status_of(&report, "pod-before"), StepStatus::Passed);
+        assert_failed(&report, "deployment-replaces-the-pod");
+    }
+    let fake = FakeCluster::kind_like("kind");
+    deployment_pod(&fake);
+    after_the_first_look(&fake, replaced("deployment-new", "uid-new"));
+    let report = run_steps(&fake, "etcd-delete-pods", &steps).await;
+    assert_eq!(report.status, RunStatus::Passed, "{report:#?}");
+}
+
+#[tokio::test(start_paused = true)]
+async fn etcd_delete_pods_fails_when_the_shims_on_the_worker_change() {
+    let steps = ["shims-before", "same-number-of-shims"];
+    // The replacement went elsewhere: the old sandbox left the worker and nothing took its
+    // place, one shim fewer.
+    let fake = FakeCluster::kind_like("kind");
+    deployment_pod(&fake);
+    after_the_first_look(
+        &fake,
+        Change::SandboxGone {
+            node: "kind-worker".into(),
+            pod: key("default", "deployment-old"),
+        },
+    );
+    let report = run_steps(&fake, "etcd-delete-pods", &steps).await;
+    assert_eq!(status_of(&report, "shims-before"), StepStatus::Passed);
+    assert_failed(&report, "same-number-of-shims");
+
+    // The seed: one sandbox for the other, as many shims as before.
+    let fake = FakeCluster::kind_like("kind");
+    deployment_pod(&fake);
+    after_the_first_look(&fake, replaced("deployment-new", "uid-new"));
+    let report = run_steps(&fake, "etcd-delete-pods", &steps).await;
+    assert_eq!(report.status, RunStatus::Passed, "{report:#?}");
+}
+
+/// Runs one step of a playbook against a fake whose pod `pod` logged `log`.
+async fn with_log(playbook: &str, pod: &str, log: &str, step: &str) -> PlaybookReport {
+    let fake = FakeCluster::kind_like("kind");
+    fake.state()
+        .logs
+        .insert(format!("default/{pod}"), log.into());
+    run_steps(&fake, playbook, &[step]).await
+}
+
+#[tokio::test(start_paused = true)]
+async fn who_is_pid_1_is_a_whole_line_not_a_prefix() {
+    // Exec form: the probe is PID 1. `PID 12` is another process, not the probe as PID 1.
+    let step = "probe-is-pid-1";
+    let report = with_log("pod-termination", "default", "SIGTERM\nPID 12\n", step).await;
+    assert_failed(&report, step);
+    let report = with_log("pod-termination", "default", "SIGTERM\nPID 1\n", step).await;
+    assert_eq!(report.status, RunStatus::Passed, "{report:#?}");
+
+    // Shell form and not-pid-1: the probe is the shell's child. A `PID 1` line means it is
+    // PID 1 after all (as under busybox's ash, which execs the command); `PID 12` does not.
+    for (playbook, pod, step) in [
+        ("shell-form", "shell-args", "probe-is-not-pid-1"),
+        ("not-pid-1", "not-pid-1", "the-app-is-not-pid-1"),
+    ] {
+        let report = with_log(playbook, pod, "Immediate exit\nPID 1\n", step).await;
+        assert_failed(&report, step);
+        let report = with_log(playbook, pod, "Immediate exit\nPID 12\n", step).await;
+        assert_eq!(report.status, RunStatus::Passed, "{playbook}: {report:#?}");
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn dangling_resources_fails_when_the_api_accepts_an_edit_without_the_namespace() {
+    let step = ["pod-cannot-be-edited"];
+    let fake = FakeCluster::kind_like("kind");
+    fake.state().objects.insert(
+        "Pod dangling-resources/dangling-resources".into(),
+        serde_json::json!({"apiVersion": "v1", "kind": "Pod",
+            "metadata": {"namespace": "dangling-resources", "name": "dangling-resources"}}),
+    );
+    // The seed's case: the namespace is gone, the edit refused (404).
+    let report = run_steps(&fake, "dangling-resources", &step).await;
+    assert_eq!(report.status, RunStatus::Passed, "{report:#?}");
+    // An API that took writes into a namespace that does not exist (or a namespace that was
+    // never gone) accepts the edit.
+    fake.state()
+        .namespaces
+        .push(kind_chaos::backends::NamespaceView {
+            name: "dangling-resources".into(),
+            phase: "Active".into(),
+            finalizers: Vec::new(),
+        });
+    let report = run_steps(&fake, "dangling-resources", &step).await;
+    assert_failed(&report, step[0]);
+    // And with the pod itself gone, "cannot be edited" is no finding.
+    let fake = FakeCluster::kind_like("kind");
+    let report = run_steps(&fake, "dangling-resources", &step).await;
+    assert_failed(&report, step[0]);
 }

@@ -322,3 +322,9 @@ fn resource_faults_shorter_than_a_second_are_refused_at_their_duration() {
     assert!(text.contains("short.yaml:6:46"), "{text}");
     assert!(text.contains("a CPU hog of 1 to 64 cores"), "{text}");
 }
+fixture!(
+    references_to_earlier_steps_and_whole_lines,
+    "lab-conditions.yaml",
+    5,
+    "7:"
+);

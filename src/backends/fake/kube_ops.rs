@@ -122,6 +122,31 @@ impl KubeOps for FakeCluster {
         Ok(self.state().objects.get(&key_of(target)).cloned())
     }
 
+    /// Refused with 404 when the object is not stored or its namespace is not (`default` and
+    /// `kube-system` always are), as NamespaceLifecycle admission refuses it.
+    async fn write_check(&self, target: &ResourceRef) -> Result<WriteCheck> {
+        self.read("write-check").await?;
+        let s = self.state();
+        if !s.objects.contains_key(&key_of(target)) {
+            return Ok(WriteCheck::Refused {
+                code: 404,
+                message: format!("{target} not found"),
+            });
+        }
+        match target.namespace.as_deref() {
+            Some(ns)
+                if !["default", "kube-system"].contains(&ns)
+                    && !s.namespaces.iter().any(|n| n.name == ns) =>
+            {
+                Ok(WriteCheck::Refused {
+                    code: 404,
+                    message: format!("namespaces \"{ns}\" not found"),
+                })
+            }
+            _ => Ok(WriteCheck::Accepted),
+        }
+    }
+
     async fn events(&self, namespace: &str) -> Result<Vec<EventView>> {
         self.read("events").await?;
         Ok(self

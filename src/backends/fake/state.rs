@@ -133,13 +133,43 @@ pub struct Scheduled {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Change {
-    NodeReady { node: String, status: String },
-    PodPhase { pod: PodKey, phase: String },
-    PodReady { pod: PodKey, ready: bool },
-    PodGone { pod: PodKey },
-    NamespaceGone { name: String },
-    EtcdPut { key: String, value: String },
-    EtcdDelete { key: String },
+    NodeReady {
+        node: String,
+        status: String,
+    },
+    PodPhase {
+        pod: PodKey,
+        phase: String,
+    },
+    PodReady {
+        pod: PodKey,
+        ready: bool,
+    },
+    PodGone {
+        pod: PodKey,
+    },
+    /// The pod is replaced by one named `name` with UID `uid` (the same name for a pod
+    /// recreated under its name), and its sandboxes on the nodes with the replacement's.
+    PodReplaced {
+        pod: PodKey,
+        name: String,
+        uid: String,
+    },
+    /// The pod's sandbox leaves the node (its shim with it).
+    SandboxGone {
+        node: String,
+        pod: PodKey,
+    },
+    NamespaceGone {
+        name: String,
+    },
+    EtcdPut {
+        key: String,
+        value: String,
+    },
+    EtcdDelete {
+        key: String,
+    },
 }
 
 impl State {
@@ -161,6 +191,28 @@ impl State {
                 }
             }
             Change::PodGone { pod } => self.pods.retain(|p| &p.key != pod),
+            Change::PodReplaced { pod, name, uid } => {
+                let new = PodKey {
+                    namespace: pod.namespace.clone(),
+                    name: name.clone(),
+                };
+                if let Some(p) = self.pods.iter_mut().find(|p| &p.key == pod) {
+                    p.key = new.clone();
+                    p.uid = uid.clone();
+                }
+                for sb in self.nodes.values_mut().flat_map(|n| n.sandboxes.iter_mut()) {
+                    if &sb.pod == pod {
+                        sb.id = format!("sandbox-of-{uid}");
+                        sb.pod = new.clone();
+                        sb.uid = uid.clone();
+                    }
+                }
+            }
+            Change::SandboxGone { node, pod } => {
+                if let Some(n) = self.nodes.get_mut(node) {
+                    n.sandboxes.retain(|sb| &sb.pod != pod);
+                }
+            }
             Change::NamespaceGone { name } => self.namespaces.retain(|n| &n.name != name),
             Change::EtcdPut { key, value } => {
                 self.etcd.insert(key.clone(), value.clone());

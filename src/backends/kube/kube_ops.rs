@@ -45,6 +45,10 @@ impl KubeOps for KubeBackend {
         KubeBackend::namespace(self, name).await
     }
 
+    async fn write_check(&self, target: &ResourceRef) -> Result<WriteCheck> {
+        KubeBackend::write_check(self, target).await
+    }
+
     async fn get(&self, target: &ResourceRef) -> Result<Option<serde_json::Value>> {
         KubeBackend::get(self, target).await
     }

@@ -9,7 +9,9 @@
 use k8s_openapi::api::core::v1::{ContainerState, ContainerStatus, Event, Namespace, Node, Pod};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 
-use crate::backends::{ContainerView, EventView, NamespaceView, NodeView, PodKey, PodView, Taint};
+use crate::backends::{
+    ContainerView, EventView, NamespaceView, NodeView, PodKey, PodView, Taint, Toleration,
+};
 use crate::playbook::model::TaintEffect;
 
 /// A timestamp as the API writes it (RFC 3339).
@@ -89,6 +91,22 @@ pub(crate) fn pod_view(p: &Pod) -> PodView {
         deletion_timestamp: p.metadata.deletion_timestamp.as_ref().map(time_text),
         finalizers: p.metadata.finalizers.clone().unwrap_or_default(),
         containers,
+        tolerations: p
+            .spec
+            .as_ref()
+            .and_then(|s| s.tolerations.as_ref())
+            .map(|ts| {
+                ts.iter()
+                    .map(|t| Toleration {
+                        key: t.key.clone().filter(|k| !k.is_empty()),
+                        operator: t.operator.clone(),
+                        value: t.value.clone(),
+                        effect: t.effect.as_deref().and_then(effect_of),
+                        seconds: t.toleration_seconds,
+                    })
+                    .collect()
+            })
+            .unwrap_or_default(),
     }
 }
 
@@ -216,6 +234,39 @@ mod tests {
         assert_eq!(v.containers[1].state, "terminated");
         assert_eq!(v.containers[1].last_exit_code, Some(0));
         assert_eq!(v.containers[1].last_reason.as_deref(), Some("Completed"));
+    }
+
+    #[test]
+    fn tolerations_are_read_from_the_spec() {
+        let v = pod_view(&pod(json!({
+            "metadata": {"name": "web", "namespace": "lab"},
+            "spec": {"containers": [{"name": "app"}], "tolerations": [
+                {"key": "node.kubernetes.io/unreachable", "operator": "Exists",
+                 "effect": "NoExecute", "tolerationSeconds": 300},
+                {"operator": "Exists"},
+                {"key": "", "operator": "Exists", "effect": "NoSchedule"}]}
+        })));
+        assert_eq!(
+            v.tolerations,
+            vec![
+                Toleration {
+                    key: Some("node.kubernetes.io/unreachable".into()),
+                    operator: Some("Exists".into()),
+                    value: None,
+                    effect: Some(TaintEffect::NoExecute),
+                    seconds: Some(300),
+                },
+                Toleration {
+                    operator: Some("Exists".into()),
+                    ..Toleration::default()
+                },
+                Toleration {
+                    operator: Some("Exists".into()),
+                    effect: Some(TaintEffect::NoSchedule),
+                    ..Toleration::default()
+                },
+            ]
+        );
     }
 
     #[test]

@@ -16,7 +16,7 @@ use serde_json::{Value, json};
 
 use super::KubeBackend;
 use super::error::status_code;
-use crate::backends::{BackendError, DeleteOptions, FinalizerOp};
+use crate::backends::{BackendError, DeleteOptions, FinalizerOp, WriteCheck};
 use crate::playbook::model::{NodeTaint, Propagation, ResourceRef, TaintEffect};
 
 /// How often a write is recomputed after losing a race with another writer.
@@ -206,6 +206,30 @@ impl KubeBackend {
             }
         }
         Err(self.contended(verb, &what))
+    }
+
+    /// A dry-run empty merge patch (`kubectl patch --dry-run=server -p '{}'`): admission runs
+    /// as for a real edit, nothing is stored. A refusal (404, 403, 409, 422) is an answer, not
+    /// an error: the `resource` condition's `writable`.
+    pub(crate) async fn write_check(
+        &self,
+        target: &ResourceRef,
+    ) -> Result<WriteCheck, BackendError> {
+        let api = self.object_api(target).await?;
+        let pp = PatchParams {
+            dry_run: true,
+            ..PatchParams::default()
+        };
+        match api.patch(&target.name, &pp, &Patch::Merge(json!({}))).await {
+            Ok(_) => Ok(WriteCheck::Accepted),
+            Err(::kube::Error::Api(s)) if matches!(s.code, 403 | 404 | 409 | 422) => {
+                Ok(WriteCheck::Refused {
+                    code: s.code,
+                    message: s.message,
+                })
+            }
+            Err(e) => Err(self.fail("dry-run patch", &target.to_string(), e)),
+        }
     }
 
     /// `PUT /api/v1/namespaces/{name}/finalize` with `spec.finalizers` emptied.

@@ -85,6 +85,27 @@ pub struct PodsCondition {
     /// Reason of the last terminated state (`Completed`, `Error`, `OOMKilled`).
     #[serde(default)]
     pub reason: Option<String>,
+    /// Tolerations each pod must have in its spec (also those admission added, like the
+    /// default 300 s for `node.kubernetes.io/unreachable`).
+    #[serde(default)]
+    pub tolerations: Vec<TolerationMatch>,
+    /// The `name` of an earlier `pods` wait or assert: only pods that step did not see count,
+    /// by name and by UID (a replacement, not the same pod nor one recreated under its name).
+    #[serde(default)]
+    pub replaces: Option<String>,
+}
+
+/// A toleration to look for in a pod's spec: one with exactly this key; `effect` and
+/// `toleration-seconds` are matched only when given.
+#[derive(Debug, Clone, Deserialize, Serialize, JsonSchema, PartialEq, Eq)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct TolerationMatch {
+    pub key: String,
+    #[serde(default)]
+    pub effect: Option<TaintEffect>,
+    /// How long the pod tolerates the taint once the node has it, in seconds.
+    #[serde(default)]
+    pub toleration_seconds: Option<i64>,
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
@@ -98,8 +119,12 @@ pub struct PodLogsCondition {
     /// Read the previous (terminated) container's log.
     #[serde(default)]
     pub previous: bool,
-    /// A substring that some line must contain.
+    /// A substring that some line must contain (the whole line with `whole-line`).
     pub contains: String,
+    /// `true`: a line must be exactly `contains` (trailing whitespace aside), so `PID 1` does
+    /// not match `PID 12`.
+    #[serde(default)]
+    pub whole_line: bool,
     /// `false`: no line may contain it (e.g. a signal that must never reach the app).
     #[serde(default)]
     pub present: Option<bool>,
@@ -217,6 +242,11 @@ pub struct ResourceCondition {
     /// The value the field must have.
     #[serde(default)]
     pub equals: Option<serde_json::Value>,
+    /// Whether the API server accepts an edit of the object (a dry-run empty patch, which
+    /// changes nothing): `false` when it refuses, like the 404 for an object whose namespace
+    /// is gone.
+    #[serde(default)]
+    pub writable: Option<bool>,
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
@@ -290,7 +320,12 @@ schema_as_written!(EtcdKeyCondition, EtcdKeyFields);
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
 pub struct ShimsCondition {
     pub node: NodeTarget,
-    pub count: Count,
+    /// How many shims.
+    #[serde(default)]
+    pub count: Option<Count>,
+    /// The `name` of an earlier `shims` wait or assert: as many shims as it counted.
+    #[serde(default)]
+    pub same_as: Option<String>,
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]

@@ -148,6 +148,17 @@ impl Validator<'_> {
                     self.error(at(&["pods"]), "`pods` takes `name` or `selector`, not both");
                 }
                 self.check_selector(p.selector.as_deref(), at(&["pods", "selector"]));
+                if let Some(step) = &p.replaces {
+                    self.check_step_ref(step, at(&["pods", "replaces"]));
+                }
+            }
+            Condition::Shims(s) => {
+                if let Some(step) = &s.same_as {
+                    self.check_step_ref(step, at(&["shims", "same-as"]));
+                }
+                if s.count.is_none() && s.same_as.is_none() {
+                    self.error(at(&["shims"]), "`shims` needs `count`, `same-as` or both");
+                }
             }
             Condition::EtcdKey(e) => {
                 let key = matches!(e.target, EtcdTarget::Key(_));
@@ -168,19 +179,7 @@ impl Validator<'_> {
                 self.error(at(&["resource", "equals"]), "`equals` needs a `field`");
             }
             Condition::Duration(d) => {
-                if !self.names.contains_key(&d.step) {
-                    let known: Vec<&str> = self.names.keys().map(String::as_str).collect();
-                    let help = match did_you_mean(&d.step, known.iter().copied()) {
-                        Some(s) => format!("did you mean `{s}`?"),
-                        None if known.is_empty() => "no earlier step has a `name`".to_string(),
-                        None => format!("named earlier steps: {}", sorted(&known)),
-                    };
-                    self.error(
-                        at(&["duration", "step"]),
-                        format!("no earlier step is named `{}`", d.step),
-                    )
-                    .help = Some(help);
-                }
+                self.check_step_ref(&d.step, at(&["duration", "step"]));
                 if d.at_least.is_none() && d.at_most.is_none() {
                     self.error(
                         at(&["duration"]),
@@ -193,6 +192,21 @@ impl Validator<'_> {
             }
             _ => {}
         }
+    }
+
+    /// A condition's reference to an earlier step by its `name`.
+    fn check_step_ref(&mut self, step: &str, span: Option<Span>) {
+        if self.names.contains_key(step) {
+            return;
+        }
+        let known: Vec<&str> = self.names.keys().map(String::as_str).collect();
+        let help = match did_you_mean(step, known.iter().copied()) {
+            Some(s) => format!("did you mean `{s}`?"),
+            None if known.is_empty() => "no earlier step has a `name`".to_string(),
+            None => format!("named earlier steps: {}", sorted(&known)),
+        };
+        self.error(span, format!("no earlier step is named `{step}`"))
+            .help = Some(help);
     }
 
     fn one_of(&mut self, span: Option<Span>, what: &str, options: &[(&str, bool)]) {
