@@ -13,6 +13,7 @@ use tokio::signal::unix::{SignalKind, signal};
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
+use crate::engine::timeline::Recorder;
 use crate::engine::{
     Event, PlaybookReport, Reporter, RunStatus, StepResult, UndoResult, UndoStatus,
 };
@@ -43,6 +44,8 @@ pub(super) struct Partial {
     pub start: Instant,
     pub steps: Vec<StepResult>,
     pub undo: Vec<UndoResult>,
+    /// The timeline so far, from the same events the engine records its own from.
+    pub timeline: Recorder,
 }
 
 pub(super) type Shared = Arc<Mutex<Progress>>;
@@ -59,6 +62,9 @@ pub(super) struct Recording<R> {
 
 impl<R: Reporter> Reporter for Recording<R> {
     fn event(&mut self, e: &Event<'_>) {
+        if let Some(c) = lock(&self.progress).current.as_mut() {
+            c.timeline.record(e, std::time::SystemTime::now());
+        }
         match e {
             Event::StepFinished { result, .. } => {
                 if let Some(c) = lock(&self.progress).current.as_mut() {
@@ -145,6 +151,7 @@ fn partial_report(c: &Partial) -> PlaybookReport {
         error_class: None,
         steps: c.steps.clone(),
         undo: c.undo.clone(),
+        timeline: c.timeline.timeline().clone(),
     };
     if r.rollback_failed() {
         r.status = RunStatus::RollbackFailed;

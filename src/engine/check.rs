@@ -3,16 +3,34 @@
 use std::collections::HashMap;
 use std::time::Duration;
 
-use crate::backends::{PodKey, PodQuery, Result};
+use crate::backends::{NamespaceView, NodeView, PodKey, PodQuery, PodView, Result};
 use crate::observe::{self, Verdict};
 use crate::playbook::model::*;
 
 use super::backends::Backends;
 
+/// What a check read from the API, for the timeline's transitions.
+#[derive(Default)]
+pub struct Seen {
+    pub pods: Option<Vec<PodView>>,
+    pub nodes: Option<Vec<NodeView>>,
+    pub namespace: Option<(String, Option<NamespaceView>)>,
+}
+
 pub async fn check(
     b: &Backends,
     c: &Condition,
     durations: &HashMap<String, Duration>,
+) -> Result<Verdict> {
+    check_seen(b, c, durations, &mut Seen::default()).await
+}
+
+/// [`check`], keeping the pods, nodes or namespace it read in `seen`.
+pub async fn check_seen(
+    b: &Backends,
+    c: &Condition,
+    durations: &HashMap<String, Duration>,
+    seen: &mut Seen,
 ) -> Result<Verdict> {
     Ok(match c {
         Condition::Pods(p) => {
@@ -22,7 +40,10 @@ pub async fn check(
                 selector: p.selector.clone(),
                 node: p.node.clone(),
             };
-            observe::pods(p, &b.kube().await?.pods(&q).await?)
+            let pods = b.kube().await?.pods(&q).await?;
+            let v = observe::pods(p, &pods);
+            seen.pods = Some(pods);
+            v
         }
         Condition::PodLogs(l) => {
             let pod = PodKey {
@@ -36,9 +57,17 @@ pub async fn check(
                 .await?;
             observe::pod_logs(l, &log)
         }
-        Condition::Node(n) => observe::node(n, &b.kube().await?.nodes().await?),
+        Condition::Node(n) => {
+            let nodes = b.kube().await?.nodes().await?;
+            let v = observe::node(n, &nodes);
+            seen.nodes = Some(nodes);
+            v
+        }
         Condition::Namespace(n) => {
-            observe::namespace(n, b.kube().await?.namespace(&n.name).await?.as_ref())
+            let ns = b.kube().await?.namespace(&n.name).await?;
+            let v = observe::namespace(n, ns.as_ref());
+            seen.namespace = Some((n.name.clone(), ns));
+            v
         }
         Condition::Resource(r) => {
             observe::resource(r, b.kube().await?.get(&r.resource).await?.as_ref())
@@ -69,7 +98,10 @@ pub async fn check(
                 },
                 async { b.nodes().await?.reality(d.node.as_deref()).await }
             );
-            observe::drift(d, &observe::join(&api?, &nodes?))
+            let (api, nodes) = (api?, nodes?);
+            let v = observe::drift(d, &observe::join(&api, &nodes));
+            seen.pods = Some(api);
+            v
         }
         Condition::Duration(d) => observe::duration(d, durations.get(&d.step).copied()),
     })

@@ -14,6 +14,8 @@ mod faults;
 mod inject;
 mod journal;
 mod rollback;
+mod sample;
+pub mod timeline;
 mod wait;
 
 /// The undo records, where journals, `chaos recover` and `--dry-run` find them.
@@ -47,13 +49,24 @@ pub struct RunOptions {
     pub retain: bool,
     /// Wall clock for report timestamps (durations use tokio's clock, which tests can pause).
     pub clock: Arc<dyn Fn() -> SystemTime + Send + Sync>,
+    /// How often waits sample the nodes' reality for the timeline (at most); `None`: never.
+    pub sample_every: Option<Duration>,
+    /// At most this many timeline entries; older samples are thinned out beyond.
+    pub timeline_cap: usize,
 }
+
+/// The default of [`RunOptions::sample_every`], and its bounds for `--sample-every`.
+pub const SAMPLE_EVERY: Duration = Duration::from_secs(5);
+pub const SAMPLE_MIN: Duration = sample::MIN_EVERY;
+pub const SAMPLE_MAX: Duration = Duration::from_secs(3600);
 
 impl Default for RunOptions {
     fn default() -> Self {
         RunOptions {
             retain: false,
             clock: Arc::new(SystemTime::now),
+            sample_every: Some(SAMPLE_EVERY),
+            timeline_cap: timeline::DEFAULT_CAP,
         }
     }
 }
@@ -80,10 +93,14 @@ pub async fn run_journaled(
 ) -> PlaybookReport {
     let started_at = humantime::format_rfc3339_seconds((opts.clock)()).to_string();
     let start = Instant::now();
-    reporter.event(&Event::PlaybookStarted { plan });
     let mut r = Runner {
         b: Backends::new(connector),
-        reporter,
+        reporter: timeline::Tee {
+            reporter,
+            recorder: timeline::Recorder::new(opts.timeline_cap),
+            clock: opts.clock.clone(),
+        },
+        sampler: sample::Sampler::new(opts.sample_every),
         log,
         cancel: cancel.clone(),
         clock: opts.clock.clone(),
@@ -97,6 +114,7 @@ pub async fn run_journaled(
             .filter_map(|s| Some((s.name.clone()?, s.id.clone())))
             .collect(),
     };
+    r.reporter.event(&Event::PlaybookStarted { plan });
     let mut setup_undo = Vec::new();
     let setup_ok = r.phase(Phase::Setup, &plan.setup, &mut setup_undo).await;
     let mut fault_undo = Vec::new();
@@ -122,6 +140,7 @@ pub async fn run_journaled(
         error_class,
         steps: r.results,
         undo: r.undo_results,
+        timeline: timeline::Timeline::default(),
     };
     if report.rollback_failed() {
         report.status = RunStatus::RollbackFailed;
@@ -129,7 +148,15 @@ pub async fn run_journaled(
     } else if report.status == RunStatus::Passed && report.retained().next().is_some() {
         report.status = RunStatus::Retained;
     }
-    r.reporter
+    let mut tee = r.reporter;
+    tee.recorder.push(
+        (tee.clock)(),
+        timeline::What::RunFinished {
+            status: report.status,
+        },
+    );
+    report.timeline = tee.recorder.into_timeline();
+    tee.reporter
         .event(&Event::PlaybookFinished { report: &report });
     report
 }
@@ -181,7 +208,10 @@ type UndoStack = Vec<Registered>;
 
 struct Runner<'a> {
     b: Backends,
-    reporter: &'a mut dyn Reporter,
+    /// The caller's reporter, with the timeline recorded beside it.
+    reporter: timeline::Tee<'a>,
+    /// When waits last sampled the nodes' reality.
+    sampler: sample::Sampler,
     log: &'a mut dyn UndoLog,
     cancel: CancellationToken,
     /// Wall clock, for the reports' timestamps only.
@@ -377,16 +407,13 @@ impl Runner<'_> {
             } => self.apply(s, documents, namespace.as_deref()).await,
             PlanStepKind::Action(a) => match a.as_ref() {
                 Action::Wait(w) => {
-                    let mut progress = ToReporter(&mut *self.reporter);
-                    wait::wait(
-                        &self.b,
-                        s,
-                        w,
-                        &self.durations,
-                        cancel.as_ref(),
-                        &mut progress,
-                    )
-                    .await
+                    let mut progress = ToReporter(&mut self.reporter);
+                    let looks = wait::Looks {
+                        durations: &self.durations,
+                        cancel: cancel.as_ref(),
+                        sampler: &mut self.sampler,
+                    };
+                    wait::wait(&self.b, s, w, looks, &mut progress).await
                 }
                 Action::Sleep(d) => match cancel {
                     Some(c) => tokio::select! {
@@ -440,6 +467,10 @@ impl wait::Progress for ToReporter<'_> {
             observed,
         });
     }
+
+    fn event(&mut self, e: &Event<'_>) {
+        self.0.event(e);
+    }
 }
 
 fn error_class(e: &BackendError) -> ErrorClass {
@@ -469,12 +500,7 @@ fn result_of(s: &PlanStep, phase: Phase, description: String, status: StepStatus
         line: s.line,
         started_at: None,
         phase,
-        action: match &s.kind {
-            PlanStepKind::Group(_) => "group",
-            PlanStepKind::Apply { .. } => "apply",
-            PlanStepKind::Action(a) => a.key(),
-        }
-        .to_string(),
+        action: action_key(s).to_string(),
         description,
         status,
         duration: Duration::ZERO,
@@ -483,5 +509,14 @@ fn result_of(s: &PlanStep, phase: Phase, description: String, status: StepStatus
         error_class: None,
         undo: None,
         backup: None,
+    }
+}
+
+/// The action key of a step (`kubelet-stop`, `wait`, `group`, `apply`...).
+pub(crate) fn action_key(s: &PlanStep) -> &'static str {
+    match &s.kind {
+        PlanStepKind::Group(_) => "group",
+        PlanStepKind::Apply { .. } => "apply",
+        PlanStepKind::Action(a) => a.key(),
     }
 }

@@ -15,7 +15,9 @@ pub mod defaults {
     pub const WAIT_INTERVAL: Duration = Duration::from_secs(1);
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize, schemars::JsonSchema,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum Phase {
     Setup,

@@ -48,3 +48,4 @@ mod playbook_errors;
 mod recover;
 mod reports;
 mod schema;
+mod timeline;
