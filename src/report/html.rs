@@ -258,7 +258,7 @@ pub(crate) fn first_last(entries: &[Entry]) -> Option<(&Entry, &Entry)> {
         .iter()
         .filter(|e| matches!(e.what, What::Reality { .. }));
     let first = samples.next()?;
-    Some((first, samples.last().unwrap_or(first)))
+    Some((first, samples.next_back().unwrap_or(first)))
 }
 
 fn reality(s: &mut String, entries: &[Entry]) {
