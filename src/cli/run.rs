@@ -273,6 +273,15 @@ mod tests {
     use super::*;
 
     #[test]
+    fn sample_every_is_bounded_or_off() {
+        assert_eq!(sample_every("5s"), Ok(std::time::Duration::from_secs(5)));
+        assert_eq!(sample_every("0s"), Ok(std::time::Duration::ZERO));
+        assert!(sample_every("500ms").is_err());
+        assert!(sample_every("2h").is_err());
+        assert!(sample_every("soon").is_err());
+    }
+
+    #[test]
     fn an_unwritten_report_makes_the_run_exit_at_least_3() {
         let dir = tempfile::tempdir().unwrap();
         let bad = dir.path().join("no-such-folder/r.json");

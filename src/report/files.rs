@@ -182,6 +182,20 @@ mod tests {
     }
 
     #[test]
+    fn only_one_report_takes_stdout() {
+        let dash = Path::new("-");
+        let html = ReportTargets::new(Some(dash), None)
+            .unwrap()
+            .with_documents(Some(dash), None);
+        assert!(html.is_err());
+        let t = ReportTargets::new(None, None)
+            .unwrap()
+            .with_documents(None, Some(dash))
+            .unwrap();
+        assert!(t.uses_stdout());
+    }
+
+    #[test]
     fn reports_are_written_where_the_flags_say_with_the_runs_exit_code() {
         let dir = tempfile::tempdir().unwrap();
         let (json, junit) = (dir.path().join("r.json"), dir.path().join("r.xml"));
