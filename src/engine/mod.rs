@@ -388,19 +388,18 @@ impl Runner<'_> {
                     };
                     wait::wait(&self.b, s, w, looks, &mut progress).await
                 }
-                Action::Sleep(d) => match cancel {
-                    Some(c) => tokio::select! {
-                        _ = c.cancelled() => Outcome::Interrupted,
-                        _ = tokio::time::sleep(d.0) => Outcome::Passed { undo: None, verdict: None },
-                    },
-                    None => {
-                        tokio::time::sleep(d.0).await;
+                Action::Sleep(d) => {
+                    let mut progress = ToReporter(&mut self.reporter);
+                    let (sampler, c) = (&mut self.sampler, cancel.as_ref());
+                    if sample::sleep(&self.b, s, d.0, c, sampler, &mut progress).await {
                         Outcome::Passed {
                             undo: None,
                             verdict: None,
                         }
+                    } else {
+                        Outcome::Interrupted
                     }
-                },
+                }
                 Action::Assert(c) => match check::check(&self.b, c, &self.durations).await {
                     Ok(v) if v.holds => Outcome::Passed {
                         undo: None,

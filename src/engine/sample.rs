@@ -1,4 +1,5 @@
-//! Sampling the nodes' reality while the engine waits, for the timeline: what really ran on
+//! Sampling the nodes' reality while the engine waits (`wait` and `sleep` steps), for the
+//! timeline: what really ran on
 //! each node (shims, sandboxes, the kubelet) and, when the API is already connected, its pods,
 //! so ghosts and phantoms can be counted. At most once per interval across the run, bounded in
 //! time, and never a reason for a wait to fail: a sample that cannot be taken is left out.
@@ -8,6 +9,7 @@
 use std::time::Duration;
 
 use tokio::time::Instant;
+use tokio_util::sync::CancellationToken;
 
 use crate::backends::PodQuery;
 use crate::playbook::PlanStep;
@@ -35,6 +37,12 @@ impl Sampler {
             every: every.map(|e| e.max(MIN_EVERY)),
             last: None,
         }
+    }
+
+    /// When the next sample is due (`None`: sampling is off).
+    fn next_due(&self) -> Option<Instant> {
+        let every = self.every?;
+        Some(self.last.map_or_else(Instant::now, |l| l + every))
     }
 
     /// Takes a sample if the interval has passed since the last one, within `budget` (what is
@@ -74,6 +82,36 @@ impl Sampler {
                 nodes: &nodes,
                 pods: pods.as_deref(),
             });
+        }
+    }
+}
+
+/// A `sleep` step: sleeps `d` on tokio's clock, sampling the nodes' reality meanwhile. Whether
+/// it slept to the end (false: `cancel` cut it short).
+pub(crate) async fn sleep(
+    b: &Backends,
+    step: &PlanStep,
+    d: Duration,
+    cancel: Option<&CancellationToken>,
+    sampler: &mut Sampler,
+    progress: &mut dyn Progress,
+) -> bool {
+    let end = super::wait::deadline(Instant::now(), d);
+    let never = CancellationToken::new();
+    let cancel = cancel.unwrap_or(&never);
+    loop {
+        let now = Instant::now();
+        if now >= end {
+            return true;
+        }
+        tokio::select! {
+            _ = cancel.cancelled() => return false,
+            _ = sampler.maybe(b, step, end - now, progress) => {}
+        }
+        let next = sampler.next_due().map_or(end, |t| t.min(end)).max(now);
+        tokio::select! {
+            _ = cancel.cancelled() => return false,
+            _ = tokio::time::sleep_until(next) => {}
         }
     }
 }

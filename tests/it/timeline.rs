@@ -389,3 +389,39 @@ fn chaos_report_renders_the_same_files_as_chaos_run() {
     assert_eq!(out.status.code(), Some(2), "{}", support::text(&out));
     assert!(String::from_utf8_lossy(&out.stderr).contains("is not a JSON report"));
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_sleep_samples_reality_too() {
+    let p = plan(&format!(
+        "{HEADER}steps:\n  - kubelet-stop: {{node: kind-worker}}\n  - sleep: 12s\n"
+    ));
+    let report = engine::run(
+        &p,
+        Arc::new(fake()),
+        &mut Recorder::default(),
+        &CancellationToken::new(),
+        &RunOptions {
+            clock: clock(),
+            ..RunOptions::default()
+        },
+    )
+    .await;
+    assert_eq!(report.status, RunStatus::Passed, "{report:#?}");
+    // At 0, 5 and 10 s of the sleep; the sleep still takes its 12 s.
+    let at: Vec<&str> = report
+        .timeline
+        .entries
+        .iter()
+        .filter(|e| matches!(e.what, What::Reality { .. }))
+        .map(|e| e.at.as_str())
+        .collect();
+    assert_eq!(
+        at,
+        [
+            "2026-11-18T11:06:40.000Z",
+            "2026-11-18T11:06:45.000Z",
+            "2026-11-18T11:06:50.000Z"
+        ]
+    );
+    assert_eq!(report.steps[1].duration, Duration::from_secs(12));
+}
