@@ -13,6 +13,7 @@ use tokio::signal::unix::{SignalKind, signal};
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
+use crate::engine::timeline::Recorder;
 use crate::engine::{
     Event, PlaybookReport, Reporter, RunStatus, StepResult, UndoResult, UndoStatus,
 };
@@ -46,6 +47,8 @@ pub(super) struct Partial {
     pub undo: Vec<UndoResult>,
     /// The seed and targets the preflight resolved, so a report cut short still says them.
     pub resolved: Option<Resolved>,
+    /// The timeline so far, from the same events the engine records its own from.
+    pub timeline: Recorder,
 }
 
 pub(super) type Shared = Arc<Mutex<Progress>>;
@@ -62,6 +65,9 @@ pub(super) struct Recording<R> {
 
 impl<R: Reporter> Reporter for Recording<R> {
     fn event(&mut self, e: &Event<'_>) {
+        if let Some(c) = lock(&self.progress).current.as_mut() {
+            c.timeline.record(e, std::time::SystemTime::now());
+        }
         match e {
             Event::PlaybookStarted { plan } => {
                 if let Some(c) = lock(&self.progress).current.as_mut() {
@@ -154,6 +160,7 @@ fn partial_report(c: &Partial) -> PlaybookReport {
         steps: c.steps.clone(),
         undo: c.undo.clone(),
         resolved: c.resolved.clone(),
+        timeline: c.timeline.timeline().clone(),
     };
     if r.rollback_failed() {
         r.status = RunStatus::RollbackFailed;

@@ -9,6 +9,7 @@ mod load;
 mod logs;
 mod reality;
 mod recover;
+mod report;
 mod run;
 mod sweep;
 mod validate;
@@ -48,8 +49,14 @@ pub enum Command {
         #[arg(required = true)]
         playbooks: Vec<PathBuf>,
     },
+    /// Render the HTML and Markdown reports again from a JSON report (`chaos run --json`).
+    Report(report::ReportArgs),
     /// Print the JSON Schema of the playbook format (for yaml-language-server).
-    Schema,
+    Schema {
+        /// Print the JSON Schema of the JSON report's `timeline` instead.
+        #[arg(long)]
+        timeline: bool,
+    },
     /// Undo what runs that died (or ran with --retain) left in the cluster, from their journals.
     Recover(recover::RecoverArgs),
     /// What really runs on each node: shims, pod sandboxes, containers, the kubelet.
@@ -95,9 +102,15 @@ pub fn main() -> Exit {
         Command::LoadImage(args) => block_on(load::run(args)),
         Command::Cluster(cmd) => block_on(cluster::run(cmd)),
         Command::Etcd(cmd) => block_on(etcd::run(cmd)),
-        Command::Schema => {
+        Command::Report(args) => report::report(&args),
+        Command::Schema { timeline } => {
+            let schema = if timeline {
+                crate::engine::timeline::schema_json()
+            } else {
+                schema_json()
+            };
             // JSON: its strings are escaped by the encoder, so it is written as it is.
-            out::Stream::Stdout.write_bytes(format!("{}\n", schema_json()).as_bytes());
+            out::Stream::Stdout.write_bytes(format!("{schema}\n").as_bytes());
             Exit::Passed
         }
         Command::Completions { shell } => {

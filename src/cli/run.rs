@@ -35,6 +35,16 @@ pub struct RunArgs {
     /// Write a JUnit XML report here (`-`: stdout; the progress then goes to stderr).
     #[arg(long, value_name = "FILE")]
     pub junit: Option<PathBuf>,
+    /// Write the HTML report to hand out here: one self-contained file with the timeline chart
+    /// (`-`: stdout).
+    #[arg(long, value_name = "FILE")]
+    pub html: Option<PathBuf>,
+    /// Write the report as Markdown here, for a ticket or a postmortem (`-`: stdout).
+    #[arg(long, value_name = "FILE")]
+    pub markdown: Option<PathBuf>,
+    /// How often waits sample the nodes' reality for the timeline (at least 1s; `0s`: never).
+    #[arg(long, value_name = "DURATION", default_value = "5s", value_parser = sample_every)]
+    pub sample_every: std::time::Duration,
     /// Leave the faults in place at the end (prints what was left faulted).
     #[arg(long)]
     pub retain: bool,
@@ -43,7 +53,9 @@ pub struct RunArgs {
 }
 
 pub fn run(args: RunArgs) -> Exit {
-    let targets = match ReportTargets::new(args.json.as_deref(), args.junit.as_deref()) {
+    let targets = match ReportTargets::new(args.json.as_deref(), args.junit.as_deref())
+        .and_then(|t| t.with_documents(args.html.as_deref(), args.markdown.as_deref()))
+    {
         Ok(t) => t,
         Err(e) => {
             errln!("error: {e}");
@@ -142,6 +154,7 @@ async fn run_all(args: &RunArgs, plans: &[Plan], targets: &ReportTargets) -> Exi
     };
     let opts = RunOptions {
         retain: args.retain,
+        sample_every: (!args.sample_every.is_zero()).then_some(args.sample_every),
         ..RunOptions::default()
     };
     let done = |p: &interrupt::Shared| interrupt::lock(p).done.clone();
@@ -198,6 +211,7 @@ async fn run_all(args: &RunArgs, plans: &[Plan], targets: &ReportTargets) -> Exi
             steps: Vec::new(),
             undo: Vec::new(),
             resolved: None,
+            timeline: engine::timeline::Recorder::new(opts.timeline_cap),
         });
         let report =
             engine::run_journaled(plan, conn, &mut reporter, &mut log, &cancel, &opts).await;
@@ -211,6 +225,15 @@ async fn run_all(args: &RunArgs, plans: &[Plan], targets: &ReportTargets) -> Exi
         p.done.push(report);
     }
     finish(targets, &done(&progress))
+}
+
+/// `--sample-every`: a duration, `0s` (never) or between 1s and 1h.
+fn sample_every(text: &str) -> Result<std::time::Duration, String> {
+    let d = humantime::parse_duration(text).map_err(|e| e.to_string())?;
+    if !d.is_zero() && !(engine::SAMPLE_MIN..=engine::SAMPLE_MAX).contains(&d) {
+        return Err("between 1s and 1h, or 0s for never".into());
+    }
+    Ok(d)
 }
 
 /// The summary, the reports, and the loud messages about what may be left in the cluster. A
@@ -287,6 +310,15 @@ fn rollback_failed_banner(reports: &[PlaybookReport]) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn sample_every_is_bounded_or_off() {
+        assert_eq!(sample_every("5s"), Ok(std::time::Duration::from_secs(5)));
+        assert_eq!(sample_every("0s"), Ok(std::time::Duration::ZERO));
+        assert!(sample_every("500ms").is_err());
+        assert!(sample_every("2h").is_err());
+        assert!(sample_every("soon").is_err());
+    }
 
     #[test]
     fn an_unwritten_report_makes_the_run_exit_at_least_3() {

@@ -40,6 +40,11 @@ impl Backends {
             .clone()
     }
 
+    /// The API, only if a step already connected it (never connects, never caches a failure).
+    pub fn kube_if_connected(&self) -> Option<Arc<dyn KubeOps>> {
+        self.kube.get().and_then(|r| r.as_ref().ok().cloned())
+    }
+
     pub async fn etcd(&self) -> Result<Arc<dyn EtcdOps>, BackendError> {
         self.etcd
             .get_or_init(|| self.connector.etcd())

@@ -1,14 +1,32 @@
 //! Evaluating a condition once: fetch what it needs from the backends, judge it with `observe`
 //! (with what earlier named steps measured and saw, for the conditions that refer to one).
 
-use crate::backends::{PodKey, PodQuery, Result};
+use crate::backends::{NamespaceView, NodeView, PodKey, PodQuery, PodView, Result};
 use crate::observe::{self, Verdict};
 use crate::playbook::model::*;
 
 use super::backends::Backends;
 use super::memory::Memory;
 
+/// What a check read from the API, for the timeline's transitions.
+#[derive(Default)]
+pub struct Seen {
+    pub pods: Option<Vec<PodView>>,
+    pub nodes: Option<Vec<NodeView>>,
+    pub namespace: Option<(String, Option<NamespaceView>)>,
+}
+
 pub async fn check(b: &Backends, c: &Condition, memory: &Memory) -> Result<Verdict> {
+    check_seen(b, c, memory, &mut Seen::default()).await
+}
+
+/// [`check`], keeping the pods, nodes or namespace it read in `seen`.
+pub async fn check_seen(
+    b: &Backends,
+    c: &Condition,
+    memory: &Memory,
+    seen: &mut Seen,
+) -> Result<Verdict> {
     let earlier = |step: &Option<String>| step.as_ref().and_then(|s| memory.seen.get(s));
     Ok(match c {
         Condition::Pods(p) => {
@@ -18,7 +36,10 @@ pub async fn check(b: &Backends, c: &Condition, memory: &Memory) -> Result<Verdi
                 selector: p.selector.clone(),
                 node: p.node.as_deref().map(str::to_string),
             };
-            observe::pods(p, &b.kube().await?.pods(&q).await?, earlier(&p.replaces))
+            let pods = b.kube().await?.pods(&q).await?;
+            let v = observe::pods(p, &pods, earlier(&p.replaces));
+            seen.pods = Some(pods);
+            v
         }
         Condition::PodLogs(l) => {
             let pod = PodKey {
@@ -32,9 +53,17 @@ pub async fn check(b: &Backends, c: &Condition, memory: &Memory) -> Result<Verdi
                 .await?;
             observe::pod_logs(l, &log)
         }
-        Condition::Node(n) => observe::node(n, &b.kube().await?.nodes().await?),
+        Condition::Node(n) => {
+            let nodes = b.kube().await?.nodes().await?;
+            let v = observe::node(n, &nodes);
+            seen.nodes = Some(nodes);
+            v
+        }
         Condition::Namespace(n) => {
-            observe::namespace(n, b.kube().await?.namespace(&n.name).await?.as_ref())
+            let ns = b.kube().await?.namespace(&n.name).await?;
+            let v = observe::namespace(n, ns.as_ref());
+            seen.namespace = Some((n.name.clone(), ns));
+            v
         }
         Condition::Resource(r) => {
             let kube = b.kube().await?;
@@ -79,7 +108,10 @@ pub async fn check(b: &Backends, c: &Condition, memory: &Memory) -> Result<Verdi
                 },
                 async { b.nodes().await?.reality(d.node.as_deref()).await }
             );
-            observe::drift(d, &observe::join(&api?, &nodes?))
+            let (api, nodes) = (api?, nodes?);
+            let v = observe::drift(d, &observe::join(&api, &nodes));
+            seen.pods = Some(api);
+            v
         }
         Condition::Duration(d) => observe::duration(d, memory.durations.get(&d.step).copied()),
     })

@@ -3,11 +3,15 @@
 
 use std::time::Duration;
 
-use serde::Serialize;
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
 
+use crate::backends::{NamespaceView, NodeReality, NodeView, PodView};
 use crate::observe::Verdict;
 use crate::observe::probe::{ProbeSample, ProbeStats};
 use crate::playbook::{Phase, Plan, PlanStep, Resolved};
+
+use super::timeline::Timeline;
 
 /// Live progress of a run.
 pub enum Event<'a> {
@@ -48,6 +52,28 @@ pub enum Event<'a> {
     PlaybookFinished {
         report: &'a PlaybookReport,
     },
+    /// A wait read these from the API (the timeline records what changed).
+    ApiObserved {
+        step: &'a PlanStep,
+        seen: ApiSeen<'a>,
+    },
+    /// The nodes' reality, sampled during a wait, with the API's pods when they could be read
+    /// (for ghosts and phantoms).
+    RealitySampled {
+        step: &'a PlanStep,
+        nodes: &'a [NodeReality],
+        pods: Option<&'a [PodView]>,
+    },
+}
+
+/// What a wait read from the API.
+pub enum ApiSeen<'a> {
+    Pods(&'a [PodView]),
+    Nodes(&'a [NodeView]),
+    Namespace {
+        name: &'a str,
+        view: Option<&'a NamespaceView>,
+    },
 }
 
 /// Receives the events of a run as they happen.
@@ -62,7 +88,7 @@ impl Reporter for Silent {
     fn event(&mut self, _: &Event<'_>) {}
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum StepStatus {
     Passed,
@@ -76,7 +102,7 @@ pub enum StepStatus {
 }
 
 /// Why a step errored: decides between exit 3 and exit 4.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "kebab-case")]
 pub enum ErrorClass {
     /// No Docker, no cluster, API or etcd unreachable.
@@ -85,7 +111,7 @@ pub enum ErrorClass {
     Step,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct StepResult {
     pub id: String,
     pub name: Option<String>,
@@ -100,7 +126,7 @@ pub struct StepResult {
     pub action: String,
     pub description: String,
     pub status: StepStatus,
-    #[serde(serialize_with = "ser_secs")]
+    #[serde(serialize_with = "ser_secs", deserialize_with = "de_secs")]
     pub duration: Duration,
     /// For waits and assertions: what was expected and what was seen last.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -140,7 +166,7 @@ impl StepResult {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum UndoStatus {
     Undone,
@@ -151,7 +177,7 @@ pub enum UndoStatus {
     Owed,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct UndoResult {
     /// The step whose fault this undoes.
     pub step: String,
@@ -164,7 +190,7 @@ pub struct UndoResult {
     pub message: Option<String>,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "kebab-case")]
 pub enum RunStatus {
     Passed,
@@ -181,12 +207,12 @@ pub enum RunStatus {
     RollbackFailed,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct PlaybookReport {
     pub name: String,
     pub file: String,
     pub started_at: String,
-    #[serde(serialize_with = "ser_secs")]
+    #[serde(serialize_with = "ser_secs", deserialize_with = "de_secs")]
     pub duration: Duration,
     pub status: RunStatus,
     /// Set when `status` is `error`.
@@ -198,6 +224,9 @@ pub struct PlaybookReport {
     /// playbook named every node and picked nothing at random).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub resolved: Option<Resolved>,
+    /// What happened when (`timeline` in the JSON report; docs/report.md).
+    #[serde(default)]
+    pub timeline: Timeline,
 }
 
 impl PlaybookReport {
@@ -228,4 +257,9 @@ impl PlaybookReport {
 
 fn ser_secs<S: serde::Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
     s.serialize_f64((d.as_secs_f64() * 1000.0).round() / 1000.0)
+}
+
+fn de_secs<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
+    let secs = f64::deserialize(d)?;
+    Duration::try_from_secs_f64(secs).map_err(serde::de::Error::custom)
 }

@@ -14,10 +14,13 @@ mod faults;
 mod inject;
 mod journal;
 mod memory;
+mod options;
 mod probe;
 mod rollback;
+mod sample;
 mod steady;
 pub mod targets;
+pub mod timeline;
 mod wait;
 
 /// The undo records, where journals, `chaos recover` and `--dry-run` find them.
@@ -37,6 +40,7 @@ use tokio_util::sync::CancellationToken;
 pub use backends::Backends;
 pub use events::*;
 pub use journal::{NoJournal, UndoLog};
+pub use options::{RunOptions, SAMPLE_EVERY, SAMPLE_MAX, SAMPLE_MIN};
 pub use undo::UndoRecord;
 
 use crate::backends::{BackendError, Connector, ErrorKind};
@@ -44,24 +48,6 @@ use crate::observe::Verdict;
 use crate::playbook::model::Action;
 use crate::playbook::{Phase, Plan, PlanStep, PlanStepKind};
 use memory::Memory;
-
-/// Run settings that come from the environment (flags, the clock).
-#[derive(Clone)]
-pub struct RunOptions {
-    /// Leave faults in place (`--retain`).
-    pub retain: bool,
-    /// Wall clock for report timestamps (durations use tokio's clock, which tests can pause).
-    pub clock: Arc<dyn Fn() -> SystemTime + Send + Sync>,
-}
-
-impl Default for RunOptions {
-    fn default() -> Self {
-        RunOptions {
-            retain: false,
-            clock: Arc::new(SystemTime::now),
-        }
-    }
-}
 
 /// Runs one playbook to the end and reports what happened (no undo journal).
 pub async fn run(
@@ -88,10 +74,14 @@ pub async fn run_journaled(
     let b = Backends::new(connector);
     let preflight = targets::preflight(plan, &b).await;
     let plan = preflight.as_ref().unwrap_or(plan);
-    reporter.event(&Event::PlaybookStarted { plan });
     let mut r = Runner {
         b,
-        reporter,
+        reporter: timeline::Tee {
+            reporter,
+            recorder: timeline::Recorder::new(opts.timeline_cap),
+            clock: opts.clock.clone(),
+        },
+        sampler: sample::Sampler::new(opts.sample_every),
         log,
         cancel: cancel.clone(),
         clock: opts.clock.clone(),
@@ -106,6 +96,7 @@ pub async fn run_journaled(
             .filter_map(|s| Some((s.name.clone()?, s.id.clone())))
             .collect(),
     };
+    r.reporter.event(&Event::PlaybookStarted { plan });
     if let Err(e) = &preflight {
         r.preflight_failed(plan, e);
     } else {
@@ -155,6 +146,7 @@ pub async fn run_journaled(
         steps: r.results,
         undo: r.undo_results,
         resolved: plan.resolved.clone().filter(|x| !x.is_empty()),
+        timeline: timeline::Timeline::default(),
     };
     if report.rollback_failed() {
         report.status = RunStatus::RollbackFailed;
@@ -162,7 +154,15 @@ pub async fn run_journaled(
     } else if report.status == RunStatus::Passed && report.retained().next().is_some() {
         report.status = RunStatus::Retained;
     }
-    r.reporter
+    let mut tee = r.reporter;
+    tee.recorder.push(
+        (tee.clock)(),
+        timeline::What::RunFinished {
+            status: report.status,
+        },
+    );
+    report.timeline = tee.recorder.into_timeline();
+    tee.reporter
         .event(&Event::PlaybookFinished { report: &report });
     report
 }
@@ -214,7 +214,10 @@ type UndoStack = Vec<Registered>;
 
 struct Runner<'a> {
     b: Backends,
-    reporter: &'a mut dyn Reporter,
+    /// The caller's reporter, with the timeline recorded beside it.
+    reporter: timeline::Tee<'a>,
+    /// When waits last sampled the nodes' reality.
+    sampler: sample::Sampler,
     log: &'a mut dyn UndoLog,
     cancel: CancellationToken,
     /// Wall clock, for the reports' timestamps only.
@@ -473,28 +476,24 @@ impl Runner<'_> {
             } => self.apply(s, documents, namespace.as_deref()).await,
             PlanStepKind::Action(a) => match a.as_ref() {
                 Action::Wait(w) => {
-                    let mut progress = ToReporter(&mut *self.reporter, &mut self.live);
-                    wait::wait(
-                        &self.b,
-                        s,
-                        w,
-                        &self.memory,
-                        cancel.as_ref(),
-                        &mut progress,
-                    )
-                    .await
+                    let mut progress = ToReporter(&mut self.reporter, &mut self.live);
+                    let looks = wait::Looks {
+                        memory: &self.memory,
+                        cancel: cancel.as_ref(),
+                        sampler: &mut self.sampler,
+                    };
+                    wait::wait(&self.b, s, w, looks, &mut progress).await
                 }
-                Action::Sleep(d) => match cancel {
-                    Some(c) => tokio::select! {
-                        _ = c.cancelled() => Outcome::Interrupted,
-                        _ = tokio::time::sleep(d.0) => Outcome::Passed { undo: None, verdict: None },
-                    },
-                    None => {
-                        tokio::time::sleep(d.0).await;
+                Action::Sleep(d) => {
+                    let mut progress = ToReporter(&mut self.reporter);
+                    let (sampler, c) = (&mut self.sampler, cancel.as_ref());
+                    if sample::sleep(&self.b, s, d.0, c, sampler, &mut progress).await {
                         Outcome::Passed {
                             undo: None,
                             verdict: None,
                         }
+                    } else {
+                        Outcome::Interrupted
                     }
                 },
                 Action::Assert(c) => match check::check(&self.b, c, &self.memory).await {
@@ -537,6 +536,10 @@ impl wait::Progress for ToReporter<'_> {
             observed,
         });
     }
+
+    fn event(&mut self, e: &Event<'_>) {
+        self.0.event(e);
+    }
 }
 
 fn error_class(e: &BackendError) -> ErrorClass {
@@ -566,14 +569,7 @@ fn result_of(s: &PlanStep, phase: Phase, description: String, status: StepStatus
         line: s.line,
         started_at: None,
         phase,
-        action: match &s.kind {
-            PlanStepKind::Group(_) => "group",
-            PlanStepKind::Apply { .. } => "apply",
-            PlanStepKind::Check(_) => "steady-state",
-            PlanStepKind::Probe { .. } => "probe",
-            PlanStepKind::Action(a) => a.key(),
-        }
-        .to_string(),
+        action: action_key(s).to_string(),
         description,
         status,
         duration: Duration::ZERO,
@@ -583,5 +579,16 @@ fn result_of(s: &PlanStep, phase: Phase, description: String, status: StepStatus
         undo: None,
         backup: None,
         probe: None,
+    }
+}
+
+/// The action key of a step (`kubelet-stop`, `wait`, `group`, `apply`...).
+pub(crate) fn action_key(s: &PlanStep) -> &'static str {
+    match &s.kind {
+        PlanStepKind::Group(_) => "group",
+        PlanStepKind::Apply { .. } => "apply",
+        PlanStepKind::Check(_) => "steady-state",
+        PlanStepKind::Probe { .. } => "probe",
+        PlanStepKind::Action(a) => a.key(),
     }
 }

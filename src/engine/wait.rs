@@ -2,6 +2,8 @@
 //! a change or the interval passes, until the timeout. On timeout, say what was seen last.
 //! Connecting to a backend is done once up front: a backend that cannot be reached fails the
 //! wait at once, while errors of single reads are retried (a control plane may be paused).
+//! Each look reports what it read from the API, and between looks the nodes' reality is
+//! sampled now and then (`sample.rs`): the timeline of the run shows what happened meanwhile.
 
 use std::time::Duration;
 
@@ -16,21 +18,36 @@ use crate::playbook::{PlanStep, plan_defaults};
 
 use super::backends::Backends;
 use super::memory::Memory;
-use super::{Outcome, check};
+use super::sample::Sampler;
+use super::{ApiSeen, Event, Outcome, check};
 
 /// Where wait progress goes.
 pub trait Progress: Send {
     fn tick(&mut self, step: &PlanStep, elapsed: Duration, timeout: Duration, observed: &str);
+    /// What a look read, and reality samples, for the timeline.
+    fn event(&mut self, e: &Event<'_>);
+}
+
+/// What a wait's looks use besides the backends: what earlier steps measured and saw (for
+/// `duration`, `replaces` and `same-as`), the interruption, the reality sampler.
+pub struct Looks<'a> {
+    pub memory: &'a Memory,
+    pub cancel: Option<&'a CancellationToken>,
+    pub sampler: &'a mut Sampler,
 }
 
 pub async fn wait(
     b: &Backends,
     step: &PlanStep,
     w: &Wait,
-    memory: &Memory,
-    cancel: Option<&CancellationToken>,
+    looks: Looks<'_>,
     progress: &mut dyn Progress,
 ) -> Outcome {
+    let Looks {
+        memory,
+        cancel,
+        sampler,
+    } = looks;
     let timeout = w
         .timeout
         .map(|t| t.0)
@@ -49,7 +66,14 @@ pub async fn wait(
     let mut last_verdict: Option<Verdict> = None;
     let mut last_error: Option<crate::backends::BackendError>;
     loop {
-        match check::check(b, &w.until, memory).await {
+        let mut seen = check::Seen::default();
+        let looked = check::check_seen(b, &w.until, memory, &mut seen).await;
+        report_seen(step, &seen, progress);
+        if !matches!(&looked, Ok(v) if v.holds) {
+            let budget = timeout.saturating_sub(start.elapsed());
+            sampler.maybe(b, step, budget, progress).await;
+        }
+        match looked {
             Ok(v) if v.holds => {
                 return Outcome::Passed {
                     undo: None,
@@ -93,6 +117,31 @@ pub async fn wait(
             _ = tokio::time::sleep(pause) => {}
             _ = changes.next() => {}
         }
+    }
+}
+
+/// Passes on what a look read from the API.
+fn report_seen(step: &PlanStep, seen: &check::Seen, progress: &mut dyn Progress) {
+    if let Some(pods) = &seen.pods {
+        progress.event(&Event::ApiObserved {
+            step,
+            seen: ApiSeen::Pods(pods),
+        });
+    }
+    if let Some(nodes) = &seen.nodes {
+        progress.event(&Event::ApiObserved {
+            step,
+            seen: ApiSeen::Nodes(nodes),
+        });
+    }
+    if let Some((name, view)) = &seen.namespace {
+        progress.event(&Event::ApiObserved {
+            step,
+            seen: ApiSeen::Namespace {
+                name,
+                view: view.as_ref(),
+            },
+        });
     }
 }
 

@@ -11,13 +11,13 @@ pub mod words;
 pub use api::*;
 pub use drift::*;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::playbook::model::DurationCondition;
 use crate::playbook::values::{Count, format_duration};
 
 /// The outcome of checking a condition once.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Verdict {
     pub holds: bool,
     pub expected: String,

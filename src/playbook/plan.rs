@@ -17,7 +17,9 @@ pub mod defaults {
     pub const PROBE_TIMEOUT: Duration = Duration::from_secs(2);
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize, schemars::JsonSchema,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum Phase {
     Setup,

@@ -1,5 +1,7 @@
 //! Writing `chaos run`'s JSON and JUnit reports to where `--json` and `--junit` say: a file, or
-//! stdout for `-` (the human output then goes to stderr, so the report stays parseable). Used
+//! stdout for `-` (the human output then goes to stderr, so the report stays parseable), and
+//! the hand-out HTML and Markdown reports (`--html`, `--markdown`), rendered from the JSON
+//! report read back so that `chaos report` on the saved JSON gives the same files. Used
 //! at the end of a run and on a second interrupt, so both write the same reports the same way.
 //! The CLI only maps "could not write one" to its exit code.
 
@@ -33,11 +35,13 @@ impl Target {
     }
 }
 
-/// The `--json` and `--junit` targets of a run.
+/// The `--json`, `--junit`, `--html` and `--markdown` targets of a run.
 #[derive(Debug, Clone, Default)]
 pub struct ReportTargets {
     pub json: Option<Target>,
     pub junit: Option<Target>,
+    pub html: Option<Target>,
+    pub markdown: Option<Target>,
 }
 
 impl ReportTargets {
@@ -46,6 +50,7 @@ impl ReportTargets {
         let t = ReportTargets {
             json: json.map(Target::of),
             junit: junit.map(Target::of),
+            ..ReportTargets::default()
         };
         if t.json == Some(Target::Stdout) && t.junit == Some(Target::Stdout) {
             return Err("--json - and --junit - cannot both write to stdout".into());
@@ -53,9 +58,32 @@ impl ReportTargets {
         Ok(t)
     }
 
+    /// Adds the `--html` and `--markdown` targets; `Err` when two reports ask for stdout.
+    pub fn with_documents(
+        self,
+        html: Option<&Path>,
+        markdown: Option<&Path>,
+    ) -> Result<ReportTargets, String> {
+        let t = ReportTargets {
+            html: html.map(Target::of),
+            markdown: markdown.map(Target::of),
+            ..self
+        };
+        let on_stdout = [&t.json, &t.junit, &t.html, &t.markdown]
+            .iter()
+            .filter(|x| **x == &Some(Target::Stdout))
+            .count();
+        if on_stdout > 1 {
+            return Err("only one report can be written to stdout (`-`)".into());
+        }
+        Ok(t)
+    }
+
     /// Whether a report takes stdout (the human output must then move to stderr).
     pub fn uses_stdout(&self) -> bool {
-        self.json == Some(Target::Stdout) || self.junit == Some(Target::Stdout)
+        [&self.json, &self.junit, &self.html, &self.markdown]
+            .iter()
+            .any(|x| **x == Some(Target::Stdout))
     }
 }
 
@@ -70,6 +98,36 @@ pub fn write(targets: &ReportTargets, reports: &[PlaybookReport], exit_code: i32
     if let Some(t) = &targets.junit {
         let text = report::junit::render(reports).map_err(|e| e.to_string());
         written &= deliver(t, "JUnit", text);
+    }
+    if targets.html.is_some() || targets.markdown.is_some() {
+        let saved = report::json::render(reports, exit_code)
+            .map_err(|e| e.to_string())
+            .and_then(|text| report::json::read(&text));
+        written &= write_documents(targets, &saved);
+    }
+    written
+}
+
+/// Writes the HTML and Markdown reports of a JSON report read back (`chaos run` and `chaos
+/// report` both come here). Whether every one was written.
+pub fn write_documents(
+    targets: &ReportTargets,
+    saved: &Result<report::json::SavedReport, String>,
+) -> bool {
+    let mut written = true;
+    if let Some(t) = &targets.html {
+        let text = saved
+            .as_ref()
+            .map(report::html::render)
+            .map_err(Clone::clone);
+        written &= deliver(t, "HTML", text);
+    }
+    if let Some(t) = &targets.markdown {
+        let text = saved
+            .as_ref()
+            .map(report::markdown::render)
+            .map_err(Clone::clone);
+        written &= deliver(t, "Markdown", text);
     }
     written
 }
@@ -121,6 +179,20 @@ mod tests {
         let t = ReportTargets::new(Some(dash), None).unwrap();
         assert!(t.uses_stdout());
         assert!(!ReportTargets::new(None, None).unwrap().uses_stdout());
+    }
+
+    #[test]
+    fn only_one_report_takes_stdout() {
+        let dash = Path::new("-");
+        let html = ReportTargets::new(Some(dash), None)
+            .unwrap()
+            .with_documents(Some(dash), None);
+        assert!(html.is_err());
+        let t = ReportTargets::new(None, None)
+            .unwrap()
+            .with_documents(None, Some(dash))
+            .unwrap();
+        assert!(t.uses_stdout());
     }
 
     #[test]

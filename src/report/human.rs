@@ -208,6 +208,8 @@ impl Reporter for Human {
                 };
                 self.marked("    ", &mark, &text);
             }
+            // For the timeline only.
+            Event::ApiObserved { .. } | Event::RealitySampled { .. } => {}
             Event::PlaybookFinished { report } => {
                 self.clear_bar();
                 let mark = outcome_mark(self.style, report);

@@ -55,6 +55,7 @@ async fn junit_of(yaml: &str, retain: bool) -> String {
     let opts = RunOptions {
         retain,
         clock: Arc::new(|| SystemTime::UNIX_EPOCH + Duration::from_secs(1_795_000_000)),
+        ..RunOptions::default()
     };
     let mut human = Human::new(Box::new(SharedBuf::default()), false);
     let report = engine::run(

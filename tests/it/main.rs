@@ -55,3 +55,4 @@ mod reports;
 mod resource_engine;
 mod schema;
 mod targets;
+mod timeline;

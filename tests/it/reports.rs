@@ -43,6 +43,7 @@ async fn one_run(out: SharedBuf) -> PlaybookReport {
     let opts = RunOptions {
         retain: false,
         clock: Arc::new(|| SystemTime::UNIX_EPOCH + Duration::from_secs(1_795_000_000)),
+        ..RunOptions::default()
     };
     engine::run(
         &p,
@@ -139,6 +140,7 @@ fn report_with(undo: &[(&str, UndoStatus)], status: RunStatus) -> PlaybookReport
             })
             .collect(),
         resolved: None,
+        timeline: Default::default(),
     }
 }
 
@@ -208,6 +210,7 @@ async fn styled_run(style: kind_chaos::report::style::Style) -> String {
     let opts = RunOptions {
         retain: false,
         clock: Arc::new(|| SystemTime::UNIX_EPOCH + Duration::from_secs(1_795_000_000)),
+        ..RunOptions::default()
     };
     let p = plan(&format!("{HEADER}{PLAYBOOK}"));
     engine::run(

@@ -38,7 +38,9 @@ impl Reporter for Recorder {
         let line = match e {
             Event::PlaybookStarted { plan } => format!("start {}", plan.name),
             Event::StepStarted { step, .. } => format!("step {}", step.label()),
-            Event::WaitProgress { .. } => return,
+            Event::WaitProgress { .. }
+            | Event::ApiObserved { .. }
+            | Event::RealitySampled { .. } => return,
             Event::ProbeSample { probe, sample, .. } => {
                 format!("sample {probe} {}", if sample.ok { "ok" } else { "failed" })
             }

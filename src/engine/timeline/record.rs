@@ -1,0 +1,412 @@
+//! Turning the engine's events into timeline entries: every step, fault and undo as it comes;
+//! API objects and sandboxes only when they change (so a long wait over a quiet cluster costs
+//! a few entries, not one a look); and a cap, beyond which the oldest samples are thinned out
+//! and counted in `dropped`, so a long game day never grows memory without bound.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
+use std::time::SystemTime;
+
+use crate::backends::{NodeReality, PodKey, PodView};
+use crate::observe::{self, Agreement};
+
+use super::super::{ApiSeen, Event, Reporter, StepStatus};
+use super::{DriftState, Entry, NodeSample, Timeline, What};
+
+/// The API's state of a pod as the timeline shows it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct PodState {
+    node: Option<String>,
+    phase: String,
+    ready: bool,
+    terminating: bool,
+}
+
+/// Builds a [`Timeline`] from events, bounded by a cap.
+pub struct Recorder {
+    cap: usize,
+    timeline: Timeline,
+    pods: BTreeMap<PodKey, PodState>,
+    /// The pods the last look of a wait returned, by step: one missing from the next look of
+    /// the same step is recorded as no longer present.
+    scope: Option<(String, BTreeSet<PodKey>)>,
+    nodes: BTreeMap<String, (String, bool, Vec<String>)>,
+    namespaces: BTreeMap<String, Option<String>>,
+    /// Live sandboxes (node, pod) at the last reality sample.
+    live: BTreeSet<(String, String)>,
+    /// Ghosts and phantoms at the last sample the API could be read for.
+    drift: BTreeMap<(String, String), (Agreement, String)>,
+    /// The last observation recorded per waiting step.
+    last_wait: Option<(String, String)>,
+}
+
+impl Recorder {
+    /// A recorder keeping at most `cap` entries (at least 2).
+    pub fn new(cap: usize) -> Self {
+        Recorder {
+            cap: cap.max(2),
+            timeline: Timeline::default(),
+            pods: BTreeMap::new(),
+            scope: None,
+            nodes: BTreeMap::new(),
+            namespaces: BTreeMap::new(),
+            live: BTreeSet::new(),
+            drift: BTreeMap::new(),
+            last_wait: None,
+        }
+    }
+
+    /// The timeline so far.
+    pub fn timeline(&self) -> &Timeline {
+        &self.timeline
+    }
+
+    pub fn into_timeline(self) -> Timeline {
+        self.timeline
+    }
+
+    /// Adds an entry at `at`, making room first when the timeline is full.
+    pub fn push(&mut self, at: SystemTime, what: What) {
+        if self.timeline.entries.len() >= self.cap {
+            self.make_room();
+        }
+        self.timeline.entries.push(Entry {
+            at: humantime::format_rfc3339_millis(at).to_string(),
+            what,
+        });
+    }
+
+    /// Thins the samples of the older half (every other one goes); with no sample there,
+    /// drops the oldest entry. Each call frees at least one place; halving keeps the early
+    /// part of the run visible at a coarser grain instead of losing it.
+    fn make_room(&mut self) {
+        let entries = &mut self.timeline.entries;
+        let before = entries.len();
+        let half = before / 2;
+        let (mut i, mut samples) = (0usize, 0usize);
+        entries.retain(|e| {
+            let keep = if i < half && e.what.is_sample() {
+                samples += 1;
+                samples % 2 == 0
+            } else {
+                true
+            };
+            i += 1;
+            keep
+        });
+        if entries.len() == before {
+            entries.remove(0);
+        }
+        self.timeline.dropped += (before - entries.len()) as u64;
+    }
+
+    /// Records what an event says, at `at`.
+    pub fn record(&mut self, e: &Event<'_>, at: SystemTime) {
+        match e {
+            Event::PlaybookStarted { plan } => self.push(
+                at,
+                What::RunStarted {
+                    playbook: plan.name.clone(),
+                },
+            ),
+            Event::StepStarted {
+                phase,
+                step,
+                description,
+                ..
+            } => self.push(
+                at,
+                What::StepStarted {
+                    step: step.id.clone(),
+                    name: step.name.clone(),
+                    phase: *phase,
+                    action: super::super::action_key(step).to_string(),
+                    description: description.to_string(),
+                },
+            ),
+            Event::WaitProgress {
+                step,
+                elapsed,
+                observed,
+                ..
+            } => {
+                let key = (step.id.clone(), observed.to_string());
+                if self.last_wait.as_ref() != Some(&key) {
+                    self.last_wait = Some(key);
+                    self.push(
+                        at,
+                        What::WaitObserved {
+                            step: step.id.clone(),
+                            elapsed: (elapsed.as_secs_f64() * 1000.0).round() / 1000.0,
+                            observed: observed.to_string(),
+                        },
+                    );
+                }
+            }
+            Event::StepFinished { result, .. } => {
+                if result.status == StepStatus::Skipped {
+                    return;
+                }
+                self.push(
+                    at,
+                    What::StepFinished {
+                        step: result.id.clone(),
+                        status: result.status,
+                        message: result.message.clone(),
+                    },
+                );
+                if let Some(undo) = &result.undo {
+                    self.push(
+                        at,
+                        What::FaultInjected {
+                            step: result.id.clone(),
+                            undo: undo.clone(),
+                        },
+                    );
+                }
+            }
+            Event::UndoStarted { .. } | Event::PlaybookFinished { .. } => {}
+            Event::UndoFinished { result } => self.push(
+                at,
+                What::Undo {
+                    step: result.step.clone(),
+                    description: result.description.clone(),
+                    status: result.status,
+                    message: result.message.clone(),
+                },
+            ),
+            Event::ApiObserved { step, seen } => self.api(at, &step.id, seen),
+            Event::RealitySampled { step, nodes, pods } => self.reality(at, &step.id, nodes, *pods),
+        }
+    }
+
+    /// Records the API objects whose state changed since they were last seen.
+    fn api(&mut self, at: SystemTime, step: &str, seen: &ApiSeen<'_>) {
+        match seen {
+            ApiSeen::Pods(pods) => {
+                let now: BTreeSet<PodKey> = pods.iter().map(|p| p.key.clone()).collect();
+                if let Some((s, before)) = &self.scope
+                    && s == step
+                {
+                    let gone: Vec<PodKey> = before.difference(&now).cloned().collect();
+                    for key in gone {
+                        if let Some(last) = self.pods.remove(&key) {
+                            self.push(
+                                at,
+                                What::Pod {
+                                    pod: key.to_string(),
+                                    present: false,
+                                    node: last.node,
+                                    phase: last.phase,
+                                    ready: false,
+                                    terminating: last.terminating,
+                                },
+                            );
+                        }
+                    }
+                }
+                self.scope = Some((step.to_string(), now));
+                for p in pods.iter() {
+                    let state = PodState {
+                        node: p.node.clone(),
+                        phase: p.phase.clone(),
+                        ready: p.ready,
+                        terminating: p.deletion_timestamp.is_some(),
+                    };
+                    if self.pods.get(&p.key) != Some(&state) {
+                        self.pods.insert(p.key.clone(), state.clone());
+                        self.push(
+                            at,
+                            What::Pod {
+                                pod: p.key.to_string(),
+                                present: true,
+                                node: state.node,
+                                phase: state.phase,
+                                ready: state.ready,
+                                terminating: state.terminating,
+                            },
+                        );
+                    }
+                }
+            }
+            ApiSeen::Nodes(nodes) => {
+                for n in nodes.iter() {
+                    let taints: Vec<String> = n
+                        .taints
+                        .iter()
+                        .map(|t| match &t.value {
+                            Some(v) => format!("{}={v}:{:?}", t.key, t.effect),
+                            None => format!("{}:{:?}", t.key, t.effect),
+                        })
+                        .collect();
+                    let state = (n.ready.clone(), n.unschedulable, taints);
+                    if self.nodes.get(&n.name) != Some(&state) {
+                        self.nodes.insert(n.name.clone(), state.clone());
+                        self.push(
+                            at,
+                            What::Node {
+                                node: n.name.clone(),
+                                ready: state.0,
+                                unschedulable: state.1,
+                                taints: state.2,
+                            },
+                        );
+                    }
+                }
+            }
+            ApiSeen::Namespace { name, view } => {
+                let phase = view.map(|v| v.phase.clone());
+                if self.namespaces.get(*name) != Some(&phase) {
+                    self.namespaces.insert(name.to_string(), phase.clone());
+                    self.push(
+                        at,
+                        What::Namespace {
+                            namespace: name.to_string(),
+                            phase,
+                        },
+                    );
+                }
+            }
+        }
+    }
+
+    /// Records a reality sample: the per-node counts, then the sandboxes that came or went and
+    /// the ghosts and phantoms that appeared, changed or cleared since the last sample.
+    fn reality(
+        &mut self,
+        at: SystemTime,
+        step: &str,
+        nodes: &[NodeReality],
+        pods: Option<&[PodView]>,
+    ) {
+        let drift = pods.map(|p| observe::join(p, nodes));
+        let count = |node: &str, state: Agreement| -> Option<u32> {
+            drift.as_ref().map(|d| {
+                d.iter()
+                    .filter(|e| e.node == node && e.state == state)
+                    .count() as u32
+            })
+        };
+        let samples = nodes
+            .iter()
+            .map(|n| NodeSample {
+                node: n.node.clone(),
+                kubelet_running: n.kubelet_running,
+                shims: n.shims.len() as u32,
+                sandboxes: n.sandboxes.iter().filter(|s| s.live).count() as u32,
+                ghosts: count(&n.node, Agreement::Ghost),
+                phantoms: count(&n.node, Agreement::Phantom),
+            })
+            .collect();
+        self.push(
+            at,
+            What::Reality {
+                step: step.to_string(),
+                nodes: samples,
+            },
+        );
+        // Only the nodes in this sample are compared: a node missing from it keeps its state.
+        let sampled: BTreeSet<&str> = nodes.iter().map(|n| n.node.as_str()).collect();
+        let live: BTreeSet<(String, String)> = nodes
+            .iter()
+            .flat_map(|n| {
+                n.sandboxes
+                    .iter()
+                    .filter(|s| s.live)
+                    .map(|s| (n.node.clone(), s.pod.to_string()))
+            })
+            .collect();
+        let gone: Vec<(String, String)> = self
+            .live
+            .iter()
+            .filter(|(n, _)| sampled.contains(n.as_str()))
+            .filter(|k| !live.contains(*k))
+            .cloned()
+            .collect();
+        let came: Vec<(String, String)> = live.difference(&self.live).cloned().collect();
+        for (node, pod) in came {
+            self.live.insert((node.clone(), pod.clone()));
+            self.push(
+                at,
+                What::Sandbox {
+                    node,
+                    pod,
+                    live: true,
+                },
+            );
+        }
+        for (node, pod) in gone {
+            self.live.remove(&(node.clone(), pod.clone()));
+            self.push(
+                at,
+                What::Sandbox {
+                    node,
+                    pod,
+                    live: false,
+                },
+            );
+        }
+        let Some(drift) = drift else { return };
+        let now: BTreeMap<(String, String), (Agreement, String)> = drift
+            .into_iter()
+            .filter(|e| e.state != Agreement::Consistent)
+            .map(|e| ((e.node, e.pod.to_string()), (e.state, e.detail)))
+            .collect();
+        let cleared: Vec<(String, String)> = self
+            .drift
+            .keys()
+            .filter(|k| sampled.contains(k.0.as_str()) && !now.contains_key(*k))
+            .cloned()
+            .collect();
+        for (key, state) in &now {
+            if self.drift.get(key) != Some(state) {
+                self.drift.insert(key.clone(), state.clone());
+                let s = match state.0 {
+                    Agreement::Phantom => DriftState::Phantom,
+                    _ => DriftState::Ghost,
+                };
+                self.push(
+                    at,
+                    What::Drift {
+                        node: key.0.clone(),
+                        pod: key.1.clone(),
+                        state: s,
+                        detail: state.1.clone(),
+                    },
+                );
+            }
+        }
+        for key in cleared {
+            self.drift.remove(&key);
+            self.push(
+                at,
+                What::Drift {
+                    node: key.0,
+                    pod: key.1,
+                    state: DriftState::Cleared,
+                    detail: "the API and the node agree".into(),
+                },
+            );
+        }
+    }
+}
+
+/// Wall-clock source of the run.
+pub type Clock = Arc<dyn Fn() -> SystemTime + Send + Sync>;
+
+/// The run's reporter with the timeline beside it: every event is recorded, then passed on.
+pub struct Tee<'a> {
+    pub reporter: &'a mut dyn Reporter,
+    pub recorder: Recorder,
+    pub clock: Clock,
+}
+
+impl Reporter for Tee<'_> {
+    fn event(&mut self, e: &Event<'_>) {
+        self.recorder.record(e, (self.clock)());
+        self.reporter.event(e);
+    }
+}
+
+#[cfg(test)]
+mod tests;
