@@ -7,7 +7,7 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use crate::backends::{NamespaceView, NodeReality, NodeView, PodView};
-use crate::observe::Verdict;
+use crate::observe::{Verdict, secs};
 use crate::observe::probe::{ProbeSample, ProbeStats};
 use crate::playbook::{Phase, Plan, PlanStep, Resolved};
 
@@ -126,7 +126,7 @@ pub struct StepResult {
     pub action: String,
     pub description: String,
     pub status: StepStatus,
-    #[serde(serialize_with = "ser_secs", deserialize_with = "de_secs")]
+    #[serde(serialize_with = "secs::ser", deserialize_with = "secs::de")]
     pub duration: Duration,
     /// For waits and assertions: what was expected and what was seen last.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -147,12 +147,12 @@ pub struct StepResult {
 }
 
 /// What a probe saw while its `during` steps ran.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct ProbeReport {
     /// What was sampled, in words.
     pub check: String,
     /// The time between the starts of two samples, in seconds.
-    #[serde(serialize_with = "ser_secs")]
+    #[serde(serialize_with = "secs::ser", deserialize_with = "secs::de")]
     pub interval: Duration,
     #[serde(flatten)]
     pub stats: ProbeStats,
@@ -212,7 +212,7 @@ pub struct PlaybookReport {
     pub name: String,
     pub file: String,
     pub started_at: String,
-    #[serde(serialize_with = "ser_secs", deserialize_with = "de_secs")]
+    #[serde(serialize_with = "secs::ser", deserialize_with = "secs::de")]
     pub duration: Duration,
     pub status: RunStatus,
     /// Set when `status` is `error`.
@@ -255,11 +255,3 @@ impl PlaybookReport {
     }
 }
 
-fn ser_secs<S: serde::Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
-    s.serialize_f64((d.as_secs_f64() * 1000.0).round() / 1000.0)
-}
-
-fn de_secs<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
-    let secs = f64::deserialize(d)?;
-    Duration::try_from_secs_f64(secs).map_err(serde::de::Error::custom)
-}

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use crate::observe::Seen;
 
-#[derive(Debug, Default)]
+#[derive(Debug, Default, Clone)]
 pub struct Memory {
     /// How long each named step took.
     pub durations: HashMap<String, Duration>,

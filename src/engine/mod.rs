@@ -279,6 +279,7 @@ impl Runner<'_> {
             error_class: Some(error_class(e)),
             undo: None,
             backup: None,
+            probe: None,
         };
         self.finished(result, 0);
         for (phase, steps) in plan.phases() {
@@ -485,7 +486,7 @@ impl Runner<'_> {
                     wait::wait(&self.b, s, w, looks, &mut progress).await
                 }
                 Action::Sleep(d) => {
-                    let mut progress = ToReporter(&mut self.reporter);
+                    let mut progress = ToReporter(&mut self.reporter, &mut self.live);
                     let (sampler, c) = (&mut self.sampler, cancel.as_ref());
                     if sample::sleep(&self.b, s, d.0, c, sampler, &mut progress).await {
                         Outcome::Passed {

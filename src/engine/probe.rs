@@ -7,7 +7,6 @@
 //! taken (the steps hold the reporter): they queue in a channel and are reported in order at
 //! the next step boundary or look of a wait ([`flush`]), each stamped with when it was taken.
 
-use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
@@ -17,6 +16,7 @@ use tokio::time::Instant;
 use tokio_util::sync::{CancellationToken, DropGuard};
 
 use super::backends::Backends;
+use super::memory::Memory;
 use super::{Event, Outcome, ProbeReport, Reporter, Runner, StepStatus, UndoStack, check};
 use crate::backends::BackendError;
 use crate::backends::http::{self, HttpRequest};
@@ -31,7 +31,7 @@ use crate::playbook::{Phase, PlanStep, ProbePlan, plan_defaults};
 pub(super) async fn sample(
     b: &Backends,
     c: &ProbeCheck,
-    durations: &HashMap<String, Duration>,
+    memory: &Memory,
 ) -> Result<(Verdict, Duration), BackendError> {
     match c {
         ProbeCheck::Http(h) => {
@@ -78,7 +78,7 @@ pub(super) async fn sample(
         }
         ProbeCheck::Condition(cond) => {
             let t0 = Instant::now();
-            let v = check::check(b, cond, durations).await?;
+            let v = check::check(b, cond, memory).await?;
             Ok((v, t0.elapsed()))
         }
     }
@@ -97,7 +97,7 @@ struct Job {
     b: Backends,
     check: ProbeCheck,
     interval: Duration,
-    durations: HashMap<String, Duration>,
+    memory: Memory,
     clock: Arc<dyn Fn() -> SystemTime + Send + Sync>,
     tx: mpsc::UnboundedSender<ProbeSample>,
 }
@@ -141,7 +141,7 @@ async fn run(job: Job, stop: CancellationToken, started: Instant) -> Vec<ProbeSa
         let at = humantime::format_rfc3339_millis((job.clock)()).to_string();
         let t0 = Instant::now();
         let (ok, observed, latency) =
-            match tokio::time::timeout(bound, sample(&job.b, &job.check, &job.durations)).await {
+            match tokio::time::timeout(bound, sample(&job.b, &job.check, &job.memory)).await {
                 Ok(Ok((v, latency))) => (v.holds, v.observed, latency),
                 Ok(Err(e)) => (false, format!("error: {}", e.message), t0.elapsed()),
                 Err(_) => (
@@ -201,7 +201,7 @@ pub(super) fn flush(reporter: &mut dyn Reporter, live: &mut [Live]) {
 impl Runner<'_> {
     /// Reports the samples the running probes took since the last step boundary.
     pub(super) fn flush_samples(&mut self) {
-        flush(&mut *self.reporter, &mut self.live);
+        flush(&mut self.reporter, &mut self.live);
     }
 
     /// The `probe:` step: samples while `during` runs, then judges the samples.
@@ -226,7 +226,7 @@ impl Runner<'_> {
             b: self.b.clone(),
             check: plan.check.clone(),
             interval: plan.interval,
-            durations: self.durations.clone(),
+            memory: self.memory.clone(),
             clock: self.clock.clone(),
             tx,
         };

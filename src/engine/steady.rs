@@ -28,7 +28,7 @@ impl Runner<'_> {
 
     /// One item of the steady state: one sample of its check.
     pub(super) async fn check_once(&mut self, c: &ProbeCheck) -> Outcome {
-        match probe::sample(&self.b, c, &self.durations).await {
+        match probe::sample(&self.b, c, &self.memory).await {
             Ok((v, _)) if v.holds => Outcome::Passed {
                 undo: None,
                 verdict: Some(v),

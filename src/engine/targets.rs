@@ -12,7 +12,9 @@ use std::collections::HashMap;
 use std::hash::{BuildHasher, Hasher};
 
 use crate::backends::{BackendError, NodeContainer};
-use crate::playbook::model::{Action, Condition, NodePick, NodeSelect, NodeTarget, PodPick};
+use crate::playbook::model::{
+    Action, Condition, HttpTarget, NodePick, NodeSelect, NodeTarget, PodPick, ProbeCheck,
+};
 use crate::playbook::{Plan, PlanStep, PlanStepKind, Resolved, ResolvedTarget};
 
 use super::backends::Backends;
@@ -197,6 +199,15 @@ impl Needs {
         }
     }
 
+    /// A probe's check: HTTP to a node's address and exec in a node need the node containers.
+    fn of_probe(&mut self, c: &ProbeCheck) {
+        match c {
+            ProbeCheck::Http(h) => self.nodes |= matches!(h.target, HttpTarget::Node { .. }),
+            ProbeCheck::Exec(_) => self.nodes = true,
+            ProbeCheck::Condition(c) => self.of_condition(c),
+        }
+    }
+
     fn of_action(&mut self, a: &Action) {
         match a {
             Action::Apply(_)
@@ -221,7 +232,10 @@ impl Needs {
             | Action::NetworkDelay(_)
             | Action::NetworkLoss(_)
             | Action::NetworkBandwidth(_)
-            | Action::CpuHog(_) => self.nodes = true,
+            | Action::CpuHog(_)
+            | Action::MemoryHog(_)
+            | Action::DiskFill(_) => self.nodes = true,
+            Action::Probe(p) => self.of_probe(&p.check),
             Action::EtcdDelete(_) => self.etcd = true,
             Action::Wait(w) => self.of_condition(&w.until),
             Action::Assert(c) => self.of_condition(c),
@@ -237,6 +251,8 @@ pub fn needs(plan: &Plan) -> Needs {
         match &s.kind {
             PlanStepKind::Apply { .. } => n.api = true,
             PlanStepKind::Group(_) => {}
+            PlanStepKind::Check(c) => n.of_probe(c),
+            PlanStepKind::Probe { probe, .. } => n.of_probe(&probe.check),
             PlanStepKind::Action(a) => {
                 n.of_action(a);
                 let mut a = a.as_ref().clone();
@@ -273,9 +289,12 @@ fn node_targets(a: &mut Action) -> Vec<&mut NodeTarget> {
         Action::NetworkLoss(x) => vec![&mut x.node],
         Action::NetworkBandwidth(x) => vec![&mut x.node],
         Action::CpuHog(x) => vec![&mut x.node],
+        Action::MemoryHog(x) => vec![&mut x.node],
+        Action::DiskFill(x) => vec![&mut x.node],
         Action::Wait(w) => condition_targets(&mut w.until),
         Action::Assert(c) => condition_targets(c),
         Action::Apply(_)
+        | Action::Probe(_)
         | Action::ContainerKill(_)
         | Action::PodDelete(_)
         | Action::NamespaceDelete(_)
@@ -350,8 +369,11 @@ impl Resolver<'_> {
             };
             let step_seed = step_seed(self.seed, &s.id);
             match &mut s.kind {
-                PlanStepKind::Group(children) => self.steps(children)?,
-                PlanStepKind::Apply { .. } => {}
+                PlanStepKind::Group(children)
+                | PlanStepKind::Probe {
+                    during: children, ..
+                } => self.steps(children)?,
+                PlanStepKind::Apply { .. } | PlanStepKind::Check(_) => {}
                 PlanStepKind::Action(a) => {
                     if let Action::PodDelete(p) = a.as_mut() {
                         p.seed = step_seed;

@@ -6,6 +6,7 @@
 mod api;
 mod drift;
 pub mod probe;
+pub mod secs;
 pub mod words;
 
 pub use api::*;

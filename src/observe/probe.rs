@@ -4,9 +4,9 @@
 
 use std::time::Duration;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
-use super::Verdict;
+use super::{Verdict, secs};
 use crate::backends::ExecOutput;
 use crate::backends::http::HttpReply;
 use crate::playbook::model::{ExecCheck, HttpCheck, HttpTarget, ProbeCheck, ProbeExpect};
@@ -124,15 +124,15 @@ fn excerpt(text: &str) -> String {
 }
 
 /// One sample of a probe.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ProbeSample {
     /// When the sample started, by the wall clock (RFC 3339, milliseconds).
     pub at: String,
     /// When it started, in seconds after the probe started.
-    #[serde(serialize_with = "ser_secs")]
+    #[serde(serialize_with = "secs::ser", deserialize_with = "secs::de")]
     pub t: Duration,
     /// How long the sample took, in seconds.
-    #[serde(serialize_with = "ser_secs")]
+    #[serde(serialize_with = "secs::ser", deserialize_with = "secs::de")]
     pub latency: Duration,
     pub ok: bool,
     /// What was seen (`status 200`, `connection refused`, a condition's observation).
@@ -140,7 +140,7 @@ pub struct ProbeSample {
 }
 
 /// What a probe's samples add up to.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ProbeStats {
     pub total: usize,
     pub ok: usize,
@@ -148,7 +148,7 @@ pub struct ProbeStats {
     pub availability: Option<f64>,
     /// The longest run of failed samples, from the first failed sample's start to the next ok
     /// sample's start (to the probe's end if none came), in seconds.
-    #[serde(serialize_with = "ser_secs")]
+    #[serde(serialize_with = "secs::ser", deserialize_with = "secs::de")]
     pub longest_outage: Duration,
     /// Whether the probe ended while failing (the last outage was cut off by the end).
     pub failing_at_end: bool,
@@ -157,15 +157,15 @@ pub struct ProbeStats {
 }
 
 /// Latency percentiles; none without ok samples.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
 pub struct Percentiles {
-    #[serde(serialize_with = "ser_opt_secs")]
+    #[serde(serialize_with = "secs::ser_opt", deserialize_with = "secs::de_opt")]
     pub p50: Option<Duration>,
-    #[serde(serialize_with = "ser_opt_secs")]
+    #[serde(serialize_with = "secs::ser_opt", deserialize_with = "secs::de_opt")]
     pub p90: Option<Duration>,
-    #[serde(serialize_with = "ser_opt_secs")]
+    #[serde(serialize_with = "secs::ser_opt", deserialize_with = "secs::de_opt")]
     pub p95: Option<Duration>,
-    #[serde(serialize_with = "ser_opt_secs")]
+    #[serde(serialize_with = "secs::ser_opt", deserialize_with = "secs::de_opt")]
     pub p99: Option<Duration>,
 }
 
@@ -293,17 +293,6 @@ fn percent(v: f64) -> String {
     let s = format!("{v:.2}");
     let s = s.trim_end_matches('0').trim_end_matches('.');
     format!("{s}%")
-}
-
-fn ser_secs<S: serde::Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
-    s.serialize_f64((d.as_secs_f64() * 1000.0).round() / 1000.0)
-}
-
-fn ser_opt_secs<S: serde::Serializer>(d: &Option<Duration>, s: S) -> Result<S::Ok, S::Error> {
-    match d {
-        Some(d) => ser_secs(d, s),
-        None => s.serialize_none(),
-    }
 }
 
 #[cfg(test)]

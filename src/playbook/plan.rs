@@ -94,7 +94,7 @@ impl Plan {
 }
 
 /// The targets of a playbook as the preflight resolved them against one cluster.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, serde::Deserialize)]
 pub struct Resolved {
     /// The seed random picks were made with: the playbook's, else one drawn for this run
     /// (write it as `seed:` to replay the same picks). None when nothing is random.
@@ -112,7 +112,7 @@ impl Resolved {
 }
 
 /// One node target and the node it came to.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
 pub struct ResolvedTarget {
     /// The step's id (`steps[2]`), and its name if it has one.
     pub step: String,

@@ -84,7 +84,7 @@ fn status_look(st: RunStatus) -> (&'static str, &'static str) {
         RunStatus::Passed => ("good", "✔"),
         RunStatus::Retained | RunStatus::Interrupted => ("warn", "⚠"),
         RunStatus::RollbackFailed => ("bad", "✘✘"),
-        RunStatus::Failed | RunStatus::Error => ("bad", "✘"),
+        RunStatus::Failed | RunStatus::NotSteady | RunStatus::Error => ("bad", "✘"),
     }
 }
 

@@ -175,6 +175,27 @@ impl Recorder {
                     message: result.message.clone(),
                 },
             ),
+            Event::ProbeSample {
+                step,
+                probe,
+                sample,
+            } => {
+                // Samples reach the reporter at the next step boundary; each says when it
+                // was really taken.
+                let taken = humantime::parse_rfc3339_weak(&sample.at).unwrap_or(at);
+                self.push(
+                    taken,
+                    What::Probe {
+                        step: step.id.clone(),
+                        probe: probe.to_string(),
+                        ok: sample.ok,
+                        latency_ms: sample
+                            .ok
+                            .then(|| (sample.latency.as_secs_f64() * 1e6).round() / 1e3),
+                        error: (!sample.ok).then(|| sample.observed.clone()),
+                    },
+                )
+            }
             Event::ApiObserved { step, seen } => self.api(at, &step.id, seen),
             Event::RealitySampled { step, nodes, pods } => self.reality(at, &step.id, nodes, *pods),
         }

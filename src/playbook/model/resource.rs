@@ -31,7 +31,7 @@ pub struct CpuHog {
 #[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
 pub struct MemoryHog {
-    pub node: String,
+    pub node: NodeTarget,
     /// How much: bytes (`512Mi`, `1G`, `1048576`) or a share of the node's memory (`30%`: of
     /// the node container's memory limit, else of the machine's memory).
     pub size: Size,
@@ -45,7 +45,7 @@ pub struct MemoryHog {
 #[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
 pub struct DiskFill {
-    pub node: String,
+    pub node: NodeTarget,
     /// How much: bytes (`512Mi`, `1G`) or a share of the filesystem's size (`30%`); more than
     /// is free fails before anything is written.
     pub size: Size,
