@@ -164,6 +164,9 @@ pub struct PlaybookReport {
     /// Set when `status` is `error`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error_class: Option<ErrorClass>,
+    /// The playbook's variables as resolved for this run (name -> value).
+    #[serde(skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub vars: std::collections::BTreeMap<String, String>,
     pub steps: Vec<StepResult>,
     pub undo: Vec<UndoResult>,
 }

@@ -11,8 +11,11 @@ mod check;
 pub mod describe;
 mod events;
 mod faults;
+mod hold;
 mod inject;
 mod journal;
+mod parallel;
+mod repeat;
 mod rollback;
 mod wait;
 
@@ -82,7 +85,7 @@ pub async fn run_journaled(
     let start = Instant::now();
     reporter.event(&Event::PlaybookStarted { plan });
     let mut r = Runner {
-        b: Backends::new(connector),
+        b: Arc::new(Backends::new(connector)),
         reporter,
         log,
         cancel: cancel.clone(),
@@ -120,6 +123,11 @@ pub async fn run_journaled(
         duration: start.elapsed(),
         status,
         error_class,
+        vars: plan
+            .vars
+            .iter()
+            .map(|v| (v.name.clone(), v.value.clone()))
+            .collect(),
         steps: r.results,
         undo: r.undo_results,
     };
@@ -180,7 +188,8 @@ pub(crate) struct Registered {
 type UndoStack = Vec<Registered>;
 
 struct Runner<'a> {
-    b: Backends,
+    /// Shared with the branches of a `parallel`.
+    b: Arc<Backends>,
     reporter: &'a mut dyn Reporter,
     log: &'a mut dyn UndoLog,
     cancel: CancellationToken,
@@ -230,9 +239,7 @@ impl Runner<'_> {
                 ..result_of(s, phase, describe::step(s), StepStatus::Skipped)
             };
             self.finished(result, depth);
-            if let PlanStepKind::Group(children) = &s.kind {
-                self.skip_all(phase, children, depth + 1, why);
-            }
+            self.skip_all(phase, s.children(), depth + 1, why);
         }
     }
 
@@ -294,10 +301,33 @@ impl Runner<'_> {
                         )),
                     }
                 }
+                (PlanStepKind::Parallel(children), None) => {
+                    self.parallel(phase, children, depth, undo).await
+                }
+                (
+                    PlanStepKind::Repeat {
+                        times,
+                        every,
+                        steps,
+                    },
+                    None,
+                ) => {
+                    self.repeat(phase, s, (*times, *every, steps), depth, undo)
+                        .await
+                }
                 (_, None) => {
                     let deadline = self.deadline;
                     bounded(phase, deadline, self.outcome(phase, s)).await
                 }
+            };
+            // `for:` the fault lasts that long, then this step undoes it (hold.rs).
+            let mut held = None;
+            let outcome = match (outcome, s.hold) {
+                (Outcome::Passed { undo: Some(u), .. }, Some(d)) => {
+                    held = Some(u.record.describe());
+                    self.hold(phase, u, d, undo).await
+                }
+                (o, _) => o,
             };
             let duration = t0.elapsed();
             if let Some(n) = &s.name {
@@ -311,7 +341,7 @@ impl Runner<'_> {
             };
             let (status, verdict, message, error_class, registered) = match outcome {
                 Outcome::Passed { undo: u, verdict } => {
-                    let text = u.as_ref().map(|r| r.record.describe());
+                    let text = u.as_ref().map(|r| r.record.describe()).or(held);
                     if let Some(u) = u {
                         undo.push(u);
                     }
@@ -342,7 +372,7 @@ impl Runner<'_> {
                     None,
                     Some("interrupted".into()),
                     None,
-                    None,
+                    held,
                 ),
             };
             let result = StepResult {
@@ -366,10 +396,13 @@ impl Runner<'_> {
             return Outcome::Interrupted;
         }
         match &s.kind {
-            PlanStepKind::Group(_) => Outcome::Passed {
-                undo: None,
-                verdict: None,
-            },
+            // Run by `step` itself.
+            PlanStepKind::Group(_) | PlanStepKind::Parallel(_) | PlanStepKind::Repeat { .. } => {
+                Outcome::Passed {
+                    undo: None,
+                    verdict: None,
+                }
+            }
             PlanStepKind::Apply {
                 documents,
                 namespace,
@@ -471,6 +504,8 @@ fn result_of(s: &PlanStep, phase: Phase, description: String, status: StepStatus
         phase,
         action: match &s.kind {
             PlanStepKind::Group(_) => "group",
+            PlanStepKind::Parallel(_) => "parallel",
+            PlanStepKind::Repeat { .. } => "repeat",
             PlanStepKind::Apply { .. } => "apply",
             PlanStepKind::Action(a) => a.key(),
         }

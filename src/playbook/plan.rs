@@ -39,6 +39,9 @@ pub struct Plan {
     pub description: Option<String>,
     pub file: std::path::PathBuf,
     pub cluster: Option<String>,
+    /// The variables as resolved for this run (`playbook/vars.rs`), in the order declared.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub vars: Vec<super::vars::Var>,
     #[serde(serialize_with = "ser_duration")]
     pub timeout: Duration,
     pub setup: Vec<PlanStep>,
@@ -60,9 +63,7 @@ impl Plan {
         fn walk<'a>(steps: &'a [PlanStep], out: &mut Vec<&'a PlanStep>) {
             for s in steps {
                 out.push(s);
-                if let PlanStepKind::Group(children) = &s.kind {
-                    walk(children, out);
-                }
+                walk(s.children(), out);
             }
         }
         let mut out = Vec::new();
@@ -81,6 +82,10 @@ pub struct PlanStep {
     /// The line of the playbook the step starts on (JUnit's `line`, for CI annotations).
     #[serde(skip)]
     pub line: usize,
+    /// `for:` how long the fault lasts before the step undoes it.
+    #[serde(rename = "for", skip_serializing_if = "Option::is_none")]
+    #[serde(serialize_with = "ser_opt_duration")]
+    pub hold: Option<Duration>,
     pub kind: PlanStepKind,
 }
 
@@ -88,6 +93,15 @@ impl PlanStep {
     /// The name if it has one, else the id.
     pub fn label(&self) -> &str {
         self.name.as_deref().unwrap_or(&self.id)
+    }
+
+    /// The steps inside a group, a `parallel` or a `repeat` (one iteration's); none otherwise.
+    pub fn children(&self) -> &[PlanStep] {
+        match &self.kind {
+            PlanStepKind::Group(c) | PlanStepKind::Parallel(c) => c,
+            PlanStepKind::Repeat { steps, .. } => steps,
+            PlanStepKind::Action(_) | PlanStepKind::Apply { .. } => &[],
+        }
     }
 }
 
@@ -102,8 +116,24 @@ pub enum PlanStepKind {
         documents: Vec<serde_json::Value>,
     },
     Group(Vec<PlanStep>),
+    /// Steps run at the same time, one branch each.
+    Parallel(Vec<PlanStep>),
+    /// The steps of one iteration, run `times` times, starting `every` apart.
+    Repeat {
+        times: u32,
+        #[serde(serialize_with = "ser_opt_duration")]
+        every: Option<Duration>,
+        steps: Vec<PlanStep>,
+    },
 }
 
 fn ser_duration<S: serde::Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
     s.serialize_str(&super::values::format_duration(*d))
+}
+
+fn ser_opt_duration<S: serde::Serializer>(d: &Option<Duration>, s: S) -> Result<S::Ok, S::Error> {
+    match d {
+        Some(d) => ser_duration(d, s),
+        None => s.serialize_none(),
+    }
 }

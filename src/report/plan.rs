@@ -21,6 +21,14 @@ pub fn render(plan: &Plan) -> String {
         plan.cluster.as_deref().unwrap_or("(from --cluster)"),
         format_duration(plan.timeout)
     );
+    if !plan.vars.is_empty() {
+        let vars: Vec<String> = plan
+            .vars
+            .iter()
+            .map(|v| format!("{}={} ({})", v.name, v.value, v.from.as_str()))
+            .collect();
+        let _ = writeln!(out, "  vars: {}", vars.join(", "));
+    }
     for (phase, steps) in plan.phases() {
         if steps.is_empty() {
             continue;
@@ -42,7 +50,11 @@ fn step(out: &mut String, s: &PlanStep, depth: usize) {
         .unwrap_or_default();
     let _ = writeln!(out, "{pad}{}{name} {}", s.id, describe::step(s));
     match &s.kind {
-        PlanStepKind::Group(children) => {
+        PlanStepKind::Group(children)
+        | PlanStepKind::Parallel(children)
+        | PlanStepKind::Repeat {
+            steps: children, ..
+        } => {
             for c in children {
                 step(out, c, depth + 1);
             }
@@ -52,7 +64,14 @@ fn step(out: &mut String, s: &PlanStep, depth: usize) {
         }
         PlanStepKind::Action(a) => {
             if let Some(u) = undo::planned(a) {
-                let _ = writeln!(out, "{pad}  undo: {u}");
+                match s.hold {
+                    Some(d) => {
+                        let _ = writeln!(out, "{pad}  undo after {}: {u}", format_duration(d));
+                    }
+                    None => {
+                        let _ = writeln!(out, "{pad}  undo: {u}");
+                    }
+                }
             }
         }
     }

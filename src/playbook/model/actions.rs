@@ -75,6 +75,13 @@ pub enum Action {
     Assert(Condition),
     /// A named group of steps, reported together.
     Group(Vec<Recover<Step>>),
+    /// Steps run at the same time, each a branch of its own (a `group` for a sequence). Every
+    /// branch runs to its end even when another fails; the step passes only if all do, and
+    /// every fault of every branch is undone.
+    Parallel(Vec<Recover<Step>>),
+    /// Steps run again and again: `times` iterations, one starting `every` after the start of
+    /// the one before (straight away when it took longer).
+    Repeat(Repeat),
     /// Undo now what an earlier named step (or group) injected, instead of at the end.
     Undo(String),
 }
@@ -108,6 +115,8 @@ impl Action {
             Action::Sleep(_) => "sleep",
             Action::Assert(_) => "assert",
             Action::Group(_) => "group",
+            Action::Parallel(_) => "parallel",
+            Action::Repeat(_) => "repeat",
             Action::Undo(_) => "undo",
         }
     }
@@ -120,6 +129,8 @@ impl Action {
         match self {
             Action::Apply(_)
             | Action::Group(_)
+            | Action::Parallel(_)
+            | Action::Repeat(_)
             | Action::KubeletStop(_)
             | Action::NodePause(_)
             | Action::NodeStop(_)
@@ -186,6 +197,23 @@ impl<'de> Deserializer<'de> for VariantsOf {
         option unit unit_struct newtype_struct seq tuple tuple_struct map struct identifier
         ignored_any
     }
+}
+
+/// The most iterations a `repeat` may run.
+pub const MAX_REPEAT: u32 = 1000;
+
+/// `repeat`: the steps of one iteration, how many iterations, and how far apart they start.
+#[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct Repeat {
+    /// How many iterations (1 to 1000).
+    #[schemars(range(min = 1, max = 1000))]
+    pub times: u32,
+    /// From the start of one iteration to the start of the next (default: straight after).
+    #[serde(default)]
+    pub every: Option<Duration>,
+    /// The steps of one iteration; their ids and names get `#N` (the iteration) in reports.
+    pub steps: Vec<Recover<Step>>,
 }
 
 /// A node of the cluster, by its Kubernetes node name (= its container name in kind).

@@ -44,6 +44,9 @@ pub struct Playbook {
     /// The longest the whole run may take (default 30m); undo still runs after it.
     #[serde(default)]
     pub timeout: Option<Recover<Duration>>,
+    /// Variables with their defaults, used as `${vars.NAME}` (see `playbook/vars.rs`).
+    #[serde(default)]
+    pub vars: Option<crate::playbook::vars::Declared>,
     /// Steps that prepare the experiment (e.g. `apply`); their undo runs last.
     #[serde(default)]
     pub setup: Vec<Recover<Step>>,
@@ -64,6 +67,7 @@ pub const PLAYBOOK_FIELDS: &[&str] = &[
     "description",
     "cluster",
     "timeout",
+    "vars",
     "setup",
     "steps",
     "teardown",
