@@ -293,7 +293,7 @@ impl Table<'_> {
         };
         let all: Vec<String> = known.iter().map(|k| format!("`${{{k}}}`")).collect();
         let help = match guess {
-            Some(g) => format!("did you mean `${{{g}}}`? (known: {})", all.join(", ")),
+            Some(g) => format!("did you mean `${{{g}}}`?"),
             None => format!(
                 "known: {}; declare a variable under `vars:` and write `${{vars.NAME}}`",
                 all.join(", ")

@@ -58,16 +58,18 @@ fn a_substituted_value_that_breaks_its_field_is_reported_at_the_scalar() {
     let p = dir.path().join("p.yaml");
     std::fs::write(
         &p,
-        "apiVersion: chaos/v1alpha1\nkind: Playbook\nname: t\nvars: {n: 3}\nsteps:\n  - repeat: {times: ${vars.n}, steps: [sleep: 1s]}\n",
+        "apiVersion: chaos/v1alpha1\nkind: Playbook\nname: t\nvars: {n: 3}\nsteps:\n  - repeat:\n      times: ${vars.n}\n      steps: [sleep: 1s]\n",
     )
     .unwrap();
-    assert!(playbook::load(&p).is_ok());
+    if let Err(e) = playbook::load(&p) {
+        panic!("{}", e.render(false));
+    }
     let e = playbook::load_with(&p, &inputs(&[("n", "many")], &[], None)).unwrap_err();
     assert_eq!(e.diagnostics.len(), 1, "{}", e.render(false));
     let span = e.diagnostics[0].span.unwrap();
     assert_eq!(
         (span.start.line, span.start.col),
-        (6, 21),
+        (7, 14),
         "{}",
         e.render(false)
     );

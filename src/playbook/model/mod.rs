@@ -44,7 +44,7 @@ pub struct Playbook {
     /// The longest the whole run may take (default 30m); undo still runs after it.
     #[serde(default)]
     pub timeout: Option<Recover<Duration>>,
-    /// Variables with their defaults, used as `${vars.NAME}` (see `playbook/vars.rs`).
+    /// Variables with their defaults, used in strings as `${vars.NAME}`.
     #[serde(default)]
     pub vars: Option<crate::playbook::vars::Declared>,
     /// Steps that prepare the experiment (e.g. `apply`); their undo runs last.

@@ -72,7 +72,7 @@ fn an_unknown_variable_is_reported_at_its_dollar() {
     assert_eq!(problems.len(), 1, "{problems:?}");
     let p = &problems[0];
     let span = p.span.unwrap();
-    assert_eq!((span.start.line, span.start.col), (3, 22));
+    assert_eq!((span.start.line, span.start.col), (3, 23));
     assert_eq!(&src[span.start.offset..span.end_offset], "${vars.nss}");
     assert_eq!(p.message, "unknown variable `${vars.nss}`");
     assert!(
