@@ -14,6 +14,7 @@ use super::super::de::Recover;
 use super::super::values::{Duration, Signal};
 use super::Wait;
 use super::conditions::Condition;
+use super::control::Repeat;
 use super::network::{NetworkBandwidth, NetworkDelay, NetworkLoss, NetworkPartition};
 use super::resource::CpuHog;
 use super::step::Step;
@@ -197,23 +198,6 @@ impl<'de> Deserializer<'de> for VariantsOf {
         option unit unit_struct newtype_struct seq tuple tuple_struct map struct identifier
         ignored_any
     }
-}
-
-/// The most iterations a `repeat` may run.
-pub const MAX_REPEAT: u32 = 1000;
-
-/// `repeat`: the steps of one iteration, how many iterations, and how far apart they start.
-#[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
-#[serde(deny_unknown_fields, rename_all = "kebab-case")]
-pub struct Repeat {
-    /// How many iterations (1 to 1000).
-    #[schemars(range(min = 1, max = 1000))]
-    pub times: u32,
-    /// From the start of one iteration to the start of the next (default: straight after).
-    #[serde(default)]
-    pub every: Option<Duration>,
-    /// The steps of one iteration; their ids and names get `#N` (the iteration) in reports.
-    pub steps: Vec<Recover<Step>>,
 }
 
 /// A node of the cluster, by its Kubernetes node name (= its container name in kind).

@@ -4,6 +4,7 @@
 
 mod actions;
 mod conditions;
+mod control;
 mod network;
 mod resource;
 mod step;
@@ -11,6 +12,7 @@ mod written;
 
 pub use actions::*;
 pub use conditions::*;
+pub use control::*;
 pub use network::*;
 pub use resource::*;
 pub use step::Step;
