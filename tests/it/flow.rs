@@ -92,6 +92,43 @@ steps:
 }
 
 #[tokio::test(start_paused = true)]
+async fn an_interrupted_hold_leaves_the_fault_to_the_final_unwind_which_undoes_it_once() {
+    let fake = FakeCluster::kind_like("kind");
+    let p = plan(&format!(
+        "{HEADER}steps:\n  - name: paused\n    node-pause: {{node: kind-worker}}\n    for: 10m\n"
+    ));
+    let cancel = CancellationToken::new();
+    let c2 = cancel.clone();
+    tokio::spawn(async move {
+        tokio::time::sleep(Duration::from_secs(30)).await;
+        c2.cancel();
+    });
+    let t0 = tokio::time::Instant::now();
+    let mut rec = Recorder::default();
+    let report = engine::run(
+        &p,
+        Arc::new(fake.clone()),
+        &mut rec,
+        &cancel,
+        &RunOptions::default(),
+    )
+    .await;
+    assert_eq!(report.status, RunStatus::Interrupted, "{report:#?}");
+    assert_eq!(t0.elapsed(), Duration::from_secs(30));
+    assert_eq!(report.steps[0].status, StepStatus::Interrupted);
+    assert_eq!(
+        fake.calls(),
+        ["node-pause kind-worker", "node-unpause kind-worker"]
+    );
+    let undone: Vec<(&str, UndoStatus)> = report
+        .undo
+        .iter()
+        .map(|u| (u.step.as_str(), u.status))
+        .collect();
+    assert_eq!(undone, [("steps[0]", UndoStatus::Undone)]);
+}
+
+#[tokio::test(start_paused = true)]
 async fn parallel_branches_overlap_and_a_failing_one_loses_no_result_or_undo() {
     let fake = FakeCluster::kind_like("kind");
     let t0 = tokio::time::Instant::now();
