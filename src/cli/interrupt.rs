@@ -43,6 +43,8 @@ pub(super) struct Partial {
     pub file: String,
     pub started_at: String,
     pub start: Instant,
+    /// The playbook's variables as resolved (name -> value).
+    pub vars: std::collections::BTreeMap<String, String>,
     pub steps: Vec<StepResult>,
     pub undo: Vec<UndoResult>,
     /// The seed and targets the preflight resolved, so a report cut short still says them.
@@ -157,6 +159,7 @@ fn partial_report(c: &Partial) -> PlaybookReport {
         duration: c.start.elapsed(),
         status: RunStatus::Interrupted,
         error_class: None,
+        vars: c.vars.clone(),
         steps: c.steps.clone(),
         undo: c.undo.clone(),
         resolved: c.resolved.clone(),

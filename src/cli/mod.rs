@@ -48,6 +48,10 @@ pub enum Command {
     Validate {
         #[arg(required = true)]
         playbooks: Vec<PathBuf>,
+        /// Set a playbook variable (`vars:`), repeatable; wins over `CHAOS_VAR_NAME` and the
+        /// default.
+        #[arg(long = "set", value_name = "NAME=VALUE", value_parser = crate::playbook::vars::parse_set)]
+        set: Vec<(String, String)>,
     },
     /// Render the HTML and Markdown reports again from a JSON report (`chaos run --json`).
     Report(report::ReportArgs),
@@ -96,7 +100,7 @@ pub fn main() -> Exit {
     logs::init(cli.verbose);
     match cli.command {
         Command::Run(args) => run::run(args),
-        Command::Validate { playbooks } => validate::validate(&playbooks),
+        Command::Validate { playbooks, set } => validate::validate(&playbooks, set),
         Command::Recover(args) => recover::recover(args),
         Command::Reality(args) => block_on(reality::run(args)),
         Command::LoadImage(args) => block_on(load::run(args)),

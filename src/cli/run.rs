@@ -26,6 +26,10 @@ pub struct RunArgs {
     /// The kind cluster (default: the playbook's `cluster`, else `kind`).
     #[arg(long, value_parser = super::connect::cluster_arg)]
     pub cluster: Option<String>,
+    /// Set a playbook variable (`vars:`), repeatable; wins over `CHAOS_VAR_NAME` and the
+    /// default.
+    #[arg(long = "set", value_name = "NAME=VALUE", value_parser = playbook::vars::parse_set)]
+    pub set: Vec<(String, String)>,
     /// Print the resolved plan (steps, targets, timeouts, undo) and touch nothing.
     #[arg(long)]
     pub dry_run: bool,
@@ -67,8 +71,9 @@ pub fn run(args: RunArgs) -> Exit {
     }
     let mut plans = Vec::new();
     let mut invalid = Vec::new();
+    let inputs = playbook::vars::Inputs::with_process_env(args.set.clone(), args.cluster.clone());
     for p in &args.playbooks {
-        match playbook::load(p) {
+        match playbook::load_with(p, &inputs) {
             Ok(plan) => plans.push(plan),
             Err(e) => {
                 super::validate::show(&e);
@@ -208,6 +213,11 @@ async fn run_all(args: &RunArgs, plans: &[Plan], targets: &ReportTargets) -> Exi
             file: plan.file.display().to_string(),
             started_at,
             start: tokio::time::Instant::now(),
+            vars: plan
+                .vars
+                .iter()
+                .map(|v| (v.name.clone(), v.value.clone()))
+                .collect(),
             steps: Vec::new(),
             undo: Vec::new(),
             resolved: None,

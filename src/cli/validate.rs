@@ -10,10 +10,11 @@ use crate::playbook::{self, Diagnostic, Invalid, Sources};
 use crate::report::out::{self, clean, clean_mapped};
 use crate::{errln, outln};
 
-pub fn validate(paths: &[PathBuf]) -> Exit {
+pub fn validate(paths: &[PathBuf], sets: Vec<(String, String)>) -> Exit {
     let mut exit = Exit::Passed;
+    let inputs = playbook::vars::Inputs::with_process_env(sets, None);
     for p in paths {
-        match playbook::load(p) {
+        match playbook::load_with(p, &inputs) {
             Ok(plan) => outln!(
                 "✔ {}: valid ({} steps)",
                 p.display(),

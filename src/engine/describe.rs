@@ -9,6 +9,14 @@ use crate::playbook::{PlanStep, PlanStepKind, plan_defaults};
 pub fn step(s: &PlanStep) -> String {
     match &s.kind {
         PlanStepKind::Group(children) => format!("group of {} step(s)", children.len()),
+        PlanStepKind::Parallel(children) => {
+            format!("{} step(s) at the same time", children.len())
+        }
+        PlanStepKind::Repeat {
+            times,
+            every,
+            steps,
+        } => repeat(*times, *every, steps.len()),
         PlanStepKind::Apply {
             file, documents, ..
         } => {
@@ -59,8 +67,20 @@ pub fn action(a: &Action) -> String {
             crate::observe::probe::words(&p.check),
             p.during.len()
         ),
+        Action::Parallel(g) => format!("{} step(s) at the same time", g.len()),
+        Action::Repeat(r) => repeat(r.times, r.every.map(|d| d.0), r.steps.len()),
         Action::Undo(name) => format!("undo what step `{name}` did"),
         // Faults are described above.
         _ => String::new(),
+    }
+}
+
+fn repeat(times: u32, every: Option<std::time::Duration>, steps: usize) -> String {
+    match every {
+        Some(e) => format!(
+            "repeat {steps} step(s) {times} time(s), every {}",
+            format_duration(e)
+        ),
+        None => format!("repeat {steps} step(s) {times} time(s)"),
     }
 }

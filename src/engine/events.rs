@@ -7,8 +7,8 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use crate::backends::{NamespaceView, NodeReality, NodeView, PodView};
-use crate::observe::{Verdict, secs};
 use crate::observe::probe::{ProbeSample, ProbeStats};
+use crate::observe::{Verdict, secs};
 use crate::playbook::{Phase, Plan, PlanStep, Resolved};
 
 use super::timeline::Timeline;
@@ -218,6 +218,9 @@ pub struct PlaybookReport {
     /// Set when `status` is `error`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error_class: Option<ErrorClass>,
+    /// The playbook's variables as resolved for this run (name -> value).
+    #[serde(skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub vars: std::collections::BTreeMap<String, String>,
     pub steps: Vec<StepResult>,
     pub undo: Vec<UndoResult>,
     /// The seed of random picks and the nodes the targets resolved to (absent when the
@@ -254,4 +257,3 @@ impl PlaybookReport {
             .filter(|u| u.status == UndoStatus::Retained)
     }
 }
-

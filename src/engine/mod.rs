@@ -11,11 +11,14 @@ mod check;
 pub mod describe;
 mod events;
 mod faults;
+mod hold;
 mod inject;
 mod journal;
 mod memory;
 mod options;
+mod parallel;
 mod probe;
+mod repeat;
 mod rollback;
 mod sample;
 mod steady;
@@ -74,13 +77,14 @@ pub async fn run_journaled(
     let b = Backends::new(connector);
     let preflight = targets::preflight(plan, &b).await;
     let plan = preflight.as_ref().unwrap_or(plan);
+    let mut tee = timeline::Tee {
+        reporter,
+        recorder: timeline::Recorder::new(opts.timeline_cap),
+        clock: opts.clock.clone(),
+    };
     let mut r = Runner {
-        b,
-        reporter: timeline::Tee {
-            reporter,
-            recorder: timeline::Recorder::new(opts.timeline_cap),
-            clock: opts.clock.clone(),
-        },
+        b: Arc::new(b),
+        reporter: &mut tee,
         sampler: sample::Sampler::new(opts.sample_every),
         log,
         cancel: cancel.clone(),
@@ -143,6 +147,11 @@ pub async fn run_journaled(
         duration: start.elapsed(),
         status,
         error_class,
+        vars: plan
+            .vars
+            .iter()
+            .map(|v| (v.name.clone(), v.value.clone()))
+            .collect(),
         steps: r.results,
         undo: r.undo_results,
         resolved: plan.resolved.clone().filter(|x| !x.is_empty()),
@@ -154,7 +163,6 @@ pub async fn run_journaled(
     } else if report.status == RunStatus::Passed && report.retained().next().is_some() {
         report.status = RunStatus::Retained;
     }
-    let mut tee = r.reporter;
     tee.recorder.push(
         (tee.clock)(),
         timeline::What::RunFinished {
@@ -213,9 +221,10 @@ pub(crate) struct Registered {
 type UndoStack = Vec<Registered>;
 
 struct Runner<'a> {
-    b: Backends,
-    /// The caller's reporter, with the timeline recorded beside it.
-    reporter: timeline::Tee<'a>,
+    /// Shared with the branches of a `parallel`.
+    b: Arc<Backends>,
+    /// The caller's reporter, with the timeline recorded beside it (`timeline::Tee`).
+    reporter: &'a mut dyn Reporter,
     /// When waits last sampled the nodes' reality.
     sampler: sample::Sampler,
     log: &'a mut dyn UndoLog,
@@ -299,9 +308,7 @@ impl Runner<'_> {
                 )
             };
             self.finished(result, depth);
-            if let Some(children) = s.children() {
-                self.skip_all(phase, children, depth + 1, why);
-            }
+            self.skip_all(phase, s.children(), depth + 1, why);
         }
     }
 
@@ -355,10 +362,33 @@ impl Runner<'_> {
                         )),
                     }
                 }
+                (PlanStepKind::Parallel(children), None) => {
+                    self.parallel(phase, children, depth, undo).await
+                }
+                (
+                    PlanStepKind::Repeat {
+                        times,
+                        every,
+                        steps,
+                    },
+                    None,
+                ) => {
+                    self.repeat(phase, s, (*times, *every, steps), depth, undo)
+                        .await
+                }
                 (_, None) => {
                     let deadline = self.deadline;
                     bounded(phase, deadline, self.outcome(phase, s)).await
                 }
+            };
+            // `for:` the fault lasts that long, then this step undoes it (hold.rs).
+            let mut held = None;
+            let outcome = match (outcome, s.hold) {
+                (Outcome::Passed { undo: Some(u), .. }, Some(d)) => {
+                    held = Some(u.record.describe());
+                    self.hold(phase, u, d, undo).await
+                }
+                (o, _) => o,
             };
             let duration = t0.elapsed();
             if let Some(n) = &s.name {
@@ -378,7 +408,7 @@ impl Runner<'_> {
             };
             let (status, verdict, message, error_class, registered) = match outcome {
                 Outcome::Passed { undo: u, verdict } => {
-                    let text = u.as_ref().map(|r| r.record.describe());
+                    let text = u.as_ref().map(|r| r.record.describe()).or(held);
                     if let Some(u) = u {
                         undo.push(u);
                     }
@@ -412,7 +442,7 @@ impl Runner<'_> {
                     None,
                     Some("interrupted".into()),
                     None,
-                    None,
+                    held,
                 ),
             };
             let result = StepResult {
@@ -465,7 +495,11 @@ impl Runner<'_> {
             return Outcome::Interrupted;
         }
         match &s.kind {
-            PlanStepKind::Group(_) | PlanStepKind::Probe { .. } => Outcome::Passed {
+            // Run by `step` itself.
+            PlanStepKind::Group(_)
+            | PlanStepKind::Probe { .. }
+            | PlanStepKind::Parallel(_)
+            | PlanStepKind::Repeat { .. } => Outcome::Passed {
                 undo: None,
                 verdict: None,
             },
@@ -477,7 +511,7 @@ impl Runner<'_> {
             } => self.apply(s, documents, namespace.as_deref()).await,
             PlanStepKind::Action(a) => match a.as_ref() {
                 Action::Wait(w) => {
-                    let mut progress = ToReporter(&mut self.reporter, &mut self.live);
+                    let mut progress = ToReporter(&mut *self.reporter, &mut self.live);
                     let looks = wait::Looks {
                         memory: &self.memory,
                         cancel: cancel.as_ref(),
@@ -486,7 +520,7 @@ impl Runner<'_> {
                     wait::wait(&self.b, s, w, looks, &mut progress).await
                 }
                 Action::Sleep(d) => {
-                    let mut progress = ToReporter(&mut self.reporter, &mut self.live);
+                    let mut progress = ToReporter(&mut *self.reporter, &mut self.live);
                     let (sampler, c) = (&mut self.sampler, cancel.as_ref());
                     if sample::sleep(&self.b, s, d.0, c, sampler, &mut progress).await {
                         Outcome::Passed {
@@ -496,7 +530,7 @@ impl Runner<'_> {
                     } else {
                         Outcome::Interrupted
                     }
-                },
+                }
                 Action::Assert(c) => match check::check(&self.b, c, &self.memory).await {
                     Ok(v) if v.holds => Outcome::Passed {
                         undo: None,
@@ -587,6 +621,8 @@ fn result_of(s: &PlanStep, phase: Phase, description: String, status: StepStatus
 pub(crate) fn action_key(s: &PlanStep) -> &'static str {
     match &s.kind {
         PlanStepKind::Group(_) => "group",
+        PlanStepKind::Parallel(_) => "parallel",
+        PlanStepKind::Repeat { .. } => "repeat",
         PlanStepKind::Apply { .. } => "apply",
         PlanStepKind::Check(_) => "steady-state",
         PlanStepKind::Probe { .. } => "probe",

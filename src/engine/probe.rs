@@ -94,7 +94,7 @@ struct Sampler {
 
 /// What the sampler task needs, owned.
 struct Job {
-    b: Backends,
+    b: std::sync::Arc<Backends>,
     check: ProbeCheck,
     interval: Duration,
     memory: Memory,
@@ -201,7 +201,7 @@ pub(super) fn flush(reporter: &mut dyn Reporter, live: &mut [Live]) {
 impl Runner<'_> {
     /// Reports the samples the running probes took since the last step boundary.
     pub(super) fn flush_samples(&mut self) {
-        flush(&mut self.reporter, &mut self.live);
+        flush(&mut *self.reporter, &mut self.live);
     }
 
     /// The `probe:` step: samples while `during` runs, then judges the samples.

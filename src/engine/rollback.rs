@@ -4,7 +4,7 @@
 
 use std::time::Duration;
 
-use super::{Event, Outcome, Registered, Reporter, Runner, UndoResult, UndoStack, UndoStatus};
+use super::{Event, Outcome, Registered, Runner, UndoResult, UndoStack, UndoStatus};
 use crate::backends::BackendError;
 
 /// How long one undo may take before it counts as failed.

@@ -39,6 +39,14 @@ impl Sampler {
         }
     }
 
+    /// A sampler at the same rate that has not sampled yet, for a branch of a `parallel`.
+    pub fn fresh(&self) -> Self {
+        Sampler {
+            every: self.every,
+            last: None,
+        }
+    }
+
     /// When the next sample is due (`None`: sampling is off).
     fn next_due(&self) -> Option<Instant> {
         let every = self.every?;

@@ -239,7 +239,11 @@ impl Needs {
             Action::EtcdDelete(_) => self.etcd = true,
             Action::Wait(w) => self.of_condition(&w.until),
             Action::Assert(c) => self.of_condition(c),
-            Action::Sleep(_) | Action::Group(_) | Action::Undo(_) => {}
+            Action::Sleep(_)
+            | Action::Group(_)
+            | Action::Parallel(_)
+            | Action::Repeat(_)
+            | Action::Undo(_) => {}
         }
     }
 }
@@ -250,7 +254,7 @@ pub fn needs(plan: &Plan) -> Needs {
     for s in plan.all_steps() {
         match &s.kind {
             PlanStepKind::Apply { .. } => n.api = true,
-            PlanStepKind::Group(_) => {}
+            PlanStepKind::Group(_) | PlanStepKind::Parallel(_) | PlanStepKind::Repeat { .. } => {}
             PlanStepKind::Check(c) => n.of_probe(c),
             PlanStepKind::Probe { probe, .. } => n.of_probe(&probe.check),
             PlanStepKind::Action(a) => {
@@ -295,6 +299,8 @@ fn node_targets(a: &mut Action) -> Vec<&mut NodeTarget> {
         Action::Assert(c) => condition_targets(c),
         Action::Apply(_)
         | Action::Probe(_)
+        | Action::Parallel(_)
+        | Action::Repeat(_)
         | Action::ContainerKill(_)
         | Action::PodDelete(_)
         | Action::NamespaceDelete(_)
@@ -370,6 +376,10 @@ impl Resolver<'_> {
             let step_seed = step_seed(self.seed, &s.id);
             match &mut s.kind {
                 PlanStepKind::Group(children)
+                | PlanStepKind::Parallel(children)
+                | PlanStepKind::Repeat {
+                    steps: children, ..
+                }
                 | PlanStepKind::Probe {
                     during: children, ..
                 } => self.steps(children)?,

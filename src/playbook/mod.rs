@@ -15,6 +15,7 @@ pub mod selector;
 pub mod suggest;
 mod validate;
 pub mod values;
+pub mod vars;
 pub mod yaml;
 
 use std::collections::BTreeMap;
@@ -114,17 +115,33 @@ pub(crate) fn read_error(
     Diagnostic::new(path, span, format!("cannot read {what}: {e}"))
 }
 
-/// Reads, checks and resolves one playbook file.
+/// Reads, checks and resolves one playbook file, its variables at their defaults.
 pub fn load(path: &Path) -> Result<Plan, Invalid> {
+    load_with(path, &vars::Inputs::default())
+}
+
+/// Reads, checks and resolves one playbook file with `--set`, `CHAOS_VAR_*` and `--cluster`
+/// (see [`vars`]).
+pub fn load_with(path: &Path, inputs: &vars::Inputs) -> Result<Plan, Invalid> {
     match read_limited(path, "the playbook") {
-        Ok(text) => load_str(path, &text, Sources::default()),
+        Ok(text) => load_str_with(path, &text, Sources::default(), inputs),
         Err(d) => Err(Invalid::one(d, Sources::default())),
     }
 }
 
 /// Checks and resolves a playbook whose text is already in memory (`path` names it in messages
 /// and is the base for relative manifest paths).
-pub fn load_str(path: &Path, text: &str, mut sources: Sources) -> Result<Plan, Invalid> {
+pub fn load_str(path: &Path, text: &str, sources: Sources) -> Result<Plan, Invalid> {
+    load_str_with(path, text, sources, &vars::Inputs::default())
+}
+
+/// [`load_str`] with the variables' overrides.
+pub fn load_str_with(
+    path: &Path,
+    text: &str,
+    mut sources: Sources,
+    inputs: &vars::Inputs,
+) -> Result<Plan, Invalid> {
     if text.len() as u64 > limits::MAX_FILE_BYTES {
         let e = limits::ReadError::TooLarge {
             limit: limits::MAX_FILE_BYTES,
@@ -136,7 +153,7 @@ pub fn load_str(path: &Path, text: &str, mut sources: Sources) -> Result<Plan, I
     }
     sources.insert(path, text, model::PLAYBOOK_FIELDS);
     let (plan, (diagnostics, omitted)) = suggest::with_budget(|| {
-        let mut v = validate::Validator::new(path, &mut sources);
+        let mut v = validate::Validator::new(path, &mut sources, inputs);
         let plan = v.run(text);
         (plan, v.finish())
     });

@@ -51,6 +51,9 @@ pub struct Plan {
     pub description: Option<String>,
     pub file: std::path::PathBuf,
     pub cluster: Option<String>,
+    /// The variables as resolved for this run (`playbook/vars.rs`), in the order declared.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub vars: Vec<super::vars::Var>,
     #[serde(serialize_with = "ser_duration")]
     pub timeout: Duration,
     /// The playbook's `seed:` for random picks, if it wrote one.
@@ -80,9 +83,7 @@ impl Plan {
         fn walk<'a>(steps: &'a [PlanStep], out: &mut Vec<&'a PlanStep>) {
             for s in steps {
                 out.push(s);
-                if let Some(children) = s.children() {
-                    walk(children, out);
-                }
+                walk(s.children(), out);
             }
         }
         let mut out = Vec::new();
@@ -132,6 +133,10 @@ pub struct PlanStep {
     /// The line of the playbook the step starts on (JUnit's `line`, for CI annotations).
     #[serde(skip)]
     pub line: usize,
+    /// `for:` how long the fault lasts before the step undoes it.
+    #[serde(rename = "for", skip_serializing_if = "Option::is_none")]
+    #[serde(serialize_with = "ser_opt_duration")]
+    pub hold: Option<Duration>,
     pub kind: PlanStepKind,
 }
 
@@ -141,14 +146,14 @@ impl PlanStep {
         self.name.as_deref().unwrap_or(&self.id)
     }
 
-    /// The steps nested in this one: a group's, or those a probe runs during.
-    pub fn children(&self) -> Option<&[PlanStep]> {
+    /// The steps nested in this one: a group's, a `parallel`'s, a `repeat`'s (one
+    /// iteration's), or those a probe runs during; none otherwise.
+    pub fn children(&self) -> &[PlanStep] {
         match &self.kind {
-            PlanStepKind::Group(children)
-            | PlanStepKind::Probe {
-                during: children, ..
-            } => Some(children),
-            _ => None,
+            PlanStepKind::Group(c) | PlanStepKind::Parallel(c) => c,
+            PlanStepKind::Repeat { steps, .. } => steps,
+            PlanStepKind::Probe { during, .. } => during,
+            PlanStepKind::Action(_) | PlanStepKind::Apply { .. } | PlanStepKind::Check(_) => &[],
         }
     }
 }
@@ -164,6 +169,15 @@ pub enum PlanStepKind {
         documents: Vec<serde_json::Value>,
     },
     Group(Vec<PlanStep>),
+    /// Steps run at the same time, one branch each.
+    Parallel(Vec<PlanStep>),
+    /// The steps of one iteration, run `times` times, starting `every` apart.
+    Repeat {
+        times: u32,
+        #[serde(serialize_with = "ser_opt_duration")]
+        every: Option<Duration>,
+        steps: Vec<PlanStep>,
+    },
     /// One sample of a check: an item of `steady-state`.
     Check(Box<ProbeCheck>),
     /// A check sampled in the background while `during` runs.
@@ -184,4 +198,11 @@ pub struct ProbePlan {
 
 fn ser_duration<S: serde::Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
     s.serialize_str(&super::values::format_duration(*d))
+}
+
+fn ser_opt_duration<S: serde::Serializer>(d: &Option<Duration>, s: S) -> Result<S::Ok, S::Error> {
+    match d {
+        Some(d) => ser_duration(d, s),
+        None => s.serialize_none(),
+    }
 }

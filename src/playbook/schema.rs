@@ -58,15 +58,15 @@ pub(crate) fn document_rules(schema: &mut Schema) {
 
 /// A `#[schemars(transform)]` for an externally tagged enum: [`keyed`] with no other key.
 pub(crate) fn keyed_alternatives(schema: &mut Schema) {
-    keyed(schema, None);
+    keyed(schema, &[]);
 }
 
 /// Rewrites a `oneOf` of single-key objects as one object: every alternative's key is a
-/// property with that alternative's body (and its description), `extra` (a key allowed beside
-/// any of them, a step's `name`) is one more, `propertyNames` and `additionalProperties` refuse
+/// property with that alternative's body (and its description), `extra` (keys allowed beside
+/// any of them, a step's `name` and `for`) is one more, `propertyNames` and `additionalProperties` refuse
 /// any other key, and a `oneOf` of bare `required`s says exactly one alternative's key is there.
 /// A schema that is not such a `oneOf` is left as it is.
-pub(crate) fn keyed(schema: &mut Schema, extra: Option<(&str, Value)>) {
+pub(crate) fn keyed(schema: &mut Schema, extra: &[(&str, Value)]) {
     let Some(Value::Array(alternatives)) = schema.get("oneOf") else {
         return;
     };
@@ -86,8 +86,8 @@ pub(crate) fn keyed(schema: &mut Schema, extra: Option<(&str, Value)>) {
         one_key.push(json!({"required": [key]}));
         properties.insert(key.clone(), body);
     }
-    if let Some((key, body)) = extra {
-        properties.insert(key.to_string(), body);
+    for (key, body) in extra {
+        properties.insert(key.to_string(), body.clone());
     }
     let keys: Vec<&String> = properties.keys().collect();
     let names = json!({"enum": keys});

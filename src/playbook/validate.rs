@@ -18,7 +18,7 @@ use super::model::{self, Playbook};
 use super::plan::{self, Phase, Plan};
 use super::suggest::did_you_mean;
 use super::yaml::{self, Node, NodeKind, Span};
-use super::{Sources, limits, names};
+use super::{Sources, limits, names, vars};
 
 pub struct Validator<'a> {
     pub(super) file: PathBuf,
@@ -33,10 +33,12 @@ pub struct Validator<'a> {
     names: HashMap<String, Span>,
     /// Named steps that inject something `undo` can take back.
     undoable: HashMap<String, ()>,
+    /// `--set`, `CHAOS_VAR_*` and `--cluster`, for the variables.
+    inputs: &'a vars::Inputs,
 }
 
 impl<'a> Validator<'a> {
-    pub fn new(file: &Path, sources: &'a mut Sources) -> Self {
+    pub fn new(file: &Path, sources: &'a mut Sources, inputs: &'a vars::Inputs) -> Self {
         let dir = file
             .parent()
             .map(Path::to_path_buf)
@@ -50,6 +52,7 @@ impl<'a> Validator<'a> {
             overflow: Diagnostic::new(file, None, ""),
             names: HashMap::new(),
             undoable: HashMap::new(),
+            inputs,
         }
     }
 
@@ -179,6 +182,10 @@ impl<'a> Validator<'a> {
                     .help = Some(help);
             }
         }
+        let (vars, problems) = vars::apply(&mut root, text, self.inputs);
+        for p in problems {
+            self.error(p.span, p.message).help = p.help;
+        }
         let sink = Sink::default();
         let parsed = de::from_node::<Playbook>(&root, &sink);
         let (errors, dropped) = sink.into_parts();
@@ -214,6 +221,7 @@ impl<'a> Validator<'a> {
             description: pb.description,
             file: self.file.clone(),
             cluster: pb.cluster,
+            vars,
             timeout: pb
                 .timeout
                 .and_then(|d| d.0)

@@ -22,6 +22,14 @@ pub fn render(plan: &Plan) -> String {
         format_duration(plan.timeout)
     );
     resolved(&mut out, plan);
+    if !plan.vars.is_empty() {
+        let vars: Vec<String> = plan
+            .vars
+            .iter()
+            .map(|v| format!("{}={} ({})", v.name, v.value, v.from.as_str()))
+            .collect();
+        let _ = writeln!(out, "  vars: {}", vars.join(", "));
+    }
     for (phase, steps) in plan.phases() {
         if phase == Phase::Steps {
             steady_state(&mut out, plan);
@@ -90,6 +98,10 @@ fn step(out: &mut String, s: &PlanStep, depth: usize) {
         PlanStepKind::Group(children)
         | PlanStepKind::Probe {
             during: children, ..
+        }
+        | PlanStepKind::Parallel(children)
+        | PlanStepKind::Repeat {
+            steps: children, ..
         } => {
             for c in children {
                 step(out, c, depth + 1);
@@ -101,7 +113,14 @@ fn step(out: &mut String, s: &PlanStep, depth: usize) {
         }
         PlanStepKind::Action(a) => {
             if let Some(u) = undo::planned(a) {
-                let _ = writeln!(out, "{pad}  undo: {u}");
+                match s.hold {
+                    Some(d) => {
+                        let _ = writeln!(out, "{pad}  undo after {}: {u}", format_duration(d));
+                    }
+                    None => {
+                        let _ = writeln!(out, "{pad}  undo: {u}");
+                    }
+                }
             }
         }
     }

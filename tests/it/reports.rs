@@ -128,6 +128,7 @@ fn report_with(undo: &[(&str, UndoStatus)], status: RunStatus) -> PlaybookReport
         duration: Duration::from_secs(1),
         status,
         error_class: None,
+        vars: Default::default(),
         steps: Vec::new(),
         undo: undo
             .iter()

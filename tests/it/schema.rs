@@ -46,7 +46,7 @@ fn a_step_is_one_object_keyed_by_its_action() {
         .map(String::as_str)
         .collect();
     let mut keys = action_keys().to_vec();
-    keys.push("name");
+    keys.extend(["name", "for"]);
     props.sort();
     keys.sort();
     assert_eq!(props, keys);
@@ -114,6 +114,14 @@ const ONLY_CHAOS_SEES: &[(&str, &str)] = &[
     (
         "tests/fixtures/invalid/etcd-delete-everything.yaml",
         "refuses deleting all of etcd or /registry/",
+    ),
+    (
+        "tests/fixtures/invalid/for-without-undo.yaml",
+        "knows which faults have an undo for `for` to end them",
+    ),
+    (
+        "tests/fixtures/invalid/vars.yaml",
+        "knows which variables exist and where `${` is left open",
     ),
 ];
 

@@ -24,8 +24,8 @@ fn every_action() -> Vec<Action> {
 #[test]
 fn the_fixture_holds_every_action() {
     let mut seen: Vec<&str> = every_action().iter().map(Action::key).collect();
-    // `apply`, `group` and `probe` become plan step kinds of their own.
-    seen.extend(["apply", "group", "probe"]);
+    // `apply`, `group`, `probe`, `parallel` and `repeat` become plan step kinds of their own.
+    seen.extend(["apply", "group", "probe", "parallel", "repeat"]);
     seen.sort_unstable();
     seen.dedup();
     let mut all = action_keys().to_vec();
@@ -61,11 +61,13 @@ fn a_fault_has_an_undo_exactly_when_the_model_says_so() {
         );
         assert_eq!(planned(a), fault.planned(), "{}", a.key());
     }
-    // Every kind of fault was checked: every key but those of the seven actions that are not
+    // Every kind of fault was checked: every key but those of the actions that are not
     // faults.
     kinds.sort_unstable();
     kinds.dedup();
-    let not_faults = ["apply", "assert", "group", "probe", "sleep", "undo", "wait"];
+    let not_faults = [
+        "apply", "assert", "group", "parallel", "probe", "repeat", "sleep", "undo", "wait",
+    ];
     let mut expected: Vec<&str> = action_keys()
         .iter()
         .copied()

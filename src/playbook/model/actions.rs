@@ -14,6 +14,7 @@ use super::super::de::Recover;
 use super::super::values::{Duration, Signal};
 use super::Wait;
 use super::conditions::Condition;
+use super::control::Repeat;
 use super::network::{NetworkBandwidth, NetworkDelay, NetworkLoss, NetworkPartition};
 use super::probe::ProbeStep;
 use super::resource::{CpuHog, DiskFill, MemoryHog};
@@ -86,6 +87,13 @@ pub enum Action {
     /// Sample a check (HTTP, a command, a condition) in the background while the steps of
     /// `during` run, then judge the samples (availability, longest outage, latency).
     Probe(ProbeStep),
+    /// Steps run at the same time, each a branch of its own (a `group` for a sequence). Every
+    /// branch runs to its end even when another fails; the step passes only if all do, and
+    /// every fault of every branch is undone.
+    Parallel(Vec<Recover<Step>>),
+    /// Steps run again and again: `times` iterations, one starting `every` after the start of
+    /// the one before (straight away when it took longer).
+    Repeat(Repeat),
     /// Undo now what an earlier named step (or group) injected, instead of at the end.
     Undo(String),
 }
@@ -122,6 +130,8 @@ impl Action {
             Action::Assert(_) => "assert",
             Action::Group(_) => "group",
             Action::Probe(_) => "probe",
+            Action::Parallel(_) => "parallel",
+            Action::Repeat(_) => "repeat",
             Action::Undo(_) => "undo",
         }
     }
@@ -135,6 +145,8 @@ impl Action {
             Action::Apply(_)
             | Action::Group(_)
             | Action::Probe(_)
+            | Action::Parallel(_)
+            | Action::Repeat(_)
             | Action::KubeletStop(_)
             | Action::NodePause(_)
             | Action::NodeStop(_)

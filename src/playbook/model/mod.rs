@@ -4,6 +4,7 @@
 
 mod actions;
 mod conditions;
+mod control;
 mod network;
 mod probe;
 mod resource;
@@ -13,6 +14,7 @@ mod written;
 
 pub use actions::*;
 pub use conditions::*;
+pub use control::*;
 pub use network::*;
 pub use probe::*;
 pub use resource::*;
@@ -57,6 +59,9 @@ pub struct Playbook {
     /// it, so writing that seed here replays the same picks.
     #[serde(default)]
     pub seed: Option<u64>,
+    /// Variables with their defaults, used in strings as `${vars.NAME}`.
+    #[serde(default)]
+    pub vars: Option<crate::playbook::vars::Declared>,
     /// Steps that prepare the experiment (e.g. `apply`); their undo runs last.
     #[serde(default)]
     pub setup: Vec<Recover<Step>>,
@@ -79,6 +84,7 @@ pub const PLAYBOOK_FIELDS: &[&str] = &[
     "timeout",
     "steady-state",
     "seed",
+    "vars",
     "setup",
     "steps",
     "teardown",

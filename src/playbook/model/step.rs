@@ -1,4 +1,5 @@
-//! One step: an optional `name` plus exactly one action key (`- kubelet-stop: {node: x}`).
+//! One step: an optional `name`, an optional `for` (how long a fault lasts before it is undone)
+//! plus exactly one action key (`- kubelet-stop: {node: x}`).
 //!
 //! Actions are externally tagged so every error can point inside the step. serde's derive cannot
 //! put a sibling `name` key next to an externally tagged enum without `flatten` (which breaks
@@ -13,11 +14,14 @@ use serde::{Deserialize, Deserializer, Serialize};
 
 use super::actions::{Action, action_keys};
 use crate::playbook::schema;
+use crate::playbook::values::Duration;
 
 /// A step of a playbook.
 #[derive(Debug, Clone)]
 pub struct Step {
     pub name: Option<String>,
+    /// `for`: the fault is undone this long after it was injected (the step lasts that long).
+    pub hold: Option<Duration>,
     pub action: Action,
 }
 
@@ -38,6 +42,7 @@ impl<'de> Visitor<'de> for StepVisitor {
 
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Step, A::Error> {
         let mut name = None;
+        let mut hold = None;
         let mut action: Option<(String, Action)> = None;
         while let Some(key) = map.next_key::<String>()? {
             if key == "name" {
@@ -45,6 +50,13 @@ impl<'de> Visitor<'de> for StepVisitor {
                     return Err(de::Error::duplicate_field("name"));
                 }
                 name = Some(map.next_value::<String>()?);
+                continue;
+            }
+            if key == "for" {
+                if hold.is_some() {
+                    return Err(de::Error::duplicate_field("for"));
+                }
+                hold = Some(map.next_value::<Duration>()?);
                 continue;
             }
             if let Some((first, _)) = &action {
@@ -56,7 +68,7 @@ impl<'de> Visitor<'de> for StepVisitor {
             action = Some((key, a));
         }
         match action {
-            Some((_, action)) => Ok(Step { name, action }),
+            Some((_, action)) => Ok(Step { name, hold, action }),
             None => Err(de::Error::custom(format!(
                 "this step has no action; expected one of {}",
                 action_keys().join(", ")
@@ -148,6 +160,9 @@ impl Serialize for Step {
         if let Some(n) = &self.name {
             m.serialize_entry("name", n)?;
         }
+        if let Some(d) = &self.hold {
+            m.serialize_entry("for", d)?;
+        }
         m.serialize_entry(self.action.key(), &ActionBody(&self.action))?;
         m.end()
     }
@@ -177,10 +192,14 @@ impl JsonSchema for Step {
     fn json_schema(g: &mut SchemaGenerator) -> Schema {
         let mut schema = Action::json_schema(g);
         let name = serde_json::json!({"type": "string", "description": "A name for reports and references (`duration` assertions, `undo`)."});
-        schema::keyed(&mut schema, Some(("name", name)));
+        let mut hold = Duration::json_schema(g).to_value();
+        if let Some(o) = hold.as_object_mut() {
+            o.insert("description".into(), "Only on a fault with an undo: the fault is undone this long after it was injected, and the step lasts that long (`for: 30s`).".into());
+        }
+        schema::keyed(&mut schema, &[("name", name), ("for", hold)]);
         schema.insert(
             "description".into(),
-            "A step: exactly one action key (what the step does), plus an optional `name`.".into(),
+            "A step: exactly one action key (what the step does), plus an optional `name` and `for`.".into(),
         );
         schema
     }

@@ -3,7 +3,7 @@
 //! to undo (what the model's [`Action::has_undo`] says).
 
 use crate::playbook::de::Recover;
-use crate::playbook::model::{Action, AtLeast, Percent, ProbeCheck, ProbeExpect, Step};
+use crate::playbook::model::{Action, AtLeast, MAX_REPEAT, Percent, ProbeCheck, ProbeExpect, Step};
 use crate::playbook::plan::{Phase, PlanStep, PlanStepKind, ProbePlan, defaults};
 use crate::playbook::suggest::did_you_mean;
 use crate::playbook::yaml::{Node, NodeKind, Span};
@@ -92,6 +92,34 @@ impl Validator<'_> {
                     during,
                 }
             }
+            Action::Parallel(children) => {
+                let kids = self.steps(phase, children, body, &format!("{id}.parallel"));
+                if children.is_empty() {
+                    self.error(body.map(|b| b.span), "an empty `parallel`");
+                }
+                PlanStepKind::Parallel(kids)
+            }
+            Action::Repeat(r) => {
+                let steps_node = body.and_then(|b| b.get("steps"));
+                let kids = self.steps(phase, &r.steps, steps_node, &format!("{id}.repeat"));
+                if r.steps.is_empty() {
+                    self.error(
+                        steps_node.or(body).map(|b| b.span),
+                        "a `repeat` of no steps",
+                    );
+                }
+                if !(1..=MAX_REPEAT).contains(&r.times) {
+                    self.error(
+                        at(&["times"]),
+                        format!("a `repeat` runs 1 to {MAX_REPEAT} times"),
+                    );
+                }
+                PlanStepKind::Repeat {
+                    times: r.times,
+                    every: r.every.map(|d| d.0),
+                    steps: kids,
+                }
+            }
             Action::Apply(a) => {
                 let file = self.dir.join(a.file());
                 let documents =
@@ -126,6 +154,9 @@ impl Validator<'_> {
                 PlanStepKind::Action(Box::new(other.clone()))
             }
         };
+        if let Some(hold) = &step.hold {
+            self.check_hold(&step.action, hold.0, node.get("for").map(|n| n.span));
+        }
         if let (true, Some(n)) = (step.action.has_undo(), &step.name) {
             self.undoable.insert(n.clone(), ());
         }
@@ -133,6 +164,7 @@ impl Validator<'_> {
             id,
             name: step.name.clone(),
             line: node.span.start.line,
+            hold: step.hold.map(|d| d.0),
             kind,
         })
     }
@@ -164,6 +196,7 @@ impl Validator<'_> {
                 name: None,
                 line: item.span.start.line,
                 kind: PlanStepKind::Check(Box::new(check.clone())),
+                hold: None,
             });
         }
         out
@@ -194,6 +227,34 @@ impl Validator<'_> {
                 format!("`target-of: {name}`: no earlier step is named `{name}`"),
             )
             .help = Some(help);
+        }
+    }
+
+    /// `for:` only on a fault that has an undo (the undo is what ends it), and not zero.
+    fn check_hold(&mut self, action: &Action, hold: std::time::Duration, at: Option<Span>) {
+        let fault_with_undo = action.has_undo()
+            && !matches!(
+                action,
+                Action::Apply(_)
+                    | Action::Group(_)
+                    | Action::Parallel(_)
+                    | Action::Repeat(_)
+                    | Action::Probe(_)
+            );
+        if !fault_with_undo {
+            self.error(
+                at,
+                format!(
+                    "`for` needs a fault with an undo, and `{}` has none",
+                    action.key()
+                ),
+            )
+            .help = Some(
+                "`for` undoes the fault of its own step when the time is up; put it on a fault like `kubelet-stop` or `node-pause`"
+                    .into(),
+            );
+        } else if hold.is_zero() {
+            self.error(at, "`for` must be longer than zero");
         }
     }
 

@@ -214,7 +214,11 @@ mod tests {
                 .clone()
         };
         assert_eq!(named(false), "web-1");
-        assert_eq!(named(true), "", "no hostname without a private UTS namespace");
+        assert_eq!(
+            named(true),
+            "",
+            "no hostname without a private UTS namespace"
+        );
     }
 
     #[test]
