@@ -219,7 +219,7 @@ pub struct PlaybookReport {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error_class: Option<ErrorClass>,
     /// The playbook's variables as resolved for this run (name -> value).
-    #[serde(skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
     pub vars: std::collections::BTreeMap<String, String>,
     pub steps: Vec<StepResult>,
     pub undo: Vec<UndoResult>,
