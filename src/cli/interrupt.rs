@@ -55,6 +55,37 @@ pub(super) struct Partial {
 
 pub(super) type Shared = Arc<Mutex<Progress>>;
 
+/// Ctrl-C and SIGTERM for the commands that run until stopped (`reality --watch`, `etcd
+/// watch`): listened for from [`StopSignals::listen`] on, so none between two rounds is missed.
+pub(super) struct StopSignals {
+    int: tokio::signal::unix::Signal,
+    term: tokio::signal::unix::Signal,
+}
+
+impl StopSignals {
+    /// Starts listening; says why not on stderr when it cannot.
+    pub fn listen() -> Option<Self> {
+        match (
+            signal(SignalKind::interrupt()),
+            signal(SignalKind::terminate()),
+        ) {
+            (Ok(int), Ok(term)) => Some(StopSignals { int, term }),
+            (Err(e), _) | (_, Err(e)) => {
+                errln!("error: cannot listen for Ctrl-C: {e}");
+                None
+            }
+        }
+    }
+
+    /// Resolves when either signal comes.
+    pub async fn recv(&mut self) {
+        tokio::select! {
+            _ = self.int.recv() => {}
+            _ = self.term.recv() => {}
+        }
+    }
+}
+
 pub(super) fn lock(p: &Shared) -> MutexGuard<'_, Progress> {
     p.lock().unwrap_or_else(|e| e.into_inner())
 }

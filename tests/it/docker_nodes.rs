@@ -9,8 +9,10 @@ use crate::support::testcluster;
 
 use std::time::{Duration, Instant};
 
-use kind_chaos::backends::docker::DockerNodes;
-use kind_chaos::backends::{ContainerAction, ErrorKind, KubeletAction, NodeOps, PodKey};
+use kind_chaos::backends::docker::{DockerNodes, ReadVia};
+use kind_chaos::backends::{
+    ContainerAction, ErrorKind, KubeletAction, NodeOps, PodKey, RealitySource,
+};
 use kind_chaos::playbook::values::Signal;
 use testcluster::{TestCluster, docker, shared};
 
@@ -397,8 +399,10 @@ async fn kills_a_pods_process_with_a_signal() {
     assert!(err.message.contains("no live sandbox"), "{}", err.message);
 }
 
-/// Where a node has crictl (kind's do), pods and containers come from it. Worker 4 gets a
-/// stand-in crictl that prints what crictl would for one real sandbox and one dead one.
+/// Where a node has crictl (kind's do) and is read by exec (Docker Desktop, a remote Docker,
+/// not root), pods and containers come from crictl. Worker 4 gets a stand-in crictl that prints
+/// what crictl would for one real sandbox and one dead one that containerd does not have; read
+/// through containerd's socket (the default here), the node shows what containerd has.
 #[tokio::test(flavor = "multi_thread")]
 async fn crictl_is_preferred_where_it_exists() {
     let c = cluster();
@@ -446,7 +450,9 @@ async fn crictl_is_preferred_where_it_exists() {
     put("/etc/fake-crictl/ps.json", ps).await;
     put("/usr/local/bin/crictl", script.to_string()).await;
 
-    let r = n.reality(Some(&w)).await.unwrap();
+    let mut exec = n.snapshot_via(Some(&w), ReadVia::Exec).await.unwrap();
+    assert_eq!(exec[0].source, Some(RealitySource::Exec));
+    let r = [exec.remove(0).reality.unwrap()];
     let by: Vec<(&str, bool, Vec<String>)> = r[0]
         .sandboxes
         .iter()
@@ -461,6 +467,13 @@ async fn crictl_is_preferred_where_it_exists() {
     );
     assert_eq!(r[0].shims.len(), 1);
     assert_eq!(r[0].shims[0].sandbox_id, live);
+
+    let mut auto = n.snapshot_via(Some(&w), ReadVia::Auto).await.unwrap();
+    assert_eq!(auto[0].source, Some(RealitySource::ContainerdSocket));
+    let auto = auto.remove(0).reality.unwrap();
+    let names: Vec<&str> = auto.sandboxes.iter().map(|s| s.pod.name.as_str()).collect();
+    assert_eq!(names, vec!["real-pod"], "containerd has no `dead-pod`");
+    assert_eq!(auto.shims, r[0].shims);
 }
 
 /// The state letter of PID 1 in `node` (`T`: stopped by a signal), read from outside.

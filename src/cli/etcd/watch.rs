@@ -9,7 +9,6 @@
 //! (`header`, `type`, `kv` in etcdctl's encoding, see [`super::json`]).
 
 use clap::Args;
-use tokio::signal::unix::{SignalKind, signal};
 
 use super::{ConnArgs, WriteOut, client, json, printable};
 use crate::backends::BackendError;
@@ -56,22 +55,14 @@ pub(super) async fn watch(args: WatchArgs) -> Result<Exit, BackendError> {
         .watch(args.prefix.as_bytes(), args.exact, args.rev)
         .await?;
     // Listened for from here on, so a Ctrl-C between two batches is not missed.
-    let (mut int, mut term) = match (
-        signal(SignalKind::interrupt()),
-        signal(SignalKind::terminate()),
-    ) {
-        (Ok(i), Ok(t)) => (i, t),
-        (Err(e), _) | (_, Err(e)) => {
-            errln!("error: cannot listen for Ctrl-C: {e}");
-            return Ok(Exit::Environment);
-        }
+    let Some(mut stop) = super::super::interrupt::StopSignals::listen() else {
+        return Ok(Exit::Environment);
     };
     let mut printed = 0u64;
     loop {
         let next = tokio::select! {
             n = w.next() => n?,
-            _ = int.recv() => return Ok(Exit::Passed),
-            _ = term.recv() => return Ok(Exit::Passed),
+            _ = stop.recv() => return Ok(Exit::Passed),
         };
         let Some((header, events)) = next else {
             errln!("error: etcd at {} closed the watch", c.endpoint());

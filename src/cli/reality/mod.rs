@@ -40,7 +40,6 @@ mod view;
 use std::io::IsTerminal;
 
 use clap::{Args, ValueEnum};
-use tokio::signal::unix::{SignalKind, signal};
 
 use crate::backends::docker::DockerNodes;
 use crate::backends::{BackendError, ErrorKind, PodQuery, PodView};
@@ -220,15 +219,8 @@ fn show(view: &RealityView, output: Output, compact: bool) -> Exit {
 /// code. On a terminal the screen is cleared before each; piped, a line with the time
 /// separates the tables.
 async fn watch(args: &RealityArgs, cluster: &str, nodes: &DockerNodes, node: Option<&str>) -> Exit {
-    let (mut int, mut term) = match (
-        signal(SignalKind::interrupt()),
-        signal(SignalKind::terminate()),
-    ) {
-        (Ok(i), Ok(t)) => (i, t),
-        (Err(e), _) | (_, Err(e)) => {
-            errln!("error: cannot listen for Ctrl-C: {e}");
-            return Exit::Environment;
-        }
+    let Some(mut stop) = super::interrupt::StopSignals::listen() else {
+        return Exit::Environment;
     };
     let tty = std::io::stdout().is_terminal();
     let mut last = Exit::Passed;
@@ -236,8 +228,7 @@ async fn watch(args: &RealityArgs, cluster: &str, nodes: &DockerNodes, node: Opt
         let started = tokio::time::Instant::now();
         let round = tokio::select! {
             r = once(args, cluster, nodes, node) => r,
-            _ = int.recv() => return last,
-            _ = term.recv() => return last,
+            _ = stop.recv() => return last,
         };
         match round {
             Ok(view) => {
@@ -263,8 +254,7 @@ async fn watch(args: &RealityArgs, cluster: &str, nodes: &DockerNodes, node: Opt
         }
         tokio::select! {
             _ = tokio::time::sleep_until(started + args.interval) => {}
-            _ = int.recv() => return last,
-            _ = term.recv() => return last,
+            _ = stop.recv() => return last,
         }
     }
 }

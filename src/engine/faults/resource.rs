@@ -82,12 +82,23 @@ pub async fn stop(b: &Backends, node: &str, marker: &str) -> Result<Option<Strin
     Ok(None)
 }
 
-/// What `memory-hog` and `disk-fill` share: a fill of some size in a node for a while.
+/// What `memory-hog` and `disk-fill` share: a fill of some size in a node for a while. Each
+/// of the two says only how it is named and described ([`Takes`]); describing, the undo and
+/// injecting are written once, for both.
 struct Taking<'a> {
     prefix: &'static str,
     node: &'a str,
     size: Size,
     duration: Duration,
+    /// What a share (`30%`) is of, in words.
+    share_of: &'static str,
+    /// The description, from the amount in words, the node and the duration.
+    says: fn(&str, &str, &str) -> String,
+}
+
+/// A fault that takes memory or disk in a node ([`Taking`]).
+trait Takes {
+    fn taking(&self) -> Taking<'_>;
 }
 
 impl Taking<'_> {
@@ -103,52 +114,35 @@ impl Taking<'_> {
             held: None,
         }
     }
-
-    /// Takes it; the undo owed then says what the node reported it holds.
-    async fn inject(&self, b: &Backends) -> Result<Option<UndoRecord>> {
-        let fill = Fill {
-            marker: self.marker(),
-            size: self.size,
-            seconds: self.duration.0.as_secs().max(1),
-        };
-        let held = b.nodes().await?.fill(self.node, &fill).await?;
-        Ok(Some(UndoRecord::FillFree {
-            node: self.node.to_string(),
-            marker: fill.marker,
-            held: Some(held.bytes),
-        }))
-    }
-}
-
-impl MemoryHog<'_> {
-    fn taking(&self) -> Taking<'_> {
-        Taking {
-            prefix: MEMORY_PREFIX,
-            node: &self.0.node,
-            size: self.0.size,
-            duration: self.0.duration,
-        }
-    }
 }
 
 #[async_trait]
-impl Fault for MemoryHog<'_> {
+impl<T: Takes + Send + Sync> Fault for T {
     fn describe(&self) -> String {
-        let what = match self.0.size {
+        let t = self.taking();
+        let what = match t.size {
             Size::Bytes(b) => format_bytes(b),
-            Size::Percent(p) => format!("{p}% of the memory"),
+            Size::Percent(p) => format!("{p}% of {}", t.share_of),
         };
-        format!(
-            "hold {what} of node {} in a tmpfs for {}",
-            self.0.node,
-            format_duration(self.0.duration.0)
-        )
+        (t.says)(&what, t.node, &format_duration(t.duration.0))
     }
     fn undo(&self) -> Option<UndoRecord> {
         Some(self.taking().undo())
     }
+    /// Takes it; the undo owed then says what the node reported it holds.
     async fn inject(&self, b: &Backends, _undo: Option<UndoRecord>) -> Result<Option<UndoRecord>> {
-        self.taking().inject(b).await
+        let t = self.taking();
+        let fill = Fill {
+            marker: t.marker(),
+            size: t.size,
+            seconds: t.duration.0.as_secs().max(1),
+        };
+        let held = b.nodes().await?.fill(t.node, &fill).await?;
+        Ok(Some(UndoRecord::FillFree {
+            node: t.node.to_string(),
+            marker: fill.marker,
+            held: Some(held.bytes),
+        }))
     }
     /// A failed fill frees what it wrote, but a `chaos` that lost the node's answer cannot
     /// know it did.
@@ -157,39 +151,31 @@ impl Fault for MemoryHog<'_> {
     }
 }
 
-impl DiskFill<'_> {
+impl Takes for MemoryHog<'_> {
+    fn taking(&self) -> Taking<'_> {
+        Taking {
+            prefix: MEMORY_PREFIX,
+            node: &self.0.node,
+            size: self.0.size,
+            duration: self.0.duration,
+            share_of: "the memory",
+            says: |what, node, time| format!("hold {what} of node {node} in a tmpfs for {time}"),
+        }
+    }
+}
+
+impl Takes for DiskFill<'_> {
     fn taking(&self) -> Taking<'_> {
         Taking {
             prefix: DISK_PREFIX,
             node: &self.0.node,
             size: self.0.size,
             duration: self.0.duration,
+            share_of: "the filesystem",
+            says: |what, node, time| {
+                format!("fill {what} under /var/lib/containerd of node {node} for {time}")
+            },
         }
-    }
-}
-
-#[async_trait]
-impl Fault for DiskFill<'_> {
-    fn describe(&self) -> String {
-        let what = match self.0.size {
-            Size::Bytes(b) => format_bytes(b),
-            Size::Percent(p) => format!("{p}% of the filesystem"),
-        };
-        format!(
-            "fill {what} under /var/lib/containerd of node {} for {}",
-            self.0.node,
-            format_duration(self.0.duration.0)
-        )
-    }
-    fn undo(&self) -> Option<UndoRecord> {
-        Some(self.taking().undo())
-    }
-    async fn inject(&self, b: &Backends, _undo: Option<UndoRecord>) -> Result<Option<UndoRecord>> {
-        self.taking().inject(b).await
-    }
-    /// As for the memory hog.
-    fn owed_if_failed(&self, _undo: &UndoRecord) -> bool {
-        true
     }
 }
 

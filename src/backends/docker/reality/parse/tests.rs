@@ -120,22 +120,7 @@ fn ctr_scan_maps_shims_to_pods() {
 fn crictl_scan_marks_sandboxes_without_shims_dead() {
     let mut s = shim(116, ID_A);
     s += &proc_line(51, &["kubelet", "--config=/var/lib/kubelet/config.yaml"]);
-    s += "@@kind-chaos:crictl-pods@@\n";
-    s += &format!(
-        r#"{{"items": [
-  {{"id": "{ID_A}", "metadata": {{"name": "web", "uid": "u1", "namespace": "default"}}, "state": "SANDBOX_READY"}},
-  {{"id": "{ID_B}", "metadata": {{"name": "old", "uid": "u2", "namespace": "default"}}, "state": "SANDBOX_NOTREADY"}}
-]}}
-"#
-    );
-    s += "@@kind-chaos:crictl-ps@@\n";
-    s += &format!(
-        r#"{{"containers": [
-  {{"id": "{CTR_APP}", "podSandboxId": "{ID_A}", "metadata": {{"name": "app"}}, "state": "CONTAINER_RUNNING"}},
-  {{"id": "e1", "podSandboxId": "{ID_A}", "metadata": {{"name": "sidecar"}}, "state": "CONTAINER_EXITED"}}
-]}}
-"#
-    );
+    s += &crictl_web_and_old();
     s += "@@kind-chaos:tasks@@\nTASK PID STATUS\n";
     s += &format!("{CTR_APP} 220 RUNNING\n@@kind-chaos:end@@\n");
     let scan = parse_scan(&s).unwrap();
@@ -398,22 +383,7 @@ fn containerd_api_on_a_crictl_node_reads_like_crictl() {
     assert_eq!(socket.source, Source::Crictl);
 
     let mut s = processes.clone();
-    s += "@@kind-chaos:crictl-pods@@\n";
-    s += &format!(
-        r#"{{"items": [
-  {{"id": "{ID_A}", "metadata": {{"name": "web", "uid": "u1", "namespace": "default"}}, "state": "SANDBOX_READY"}},
-  {{"id": "{ID_B}", "metadata": {{"name": "old", "uid": "u2", "namespace": "default"}}, "state": "SANDBOX_NOTREADY"}}
-]}}
-"#
-    );
-    s += "@@kind-chaos:crictl-ps@@\n";
-    s += &format!(
-        r#"{{"containers": [
-  {{"id": "{CTR_APP}", "podSandboxId": "{ID_A}", "metadata": {{"name": "app"}}, "state": "CONTAINER_RUNNING"}},
-  {{"id": "e1", "podSandboxId": "{ID_A}", "metadata": {{"name": "sidecar"}}, "state": "CONTAINER_EXITED"}}
-]}}
-"#
-    );
+    s += &crictl_web_and_old();
     s += "@@kind-chaos:end@@\n";
     let crictl = parse_scan(&s).unwrap();
     let r = socket.reality("n1");
@@ -440,4 +410,26 @@ fn containerd_api_on_a_crictl_node_reads_like_crictl() {
     )
     .unwrap();
     assert_eq!(bundles.reality("n1").sandboxes.len(), 1);
+}
+
+/// `crictl pods` and `crictl ps` of a node with sandbox `web` (ready, `app` running, `sidecar`
+/// exited) and sandbox `old` (not ready), as the scan prints them.
+fn crictl_web_and_old() -> String {
+    let mut s = String::from("@@kind-chaos:crictl-pods@@\n");
+    s += &format!(
+        r#"{{"items": [
+  {{"id": "{ID_A}", "metadata": {{"name": "web", "uid": "u1", "namespace": "default"}}, "state": "SANDBOX_READY"}},
+  {{"id": "{ID_B}", "metadata": {{"name": "old", "uid": "u2", "namespace": "default"}}, "state": "SANDBOX_NOTREADY"}}
+]}}
+"#
+    );
+    s += "@@kind-chaos:crictl-ps@@\n";
+    s += &format!(
+        r#"{{"containers": [
+  {{"id": "{CTR_APP}", "podSandboxId": "{ID_A}", "metadata": {{"name": "app"}}, "state": "CONTAINER_RUNNING"}},
+  {{"id": "e1", "podSandboxId": "{ID_A}", "metadata": {{"name": "sidecar"}}, "state": "CONTAINER_EXITED"}}
+]}}
+"#
+    );
+    s
 }
