@@ -1,12 +1,12 @@
 //! Every lab playbook of playbooks/ end to end on the local cluster (`scripts/testcluster.sh
 //! up NAME --api`: the served fake API server and crates/kubelet on real containerd), as
-//! `scripts/run.sh` runs them without kind. Each test starts its own cluster (l2-lab-*), so
-//! the long kubelet-failure lab (300 s tolerations) runs while the others do, on the test
-//! binary's pool of threads (one per core).
+//! `scripts/run.sh` runs them without kind. Each test starts its own cluster (l2-lab-*,
+//! fh-lab-pressure, kl-lab-lifecycle), so the long kubelet-failure lab (300 s tolerations) runs
+//! while the others do, on the test binary's pool of threads (one per core).
 //!
-//! The playbooks run unmodified except for one textual change: the cluster name
-//! `k8splayground` (in `cluster:` and in node names) becomes the test's cluster, in a copy of
-//! playbooks/ in a temporary folder. Each run must exit 0 with every playbook `passed` in its
+//! The playbooks name their nodes by role, so they run unmodified except for one textual
+//! change: the cluster name `k8splayground` (in `cluster:`) becomes the test's cluster, in a
+//! copy of playbooks/ in a temporary folder. Each run must exit 0 with every playbook `passed` in its
 //! JSON report. Beside the labs, the "Show" items: a pod ignoring SIGTERM deleted with
 //! a 3 s grace period ends with exit code 137 no sooner than 3 s after the delete while one
 //! exiting on SIGTERM ends with 0 at once (through kubectl and through a playbook), and the
