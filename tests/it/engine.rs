@@ -543,3 +543,59 @@ async fn an_unreachable_api_at_the_first_apply_owes_no_undo() {
     assert!(report.undo.is_empty(), "{:?}", report.undo);
     assert_eq!(Exit::of(&report), Exit::Environment);
 }
+
+/// An applied object whose delete answers 404 while a read still finds it (a server cache that
+/// has not yet seen an etcd value an earlier undo restored) is deleted again, not reported
+/// undone while stored; if it keeps answering so, the undo fails and says why.
+#[tokio::test(start_paused = true)]
+async fn a_404_delete_of_an_object_still_stored_is_retried_then_reported() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("m.yaml"),
+        "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: cm, namespace: default}\n",
+    )
+    .unwrap();
+    let text = format!("{HEADER}setup:\n  - apply: m.yaml\nsteps:\n  - sleep: 1s\n");
+    let path = dir.path().join("p.yaml");
+    std::fs::write(&path, &text).unwrap();
+    let p = kind_chaos::playbook::load(&path).unwrap();
+    let not_found = || Failure {
+        op: "delete".into(),
+        kind: "not-found".into(),
+        message: "ConfigMap default/cm not found".into(),
+    };
+    for (stale, status) in [(1, RunStatus::Passed), (5, RunStatus::RollbackFailed)] {
+        let fake = FakeCluster::kind_like("kind");
+        fake.state()
+            .knobs
+            .fail_next
+            .extend((0..stale).map(|_| not_found()));
+        let report = engine::run(
+            &p,
+            Arc::new(fake.clone()),
+            &mut Recorder::default(),
+            &CancellationToken::new(),
+            &RunOptions::default(),
+        )
+        .await;
+        assert_eq!(report.status, status, "{stale} stale answer(s)");
+        let stored = fake
+            .calls()
+            .iter()
+            .filter(|c| c.starts_with("delete ConfigMap default/cm"))
+            .count();
+        if status == RunStatus::Passed {
+            assert_eq!(
+                stored,
+                1,
+                "the second delete went through: {:?}",
+                fake.calls()
+            );
+            assert_eq!(report.undo[0].status, UndoStatus::Undone);
+        } else {
+            assert_eq!(stored, 0, "{:?}", fake.calls());
+            let msg = report.undo[0].message.as_deref().unwrap_or_default();
+            assert!(msg.contains("yet it is still stored"), "{msg}");
+        }
+    }
+}

@@ -38,19 +38,31 @@ pub async fn delete(b: &Backends, resources: &[ResourceRef]) -> Result<Option<St
 
 /// Deletes `r`; a 404 counts as done only once a read confirms the object is gone (deletes
 /// are never refused for a missing namespace, but a 404 that leaves the object stored must
-/// not be reported as undone).
+/// not be reported as undone). A read that finds it after the 404 means the server answered
+/// from a cache that had not yet seen it (an etcd value just restored by an earlier undo): the
+/// delete is sent again, a few times, before that is reported.
 async fn delete_confirmed(kube: &dyn KubeOps, r: &ResourceRef) -> Result<()> {
-    match kube.delete(r, &Default::default()).await {
-        Err(e) if e.kind == ErrorKind::NotFound => match kube.get(r).await {
-            // Gone, or of a kind the server does not know (nothing of it can exist).
-            Ok(None) => Ok(()),
-            Err(again) if again.kind == ErrorKind::NotFound => Ok(()),
-            Ok(Some(_)) => Err(BackendError::failed(format!(
-                "{}, yet it is still stored",
-                e.message
-            ))),
-            Err(again) => Err(again),
-        },
-        other => other,
+    const TRIES: u32 = 5;
+    let mut tries = 0;
+    loop {
+        tries += 1;
+        match kube.delete(r, &Default::default()).await {
+            Err(e) if e.kind == ErrorKind::NotFound => match kube.get(r).await {
+                // Gone, or of a kind the server does not know (nothing of it can exist).
+                Ok(None) => return Ok(()),
+                Err(again) if again.kind == ErrorKind::NotFound => return Ok(()),
+                Ok(Some(_)) if tries < TRIES => {
+                    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+                }
+                Ok(Some(_)) => {
+                    return Err(BackendError::failed(format!(
+                        "{}, yet it is still stored",
+                        e.message
+                    )));
+                }
+                Err(again) => return Err(again),
+            },
+            other => return other,
+        }
     }
 }
