@@ -267,10 +267,19 @@ fn pause_ends_on_sigterm_and_takes_the_pods_processes_with_it() {
     let t0 = Instant::now();
     docker_ok(&["stop", "-t", "10", &pod.pause.name]);
     let took = t0.elapsed();
-    // SIGTERM is handled (the upstream pause logs "Shutting down, got signal: Terminated";
-    // ours exits 0 without a word): no wait for the 10 s grace period.
+    // SIGTERM is handled: no wait for the 10 s grace period, exit 0, and the line upstream's
+    // pause prints on stderr (psignal's "<prefix>: <strsignal>").
     assert!(took < Duration::from_secs(5), "docker stop took {took:?}");
     assert_eq!(pod.pause.wait_stopped(), 0);
+    let pause_logs = pod.pause.logs();
+    assert_eq!(
+        pause_logs
+            .iter()
+            .filter(|l| l.starts_with("Shutting down"))
+            .collect::<Vec<_>>(),
+        ["Shutting down, got signal: Terminated"],
+        "pause's log: {pause_logs:?}"
+    );
     // When a PID namespace's PID 1 exits, the kernel kills every other process in it.
     for c in [&pod.probe, &pod.shell] {
         assert_eq!(c.wait_stopped(), 137, "{} was SIGKILLed", c.name);
