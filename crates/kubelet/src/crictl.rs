@@ -10,7 +10,7 @@
 
 use serde_json::{Value, json};
 
-use crate::cri::container::TaskState;
+use crate::cri::container::{TaskState, with_recorded_exit};
 use crate::cri::{CriError, Runtime};
 use crate::pods::observe::{ATTEMPT, CONTAINER_NAME, KIND, POD_NAME, POD_NAMESPACE, POD_UID};
 
@@ -34,7 +34,7 @@ impl Item {
 pub async fn items(rt: &Runtime) -> Result<Vec<Item>, CriError> {
     let mut out = Vec::new();
     for c in rt.list(&[]).await? {
-        let state = rt.task_state(&c.id).await?;
+        let state = with_recorded_exit(rt.task_state(&c.id).await?, &c.labels);
         out.push(Item {
             running: matches!(state, TaskState::Running { .. }),
             exited: matches!(state, TaskState::Exited { .. }),

@@ -11,7 +11,8 @@ use containerd_client::services::v1::snapshots::{PrepareSnapshotRequest, RemoveS
 use containerd_client::services::v1::tasks_client::TasksClient;
 use containerd_client::services::v1::{
     Container, CreateContainerRequest, CreateTaskRequest, DeleteContainerRequest,
-    DeleteTaskRequest, GetRequest, KillRequest, ListContainersRequest, StartRequest, WaitRequest,
+    DeleteTaskRequest, GetRequest, KillRequest, ListContainersRequest, StartRequest,
+    UpdateContainerRequest, WaitRequest,
 };
 use containerd_client::types::v1::Status;
 use k8s_openapi::jiff::Timestamp;
@@ -265,6 +266,68 @@ impl Runtime {
     }
 }
 
+/// The label in which [`Runtime::release_task`] keeps the exit code of a task it deleted.
+pub const EXIT_CODE: &str = "io.kind-chaos.kubelet.exit-code";
+/// The label in which [`Runtime::release_task`] keeps the exit time (RFC 3339).
+pub const EXITED_AT: &str = "io.kind-chaos.kubelet.exited-at";
+
+/// The state of a container whose task is `task`: a missing task whose exit was recorded
+/// in the container's labels (by [`Runtime::release_task`]) is that exit, as the CRI keeps
+/// a container's status in its own store once the task is gone.
+pub fn with_recorded_exit(task: TaskState, labels: &HashMap<String, String>) -> TaskState {
+    if task != TaskState::Missing {
+        return task;
+    }
+    match labels.get(EXIT_CODE).and_then(|c| c.parse().ok()) {
+        Some(code) => TaskState::Exited {
+            code,
+            at: labels.get(EXITED_AT).and_then(|t| t.parse().ok()),
+        },
+        None => TaskState::Missing,
+    }
+}
+
+impl Runtime {
+    /// Deletes the task of an exited container, keeping the container (its snapshot, its
+    /// log file) and its exit in its labels. Once every task of a pod is deleted its
+    /// shim exits. A task that still runs is left alone (returns `false`); a missing one
+    /// is nothing to do.
+    pub async fn release_task(&self, id: &str) -> Result<bool, CriError> {
+        let (code, at) = match self.task_state(id).await? {
+            TaskState::Exited { code, at } => (code, at),
+            TaskState::Missing => return Ok(true),
+            TaskState::Running { .. } | TaskState::Created => return Ok(false),
+        };
+        let mut labels = HashMap::from([(EXIT_CODE.to_string(), code.to_string())]);
+        if let Some(at) = at {
+            labels.insert(EXITED_AT.to_string(), at.to_string());
+        }
+        let paths = labels.keys().map(|k| format!("labels.{k}")).collect();
+        self.containers()
+            .update(self.req(UpdateContainerRequest {
+                container: Some(Container {
+                    id: id.to_string(),
+                    labels,
+                    ..Container::default()
+                }),
+                update_mask: Some(prost_types::FieldMask { paths }),
+            }))
+            .await
+            .map_err(rpc("containers.update"))?;
+        match self
+            .tasks()
+            .delete(self.req(DeleteTaskRequest {
+                container_id: id.to_string(),
+            }))
+            .await
+        {
+            Ok(_) => Ok(true),
+            Err(s) if s.code() == tonic::Code::NotFound => Ok(true),
+            Err(s) => Err(rpc("tasks.delete")(s)),
+        }
+    }
+}
+
 /// A random 64-hex id, like the CRI's container and sandbox ids.
 pub fn new_id() -> String {
     use ring::rand::SecureRandom;
@@ -278,4 +341,32 @@ pub fn new_id() -> String {
         b[..16].copy_from_slice(&n.to_le_bytes());
     }
     hex::encode(b)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_released_task_keeps_its_exit_in_the_labels() {
+        let t: Timestamp = "2026-01-01T00:00:01.5Z".parse().unwrap();
+        let labels = HashMap::from([
+            (EXIT_CODE.to_string(), "3".to_string()),
+            (EXITED_AT.to_string(), t.to_string()),
+        ]);
+        assert_eq!(
+            with_recorded_exit(TaskState::Missing, &labels),
+            TaskState::Exited {
+                code: 3,
+                at: Some(t)
+            }
+        );
+        // A task containerd still has wins; no record, no exit.
+        let running = TaskState::Running { pid: 7 };
+        assert_eq!(with_recorded_exit(running.clone(), &labels), running);
+        assert_eq!(
+            with_recorded_exit(TaskState::Missing, &HashMap::new()),
+            TaskState::Missing
+        );
+    }
 }

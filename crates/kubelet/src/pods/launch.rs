@@ -16,6 +16,7 @@ use crate::cri::spec::{SpecInput, build, parse_user, signal_number};
 use crate::cri::{CriError, Runtime};
 
 /// The pod's name, namespace and uid.
+#[derive(Debug, Clone)]
 pub struct PodRef {
     pub name: String,
     pub namespace: String,

@@ -5,6 +5,9 @@
 //! stopped and removed, as upstream's housekeeping does for orphaned pods (the
 //! kubelet-failure lab's ghosts go when the kubelet returns).
 
+pub mod ended;
+pub mod events;
+pub mod hooks;
 pub mod init;
 pub mod launch;
 pub mod observe;

@@ -1,13 +1,14 @@
 //! What containerd holds for one pod, read back from the CRI's labels every sync, so that
 //! a restarted kubelet adopts the sandboxes and containers its predecessor made (upstream
 //! relists the runtime the same way: pkg/kubelet/pleg). Each container keeps its attempt
-//! number (the restart count) and stop signal in labels.
+//! number (the restart count) and stop signal in labels, and, once its task is deleted
+//! (a pod that has ended, see `ended`), its exit.
 
 use std::collections::HashMap;
 
 use k8s_openapi::jiff::Timestamp;
 
-use crate::cri::container::{TaskState, timestamp};
+use crate::cri::container::{TaskState, timestamp, with_recorded_exit};
 use crate::cri::{CriError, Runtime};
 
 pub const POD_NAME: &str = "io.kubernetes.pod.name";
@@ -37,6 +38,9 @@ pub struct Observed {
     pub sandboxes: Vec<Seen>,
     /// Per container name, newest attempt first.
     pub containers: HashMap<String, Vec<Seen>>,
+    /// How many of them still have a task in containerd (running or not): a pod whose
+    /// tasks are all deleted has no shim left.
+    pub tasks: usize,
 }
 
 impl Observed {
@@ -71,10 +75,12 @@ pub async fn observe(rt: &Runtime, uid: &str) -> Result<Observed, CriError> {
     let mut out = Observed::default();
     for c in rt.list(&[(POD_UID, uid)]).await? {
         let label = |k: &str| c.labels.get(k).cloned().unwrap_or_default();
+        let task = rt.task_state(&c.id).await?;
+        out.tasks += usize::from(task != TaskState::Missing);
         let seen = Seen {
             id: c.id.clone(),
             attempt: label(ATTEMPT).parse().unwrap_or(0),
-            state: rt.task_state(&c.id).await?,
+            state: with_recorded_exit(task, &c.labels),
             created_at: timestamp(c.created_at),
             stop_signal: label(STOP_SIGNAL).parse().unwrap_or(15),
             image_id: label(IMAGE_ID),

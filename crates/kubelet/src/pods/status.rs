@@ -123,6 +123,17 @@ fn one_status(
                     false,
                     false,
                 )
+            } else if let Some(w) = input.waiting.get(&c.name).filter(|_| {
+                !input.terminal && restarts(policy, *code) && !(kind == Kind::Init && *code == 0)
+            }) {
+                // Upstream convertToAPIContainerStatuses: a container that will be started
+                // again and whose last start failed (reasonCache: PostStartHookError, ...)
+                // waits with that reason; its exit moves to lastState.
+                let mut v = json!({ "waiting": { "reason": w.reason } });
+                if !w.message.is_empty() {
+                    v["waiting"]["message"] = json!(w.message);
+                }
+                (v, terminated(s, *code, at), false, false)
             } else {
                 let ready = kind == Kind::Init && *code == 0;
                 (terminated(s, *code, at), last_state, ready, false)
@@ -300,6 +311,69 @@ mod tests {
         let t5: Timestamp = "2026-01-01T00:00:05Z".parse().unwrap();
         assert_eq!(backoff_left(1, Some(t0), t5), Some(Duration::from_secs(5)));
         assert_eq!(backoff_left(0, Some(t0), t5), None);
+    }
+
+    fn exited_pod(policy: &str) -> (Pod, Observed) {
+        let pod: Pod = serde_json::from_value(json!({
+            "metadata": {"name": "p", "namespace": "default", "uid": "u"},
+            "spec": {"restartPolicy": policy, "containers": [{"name": "main", "image": "i"}]},
+        }))
+        .unwrap();
+        let mut seen = Observed::default();
+        seen.containers.insert(
+            "main".into(),
+            vec![Seen {
+                id: "c0".into(),
+                attempt: 0,
+                state: TaskState::Exited {
+                    code: 137,
+                    at: Some(Timestamp::now()),
+                },
+                created_at: None,
+                stop_signal: 15,
+                image_id: String::new(),
+            }],
+        );
+        (pod, seen)
+    }
+
+    #[test]
+    fn a_failed_post_start_hook_waits_with_its_reason_until_the_restart() {
+        let waiting = HashMap::from([(
+            "main".to_string(),
+            Waiting {
+                reason: "PostStartHookError".into(),
+                message: "Exec lifecycle hook ([false]) ...".into(),
+            },
+        )]);
+        let status = |policy: &str, terminal: bool| {
+            let (pod, seen) = exited_pod(policy);
+            pod_status(
+                &pod,
+                &StatusInput {
+                    observed: &seen,
+                    waiting: &waiting,
+                    terminal,
+                    host_ip: None,
+                    previous: None,
+                },
+            )["containerStatuses"][0]
+                .clone()
+        };
+        let always = status("Always", false);
+        assert_eq!(always["state"]["waiting"]["reason"], "PostStartHookError");
+        assert_eq!(
+            always["state"]["waiting"]["message"],
+            "Exec lifecycle hook ([false]) ..."
+        );
+        assert_eq!(always["lastState"]["terminated"]["exitCode"], 137);
+        assert_eq!(always["ready"], false);
+        // Never restarted (Never, or the pod is being stopped): the exit stays the state.
+        for (policy, terminal) in [("Never", false), ("Always", true)] {
+            let s = status(policy, terminal);
+            assert_eq!(s["state"]["terminated"]["exitCode"], 137, "{policy}");
+            assert_eq!(s["lastState"], json!({}), "{policy}");
+        }
     }
 
     #[test]

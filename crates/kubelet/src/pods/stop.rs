@@ -5,6 +5,8 @@
 //! - each container first runs its preStop hook (`exec` in the container through
 //!   containerd, or `sleep`), bounded by the grace period; the time the hook took (whole
 //!   seconds, as upstream's `executePreStopHook` returns it) is taken off the grace period;
+//!   a hook that fails, also one ended by the kill after the grace period, is recorded as a
+//!   `FailedPreStopHook` event;
 //! - then the image's stop signal, and SIGKILL once the rest of the grace period is over,
 //!   never less than 2 s after the signal (`minimumGracePeriodInSeconds`);
 //! - app containers (and init containers still running) are stopped together first, then
@@ -19,6 +21,8 @@ use k8s_openapi::api::core::v1::{Container, Pod};
 use tokio::sync::watch;
 use tokio::time::Instant;
 
+use super::events::{FAILED_PRE_STOP_HOOK, Kind, Recorder};
+use super::hooks::{self, Hook, pre_stop};
 use super::init::is_sidecar;
 use super::observe::Observed;
 use crate::cri::Runtime;
@@ -27,30 +31,6 @@ use crate::cri::container::TaskState;
 /// Upstream `minimumGracePeriodInSeconds`.
 pub const MIN_GRACE_SECS: i64 = 2;
 const POLL: Duration = Duration::from_millis(50);
-
-/// A preStop handler the kubelet can run.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Hook {
-    Exec(Vec<String>),
-    Sleep(u64),
-}
-
-/// The container's preStop hook, if it has one we run (`exec` or `sleep`; an `httpGet` or
-/// `tcpSocket` hook needs pod IPs, which this kubelet has not, and is skipped).
-pub fn pre_stop(c: &Container) -> Option<Hook> {
-    let h = c.lifecycle.as_ref()?.pre_stop.as_ref()?;
-    if let Some(e) = &h.exec {
-        return Some(Hook::Exec(e.command.clone().unwrap_or_default()));
-    }
-    if let Some(s) = &h.sleep {
-        return Some(Hook::Sleep(u64::try_from(s.seconds).unwrap_or(0)));
-    }
-    tracing::warn!(
-        "container {}: only exec and sleep preStop hooks are run",
-        c.name
-    );
-    None
-}
 
 /// One running container to stop.
 #[derive(Debug, Clone)]
@@ -102,27 +82,37 @@ async fn running(rt: &Runtime, id: &str) -> bool {
     )
 }
 
-/// Runs the hook in the container, waiting at most `limit`. A hook that outlives it keeps
-/// running until the container is killed, as upstream leaves it.
-async fn run_hook(rt: &Runtime, t: &Target, hook: &Hook, limit: Duration) {
-    match hook {
-        Hook::Sleep(secs) => tokio::time::sleep(Duration::from_secs(*secs).min(limit)).await,
-        Hook::Exec(args) => {
-            let (rt, id, args) = (rt.clone(), t.id.clone(), args.clone());
-            let run = tokio::spawn(async move { rt.exec(&id, &args).await });
-            match tokio::time::timeout(limit, run).await {
-                Ok(Ok(Ok(0))) => {}
-                Ok(Ok(Ok(code))) => {
-                    tracing::warn!("preStop hook of {} exited with {code}", t.name);
-                }
-                Ok(Ok(Err(e))) => tracing::warn!("preStop hook of {}: {e}", t.name),
-                Ok(Err(e)) => tracing::warn!("preStop hook of {}: {e}", t.name),
-                Err(_) => tracing::warn!(
-                    "preStop hook of {} still runs after the grace period",
-                    t.name
-                ),
-            }
+/// Runs the preStop hook in the container, waiting at most `limit`. As upstream's
+/// `executePreStopHook` (pkg/kubelet/kuberuntime/kuberuntime_container.go), the hook runs
+/// in a task of its own that outlives the wait: when it fails, even after the grace
+/// period (the kill ends an exec still running), a Warning `FailedPreStopHook` event
+/// "PreStopHook failed" is recorded (upstream leaves the handler's message out of the
+/// event so that no secret leaks; it goes to the log).
+async fn run_pre_stop(rt: &Runtime, t: &Target, hook: &Hook, limit: Duration, rec: &Recorder) {
+    let (rt, id, hook, name, rec) = (
+        rt.clone(),
+        t.id.clone(),
+        hook.clone(),
+        t.name.clone(),
+        rec.clone(),
+    );
+    let task = tokio::spawn(async move {
+        if let Err(msg) = hooks::run(&rt, &id, &hook, &name, rec.pod()).await {
+            tracing::warn!("preStop hook failed: {msg}");
+            rec.container_event(
+                &name,
+                Kind::Warning,
+                FAILED_PRE_STOP_HOOK,
+                "PreStopHook failed",
+            )
+            .await;
         }
+    });
+    if tokio::time::timeout(limit, task).await.is_err() {
+        tracing::info!(
+            "preStop hook of {} not completed in the grace period",
+            t.name
+        );
     }
 }
 
@@ -133,6 +123,7 @@ pub async fn kill_container(
     t: &Target,
     grace_secs: i64,
     rx: &watch::Receiver<Option<Pod>>,
+    rec: &Recorder,
 ) {
     let mut grace = grace_secs;
     if let Some(hook) = &t.hook
@@ -142,7 +133,7 @@ pub async fn kill_container(
         let began = Instant::now();
         let limit = Duration::from_secs(u64::try_from(grace).unwrap_or(0));
         tokio::select! {
-            _ = run_hook(rt, t, hook, limit) => {}
+            _ = run_pre_stop(rt, t, hook, limit, rec) => {}
             _ = wait_vanished(rx.clone()) => {}
         }
         grace -= i64::try_from(began.elapsed().as_secs()).unwrap_or(i64::MAX);
@@ -164,9 +155,23 @@ pub async fn kill_container(
     }
 }
 
-async fn wait_vanished(mut rx: watch::Receiver<Option<Pod>>) {
+async fn wait_vanished(rx: watch::Receiver<Option<Pod>>) {
+    wait_for(rx, Option::is_none).await;
+}
+
+/// Resolves once the pod is being deleted or has vanished from the API (upstream's pod
+/// worker cancels a sync in progress then).
+pub async fn wait_stopping(rx: watch::Receiver<Option<Pod>>) {
+    wait_for(rx, |p| {
+        p.as_ref()
+            .is_none_or(|p| p.metadata.deletion_timestamp.is_some())
+    })
+    .await;
+}
+
+async fn wait_for(mut rx: watch::Receiver<Option<Pod>>, done: impl Fn(&Option<Pod>) -> bool) {
     loop {
-        if rx.borrow_and_update().is_none() {
+        if done(&rx.borrow_and_update()) {
             return;
         }
         if rx.changed().await.is_err() {
@@ -184,11 +189,12 @@ pub async fn stop_all(
     grace_secs: i64,
     began: Instant,
     rx: &watch::Receiver<Option<Pod>>,
+    rec: &Recorder,
 ) {
     for group in groups {
         let spent = i64::try_from(began.elapsed().as_secs()).unwrap_or(i64::MAX);
         let left = grace_secs.saturating_sub(spent);
-        futures::future::join_all(group.iter().map(|t| kill_container(rt, t, left, rx))).await;
+        futures::future::join_all(group.iter().map(|t| kill_container(rt, t, left, rx, rec))).await;
     }
 }
 

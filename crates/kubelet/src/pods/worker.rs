@@ -1,8 +1,9 @@
 //! One task per pod, like upstream's pod workers (pkg/kubelet/pod_workers.go): it gets
 //! the latest Pod from the manager (or `None` once the pod vanished from the API) and
 //! drives containerd toward it: sandbox and containers started, exited containers
-//! restarted per `restartPolicy`, status posted when it changes; on a deletionTimestamp
-//! it stops the pod gracefully and confirms the deletion; on vanishing it kills at once.
+//! restarted per `restartPolicy`, status posted when it changes; once the pod has ended
+//! its sandbox is stopped (`ended`); on a deletionTimestamp it stops the pod gracefully
+//! and confirms the deletion; on vanishing it kills at once.
 
 use std::collections::HashMap;
 use std::time::Duration;
@@ -15,11 +16,14 @@ use serde_json::{Value, json};
 use tokio::sync::watch;
 use tokio::time::Instant;
 
+use super::events::{FAILED_POST_START_HOOK, KILLING, Kind, Recorder};
+use super::hooks::{self, Hook};
 use super::launch::{PodRef, start_container, start_sandbox};
 use super::observe::{Observed, observe};
 use super::status::{StatusInput, Waiting, backoff_left, pod_status, restarts};
-use super::{init, stop};
+use super::{ended, init, stop};
 use crate::cri::container::TaskState;
+use crate::cri::spec::signal_number;
 use crate::cri::{CriError, Runtime};
 
 /// How often a worker relists its pod's containers (upstream's PLEG relists every 1 s).
@@ -107,13 +111,20 @@ impl Worker {
             .as_ref()
             .and_then(|s| s.phase.clone())
             .unwrap_or_default();
-        let finished = phase == "Succeeded" || phase == "Failed";
-        if !finished {
+        if !ended::is_terminal(&phase) {
             self.start_missing(pod, &seen).await?;
+            seen = observe(&rt, &uid(pod)).await?;
+        } else if ended::needs_release(&seen) {
+            let rec = self.recorder(pod);
+            ended::release(&rt, pod, &seen, grace_secs(pod), &self.rx, &rec).await?;
             seen = observe(&rt, &uid(pod)).await?;
         }
         self.post(pod, &seen, false).await;
         Ok(())
+    }
+
+    fn recorder(&self, pod: &Pod) -> Recorder {
+        Recorder::new(self.ctx.client.clone(), pod)
     }
 
     /// Starts the sandbox if none runs; then the init containers as [`init::plan`] says,
@@ -151,7 +162,8 @@ impl Worker {
             // runs (its sidecars) is stopped.
             let groups = stop::order(pod, seen);
             if !groups.is_empty() {
-                stop::stop_all(rt, &groups, grace_secs(pod), Instant::now(), &self.rx).await;
+                let rec = self.recorder(pod);
+                stop::stop_all(rt, &groups, grace_secs(pod), Instant::now(), &self.rx, &rec).await;
             }
             return Ok(());
         }
@@ -215,7 +227,13 @@ impl Worker {
             }
         };
         match start_container(rt, pod, c, &image, sandbox, attempt).await {
-            Ok(_) => {
+            Ok(id) => {
+                if let Some(hook) = hooks::post_start(c) {
+                    let stop_signal = signal_number(&image.stop_signal).unwrap_or(15);
+                    if !self.post_start(pod, c, &id, &hook, stop_signal).await {
+                        return Ok(());
+                    }
+                }
                 self.waiting.remove(&c.name);
             }
             Err(e) => {
@@ -229,6 +247,57 @@ impl Worker {
             }
         }
         Ok(())
+    }
+
+    /// Runs the container's postStart hook right after its start, as upstream's
+    /// `startContainer` does (pkg/kubelet/kuberuntime/kuberuntime_container.go, step 4):
+    /// the worker waits for it, so the container is reported running only once it has
+    /// returned. A failed hook records a Warning `FailedPostStartHook` event ("PostStartHook
+    /// failed": upstream keeps the handler's message out of events), kills the container
+    /// (`killContainer` with the message "FailedPostStartHook": a `Killing` event, its
+    /// preStop hook, the pod's grace period), and leaves it waiting with reason
+    /// `PostStartHookError` and the handler's message until it is started again under the
+    /// restartPolicy. A pod deleted meanwhile stops waiting for the hook (upstream cancels
+    /// the sync). Returns whether the hook succeeded.
+    async fn post_start(
+        &mut self,
+        pod: &Pod,
+        c: &Container,
+        id: &str,
+        hook: &Hook,
+        stop_signal: u32,
+    ) -> bool {
+        let rt = self.ctx.runtime.clone();
+        let p = PodRef::of(pod);
+        let result = tokio::select! {
+            r = hooks::run(&rt, id, hook, &c.name, &p) => r,
+            _ = stop::wait_stopping(self.rx.clone()) => return false,
+        };
+        let Err(message) = result else {
+            return true;
+        };
+        tracing::warn!("postStart hook failed: {message}");
+        let rec = self.recorder(pod);
+        let failed = "PostStartHook failed";
+        rec.container_event(&c.name, Kind::Warning, FAILED_POST_START_HOOK, failed)
+            .await;
+        rec.container_event(&c.name, Kind::Normal, KILLING, FAILED_POST_START_HOOK)
+            .await;
+        let target = stop::Target {
+            name: c.name.clone(),
+            id: id.to_string(),
+            stop_signal,
+            hook: hooks::pre_stop(c),
+        };
+        stop::kill_container(&rt, &target, grace_secs(pod), &self.rx, &rec).await;
+        self.waiting.insert(
+            c.name.clone(),
+            Waiting {
+                reason: "PostStartHookError".into(),
+                message,
+            },
+        );
+        false
     }
 
     /// Posts the status if it differs from the last one posted.
@@ -280,10 +349,14 @@ impl Worker {
             }
         };
         let groups = stop::order(pod, &seen);
+        let rec = self.recorder(pod);
+        // Upstream: killContainer records "Stopping container NAME".
         for t in groups.iter().flatten() {
-            self.killing_event(pod, &t.name).await;
+            let message = format!("Stopping container {}", t.name);
+            rec.container_event(&t.name, Kind::Normal, KILLING, &message)
+                .await;
         }
-        stop::stop_all(&rt, &groups, grace, began, &self.rx).await;
+        stop::stop_all(&rt, &groups, grace, began, &self.rx, &rec).await;
         for s in &seen.sandboxes {
             let _ = rt.kill(&s.id, 9, true).await;
         }
@@ -304,44 +377,6 @@ impl Worker {
             Err(e) => tracing::warn!("confirming the deletion of pod {name}: {e}"),
         }
         self.remove_all(&final_seen).await;
-    }
-
-    /// The `Killing` event of a container being stopped, as the kubelet records it.
-    // Upstream: pkg/kubelet/kuberuntime/kuberuntime_container.go, killContainer
-    // (events.KillingContainer, "Stopping container %s").
-    async fn killing_event(&self, pod: &Pod, container: &str) {
-        let p = PodRef::of(pod);
-        let now = Timestamp::now();
-        let event = json!({
-            "apiVersion": "v1",
-            "kind": "Event",
-            "metadata": {
-                "name": format!("{}.{:x}", p.name, now.as_nanosecond()),
-                "namespace": p.namespace,
-            },
-            "involvedObject": {
-                "apiVersion": "v1", "kind": "Pod", "name": p.name, "namespace": p.namespace,
-                "uid": p.uid, "fieldPath": format!("spec.containers{{{container}}}"),
-            },
-            "reason": "Killing",
-            "message": format!("Stopping container {container}"),
-            "type": "Normal",
-            "source": { "component": "kubelet", "host": pod.spec.as_ref().and_then(|s| s.node_name.clone()) },
-            "reportingComponent": "kubelet",
-            "firstTimestamp": now.to_string(),
-            "lastTimestamp": now.to_string(),
-            "count": 1,
-        });
-        let events: Api<k8s_openapi::api::core::v1::Event> =
-            Api::namespaced(self.ctx.client.clone(), &p.namespace);
-        match serde_json::from_value(event) {
-            Ok(ev) => {
-                if let Err(e) = events.create(&Default::default(), &ev).await {
-                    tracing::warn!("recording the Killing event of {}: {e}", p.name);
-                }
-            }
-            Err(e) => tracing::warn!("building the Killing event of {}: {e}", p.name),
-        }
     }
 
     /// The pod vanished from the API: everything is killed at once and removed.
