@@ -9,6 +9,7 @@
 //! without them. The cluster is started once for this binary and removed at exit
 //! (`KIND_CHAOS_KEEP_TESTCLUSTER=1` keeps it).
 
+mod hooks;
 mod lifecycle;
 
 use crate::support::local_api;
