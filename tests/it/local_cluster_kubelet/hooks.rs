@@ -392,3 +392,61 @@ fn a_completed_never_pod_keeps_its_containers_but_no_sandbox_runs() {
             .then_some(())
     });
 }
+
+#[test]
+fn a_never_pod_whose_app_completed_has_its_sidecar_stopped_and_its_sandbox_too() {
+    super::kubeconfig();
+    let name = "completes-with-sidecar";
+    let node = "kl-kubelets-worker";
+    let mut sidecar = sh(
+        "side",
+        "trap 'echo sidecar stopping; exit 0' TERM; while true; do sleep 0.2; done",
+    );
+    sidecar["restartPolicy"] = json!("Always");
+    let mut spec = pod(
+        name,
+        node,
+        "Never",
+        5,
+        json!([sh("app", "sleep 2; echo done")]),
+    );
+    spec["spec"]["initContainers"] = json!([sidecar]);
+    create(&spec);
+    let pod = eventually(
+        "Succeeded with the sidecar stopped",
+        Duration::from_secs(40),
+        || {
+            let pod = get_json(&["get", "pod", name]);
+            let side = &pod["status"]["initContainerStatuses"][0]["state"]["terminated"];
+            (pod["status"]["phase"] == "Succeeded" && side.is_object()).then_some(pod)
+        },
+    );
+    let side = &pod["status"]["initContainerStatuses"][0];
+    // Stopped by its stop signal, not restarted although its own policy is Always.
+    assert_eq!(side["state"]["terminated"]["exitCode"], 0, "{pod}");
+    assert_eq!(side["restartCount"], 0, "{pod}");
+    let log = kubectl_ok(&["logs", name, "-c", "side"], None);
+    assert!(log.contains("sidecar stopping"), "{log}");
+    let uid = pod["metadata"]["uid"].as_str().expect("uid").to_string();
+    eventually("no task of the pod left", Duration::from_secs(20), || {
+        let out = docker(&[
+            "exec",
+            node,
+            "crictl",
+            "pods",
+            "--label",
+            &format!("io.kubernetes.pod.uid={uid}"),
+            "-o",
+            "json",
+        ]);
+        let pods: Value = serde_json::from_str(&out).expect("crictl pods json");
+        let sb = pods["items"].as_array()?.first()?.clone();
+        let id = sb["id"].as_str()?.to_string();
+        let tasks = docker(&["exec", node, "ctr", "-n", "k8s.io", "tasks", "ls"]);
+        (sb["state"] == "SANDBOX_NOTREADY"
+            && !tasks.contains(&id)
+            && !processes_naming(node, &id).contains("containerd-shim"))
+        .then_some(())
+    });
+    delete_and_wait_gone(name);
+}
