@@ -5,23 +5,12 @@
 
 use crate::support;
 
-use std::sync::Arc;
-
-use kind_chaos::backends::fake::{Failure, FakeCluster};
-use kind_chaos::engine::{self, PlaybookReport, RunOptions, RunStatus};
-use support::{HEADER, Recorder, plan};
-use tokio_util::sync::CancellationToken;
+use kind_chaos::backends::fake::FakeCluster;
+use kind_chaos::engine::{PlaybookReport, RunStatus};
+use support::fake_run::run_fake;
 
 async fn run(fake: &FakeCluster, yaml: &str) -> PlaybookReport {
-    let p = plan(&format!("{HEADER}{yaml}"));
-    engine::run(
-        &p,
-        Arc::new(fake.clone()),
-        &mut Recorder::default(),
-        &CancellationToken::new(),
-        &RunOptions::default(),
-    )
-    .await
+    run_fake(fake, yaml).await.0
 }
 
 /// The calls the fake recorded that touch the network.
@@ -74,11 +63,7 @@ async fn each_from_names_its_peers_and_the_undo_removes_that_chain() {
 #[tokio::test(start_paused = true)]
 async fn a_partition_that_fails_part_way_is_still_healed() {
     let fake = FakeCluster::kind_like("kind");
-    fake.state().knobs.fail_next.push(Failure {
-        op: "network-partition".into(),
-        kind: "failed".into(),
-        message: "iptables: rule 2 refused".into(),
-    });
+    fake.fail_next("network-partition", "failed", "iptables: rule 2 refused");
     let report = run(
         &fake,
         "steps:\n  - network-partition: {node: kind-worker, from: control-plane}\n",
