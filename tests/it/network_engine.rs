@@ -21,6 +21,17 @@ fn network_calls(fake: &FakeCluster) -> Vec<String> {
         .collect()
 }
 
+/// No `network-partition` call was made.
+fn assert_nothing_partitioned(fake: &FakeCluster) {
+    assert!(
+        !network_calls(fake)
+            .iter()
+            .any(|c| c.starts_with("network-partition")),
+        "{:?}",
+        fake.calls()
+    );
+}
+
 /// The chain a `network-partition X` call named.
 fn chain_of(call: &str) -> String {
     call.split(' ').nth(2).expect("a chain").to_string()
@@ -94,13 +105,7 @@ async fn a_partition_from_the_control_plane_of_the_control_plane_fails_with_noth
     );
     // Nothing was partitioned; the journaled heal may run and finds nothing to remove.
     assert!(fake.state().nodes["kind-control-plane"].chains.is_empty());
-    assert!(
-        !network_calls(&fake)
-            .iter()
-            .any(|c| c.starts_with("network-partition")),
-        "{:?}",
-        fake.calls()
-    );
+    assert_nothing_partitioned(&fake);
 }
 
 #[tokio::test(start_paused = true)]
@@ -113,13 +118,7 @@ async fn an_unknown_peer_is_not_found_before_anything_is_changed() {
     .await;
     assert_eq!(report.status, RunStatus::Error, "{report:#?}");
     assert!(format!("{report:?}").contains("no node `kind-worker9`"));
-    assert!(
-        !network_calls(&fake)
-            .iter()
-            .any(|c| c.starts_with("network-partition")),
-        "{:?}",
-        fake.calls()
-    );
+    assert_nothing_partitioned(&fake);
 }
 
 #[tokio::test(start_paused = true)]
