@@ -216,10 +216,7 @@ impl Journal {
     /// Writes a line whose loss is not fatal to the run, warning if it cannot.
     fn note(&mut self, line: &Line) {
         if let Err(e) = self.write(line) {
-            crate::errln!(
-                "warning: cannot write the undo journal {}: {e}",
-                self.path.display()
-            );
+            tracing::warn!("cannot write the undo journal {}: {e}", self.path.display());
         }
     }
 

@@ -1,5 +1,6 @@
-//! The `chaos` binary against real Docker and the kind-like test cluster named like the seeds'
-//! reference cluster, `k8splayground` (so `playbooks/node-faults.yaml` runs unchanged):
+//! The `chaos` binary against real Docker and the kind-like test cluster `dc-cli` (a name of its
+//! own, never the seeds' `k8splayground`, which may be a user's real cluster or the one of
+//! scripts/run.sh; `playbooks/node-faults.yaml` runs on it with `--cluster`):
 //! `chaos reality` JSON, `chaos load-image`, the node-faults playbook end to end, a node that
 //! disappears in the middle of a run (the rollback reports which undo worked), and bad input.
 //! Tests that fault or need every node take `SERIAL`; the read-only ones run alongside.
@@ -13,10 +14,11 @@ use std::time::{Duration, Instant};
 use serde_json::Value;
 use testcluster::{TestCluster, docker, shared};
 
-use crate::support::wait::{signal, spawn_until};
+use crate::support::killed::KilledRun;
+use crate::support::wait::eventually;
 use crate::support::{chaos_in, text};
 
-const CLUSTER: &str = "k8splayground";
+const CLUSTER: &str = "dc-cli";
 
 /// Worker 3 is removed by one test; the others use the control plane and workers 1 and 2.
 fn cluster() -> &'static TestCluster {
@@ -124,16 +126,11 @@ fn reality_json_matches_the_pods_started() {
 #[test]
 fn bad_input_exits_with_the_documented_codes() {
     let c = cluster();
-    let out = chaos(&[
-        "reality",
-        "--cluster",
-        CLUSTER,
-        "--node",
-        "k8splayground-worker9",
-    ]);
+    let missing = format!("{CLUSTER}-worker9");
+    let out = chaos(&["reality", "--cluster", CLUSTER, "--node", &missing]);
     assert_eq!(out.status.code(), Some(2), "{}", text(&out));
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains("no node `k8splayground-worker9`"), "{err}");
+    assert!(err.contains(&format!("no node `{missing}`")), "{err}");
     assert!(
         err.contains(&c.control_plane()) && err.contains(&c.worker(1)),
         "{err}"
@@ -217,13 +214,20 @@ fn load_image_into_every_node() {
 
 #[test]
 fn node_faults_playbook_runs_end_to_end() {
-    cluster();
+    let c = cluster();
     let _g = serial();
     let dir = tempfile::tempdir().unwrap();
     let report = dir.path().join("report.json");
     let playbook = concat!(env!("CARGO_MANIFEST_DIR"), "/playbooks/node-faults.yaml");
     let started = Instant::now();
-    let out = chaos(&["run", playbook, "--json", report.to_str().unwrap()]);
+    let out = chaos(&[
+        "run",
+        playbook,
+        "--cluster",
+        CLUSTER,
+        "--json",
+        report.to_str().unwrap(),
+    ]);
     eprintln!("node-faults.yaml took {:?}", started.elapsed());
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
     let v: Value = serde_json::from_str(&std::fs::read_to_string(&report).unwrap()).unwrap();
@@ -232,13 +236,7 @@ fn node_faults_playbook_runs_end_to_end() {
     let undo = pb["undo"].as_array().unwrap();
     assert!(undo.iter().all(|u| u["status"] == "undone"), "{undo:#?}");
     assert_eq!(
-        docker(&[
-            "inspect",
-            "-f",
-            "{{.State.Status}}",
-            "k8splayground-worker2"
-        ])
-        .trim(),
+        docker(&["inspect", "-f", "{{.State.Status}}", &c.worker(2)]).trim(),
         "running"
     );
 }
@@ -286,19 +284,14 @@ steps:
         .spawn()
         .unwrap();
     // Once the kubelet of worker 3 is broken (so both faults are in), remove worker 3.
-    let deadline = Instant::now() + Duration::from_secs(20);
-    loop {
+    eventually("the faults appear", Duration::from_secs(20), || {
         let paused = docker(&["inspect", "-f", "{{.State.Status}}", &w2]).trim() == "paused";
         let broken = !c
             .docker_exec(&w3, &["test", "-x", "/usr/bin/kubelet"])
             .status
             .success();
-        if paused && broken {
-            break;
-        }
-        assert!(Instant::now() < deadline, "the faults never appeared");
-        std::thread::sleep(Duration::from_millis(100));
-    }
+        (paused && broken).then_some(())
+    });
     docker(&["rm", "-f", "-v", &w3]);
     let out = child.wait_with_output().unwrap();
     eprintln!("{}", text(&out));
@@ -431,37 +424,20 @@ fn kubelet_running(node: &str) -> bool {
     v["nodes"][0]["kubelet_running"] == Value::Bool(true)
 }
 
-/// Polls (real processes, no clock to pause) until `f` holds or `limit` passes.
-fn within(limit: Duration, mut f: impl FnMut() -> bool) -> bool {
-    let deadline = Instant::now() + limit;
-    while Instant::now() < deadline {
-        if f() {
-            return true;
-        }
-        std::thread::sleep(Duration::from_millis(250));
-    }
-    f()
-}
-
 #[test]
 fn after_sigkill_during_a_kubelet_fault_recover_brings_the_kubelet_back() {
     let c = cluster();
     let _g = serial();
     let w1 = c.worker(1);
-    let dir = tempfile::tempdir().expect("tempdir");
     // Its own state folder: recover acts on every journal of the cluster in it, and other
     // tests here leave journals behind on purpose (an undo that could not be done).
-    let state = tempfile::tempdir().expect("state dir");
-    let pb = dir.path().join("kill-me.yaml");
-    let text_pb = format!(
-        "apiVersion: chaos/v1alpha1\nkind: Playbook\nname: kill-me\ncluster: {CLUSTER}\nsteps:\n  - kubelet-stop: {{node: {w1}}}\n  - wait:\n      until: {{kubelet: {{node: {w1}, running: true}}}}\n      timeout: 5m\n"
+    let killed = KilledRun::new(
+        CLUSTER,
+        &format!(
+            "  - kubelet-stop: {{node: {w1}}}\n  - wait:\n      until: {{kubelet: {{node: {w1}, running: true}}}}\n      timeout: 5m\n"
+        ),
+        "wait until",
     );
-    std::fs::write(&pb, text_pb).expect("playbook");
-    let mut run = chaos_in(state.path());
-    run.args(["run", pb.to_str().expect("utf-8 path")]);
-    let (mut child, _) = spawn_until(run, "wait until", Duration::from_secs(60));
-    signal(&child, "-KILL");
-    let _ = child.wait();
     // Nothing undid the fault: the stand-in stays dead across several restart intervals.
     std::thread::sleep(Duration::from_secs(3));
     assert!(
@@ -469,30 +445,15 @@ fn after_sigkill_during_a_kubelet_fault_recover_brings_the_kubelet_back() {
         "the kubelet came back without recover"
     );
 
-    let out = chaos_in(state.path())
-        .args(["recover", "--cluster", CLUSTER])
-        .output()
-        .expect("run chaos");
-    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let said = killed.recovered();
     assert!(
-        text(&out).contains(&format!(
+        said.contains(&format!(
             "✔ undone (steps[0]): make the kubelet executable again on {w1}"
         )),
-        "{}",
-        text(&out)
+        "{said}"
     );
-    assert!(
-        within(Duration::from_secs(10), || kubelet_running(&w1)),
-        "the kubelet is not back"
-    );
-    let again = chaos_in(state.path())
-        .args(["recover", "--cluster", CLUSTER])
-        .output()
-        .expect("run chaos");
-    assert_eq!(again.status.code(), Some(0), "{}", text(&again));
-    assert!(
-        text(&again).contains("nothing to recover"),
-        "{}",
-        text(&again)
-    );
+    eventually("the kubelet is back", Duration::from_secs(10), || {
+        kubelet_running(&w1).then_some(())
+    });
+    killed.assert_nothing_left();
 }

@@ -13,7 +13,8 @@ use std::time::Duration;
 use kind_chaos::backends::{Direction, Fill, Impairment, NodeOps, Partition, Peer, Shaping, Size};
 use testcluster::{TestCluster, shared};
 
-use crate::support::wait::{eventually, signal, spawn_until};
+use crate::support::killed::KilledRun;
+use crate::support::wait::eventually;
 use crate::support::{chaos_in, text};
 
 pub const CLUSTER: &str = "fh-res";
@@ -274,21 +275,14 @@ fn after_sigkill_during_a_memory_hog_and_a_disk_fill_recover_frees_both() {
     let c = cluster();
     let _g = SERIAL.blocking_lock();
     let w1 = c.worker(1);
-    let state = tempfile::tempdir().expect("state dir");
-    let pb = state.path().join("kill-me.yaml");
-    let body = format!(
-        "apiVersion: chaos/v1alpha1\nkind: Playbook\nname: kill-me\ncluster: {CLUSTER}\nsteps:\n  - memory-hog: {{node: {w1}, size: 64Mi, duration: 10m}}\n  - disk-fill: {{node: {w1}, size: 64Mi, duration: 10m}}\n  - sleep: 10m\n"
+    let killed = KilledRun::during_sleep(
+        CLUSTER,
+        &[
+            format!("memory-hog: {{node: {w1}, size: 64Mi, duration: 10m}}"),
+            format!("disk-fill: {{node: {w1}, size: 64Mi, duration: 10m}}"),
+        ],
     );
-    std::fs::write(&pb, body).expect("playbook");
-    let mut run = chaos_in(state.path());
-    run.args(["run", pb.to_str().expect("utf-8 path")]);
-    let (mut child, _) = spawn_until(run, "sleep 10m", Duration::from_secs(60));
-    signal(&child, "-KILL");
-    let _ = child.wait();
-    let plan = chaos_in(state.path())
-        .args(["recover", "--cluster", CLUSTER, "--dry-run"])
-        .output()
-        .expect("run chaos");
+    let plan = killed.recover(&["--dry-run"]);
     let markers: Vec<String> = text(&plan)
         .split(|ch: char| ch.is_whitespace() || ch == '/')
         .filter(|w| w.starts_with("kind-chaos-mem-") || w.starts_with("kind-chaos-disk-"))
@@ -304,12 +298,8 @@ fn after_sigkill_during_a_memory_hog_and_a_disk_fill_recover_frees_both() {
         .expect("the disk fill's marker");
     assert!(exists(c, &w1, &format!("/var/lib/containerd/{disk}")));
 
-    let out = chaos_in(state.path())
-        .args(["recover", "--cluster", CLUSTER])
-        .output()
-        .expect("run chaos");
-    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
-    assert!(text(&out).contains("freed 64Mi"), "{}", text(&out));
+    let said = killed.recovered();
+    assert!(said.contains("freed 64Mi"), "{said}");
     for m in &markers {
         gone(c, &w1, m);
     }

@@ -12,8 +12,9 @@ use kind_chaos::backends::{CpuHog, NodeOps};
 use testcluster::{TestCluster, shared};
 
 use crate::docker_network::SERIAL;
-use crate::support::wait::{eventually, signal, spawn_until};
-use crate::support::{chaos_in, text};
+use crate::support::killed::KilledRun;
+use crate::support::text;
+use crate::support::wait::eventually;
 
 const CLUSTER: &str = "nt-net";
 
@@ -125,25 +126,16 @@ fn after_sigkill_during_a_hog_recover_stops_it() {
     let c = cluster();
     let _g = SERIAL.blocking_lock();
     let w1 = c.worker(1);
-    let state = tempfile::tempdir().expect("state dir");
-    let pb = state.path().join("kill-me.yaml");
-    let body = format!(
-        "apiVersion: chaos/v1alpha1\nkind: Playbook\nname: kill-me\ncluster: {CLUSTER}\nsteps:\n  - cpu-hog: {{node: {w1}, duration: 10m}}\n  - sleep: 10m\n"
+    let killed = KilledRun::during_sleep(
+        CLUSTER,
+        &[format!("cpu-hog: {{node: {w1}, duration: 10m}}")],
     );
-    std::fs::write(&pb, body).expect("playbook");
-    let mut run = chaos_in(state.path());
-    run.args(["run", pb.to_str().expect("utf-8 path")]);
-    let (mut child, seen) = spawn_until(run, "sleep 10m", Duration::from_secs(60));
-    signal(&child, "-KILL");
-    let _ = child.wait();
-    let marker = seen
+    let marker = killed
+        .printed
         .split_whitespace()
         .find(|w| w.starts_with("kind-chaos-hog-"))
         .map(str::to_string);
-    let out = chaos_in(state.path())
-        .args(["recover", "--cluster", CLUSTER, "--dry-run"])
-        .output()
-        .expect("run chaos");
+    let out = killed.recover(&["--dry-run"]);
     let marker = marker
         .or_else(|| {
             text(&out)
@@ -154,10 +146,6 @@ fn after_sigkill_during_a_hog_recover_stops_it() {
         .unwrap_or_else(|| panic!("no hog named in the run or recover's plan: {}", text(&out)));
     assert_eq!(hog_processes(c, &w1, &marker), 2, "the hog outlived chaos");
 
-    let out = chaos_in(state.path())
-        .args(["recover", "--cluster", CLUSTER])
-        .output()
-        .expect("run chaos");
-    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
-    assert_eq!(hog_processes(c, &w1, &marker), 0, "{}", text(&out));
+    let said = killed.recovered();
+    assert_eq!(hog_processes(c, &w1, &marker), 0, "{said}");
 }

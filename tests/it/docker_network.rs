@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 use kind_chaos::backends::{Direction, Impairment, NodeOps, Partition, Peer, Shaping};
 use testcluster::{TestCluster, docker, shared};
 
-use crate::support::wait::{signal, spawn_until};
+use crate::support::killed::KilledRun;
 use crate::support::{chaos_in, text};
 
 const CLUSTER: &str = "nt-net";
@@ -322,39 +322,23 @@ fn after_sigkill_during_network_faults_recover_leaves_no_rule_or_qdisc() {
     let c = cluster();
     let _g = SERIAL.blocking_lock();
     let (w1, w2) = (c.worker(1), c.worker(2));
-    let state = tempfile::tempdir().expect("state dir");
-    let pb = state.path().join("kill-me.yaml");
-    let body = format!(
-        "apiVersion: chaos/v1alpha1\nkind: Playbook\nname: kill-me\ncluster: {CLUSTER}\nsteps:\n  - network-partition: {{node: {w1}, from: all}}\n  - network-bandwidth: {{node: {w2}, rate-kbit: 1000}}\n  - sleep: 10m\n"
+    let killed = KilledRun::during_sleep(
+        CLUSTER,
+        &[
+            format!("network-partition: {{node: {w1}, from: all}}"),
+            format!("network-bandwidth: {{node: {w2}, rate-kbit: 1000}}"),
+        ],
     );
-    std::fs::write(&pb, body).expect("playbook");
-    let mut run = chaos_in(state.path());
-    run.args(["run", pb.to_str().expect("utf-8 path")]);
-    let (mut child, _) = spawn_until(run, "sleep 10m", Duration::from_secs(60));
-    signal(&child, "-KILL");
-    let _ = child.wait();
     assert!(iptables_rules(c, &w1).contains("KIND-CHAOS-"));
     assert!(root_qdisc(c, &w2).contains("c4a0:"));
     assert!(!connects(c, &w2, &w1, PORT), "the partition is not there");
 
-    let out = chaos_in(state.path())
-        .args(["recover", "--cluster", CLUSTER])
-        .output()
-        .expect("run chaos");
-    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    killed.recovered();
     nothing_of_ours(c);
     assert!(
         reachability(c).iter().all(|(_, _, ok)| *ok),
         "{:?}",
         reachability(c)
     );
-    let again = chaos_in(state.path())
-        .args(["recover", "--cluster", CLUSTER])
-        .output()
-        .expect("run chaos");
-    assert!(
-        text(&again).contains("nothing to recover"),
-        "{}",
-        text(&again)
-    );
+    killed.assert_nothing_left();
 }

@@ -6,35 +6,16 @@ use crate::support;
 use std::sync::Arc;
 use std::time::Duration;
 
-use kind_chaos::backends::fake::{Change, Failure, FakeCluster, Scheduled};
-use kind_chaos::engine::{
-    self, ErrorClass, PlaybookReport, RunOptions, RunStatus, StepStatus, UndoStatus,
-};
+use kind_chaos::backends::fake::{Change, FakeCluster, Scheduled};
+use kind_chaos::engine::{self, ErrorClass, RunOptions, RunStatus, StepStatus, UndoStatus};
 use kind_chaos::exit::Exit;
+use support::fake_run::{plan_in, run_fake, run_fake_with, run_plan};
 use support::{HEADER, Recorder, plan};
 use tokio_util::sync::CancellationToken;
 
-async fn run_with(
-    fake: &FakeCluster,
-    yaml: &str,
-    opts: RunOptions,
-) -> (PlaybookReport, Vec<String>) {
-    let p = plan(&format!("{HEADER}{yaml}"));
-    let mut rec = Recorder::default();
-    let report = engine::run(
-        &p,
-        Arc::new(fake.clone()),
-        &mut rec,
-        &CancellationToken::new(),
-        &opts,
-    )
-    .await;
-    (report, rec.lines)
-}
-
-async fn run(fake: &FakeCluster, yaml: &str) -> (PlaybookReport, Vec<String>) {
-    run_with(fake, yaml, RunOptions::default()).await
-}
+/// A ConfigMap for `apply` to create (and its undo to delete).
+const CONFIG_MAP: &str =
+    "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: cm, namespace: default}\n";
 
 #[tokio::test(start_paused = true)]
 async fn a_passing_run_undoes_its_fault_and_reports_each_step() {
@@ -46,7 +27,7 @@ async fn a_passing_run_undoes_its_fault_and_reports_each_step() {
             status: "Unknown".into(),
         },
     });
-    let (report, events) = run(
+    let (report, events) = run_fake(
         &fake,
         r#"
 steps:
@@ -86,7 +67,7 @@ steps:
 #[tokio::test(start_paused = true)]
 async fn a_failed_assertion_undoes_faults_newest_first_skips_the_rest_and_runs_teardown() {
     let fake = FakeCluster::kind_like("kind");
-    let (report, _) = run(
+    let (report, _) = run_fake(
         &fake,
         r#"
 steps:
@@ -124,7 +105,7 @@ teardown:
 async fn a_wait_times_out_on_paused_time_and_says_what_it_saw_last() {
     let fake = FakeCluster::kind_like("kind");
     let started = tokio::time::Instant::now();
-    let (report, _) = run(
+    let (report, _) = run_fake(
         &fake,
         r#"
 steps:
@@ -150,9 +131,13 @@ steps:
 #[tokio::test(start_paused = true)]
 async fn interruption_stops_the_wait_undoes_and_still_runs_teardown() {
     let fake = FakeCluster::kind_like("kind");
-    let p = plan(&format!(
-        "{HEADER}{}",
-        r#"
+    let cancel = CancellationToken::new();
+    let c2 = cancel.clone();
+    tokio::spawn(async move {
+        tokio::time::sleep(Duration::from_secs(30)).await;
+        c2.cancel();
+    });
+    let yaml = r#"
 steps:
   - node-pause: {node: kind-worker}
   - wait:
@@ -161,23 +146,8 @@ steps:
   - node-cordon: {node: kind-worker2}
 teardown:
   - exec: {node: kind-control-plane, command: ["true"]}
-"#
-    ));
-    let cancel = CancellationToken::new();
-    let c2 = cancel.clone();
-    tokio::spawn(async move {
-        tokio::time::sleep(Duration::from_secs(30)).await;
-        c2.cancel();
-    });
-    let mut rec = Recorder::default();
-    let report = engine::run(
-        &p,
-        Arc::new(fake.clone()),
-        &mut rec,
-        &cancel,
-        &RunOptions::default(),
-    )
-    .await;
+"#;
+    let (report, _) = run_fake_with(&fake, yaml, &cancel, &RunOptions::default()).await;
     assert_eq!(report.status, RunStatus::Interrupted);
     assert_eq!(report.steps[1].status, StepStatus::Interrupted);
     assert_eq!(report.steps[2].status, StepStatus::Skipped);
@@ -196,12 +166,8 @@ teardown:
 #[tokio::test(start_paused = true)]
 async fn a_failed_undo_is_reported_and_means_rollback_failed() {
     let fake = FakeCluster::kind_like("kind");
-    fake.state().knobs.fail_next.push(Failure {
-        op: "node-unpause".into(),
-        kind: "failed".into(),
-        message: "container kind-worker is gone".into(),
-    });
-    let (report, _) = run(
+    fake.fail_next("node-unpause", "failed", "container kind-worker is gone");
+    let (report, _) = run_fake(
         &fake,
         "steps:\n  - node-pause: {node: kind-worker}\n  - kubelet-stop: {node: kind-worker2}\n",
     )
@@ -233,7 +199,7 @@ async fn a_failed_undo_is_reported_and_means_rollback_failed() {
 async fn an_undo_that_changes_nothing_is_caught_by_an_assertion() {
     let fake = FakeCluster::kind_like("kind");
     fake.state().knobs.undo_noop = true;
-    let (report, _) = run(
+    let (report, _) = run_fake(
         &fake,
         "steps:\n  - {name: k, kubelet-stop: {node: kind-worker}}\n  - undo: k\n  - assert: {kubelet: {node: kind-worker, running: true}}\n",
     )
@@ -253,7 +219,13 @@ async fn retain_leaves_faults_in_place_and_lists_them() {
         retain: true,
         ..RunOptions::default()
     };
-    let (report, _) = run_with(&fake, "steps:\n  - node-pause: {node: kind-worker}\n", opts).await;
+    let (report, _) = run_fake_with(
+        &fake,
+        "steps:\n  - node-pause: {node: kind-worker}\n",
+        &CancellationToken::new(),
+        &opts,
+    )
+    .await;
     assert_eq!(report.status, RunStatus::Retained);
     assert_eq!(fake.calls(), ["node-pause kind-worker"]);
     assert_eq!(report.retained().count(), 1);
@@ -264,7 +236,7 @@ async fn retain_leaves_faults_in_place_and_lists_them() {
 async fn backends_connect_lazily_so_an_unreachable_api_does_not_matter_to_node_faults() {
     let fake = FakeCluster::kind_like("kind");
     fake.state().knobs.unavailable = vec!["kube".into()];
-    let (report, _) = run(&fake, "steps:\n  - kubelet-stop: {node: kind-worker}\n  - assert: {kubelet: {node: kind-worker, running: false}}\n").await;
+    let (report, _) = run_fake(&fake, "steps:\n  - kubelet-stop: {node: kind-worker}\n  - assert: {kubelet: {node: kind-worker, running: false}}\n").await;
     assert_eq!(report.status, RunStatus::Passed);
 }
 
@@ -272,7 +244,7 @@ async fn backends_connect_lazily_so_an_unreachable_api_does_not_matter_to_node_f
 async fn an_unreachable_backend_is_an_environment_error() {
     let fake = FakeCluster::kind_like("kind");
     fake.state().knobs.unavailable = vec!["nodes".into()];
-    let (report, _) = run(&fake, "steps:\n  - kubelet-stop: {node: kind-worker}\n").await;
+    let (report, _) = run_fake(&fake, "steps:\n  - kubelet-stop: {node: kind-worker}\n").await;
     assert_eq!(report.status, RunStatus::Error);
     assert_eq!(report.error_class, Some(ErrorClass::Environment));
     assert_eq!(Exit::of(&report), Exit::Environment);
@@ -283,12 +255,12 @@ async fn a_fault_that_cannot_be_carried_out_is_a_step_error_and_rolls_back() {
     let fake = FakeCluster::kind_like("kind");
     // The node is there at the preflight and gone when the fault comes (a missing node at the
     // start stops the run before any fault: see targets.rs).
-    fake.state().knobs.fail_next.push(Failure {
-        op: "kubelet-stop".into(),
-        kind: "not-found".into(),
-        message: "no node `kind-worker2` any more".into(),
-    });
-    let (report, _) = run(
+    fake.fail_next(
+        "kubelet-stop",
+        "not-found",
+        "no node `kind-worker2` any more",
+    );
+    let (report, _) = run_fake(
         &fake,
         "steps:\n  - node-pause: {node: kind-worker}\n  - kubelet-stop: {node: kind-worker2}\n",
     )
@@ -305,25 +277,12 @@ async fn a_fault_that_cannot_be_carried_out_is_a_step_error_and_rolls_back() {
 async fn setup_is_undone_last_and_a_setup_failure_skips_the_steps() {
     let fake = FakeCluster::kind_like("kind");
     let dir = tempfile::tempdir().unwrap();
-    std::fs::write(
-        dir.path().join("m.yaml"),
-        "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: cm, namespace: default}\n",
-    )
-    .unwrap();
-    let text = format!(
-        "{HEADER}setup:\n  - apply: m.yaml\nsteps:\n  - node-pause: {{node: kind-worker}}\n"
+    let p = plan_in(
+        dir.path(),
+        "setup:\n  - apply: m.yaml\nsteps:\n  - node-pause: {node: kind-worker}\n",
+        &[("m.yaml", CONFIG_MAP)],
     );
-    let path = dir.path().join("p.yaml");
-    std::fs::write(&path, &text).unwrap();
-    let p = kind_chaos::playbook::load(&path).unwrap();
-    let report = engine::run(
-        &p,
-        Arc::new(fake.clone()),
-        &mut Recorder::default(),
-        &CancellationToken::new(),
-        &RunOptions::default(),
-    )
-    .await;
+    let (report, _) = run_plan(&p, &fake).await;
     assert_eq!(report.status, RunStatus::Passed);
     assert_eq!(
         fake.calls(),
@@ -336,19 +295,8 @@ async fn setup_is_undone_last_and_a_setup_failure_skips_the_steps() {
     );
 
     let fake = FakeCluster::kind_like("kind");
-    fake.state().knobs.fail_next.push(Failure {
-        op: "apply".into(),
-        kind: "failed".into(),
-        message: "forbidden".into(),
-    });
-    let report = engine::run(
-        &p,
-        Arc::new(fake.clone()),
-        &mut Recorder::default(),
-        &CancellationToken::new(),
-        &RunOptions::default(),
-    )
-    .await;
+    fake.fail_next("apply", "failed", "forbidden");
+    let (report, _) = run_plan(&p, &fake).await;
     assert_eq!(report.status, RunStatus::Error);
     assert_eq!(report.steps[1].status, StepStatus::Skipped);
     // An apply that failed part way may have created some objects: their deletion is still owed.
@@ -358,7 +306,7 @@ async fn setup_is_undone_last_and_a_setup_failure_skips_the_steps() {
 #[tokio::test(start_paused = true)]
 async fn duration_assertions_measure_named_steps_on_the_tokio_clock() {
     let fake = FakeCluster::kind_like("kind");
-    let (report, _) = run(
+    let (report, _) = run_fake(
         &fake,
         "steps:\n  - {name: nap, sleep: 7s}\n  - assert: {duration: {step: nap, at-least: 5s, at-most: 10s}}\n  - assert: {duration: {step: nap, at-most: 6s}}\n",
     )
@@ -374,7 +322,7 @@ async fn duration_assertions_measure_named_steps_on_the_tokio_clock() {
 #[tokio::test(start_paused = true)]
 async fn a_group_stops_at_its_first_failure_and_its_faults_are_undone() {
     let fake = FakeCluster::kind_like("kind");
-    let (report, _) = run(
+    let (report, _) = run_fake(
         &fake,
         r#"
 steps:
@@ -409,7 +357,7 @@ steps:
 #[tokio::test(start_paused = true)]
 async fn the_run_timeout_bounds_the_steps() {
     let fake = FakeCluster::kind_like("kind");
-    let (report, _) = run(
+    let (report, _) = run_fake(
         &fake,
         "timeout: 1m\nsteps:\n  - node-pause: {node: kind-worker}\n  - sleep: 5m\n",
     )
@@ -519,26 +467,15 @@ async fn an_unreachable_api_at_the_first_apply_owes_no_undo() {
     let fake = FakeCluster::kind_like("kind");
     fake.state().knobs.unavailable = vec!["kube".into()];
     let dir = tempfile::tempdir().unwrap();
-    std::fs::write(
-        dir.path().join("m.yaml"),
-        "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: cm}\n",
-    )
-    .unwrap();
-    let path = dir.path().join("p.yaml");
-    std::fs::write(
-        &path,
-        format!("{HEADER}setup:\n  - apply: m.yaml\nsteps:\n  - sleep: 1s\n"),
-    )
-    .unwrap();
-    let p = kind_chaos::playbook::load(&path).unwrap();
-    let report = engine::run(
-        &p,
-        Arc::new(fake.clone()),
-        &mut Recorder::default(),
-        &CancellationToken::new(),
-        &RunOptions::default(),
-    )
-    .await;
+    let p = plan_in(
+        dir.path(),
+        "setup:\n  - apply: m.yaml\nsteps:\n  - sleep: 1s\n",
+        &[(
+            "m.yaml",
+            "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: cm}\n",
+        )],
+    );
+    let (report, _) = run_plan(&p, &fake).await;
     assert_eq!(report.error_class, Some(ErrorClass::Environment));
     assert!(report.undo.is_empty(), "{:?}", report.undo);
     assert_eq!(Exit::of(&report), Exit::Environment);
@@ -550,34 +487,17 @@ async fn an_unreachable_api_at_the_first_apply_owes_no_undo() {
 #[tokio::test(start_paused = true)]
 async fn a_404_delete_of_an_object_still_stored_is_retried_then_reported() {
     let dir = tempfile::tempdir().unwrap();
-    std::fs::write(
-        dir.path().join("m.yaml"),
-        "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: cm, namespace: default}\n",
-    )
-    .unwrap();
-    let text = format!("{HEADER}setup:\n  - apply: m.yaml\nsteps:\n  - sleep: 1s\n");
-    let path = dir.path().join("p.yaml");
-    std::fs::write(&path, &text).unwrap();
-    let p = kind_chaos::playbook::load(&path).unwrap();
-    let not_found = || Failure {
-        op: "delete".into(),
-        kind: "not-found".into(),
-        message: "ConfigMap default/cm not found".into(),
-    };
+    let p = plan_in(
+        dir.path(),
+        "setup:\n  - apply: m.yaml\nsteps:\n  - sleep: 1s\n",
+        &[("m.yaml", CONFIG_MAP)],
+    );
     for (stale, status) in [(1, RunStatus::Passed), (5, RunStatus::RollbackFailed)] {
         let fake = FakeCluster::kind_like("kind");
-        fake.state()
-            .knobs
-            .fail_next
-            .extend((0..stale).map(|_| not_found()));
-        let report = engine::run(
-            &p,
-            Arc::new(fake.clone()),
-            &mut Recorder::default(),
-            &CancellationToken::new(),
-            &RunOptions::default(),
-        )
-        .await;
+        for _ in 0..stale {
+            fake.fail_next("delete", "not-found", "ConfigMap default/cm not found");
+        }
+        let (report, _) = run_plan(&p, &fake).await;
         assert_eq!(report.status, status, "{stale} stale answer(s)");
         let stored = fake
             .calls()

@@ -28,6 +28,7 @@ mod etcd_playbook;
 mod etcd_recover;
 mod etcd_revisions;
 mod etcd_scale;
+mod floors;
 mod flow;
 mod hostile_inputs;
 mod junit;

@@ -5,23 +5,12 @@
 
 use crate::support;
 
-use std::sync::Arc;
-
-use kind_chaos::backends::fake::{Failure, FakeCluster};
-use kind_chaos::engine::{self, PlaybookReport, RunOptions, RunStatus};
-use support::{HEADER, Recorder, plan};
-use tokio_util::sync::CancellationToken;
+use kind_chaos::backends::fake::FakeCluster;
+use kind_chaos::engine::{PlaybookReport, RunStatus};
+use support::fake_run::run_fake;
 
 async fn run(fake: &FakeCluster, yaml: &str) -> PlaybookReport {
-    let p = plan(&format!("{HEADER}{yaml}"));
-    engine::run(
-        &p,
-        Arc::new(fake.clone()),
-        &mut Recorder::default(),
-        &CancellationToken::new(),
-        &RunOptions::default(),
-    )
-    .await
+    run_fake(fake, yaml).await.0
 }
 
 /// The calls the fake recorded that touch the network.
@@ -30,6 +19,17 @@ fn network_calls(fake: &FakeCluster) -> Vec<String> {
         .into_iter()
         .filter(|c| c.starts_with("network-"))
         .collect()
+}
+
+/// No `network-partition` call was made.
+fn assert_nothing_partitioned(fake: &FakeCluster) {
+    assert!(
+        !network_calls(fake)
+            .iter()
+            .any(|c| c.starts_with("network-partition")),
+        "{:?}",
+        fake.calls()
+    );
 }
 
 /// The chain a `network-partition X` call named.
@@ -74,11 +74,7 @@ async fn each_from_names_its_peers_and_the_undo_removes_that_chain() {
 #[tokio::test(start_paused = true)]
 async fn a_partition_that_fails_part_way_is_still_healed() {
     let fake = FakeCluster::kind_like("kind");
-    fake.state().knobs.fail_next.push(Failure {
-        op: "network-partition".into(),
-        kind: "failed".into(),
-        message: "iptables: rule 2 refused".into(),
-    });
+    fake.fail_next("network-partition", "failed", "iptables: rule 2 refused");
     let report = run(
         &fake,
         "steps:\n  - network-partition: {node: kind-worker, from: control-plane}\n",
@@ -109,13 +105,7 @@ async fn a_partition_from_the_control_plane_of_the_control_plane_fails_with_noth
     );
     // Nothing was partitioned; the journaled heal may run and finds nothing to remove.
     assert!(fake.state().nodes["kind-control-plane"].chains.is_empty());
-    assert!(
-        !network_calls(&fake)
-            .iter()
-            .any(|c| c.starts_with("network-partition")),
-        "{:?}",
-        fake.calls()
-    );
+    assert_nothing_partitioned(&fake);
 }
 
 #[tokio::test(start_paused = true)]
@@ -128,13 +118,7 @@ async fn an_unknown_peer_is_not_found_before_anything_is_changed() {
     .await;
     assert_eq!(report.status, RunStatus::Error, "{report:#?}");
     assert!(format!("{report:?}").contains("no node `kind-worker9`"));
-    assert!(
-        !network_calls(&fake)
-            .iter()
-            .any(|c| c.starts_with("network-partition")),
-        "{:?}",
-        fake.calls()
-    );
+    assert_nothing_partitioned(&fake);
 }
 
 #[tokio::test(start_paused = true)]

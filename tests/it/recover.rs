@@ -5,7 +5,7 @@
 
 use std::os::unix::fs::PermissionsExt;
 use std::path::PathBuf;
-use std::process::{Command, Stdio};
+use std::process::{Child, Command, Output, Stdio};
 use std::time::Duration;
 
 use assert_cmd::prelude::*;
@@ -19,21 +19,21 @@ const CLUSTER: &str = FAKE_KIND;
 /// How long a run may take to reach the step a test waits for.
 const WITHIN: Duration = Duration::from_secs(30);
 
+/// A playbook named `journaled` and a fake cluster, run through `chaos` (see [`CliCase`]).
 struct Case(CliCase);
+
+impl std::ops::Deref for Case {
+    type Target = CliCase;
+    fn deref(&self) -> &CliCase {
+        &self.0
+    }
+}
 
 impl Case {
     fn new(steps: &str, fake: &str) -> Case {
         Case(CliCase::new("journaled", steps, fake))
     }
-    fn path(&self, f: &str) -> PathBuf {
-        self.0.path(f)
-    }
-    fn chaos(&self, args: &[&str]) -> Command {
-        self.0.chaos(args)
-    }
-    fn run(&self, extra: &[&str]) -> Command {
-        self.0.run(extra)
-    }
+
     fn journals(&self) -> Vec<PathBuf> {
         let dir = self.path("state/runs");
         let mut v: Vec<PathBuf> = std::fs::read_dir(dir)
@@ -42,6 +42,42 @@ impl Case {
         v.sort();
         v
     }
+
+    /// Runs the playbook until its wait, then kills it with SIGKILL; the dead run's pid.
+    fn killed_in_the_wait(&self) -> u32 {
+        let (mut child, _) = spawn_until(self.run(&[]), "wait until", WITHIN);
+        let pid = child.id();
+        signal(&child, "-KILL");
+        child.wait().unwrap();
+        pid
+    }
+
+    /// The one journal in the state folder.
+    fn journal(&self) -> PathBuf {
+        let journals = self.journals();
+        assert_eq!(journals.len(), 1, "{journals:?}");
+        journals[0].clone()
+    }
+
+    /// `chaos recover` finds nothing to do, and exits 0.
+    fn assert_nothing_to_recover(&self) {
+        self.chaos(&["recover"])
+            .assert()
+            .code(0)
+            .stdout(predicate::str::contains("nothing to recover"));
+    }
+}
+
+/// A second run on the cluster was refused (exit 3) naming the run that holds it, `first`.
+fn assert_refused_for(out: &Output, first: &Child) {
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(3), "{err}");
+    assert!(
+        err.contains("another chaos run holds cluster `kind`"),
+        "{err}"
+    );
+    assert!(err.contains(&format!("pid {}", first.id())), "{err}");
+    assert!(err.contains("running journaled"), "{err}");
 }
 
 const LONG_WAIT: &str = "steps:\n  - name: break\n    kubelet-stop: {node: kind-worker}\n  - node-pause: {node: kind-worker2}\n  - wait:\n      until: {kubelet: {node: kind-worker, running: true}}\n      timeout: 5m\n";
@@ -49,13 +85,8 @@ const LONG_WAIT: &str = "steps:\n  - name: break\n    kubelet-stop: {node: kind-
 #[test]
 fn after_sigkill_recover_undoes_what_the_journal_owes_and_a_second_recover_is_a_no_op() {
     let case = Case::new(LONG_WAIT, CLUSTER);
-    let (mut child, _) = spawn_until(case.run(&[]), "wait until", WITHIN);
-    signal(&child, "-KILL");
-    child.wait().unwrap();
-
-    let journals = case.journals();
-    assert_eq!(journals.len(), 1);
-    let mode = std::fs::metadata(&journals[0])
+    case.killed_in_the_wait();
+    let mode = std::fs::metadata(case.journal())
         .unwrap()
         .permissions()
         .mode()
@@ -93,10 +124,7 @@ fn after_sigkill_recover_undoes_what_the_journal_owes_and_a_second_recover_is_a_
         .expect(&text);
     assert!(unpause < kubelet, "{text}");
 
-    case.chaos(&["recover"])
-        .assert()
-        .code(0)
-        .stdout(predicate::str::contains("nothing to recover"));
+    case.assert_nothing_to_recover();
 }
 
 #[test]
@@ -117,20 +145,14 @@ fn retained_faults_are_recovered_later() {
         .stdout(predicate::str::contains(
             "✔ undone (steps[0]): unpause node container kind-worker",
         ));
-    case.chaos(&["recover"])
-        .assert()
-        .code(0)
-        .stdout(predicate::str::contains("nothing to recover"));
+    case.assert_nothing_to_recover();
 }
 
 #[test]
 fn a_clean_run_leaves_nothing_to_recover() {
     let case = Case::new("steps:\n  - node-pause: {node: kind-worker}\n", CLUSTER);
     case.run(&[]).assert().code(0);
-    case.chaos(&["recover"])
-        .assert()
-        .code(0)
-        .stdout(predicate::str::contains("nothing to recover"));
+    case.assert_nothing_to_recover();
 }
 
 #[test]
@@ -156,15 +178,7 @@ fn a_failed_recovery_says_so_and_exits_5_and_can_be_retried() {
 fn a_second_concurrent_run_on_the_same_cluster_is_refused_and_names_the_first() {
     let case = Case::new(LONG_WAIT, CLUSTER);
     let (mut first, _) = spawn_until(case.run(&[]), "wait until", WITHIN);
-    let out = case.run(&[]).output().unwrap();
-    let err = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(3), "{err}");
-    assert!(
-        err.contains("another chaos run holds cluster `kind`"),
-        "{err}"
-    );
-    assert!(err.contains(&format!("pid {}", first.id())), "{err}");
-    assert!(err.contains("running journaled"), "{err}");
+    assert_refused_for(&case.run(&[]).output().unwrap(), &first);
     // A recover while the first still runs leaves it alone.
     case.chaos(&["recover"])
         .assert()
@@ -172,10 +186,7 @@ fn a_second_concurrent_run_on_the_same_cluster_is_refused_and_names_the_first() 
         .stdout(predicate::str::contains("still running"));
     signal(&first, "-TERM");
     assert_eq!(first.wait().unwrap().code(), Some(130));
-    case.chaos(&["recover"])
-        .assert()
-        .code(0)
-        .stdout(predicate::str::contains("nothing to recover"));
+    case.assert_nothing_to_recover();
 }
 
 #[test]
@@ -205,19 +216,11 @@ fn run_id(journal: &std::path::Path) -> String {
     journal.file_stem().unwrap().to_string_lossy().into_owned()
 }
 
-fn killed_in_the_wait(case: &Case) -> PathBuf {
-    let (mut child, _) = spawn_until(case.run(&[]), "wait until", WITHIN);
-    signal(&child, "-KILL");
-    child.wait().unwrap();
-    let journals = case.journals();
-    assert_eq!(journals.len(), 1);
-    journals[0].clone()
-}
-
 #[test]
 fn a_damaged_journal_line_is_reported_every_readable_entry_is_undone_and_recover_exits_5() {
     let case = Case::new(LONG_WAIT, CLUSTER);
-    let journal = killed_in_the_wait(&case);
+    case.killed_in_the_wait();
+    let journal = case.journal();
     // Line 2 (the first intent) stays; a line of garbage goes between it and the rest.
     let text = std::fs::read_to_string(&journal).unwrap();
     let mut lines: Vec<&str> = text.lines().collect();
@@ -270,16 +273,14 @@ fn a_damaged_journal_line_is_reported_every_readable_entry_is_undone_and_recover
         .assert()
         .code(0)
         .stdout(predicate::str::contains("1 unreadable journal line(s)"));
-    case.chaos(&["recover"])
-        .assert()
-        .code(0)
-        .stdout(predicate::str::contains("nothing to recover"));
+    case.assert_nothing_to_recover();
 }
 
 #[test]
 fn a_torn_last_line_is_harmless_and_recover_appends_on_a_new_line() {
     let case = Case::new(LONG_WAIT, CLUSTER);
-    let journal = killed_in_the_wait(&case);
+    case.killed_in_the_wait();
+    let journal = case.journal();
     let mut f = std::fs::OpenOptions::new()
         .append(true)
         .open(&journal)
@@ -303,10 +304,7 @@ fn a_torn_last_line_is_harmless_and_recover_appends_on_a_new_line() {
         )),
         "{text}"
     );
-    case.chaos(&["recover"])
-        .assert()
-        .code(0)
-        .stdout(predicate::str::contains("nothing to recover"));
+    case.assert_nothing_to_recover();
 }
 
 #[test]
@@ -322,7 +320,7 @@ fn an_undo_that_can_no_longer_be_done_is_forgotten_on_request_and_only_then() {
     let out = case.chaos(&["recover"]).output().unwrap();
     let err = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(5), "{err}");
-    let run = run_id(&case.journals()[0]);
+    let run = run_id(&case.journal());
     assert!(
         err.contains(&format!("`chaos recover --forget {run}/1`")),
         "{err}"
@@ -378,7 +376,7 @@ fn an_undo_that_can_no_longer_be_done_is_forgotten_on_request_and_only_then() {
         )),
         "{text}"
     );
-    let text = std::fs::read_to_string(&case.journals()[0]).unwrap();
+    let text = std::fs::read_to_string(case.journal()).unwrap();
     assert!(
         text.lines()
             .last()
@@ -386,10 +384,7 @@ fn an_undo_that_can_no_longer_be_done_is_forgotten_on_request_and_only_then() {
             .starts_with("{\"event\":\"forgotten\",\"id\":1,"),
         "{text}"
     );
-    case.chaos(&["recover"])
-        .assert()
-        .code(0)
-        .stdout(predicate::str::contains("nothing to recover"));
+    case.assert_nothing_to_recover();
 }
 
 #[test]
@@ -403,15 +398,7 @@ fn two_state_folders_share_one_lock_per_cluster() {
         c
     };
     let (mut first, _) = spawn_until(with_locks(first_case.run(&[])), "wait until", WITHIN);
-    let out = with_locks(second_case.run(&[])).output().unwrap();
-    let err = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(3), "{err}");
-    assert!(
-        err.contains("another chaos run holds cluster `kind`"),
-        "{err}"
-    );
-    assert!(err.contains(&format!("pid {}", first.id())), "{err}");
-    assert!(err.contains("running journaled"), "{err}");
+    assert_refused_for(&with_locks(second_case.run(&[])).output().unwrap(), &first);
     assert!(second_case.journals().is_empty(), "nothing ran");
     signal(&first, "-TERM");
     assert_eq!(first.wait().unwrap().code(), Some(130));
@@ -427,10 +414,7 @@ fn a_clean_run_releases_its_lock_without_a_crash_note_for_the_next() {
         .stderr(predicate::str::contains("taking over").not());
     // A run that really died is reported.
     let case = Case::new(LONG_WAIT, CLUSTER);
-    let (mut child, _) = spawn_until(case.run(&[]), "wait until", WITHIN);
-    let pid = child.id();
-    signal(&child, "-KILL");
-    child.wait().unwrap();
+    let pid = case.killed_in_the_wait();
     case.chaos(&["recover"]).assert().code(0);
     std::fs::write(
         case.path("p.yaml"),

@@ -5,23 +5,12 @@
 
 use crate::support;
 
-use std::sync::Arc;
-
-use kind_chaos::backends::fake::{Failure, FakeCluster};
-use kind_chaos::engine::{self, PlaybookReport, RunOptions, RunStatus, UndoStatus};
-use support::{HEADER, Recorder, plan};
-use tokio_util::sync::CancellationToken;
+use kind_chaos::backends::fake::FakeCluster;
+use kind_chaos::engine::{PlaybookReport, RunStatus, UndoStatus};
+use support::fake_run::run_fake;
 
 async fn run(fake: &FakeCluster, yaml: &str) -> PlaybookReport {
-    let p = plan(&format!("{HEADER}{yaml}"));
-    engine::run(
-        &p,
-        Arc::new(fake.clone()),
-        &mut Recorder::default(),
-        &CancellationToken::new(),
-        &RunOptions::default(),
-    )
-    .await
+    run_fake(fake, yaml).await.0
 }
 
 /// The calls the fake recorded that fill or free.
@@ -83,11 +72,7 @@ async fn a_memory_hog_and_a_disk_fill_are_freed_at_the_end_by_their_markers() {
 #[tokio::test(start_paused = true)]
 async fn a_fill_that_fails_is_still_freed() {
     let fake = FakeCluster::kind_like("kind");
-    fake.state().knobs.fail_next.push(Failure {
-        op: "fill".into(),
-        kind: "failed".into(),
-        message: "could not fill: No space left on device".into(),
-    });
+    fake.fail_next("fill", "failed", "could not fill: No space left on device");
     let report = run(
         &fake,
         "steps:\n  - disk-fill: {node: kind-worker, size: 1G, duration: 1m}\n",

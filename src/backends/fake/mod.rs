@@ -67,6 +67,16 @@ impl FakeCluster {
         FakeCluster::new(s)
     }
 
+    /// The next call of operation `op` fails with an error of `kind` (`failed`, `not-found`,
+    /// `unavailable`) saying `message`: the knob tests set most.
+    pub fn fail_next(&self, op: &str, kind: &str, message: &str) {
+        self.state().knobs.fail_next.push(Failure {
+            op: op.into(),
+            kind: kind.into(),
+            message: message.into(),
+        });
+    }
+
     pub fn state(&self) -> MutexGuard<'_, State> {
         self.inner.state.lock().unwrap_or_else(|e| e.into_inner())
     }

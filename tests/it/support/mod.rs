@@ -1,10 +1,14 @@
 //! Shared helpers for the integration tests, one place each: plans from inline YAML, a reporter
 //! that records events, an in-memory writer for reporters, the `chaos` command with a private
-//! state directory; `etcd` (a real etcd), `kube` (the fake API server), `testcluster` (the
-//! kind-like clusters of `scripts/testcluster.sh`), `local_api` (those with a control plane),
-//! `python` (the checkers from PyPI: check-jsonschema, junitparser).
+//! state directory; `fake_run` (the engine against the in-memory fake cluster), `killed` (a
+//! `chaos run` killed with SIGKILL, then `chaos recover`), `etcd` (a real etcd), `kube` (the
+//! fake API server), `testcluster` (the kind-like clusters of `scripts/testcluster.sh`),
+//! `local_api` (those with a control plane), `python` (the checkers from PyPI:
+//! check-jsonschema, junitparser), `wait` (polling real processes and containers).
 
 pub mod etcd;
+pub mod fake_run;
+pub mod killed;
 pub mod kube;
 pub mod local_api;
 pub mod python;

@@ -205,47 +205,6 @@ pub(super) const INLINE: &[&str] = &[
     "device_configuration",
 ];
 
-/// Names k8s-openapi cannot give (JSONSchemaProps writes its own JSON): (type, field, JSON).
-const EXTRA_NAMES: &[(&str, &str, &str)] = &[
-    ("JsonSchemaProps", "ref", "$ref"),
-    ("JsonSchemaProps", "schema", "$schema"),
-    (
-        "JsonSchemaProps",
-        "x_kubernetes_preserve_unknown_fields",
-        "x-kubernetes-preserve-unknown-fields",
-    ),
-    (
-        "JsonSchemaProps",
-        "x_kubernetes_embedded_resource",
-        "x-kubernetes-embedded-resource",
-    ),
-    (
-        "JsonSchemaProps",
-        "x_kubernetes_int_or_string",
-        "x-kubernetes-int-or-string",
-    ),
-    (
-        "JsonSchemaProps",
-        "x_kubernetes_list_map_keys",
-        "x-kubernetes-list-map-keys",
-    ),
-    (
-        "JsonSchemaProps",
-        "x_kubernetes_list_type",
-        "x-kubernetes-list-type",
-    ),
-    (
-        "JsonSchemaProps",
-        "x_kubernetes_map_type",
-        "x-kubernetes-map-type",
-    ),
-    (
-        "JsonSchemaProps",
-        "x_kubernetes_validations",
-        "x-kubernetes-validations",
-    ),
-];
-
 /// Fields whose `Vec<u8>` is bytes (base64 in JSON) rather than a list of numbers.
 pub(super) const BYTES: &[&str] = &[
     "raw",
@@ -282,11 +241,27 @@ pub(super) fn null_when_unset(ty: &str, json: &str) -> bool {
 
 /// The JSON name of k8s-pb field `field` of type `ty`.
 pub(super) fn json_name(ty: &str, field: &str) -> String {
+    if let Some(name) = schema_props_name(ty, field) {
+        return name;
+    }
     NAMES
         .iter()
-        .chain(EXTRA_NAMES)
         .find(|(t, f, _)| *t == ty && *f == field)
         .map_or_else(|| camel(field), |(_, _, j)| (*j).to_string())
+}
+
+/// The names k8s-openapi cannot give: `JSONSchemaProps` (a CRD's schema) writes its own JSON,
+/// in JSON Schema's spelling: `$ref` and `$schema`, and its `x-kubernetes-*` extensions
+/// hyphenated (`x_kubernetes_list_type` -> `x-kubernetes-list-type`).
+fn schema_props_name(ty: &str, field: &str) -> Option<String> {
+    if ty != "JsonSchemaProps" {
+        return None;
+    }
+    match field {
+        "ref" | "schema" => Some(format!("${field}")),
+        _ if field.starts_with("x_kubernetes_") => Some(field.replace('_', "-")),
+        _ => None,
+    }
 }
 
 /// prost's snake_case field name back to the API's camelCase, initialisms restored
@@ -336,6 +311,20 @@ mod tests {
         ] {
             assert_eq!(json_name(ty, snake), api);
         }
+    }
+
+    #[test]
+    fn a_crd_schema_keeps_json_schemas_spelling() {
+        let name = |field| json_name("JsonSchemaProps", field);
+        assert_eq!(name("ref"), "$ref");
+        assert_eq!(name("schema"), "$schema");
+        assert_eq!(name("x_kubernetes_list_type"), "x-kubernetes-list-type");
+        assert_eq!(
+            name("x_kubernetes_preserve_unknown_fields"),
+            "x-kubernetes-preserve-unknown-fields"
+        );
+        assert_eq!(name("min_length"), "minLength");
+        assert_eq!(json_name("JsonSchemaPropsOrBool", "schema"), "schema");
     }
 
     #[test]
