@@ -328,3 +328,9 @@ fixture!(
     5,
     "7:"
 );
+fixture!(
+    a_variable_unquoted_in_a_flow_collection_says_to_quote_it,
+    "vars-in-flow.yaml",
+    1,
+    "7:59"
+);
