@@ -334,3 +334,9 @@ fixture!(
     1,
     "7:59"
 );
+fixture!(
+    container_kill_selectors_and_network_peer_targets,
+    "pod-targets.yaml",
+    7,
+    "5:21"
+);
