@@ -597,3 +597,36 @@ fn node_faults_playbook_runs_on_a_cluster_named_other() {
         "{stdout}"
     );
 }
+
+#[test]
+fn the_plan_lists_each_pod_pick_with_its_pods_or_says_the_step_chooses() {
+    let p = plan(&format!(
+        "{HEADER}seed: 4\nsteps:\n  - name: some\n    pod-delete: {{selector: app=web, pick: 2}}\n  - sleep: 1s\n  - container-kill: {{selector: app=web, pick: random}}\n"
+    ));
+    let mut lists = engine::targets::PodLists::new();
+    lists.insert(
+        ("default".into(), "app=web".into()),
+        vec!["web-0".into(), "web-1".into(), "web-2".into()],
+    );
+    let resolved = engine::targets::resolve(&p, None, &lists, None).unwrap();
+    let text = kind_chaos::report::plan::render(&resolved);
+    let chosen = resolved.resolved.as_ref().unwrap().pods[0]
+        .pods
+        .clone()
+        .unwrap();
+    assert_eq!(chosen.len(), 2);
+    assert!(
+        text.contains(&format!(
+            "pods steps[0] [some]: pick: 2 of app=web in default -> {}",
+            chosen.join(", ")
+        )),
+        "{text}"
+    );
+    assert!(
+        text.contains(
+            "pods steps[2]: pick: random of app=web in default -> chosen by the step as it runs"
+        ),
+        "{text}"
+    );
+    assert!(text.contains("seed: 4"), "{text}");
+}
