@@ -14,8 +14,6 @@ mod run;
 mod sweep;
 mod validate;
 
-use std::path::PathBuf;
-
 use clap::{ArgAction, CommandFactory, Parser, Subcommand};
 
 use crate::errln;
@@ -45,14 +43,7 @@ pub enum Command {
     /// Run playbooks: setup, steps, teardown; every fault is undone at the end.
     Run(run::RunArgs),
     /// Check playbooks without touching any cluster; every error at once (exit 2 on any).
-    Validate {
-        #[arg(required = true)]
-        playbooks: Vec<PathBuf>,
-        /// Set a playbook variable (`vars:`), repeatable; wins over `CHAOS_VAR_NAME` and the
-        /// default.
-        #[arg(long = "set", value_name = "NAME=VALUE", value_parser = crate::playbook::vars::parse_set)]
-        set: Vec<(String, String)>,
-    },
+    Validate(validate::ValidateArgs),
     /// Render the HTML and Markdown reports again from a JSON report (`chaos run --json`).
     Report(report::ReportArgs),
     /// Print the JSON Schema of the playbook format (for yaml-language-server).
@@ -100,7 +91,7 @@ pub fn main() -> Exit {
     logs::init(cli.verbose);
     match cli.command {
         Command::Run(args) => run::run(args),
-        Command::Validate { playbooks, set } => validate::validate(&playbooks, set),
+        Command::Validate(args) => validate::validate(&args),
         Command::Recover(args) => recover::recover(args),
         Command::Reality(args) => block_on(reality::run(args)),
         Command::LoadImage(args) => block_on(load::run(args)),

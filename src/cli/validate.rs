@@ -5,15 +5,33 @@
 use std::collections::HashMap;
 use std::path::PathBuf;
 
+use clap::Args;
+
 use crate::exit::Exit;
 use crate::playbook::{self, Diagnostic, Invalid, Sources};
 use crate::report::out::{self, clean, clean_mapped};
 use crate::{errln, outln};
 
-pub fn validate(paths: &[PathBuf], sets: Vec<(String, String)>) -> Exit {
+/// `chaos validate`'s arguments: what `run` takes that changes what a playbook says (`--set`,
+/// and `--cluster` for `${cluster}`), so what validates is what runs.
+#[derive(Args, Debug)]
+pub struct ValidateArgs {
+    #[arg(required = true)]
+    pub playbooks: Vec<PathBuf>,
+    /// Set a playbook variable (`vars:`), repeatable; wins over `CHAOS_VAR_NAME` and the
+    /// default.
+    #[arg(long = "set", value_name = "NAME=VALUE", value_parser = crate::playbook::vars::parse_set)]
+    pub set: Vec<(String, String)>,
+    /// The cluster `${cluster}` names, as `chaos run --cluster` would (default: the playbook's
+    /// `cluster`, else `kind`). Nothing connects to it.
+    #[arg(long, value_parser = super::connect::cluster_arg)]
+    pub cluster: Option<String>,
+}
+
+pub fn validate(args: &ValidateArgs) -> Exit {
     let mut exit = Exit::Passed;
-    let inputs = playbook::vars::Inputs::with_process_env(sets, None);
-    for p in paths {
+    let inputs = playbook::vars::Inputs::with_process_env(args.set.clone(), args.cluster.clone());
+    for p in &args.playbooks {
         match playbook::load_with(p, &inputs) {
             Ok(plan) => outln!(
                 "✔ {}: valid ({} steps)",

@@ -1,170 +1,28 @@
 //! The preflight: before the first step, every node target of a playbook is resolved against
 //! the cluster's node containers (by name, by role and position, at random from the run's
-//! seed, or as the node an earlier step chose), and every backend the playbook needs is
-//! reached. A playbook that names a node the cluster lacks stops here, before anything is
-//! injected, with the names of the nodes there are. So one playbook travels between clusters
-//! (`--cluster other`) and a random pick can be replayed from the seed the report prints.
+//! seed, or as the node an earlier step chose), every pod `pick` whose pods are already there
+//! is chosen, and every backend the playbook needs is reached. A playbook that names a node
+//! the cluster lacks, or picks more pods than match, stops here, before anything is injected,
+//! with what there is. So one playbook travels between clusters (`--cluster other`) and a
+//! random pick can be replayed from the seed the report prints.
 //!
-//! The picking is pure (`pick_node`, `pick_pods`) and unit-tested; randomness comes from a
-//! small seeded PRNG of our own (SplitMix64), so the same seed makes the same picks anywhere.
+//! The picking is pure (`pick.rs`: `pick_node`, `pick_pods`) and unit-tested; `pods.rs` holds
+//! the pod picks, made here or, for pods an earlier step creates, by the step itself.
 
 use std::collections::HashMap;
-use std::hash::{BuildHasher, Hasher};
 
 use crate::backends::{BackendError, NodeContainer};
 use crate::playbook::model::{
-    Action, Condition, HttpTarget, NodePick, NodeSelect, NodeTarget, PodPick, ProbeCheck,
+    Action, Condition, HttpTarget, NodePick, NodeSelect, ProbeCheck, Reach,
 };
-use crate::playbook::{Plan, PlanStep, PlanStepKind, Resolved, ResolvedTarget};
+use crate::playbook::{Plan, PlanStep, PlanStepKind, Resolved, ResolvedPods, ResolvedTarget};
 
 use super::backends::Backends;
 
-/// SplitMix64 (Steele, Lea, Flood 2014): tiny, fast, and the same numbers on every platform.
-#[derive(Debug, Clone)]
-pub struct Rng(u64);
+mod pick;
+pub mod pods;
 
-impl Rng {
-    pub fn new(seed: u64) -> Self {
-        Rng(seed)
-    }
-
-    pub fn next_u64(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-
-    /// A number in `0..n` (`n` > 0); the modulo bias is negligible for the handful of nodes
-    /// and pods picked from.
-    pub fn below(&mut self, n: usize) -> usize {
-        let n64 = n.max(1) as u64;
-        usize::try_from(self.next_u64() % n64).unwrap_or(0)
-    }
-}
-
-/// The seed of one step's picks: the run's seed mixed with the step's id, so a step picks the
-/// same whatever other steps pick (adding a step elsewhere does not change this one's choice).
-pub fn step_seed(seed: u64, step_id: &str) -> u64 {
-    // FNV-1a of the id, then one SplitMix64 round.
-    let mut h: u64 = 0xCBF2_9CE4_8422_2325;
-    for b in step_id.bytes() {
-        h ^= u64::from(b);
-        h = h.wrapping_mul(0x0000_0100_0000_01B3);
-    }
-    Rng::new(seed ^ h).next_u64()
-}
-
-/// A seed for a run that wrote none: from the OS's randomness (std's hasher keys), below 2^53
-/// so that it can be written back as `seed:` exactly (YAML readers, ours included, read larger
-/// integers as floats, and JSON tools lose digits past 2^53).
-pub fn draw_seed() -> u64 {
-    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
-    h.write_u64(u64::from(std::process::id()));
-    h.finish() & ((1 << 53) - 1)
-}
-
-/// `name (role)` of every node, for messages.
-fn listing(nodes: &[NodeContainer]) -> String {
-    if nodes.is_empty() {
-        return "no nodes".into();
-    }
-    nodes
-        .iter()
-        .map(|n| format!("{} ({})", n.name, n.role))
-        .collect::<Vec<_>>()
-        .join(", ")
-}
-
-/// The node `select` names among `nodes` (sorted by name, as kind names them in order).
-/// `TargetOf` is the caller's (it needs the earlier steps); here it is an error.
-pub fn pick_node(
-    nodes: &[NodeContainer],
-    select: &NodeSelect,
-    rng: &mut Rng,
-) -> Result<String, String> {
-    let mut sorted: Vec<&NodeContainer> = nodes.iter().collect();
-    sorted.sort_by(|a, b| a.name.cmp(&b.name));
-    match select {
-        NodeSelect::Name(n) => match sorted.iter().find(|c| &c.name == n) {
-            Some(c) => Ok(c.name.clone()),
-            None => Err(format!("no node `{n}`; the cluster has {}", listing(nodes))),
-        },
-        NodeSelect::Role { role, index, pick } => {
-            let of_role: Vec<&str> = sorted
-                .iter()
-                .filter(|c| &c.role == role)
-                .map(|c| c.name.as_str())
-                .collect();
-            if of_role.is_empty() {
-                let mut roles: Vec<&str> = nodes.iter().map(|n| n.role.as_str()).collect();
-                roles.sort_unstable();
-                roles.dedup();
-                return Err(format!(
-                    "no node has the role `{role}` (roles: {}); the cluster has {}",
-                    roles.join(", "),
-                    listing(nodes)
-                ));
-            }
-            match (index, pick) {
-                (Some(i), _) => {
-                    let at = usize::try_from(*i).unwrap_or(usize::MAX);
-                    match at.checked_sub(1).and_then(|k| of_role.get(k)) {
-                        Some(n) => Ok((*n).to_string()),
-                        None => Err(format!(
-                            "`index: {i}`: the cluster has {} {role} node(s): {}",
-                            of_role.len(),
-                            of_role.join(", ")
-                        )),
-                    }
-                }
-                (None, Some(NodePick::Random)) => Ok(of_role[rng.below(of_role.len())].to_string()),
-                (None, None) => match of_role[..] {
-                    [only] => Ok(only.to_string()),
-                    _ => Err(format!(
-                        "{} nodes have the role `{role}` ({}); say which with `index: N` (from 1) or `pick: random`",
-                        of_role.len(),
-                        of_role.join(", ")
-                    )),
-                },
-            }
-        }
-        NodeSelect::TargetOf(step) => Err(format!(
-            "`target-of: {step}`: no earlier step named `{step}` chose a node"
-        )),
-    }
-}
-
-/// The items (matching pods, in name order) a `pick` takes, with the step's seed.
-pub fn pick_pods<T: Clone>(items: &[T], pick: PodPick, seed: u64) -> Result<Vec<T>, String> {
-    let n = items.len();
-    let take = match pick {
-        PodPick::All => return Ok(items.to_vec()),
-        PodPick::One => {
-            return match items {
-                [one] => Ok(vec![one.clone()]),
-                _ => Err(format!(
-                    "`pick: one` needs exactly one matching pod, and {n} match"
-                )),
-            };
-        }
-        PodPick::Random => 1,
-        PodPick::Count(c) => usize::try_from(c).unwrap_or(usize::MAX).min(n),
-        PodPick::Percent(p) => (n * usize::from(p)).div_ceil(100),
-    };
-    // A partial Fisher-Yates shuffle: the first `take` of a random order, then back in the
-    // items' own order so the report reads like the cluster.
-    let mut rng = Rng::new(seed);
-    let mut order: Vec<usize> = (0..n).collect();
-    for i in 0..take.min(n) {
-        let j = i + rng.below(n - i);
-        order.swap(i, j);
-    }
-    let mut chosen = order[..take.min(n)].to_vec();
-    chosen.sort_unstable();
-    Ok(chosen.into_iter().map(|i| items[i].clone()).collect())
-}
+pub use pick::*;
 
 /// Which backends a playbook needs.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -208,42 +66,38 @@ impl Needs {
         }
     }
 
-    fn of_action(&mut self, a: &Action) {
+    /// What the action reaches (`Action::reach`), what its condition or probe does, and: a
+    /// selector lists pods through the API, a random pick needs a seed, and a node target that
+    /// does not name its node needs the node containers.
+    fn of_action(&mut self, a: &mut Action) {
+        match a.reach() {
+            Reach::Api => self.api = true,
+            Reach::Nodes => self.nodes = true,
+            Reach::Etcd => self.etcd = true,
+            Reach::Inner => {}
+        }
         match a {
-            Action::Apply(_)
-            | Action::NamespaceDelete(_)
-            | Action::ResourceDelete(_)
-            | Action::FinalizerAdd(_)
-            | Action::FinalizerRemove(_)
-            | Action::NamespaceFinalize(_)
-            | Action::NodeCordon(_)
-            | Action::NodeTaint(_) => self.api = true,
-            Action::PodDelete(p) => {
-                self.api = true;
-                self.random |= !matches!(p.pick, None | Some(PodPick::All | PodPick::One));
-            }
-            Action::KubeletStop(_)
-            | Action::NodePause(_)
-            | Action::NodeStop(_)
-            | Action::NodeKill(_)
-            | Action::ContainerKill(_)
-            | Action::Exec(_)
-            | Action::NetworkPartition(_)
-            | Action::NetworkDelay(_)
-            | Action::NetworkLoss(_)
-            | Action::NetworkBandwidth(_)
-            | Action::CpuHog(_)
-            | Action::MemoryHog(_)
-            | Action::DiskFill(_) => self.nodes = true,
             Action::Probe(p) => self.of_probe(&p.check),
-            Action::EtcdDelete(_) => self.etcd = true,
             Action::Wait(w) => self.of_condition(&w.until),
             Action::Assert(c) => self.of_condition(c),
-            Action::Sleep(_)
-            | Action::Group(_)
-            | Action::Parallel(_)
-            | Action::Repeat(_)
-            | Action::Undo(_) => {}
+            Action::ContainerKill(c) if c.selector.is_some() => self.api = true,
+            _ => {}
+        }
+        if let Some(c) = a.pod_choice() {
+            self.random |= c.pick.is_random();
+        }
+        for t in a.node_targets_mut() {
+            match t.select {
+                NodeSelect::Name(_) => {}
+                NodeSelect::Role {
+                    pick: Some(NodePick::Random),
+                    ..
+                } => {
+                    self.nodes = true;
+                    self.random = true;
+                }
+                _ => self.nodes = true,
+            }
         }
     }
 }
@@ -257,117 +111,93 @@ pub fn needs(plan: &Plan) -> Needs {
             PlanStepKind::Group(_) | PlanStepKind::Parallel(_) | PlanStepKind::Repeat { .. } => {}
             PlanStepKind::Check(c) => n.of_probe(c),
             PlanStepKind::Probe { probe, .. } => n.of_probe(&probe.check),
-            PlanStepKind::Action(a) => {
-                n.of_action(a);
-                let mut a = a.as_ref().clone();
-                for t in node_targets(&mut a) {
-                    if !matches!(t.select, NodeSelect::Name(_)) {
-                        n.nodes = true;
-                    }
-                    if let NodeSelect::Role {
-                        pick: Some(NodePick::Random),
-                        ..
-                    } = t.select
-                    {
-                        n.random = true;
-                    }
-                }
-            }
+            PlanStepKind::Action(a) => n.of_action(&mut a.as_ref().clone()),
         }
     }
     n
 }
 
-/// Every node target of an action, to resolve in place.
-fn node_targets(a: &mut Action) -> Vec<&mut NodeTarget> {
-    match a {
-        Action::KubeletStop(x) | Action::NodePause(x) | Action::NodeCordon(x) => {
-            vec![&mut x.node]
-        }
-        Action::NodeStop(x) => vec![&mut x.node],
-        Action::NodeKill(x) => vec![&mut x.node],
-        Action::NodeTaint(x) => vec![&mut x.node],
-        Action::Exec(x) => vec![&mut x.node],
-        Action::NetworkPartition(x) => vec![&mut x.node],
-        Action::NetworkDelay(x) => vec![&mut x.node],
-        Action::NetworkLoss(x) => vec![&mut x.node],
-        Action::NetworkBandwidth(x) => vec![&mut x.node],
-        Action::CpuHog(x) => vec![&mut x.node],
-        Action::MemoryHog(x) => vec![&mut x.node],
-        Action::DiskFill(x) => vec![&mut x.node],
-        Action::Wait(w) => condition_targets(&mut w.until),
-        Action::Assert(c) => condition_targets(c),
-        Action::Apply(_)
-        | Action::Probe(_)
-        | Action::Parallel(_)
-        | Action::Repeat(_)
-        | Action::ContainerKill(_)
-        | Action::PodDelete(_)
-        | Action::NamespaceDelete(_)
-        | Action::ResourceDelete(_)
-        | Action::FinalizerAdd(_)
-        | Action::FinalizerRemove(_)
-        | Action::NamespaceFinalize(_)
-        | Action::EtcdDelete(_)
-        | Action::Sleep(_)
-        | Action::Group(_)
-        | Action::Undo(_) => Vec::new(),
-    }
-}
-
-fn condition_targets(c: &mut Condition) -> Vec<&mut NodeTarget> {
-    match c {
-        Condition::Pods(p) => p.node.iter_mut().collect(),
-        Condition::Node(n) => vec![&mut n.name],
-        Condition::Shims(s) => vec![&mut s.node],
-        Condition::Sandbox(s) => s.node.iter_mut().collect(),
-        Condition::Kubelet(k) => vec![&mut k.node],
-        Condition::Drift(d) => d.node.iter_mut().collect(),
-        Condition::PodLogs(_)
-        | Condition::Namespace(_)
-        | Condition::Resource(_)
-        | Condition::Event(_)
-        | Condition::EtcdKey(_)
-        | Condition::Duration(_) => Vec::new(),
-    }
-}
+/// The pods matching each (namespace, selector) the preflight listed.
+pub type PodLists = HashMap<(String, String), Vec<String>>;
 
 /// Resolves every node target of `plan` against `nodes` (`None`: the node containers were not
-/// listed because nothing needs them, so names stay as written) and seeds the random picks.
-/// The error names the step and what the cluster has.
+/// listed because nothing needs them, so names stay as written), seeds the random picks, and
+/// chooses the pod picks whose pods `pods` holds. The error names the step and what the
+/// cluster has.
 pub fn resolve(
     plan: &Plan,
     nodes: Option<&[NodeContainer]>,
+    pods: &PodLists,
     seed: Option<u64>,
 ) -> Result<Plan, String> {
+    resolve_listing(plan, nodes, pods, seed).map(|(plan, _)| plan)
+}
+
+/// [`resolve`], and the (namespace, selector) of every pick the preflight could choose if it
+/// listed their pods (`pods` lacks them).
+fn resolve_listing(
+    plan: &Plan,
+    nodes: Option<&[NodeContainer]>,
+    pods: &PodLists,
+    seed: Option<u64>,
+) -> Result<(Plan, Vec<(String, String)>), String> {
     let mut out = plan.clone();
     let seed = seed.or(plan.seed);
     let mut r = Resolver {
         nodes,
+        pods,
         seed: seed.unwrap_or(0),
         chosen: HashMap::new(),
         targets: Vec::new(),
+        picks: Vec::new(),
+        wanted: Vec::new(),
+        pods_may_change: false,
     };
     for steps in [&mut out.setup, &mut out.steps, &mut out.teardown] {
-        r.steps(steps)?;
+        r.steps(steps, false)?;
     }
     out.resolved = Some(Resolved {
         seed,
         targets: r.targets,
+        pods: r.picks,
     });
-    Ok(out)
+    Ok((out, r.wanted))
 }
 
 struct Resolver<'a> {
     nodes: Option<&'a [NodeContainer]>,
+    pods: &'a PodLists,
     seed: u64,
     /// The node each named step chose (its first node target), for `target-of`.
     chosen: HashMap<String, String>,
     targets: Vec<ResolvedTarget>,
+    picks: Vec<ResolvedPods>,
+    /// The selectors of the picks that could be chosen here if their pods were listed.
+    wanted: Vec<(String, String)>,
+    /// A step before this one may create or replace pods, so a pick is made at its step.
+    pods_may_change: bool,
+}
+
+/// Whether a step may create, delete or replace pods, so that the pods a later pick would
+/// choose from in the preflight may not be the ones there when it runs.
+fn may_change_pods(a: &Action) -> bool {
+    matches!(
+        a,
+        Action::Apply(_)
+            | Action::PodDelete(_)
+            | Action::NamespaceDelete(_)
+            | Action::ResourceDelete(_)
+            | Action::FinalizerRemove(_)
+            | Action::NamespaceFinalize(_)
+            | Action::EtcdDelete(_)
+            | Action::Exec(_)
+    )
 }
 
 impl Resolver<'_> {
-    fn steps(&mut self, steps: &mut [PlanStep]) -> Result<(), String> {
+    /// `repeated`: the steps run more than once (inside a `repeat`), so their picks are made
+    /// at each run.
+    fn steps(&mut self, steps: &mut [PlanStep], repeated: bool) -> Result<(), String> {
         for s in steps {
             let where_ = match &s.name {
                 Some(n) => format!("{} ({n})", s.id),
@@ -375,21 +205,22 @@ impl Resolver<'_> {
             };
             let step_seed = step_seed(self.seed, &s.id);
             match &mut s.kind {
+                PlanStepKind::Repeat {
+                    steps: children, ..
+                } => self.steps(children, true)?,
                 PlanStepKind::Group(children)
                 | PlanStepKind::Parallel(children)
-                | PlanStepKind::Repeat {
-                    steps: children, ..
-                }
                 | PlanStepKind::Probe {
                     during: children, ..
-                } => self.steps(children)?,
-                PlanStepKind::Apply { .. } | PlanStepKind::Check(_) => {}
+                } => self.steps(children, repeated)?,
+                PlanStepKind::Apply { .. } => self.pods_may_change = true,
+                PlanStepKind::Check(_) => {}
                 PlanStepKind::Action(a) => {
-                    if let Action::PodDelete(p) = a.as_mut() {
-                        p.seed = step_seed;
-                    }
+                    self.pod_choice(s.id.as_str(), s.name.as_ref(), a, step_seed, repeated)
+                        .map_err(|e| format!("{where_}: {e}"))?;
+                    self.pods_may_change |= may_change_pods(a);
                     let mut rng = Rng::new(step_seed);
-                    for t in node_targets(a) {
+                    for t in a.node_targets_mut() {
                         let node = match (&t.select, self.nodes) {
                             (NodeSelect::TargetOf(step), _) => {
                                 self.chosen.get(step).cloned().ok_or_else(|| {
@@ -426,11 +257,45 @@ impl Resolver<'_> {
         }
         Ok(())
     }
+
+    /// Seeds the step's pod pick and chooses it now when its pods are listed and no earlier
+    /// step may change them; else the step chooses when it runs.
+    fn pod_choice(
+        &mut self,
+        id: &str,
+        name: Option<&String>,
+        a: &mut Action,
+        step_seed: u64,
+        repeated: bool,
+    ) -> Result<(), String> {
+        let early = !self.pods_may_change && !repeated;
+        let Some(mut c) = a.pod_choice() else {
+            return Ok(());
+        };
+        c.picked.seed = step_seed;
+        let key = (c.namespace.to_string(), c.selector.to_string());
+        let listed = self.pods.get(&key);
+        if early && listed.is_none() {
+            self.wanted.push(key);
+        }
+        match listed.filter(|_| early) {
+            Some(pods) => pods::choose_now(&mut c, pods)?,
+            None => c.picked.pods = None,
+        }
+        self.picks.push(ResolvedPods {
+            step: id.to_string(),
+            name: name.cloned(),
+            target: c.written(),
+            pods: c.picked.pods.clone(),
+        });
+        Ok(())
+    }
 }
 
 /// The preflight of a run: reach every backend the plan needs, list the node containers if
-/// anything needs them, and resolve every target. Returns the plan with its targets resolved.
-/// An unreachable backend is `Unavailable` (exit 3), a target the cluster lacks `NotFound`.
+/// anything needs them, list the pods of the picks it can choose, and resolve every target.
+/// Returns the plan with its targets resolved. An unreachable backend is `Unavailable` (exit
+/// 3), a target the cluster lacks `NotFound`.
 pub async fn preflight(plan: &Plan, b: &Backends) -> Result<Plan, BackendError> {
     let need = needs(plan);
     let nodes = if need.nodes {
@@ -449,7 +314,18 @@ pub async fn preflight(plan: &Plan, b: &Backends) -> Result<Plan, BackendError> 
         None if need.random => Some(draw_seed()),
         None => None,
     };
-    resolve(plan, nodes.as_deref(), seed).map_err(BackendError::not_found)
+    let mut lists = PodLists::new();
+    let (resolved, wanted) =
+        resolve_listing(plan, nodes.as_deref(), &lists, seed).map_err(BackendError::not_found)?;
+    if wanted.is_empty() {
+        return Ok(resolved);
+    }
+    let kube = b.kube().await?;
+    for (namespace, selector) in wanted {
+        let pods = pods::matching(kube.as_ref(), &namespace, &selector).await?;
+        lists.insert((namespace, selector), pods);
+    }
+    resolve(plan, nodes.as_deref(), &lists, seed).map_err(BackendError::not_found)
 }
 
 #[cfg(test)]

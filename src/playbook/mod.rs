@@ -24,7 +24,7 @@ use std::sync::Arc;
 
 pub use diag::Diagnostic;
 pub use plan::{
-    Phase, Plan, PlanStep, PlanStepKind, ProbePlan, Resolved, ResolvedTarget,
+    Phase, Plan, PlanStep, PlanStepKind, ProbePlan, Resolved, ResolvedPods, ResolvedTarget,
     defaults as plan_defaults,
 };
 

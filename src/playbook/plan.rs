@@ -103,13 +103,31 @@ pub struct Resolved {
     pub seed: Option<u64>,
     /// Every node target that did not name its node, in the playbook's order.
     pub targets: Vec<ResolvedTarget>,
+    /// Every pod `pick:` of a selector, in the playbook's order, with the pods chosen.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub pods: Vec<ResolvedPods>,
 }
 
 impl Resolved {
-    /// Nothing to show: no seed and no target that did not name its node.
+    /// Nothing to show: no seed, no target that did not name its node, no pod pick.
     pub fn is_empty(&self) -> bool {
-        self.seed.is_none() && self.targets.is_empty()
+        self.seed.is_none() && self.targets.is_empty() && self.pods.is_empty()
     }
+}
+
+/// One pod pick and the pods it took.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
+pub struct ResolvedPods {
+    /// The step's id (`steps[2]`), and its name if it has one.
+    pub step: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    /// The pick as written: `pick: 2 of app=web in default`.
+    pub target: String,
+    /// The pods the preflight chose; none when the step chooses as it runs (its pods may be
+    /// created or replaced by an earlier step, or it runs more than once in a `repeat`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub pods: Option<Vec<String>>,
 }
 
 /// One node target and the node it came to.

@@ -91,6 +91,18 @@ impl<'a> Validator<'a> {
         let docs = match yaml::parse(text) {
             Ok(d) => d,
             Err(e) => {
+                if let Some(start) = super::vars::flow::dollar_in_flow(text, e.pos.offset) {
+                    let span = Span {
+                        start,
+                        end_offset: start.offset + 2,
+                    };
+                    self.error(
+                        Some(span),
+                        format!("invalid YAML: `${{` inside a flow collection (`[...]` or `{{...}}`), where `{{` opens a mapping ({})", e.message),
+                    )
+                    .help = Some("quote the scalar that holds it: `[\"${vars.a}\", b]`, `{x: \"${vars.b}\"}`".into());
+                    return None;
+                }
                 let span = Span {
                     start: e.pos,
                     end_offset: e.pos.offset + 1,

@@ -19,6 +19,8 @@ use serde::Serialize;
 use super::suggest::did_you_mean;
 use super::yaml::{Node, NodeKind, Span};
 
+pub(crate) mod flow;
+
 /// The prefix of environment variables that set playbook variables.
 pub const ENV_PREFIX: &str = "CHAOS_VAR_";
 

@@ -84,6 +84,18 @@ pub fn resolved(out: &mut String, plan: &Plan) {
             .unwrap_or_default();
         let _ = writeln!(out, "  target {}{name}: {} -> {}", t.step, t.target, t.node);
     }
+    for p in &r.pods {
+        let name = p
+            .name
+            .as_ref()
+            .map(|n| format!(" [{n}]"))
+            .unwrap_or_default();
+        let chosen = match &p.pods {
+            Some(pods) => pods.join(", "),
+            None => "chosen by the step as it runs (its pods may not be there yet)".into(),
+        };
+        let _ = writeln!(out, "  pods {}{name}: {} -> {chosen}", p.step, p.target);
+    }
 }
 
 fn step(out: &mut String, s: &PlanStep, depth: usize) {

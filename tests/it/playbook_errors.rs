@@ -328,3 +328,15 @@ fixture!(
     5,
     "7:"
 );
+fixture!(
+    a_variable_unquoted_in_a_flow_collection_says_to_quote_it,
+    "vars-in-flow.yaml",
+    1,
+    "7:59"
+);
+fixture!(
+    container_kill_selectors_and_network_peer_targets,
+    "pod-targets.yaml",
+    7,
+    "5:21"
+);

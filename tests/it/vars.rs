@@ -168,3 +168,45 @@ fn dry_run_and_the_json_report_show_the_resolved_variables() {
         "pause node container kind-worker2"
     );
 }
+
+#[test]
+fn validate_with_cluster_reads_cluster_as_run_would() {
+    // `${cluster}` lands in a number field: only a cluster named like a number makes it valid,
+    // so the verdict shows which name was substituted (the playbook says `cluster: kind`, and
+    // `--cluster` wins, as with `chaos run`).
+    let case = CliCase::new(
+        "validate-cluster",
+        "steps:\n  - network-loss:\n      node: ${cluster}-worker\n      percent: ${cluster}\n",
+        FAKE_KIND,
+    );
+    let file = case.path("p.yaml");
+    let out = chaos_bin()
+        .args(["validate", "--cluster", "30"])
+        .arg(&file)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains(": valid (1 steps)"),
+        "{}",
+        text(&out)
+    );
+    // Without it, `${cluster}` is the default `kind`, as `chaos run` would read it.
+    let out = chaos_bin().arg("validate").arg(&file).output().unwrap();
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("kind"), "{err}");
+    assert!(err.contains("percent"), "{err}");
+    // And a name kind refuses is a usage error before any playbook is read.
+    let out = chaos_bin()
+        .args(["validate", "--cluster", "Bad_Name"])
+        .arg(&file)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("invalid cluster name"),
+        "{}",
+        text(&out)
+    );
+}

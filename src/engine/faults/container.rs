@@ -1,14 +1,17 @@
-//! `container-kill`: a signal to one container's process of a pod, inside the node the pod
-//! runs on. No undo: the kubelet restarts the container (or not) by the pod's policy.
+//! `container-kill`: a signal to one container's process of a pod (one by name, or the pods a
+//! selector matches and its `pick` of them, like `pod-delete`), inside the node each pod runs
+//! on. No undo: the kubelet restarts the container (or not) by the pod's policy.
 
 use async_trait::async_trait;
 
 use crate::backends::{BackendError, PodKey, PodQuery, Result};
-use crate::observe::words::part;
+use crate::observe::words::{part, pods_target};
 use crate::playbook::model;
 use crate::playbook::values::Signal;
 
 use super::super::backends::Backends;
+use super::super::targets::pods;
+use super::delete::pick_words;
 use super::{Fault, UndoRecord};
 
 family! {
@@ -19,26 +22,48 @@ family! {
 impl Fault for ContainerKill<'_> {
     fn describe(&self) -> String {
         let c = self.0;
+        let pick = pick_words(c.pick, c.picked.pods.as_deref());
+        let whom = match &c.pod {
+            Some(pod) => format!("{}/{pod}", c.namespace),
+            None => pods_target(&c.namespace, &None, &c.selector),
+        };
         format!(
-            "send {} to {}/{}{}",
+            "send {} to {whom}{pick}{}",
             c.signal.map(|s| s.to_string()).unwrap_or("SIGTERM".into()),
-            c.namespace,
-            c.pod,
             part(" container ", c.container.as_ref())
         )
     }
     async fn inject(&self, b: &Backends, _undo: Option<UndoRecord>) -> Result<Option<UndoRecord>> {
         let c = self.0;
-        let pod = PodKey {
-            namespace: c.namespace.clone(),
-            name: c.pod.clone(),
+        let names = match &c.pod {
+            Some(name) => vec![name.clone()],
+            None => {
+                let kube = b.kube().await?;
+                pods::of_step(
+                    kube.as_ref(),
+                    &pods::Pods {
+                        namespace: &c.namespace,
+                        name: None,
+                        selector: c.selector.as_deref(),
+                        pick: c.pick,
+                        picked: &c.picked,
+                    },
+                )
+                .await?
+            }
         };
-        let node = node_of(b, &pod).await?;
         let signal = c.signal.unwrap_or(Signal::TERM);
-        b.nodes()
-            .await?
-            .kill_pod_container(&node, &pod, c.container.as_deref(), signal)
-            .await?;
+        for name in names {
+            let pod = PodKey {
+                namespace: c.namespace.clone(),
+                name,
+            };
+            let node = node_of(b, &pod).await?;
+            b.nodes()
+                .await?
+                .kill_pod_container(&node, &pod, c.container.as_deref(), signal)
+                .await?;
+        }
         Ok(None)
     }
 }

@@ -3,16 +3,33 @@
 
 use async_trait::async_trait;
 
-use crate::backends::{BackendError, DeleteOptions, PodQuery, Result};
+use crate::backends::{DeleteOptions, Result};
 use crate::observe::words::pods_target;
 use crate::playbook::model::{self, PodPick, ResourceRef};
 
 use super::super::backends::Backends;
-use super::super::targets::pick_pods;
+use super::super::targets::pods;
 use super::{Fault, UndoRecord};
 
 fn grace(d: Option<crate::playbook::values::Duration>) -> Option<i64> {
     d.map(|d| i64::try_from(d.0.as_secs()).unwrap_or(i64::MAX))
+}
+
+/// How a pod pick reads in a step's description: ` (2 at random)`, and the pods when the
+/// preflight chose them: ` (2 at random: web-1, web-3)`.
+pub fn pick_words(pick: Option<PodPick>, chosen: Option<&[String]>) -> String {
+    let how = match pick {
+        None | Some(PodPick::All) => "every match".to_string(),
+        Some(PodPick::One) => "the only match".into(),
+        Some(PodPick::Random) => "one at random".into(),
+        Some(PodPick::Count(n)) => format!("{n} at random"),
+        Some(PodPick::Percent(n)) => format!("{n}% at random"),
+    };
+    match (pick, chosen) {
+        (_, Some(pods)) => format!(" ({how}: {})", pods.join(", ")),
+        (None | Some(PodPick::All), None) => String::new(),
+        (_, None) => format!(" ({how})"),
+    }
 }
 
 family! {
@@ -32,13 +49,7 @@ impl Fault for PodDelete<'_> {
                 .map(|g| format!(" (grace {g})"))
                 .unwrap_or_default()
         };
-        let pick = match p.pick {
-            None | Some(PodPick::All) => String::new(),
-            Some(PodPick::One) => " (the only match)".into(),
-            Some(PodPick::Random) => " (one at random)".into(),
-            Some(PodPick::Count(n)) => format!(" ({n} at random)"),
-            Some(PodPick::Percent(n)) => format!(" ({n}% at random)"),
-        };
+        let pick = pick_words(p.pick, p.picked.pods.as_deref());
         format!(
             "delete {}{pick}{how}",
             pods_target(&p.namespace, &p.name, &p.selector)
@@ -55,34 +66,17 @@ impl Fault for PodDelete<'_> {
                 propagation: None,
             }
         };
-        let names = match (&p.name, &p.selector) {
-            (Some(n), _) => vec![n.clone()],
-            (None, sel) => {
-                let q = PodQuery {
-                    namespace: Some(p.namespace.clone()),
-                    selector: sel.clone(),
-                    ..Default::default()
-                };
-                let pods = kube.pods(&q).await?;
-                if pods.is_empty() {
-                    return Err(BackendError::not_found(format!(
-                        "no pods match `{}` in {}",
-                        sel.as_deref().unwrap_or_default(),
-                        p.namespace
-                    )));
-                }
-                let mut names: Vec<String> = pods.into_iter().map(|p| p.key.name).collect();
-                names.sort();
-                let pick = p.pick.unwrap_or_default();
-                pick_pods(&names, pick, p.seed).map_err(|e| {
-                    BackendError::failed(format!(
-                        "pods matching `{}` in {}: {e}",
-                        sel.as_deref().unwrap_or_default(),
-                        p.namespace
-                    ))
-                })?
-            }
-        };
+        let names = pods::of_step(
+            kube.as_ref(),
+            &pods::Pods {
+                namespace: &p.namespace,
+                name: p.name.as_deref(),
+                selector: p.selector.as_deref(),
+                pick: p.pick,
+                picked: &p.picked,
+            },
+        )
+        .await?;
         for name in names {
             let r = ResourceRef::core("Pod", Some(&p.namespace), &name);
             kube.delete(&r, &opts).await?;

@@ -12,7 +12,7 @@ use async_trait::async_trait;
 use crate::backends::{
     BackendError, CHAIN_PREFIX, Direction, Impairment, Partition, Peer, Result, Shaping,
 };
-use crate::playbook::model::{self, Action, Peers};
+use crate::playbook::model::{self, Action, NodeTarget, Peers};
 
 use super::super::backends::Backends;
 use super::{Fault, UndoRecord};
@@ -43,12 +43,13 @@ impl NetworkPartition<'_> {
     /// across runs (so a leftover blocks the same partition until recovered) and short enough
     /// for iptables' 28 characters.
     fn chain(&self) -> String {
-        let text = format!(
-            "{}|{:?}|{}",
-            self.0.node,
-            self.0.from,
-            self.direction().word()
-        );
+        // The peers by name, written as `Nodes(["a", "b"])` as before node targets were
+        // resolved, so a partition's chain keeps its name across versions.
+        let from = match &self.0.from {
+            Peers::Nodes(list) => format!("Nodes({:?})", names(list)),
+            other => format!("{other:?}"),
+        };
+        let text = format!("{}|{from}|{}", self.0.node, self.direction().word());
         let hash = text.bytes().fold(0x811c_9dc5_u32, |h, b| {
             (h ^ u32::from(b)).wrapping_mul(0x0100_0193)
         });
@@ -72,15 +73,15 @@ impl NetworkPartition<'_> {
                 .map(|n| peer(&n.name, &ETCD_PORTS))
                 .collect(),
             Peers::All => others.map(|n| peer(&n.name, &[])).collect(),
-            Peers::Nodes(names) => {
+            Peers::Nodes(targets) => {
                 let mut list = Vec::new();
-                for name in names {
+                for name in names(targets) {
                     if name == node {
                         return Err(BackendError::failed(format!(
                             "cannot partition node `{node}` from itself"
                         )));
                     }
-                    if !nodes.iter().any(|n| &n.name == name) {
+                    if !nodes.iter().any(|n| n.name == name) {
                         return Err(BackendError::not_found(format!(
                             "no node `{name}` in the cluster to partition `{node}` from"
                         )));
@@ -100,6 +101,11 @@ impl NetworkPartition<'_> {
     }
 }
 
+/// The names of peer nodes (resolved by the preflight).
+fn names(targets: &[NodeTarget]) -> Vec<&str> {
+    targets.iter().map(NodeTarget::name).collect()
+}
+
 fn peer(node: &str, ports: &[u16]) -> Peer {
     Peer {
         node: node.to_string(),
@@ -112,7 +118,7 @@ fn peers_text(from: &Peers) -> String {
         Peers::ControlPlane => "the control plane".into(),
         Peers::Etcd => "etcd on the control plane, ports 2379 and 2380".into(),
         Peers::All => "every other node".into(),
-        Peers::Nodes(names) => names.join(", "),
+        Peers::Nodes(list) => names(list).join(", "),
     }
 }
 
@@ -164,7 +170,7 @@ pub async fn heal(b: &Backends, node: &str, chain: &str) -> Result<Option<String
 pub struct Shape<'a> {
     pub node: &'a str,
     pub impairment: Impairment,
-    pub to: Option<&'a [String]>,
+    pub to: Option<&'a [NodeTarget]>,
 }
 
 impl<'a> Shape<'a> {
@@ -232,7 +238,7 @@ impl Fault for Shape<'_> {
             }
         };
         match self.to {
-            Some(to) => format!("{what} (only packets to {})", to.join(", ")),
+            Some(to) => format!("{what} (only packets to {})", names(to).join(", ")),
             None => what,
         }
     }
@@ -244,7 +250,10 @@ impl Fault for Shape<'_> {
     async fn inject(&self, b: &Backends, undo: Option<UndoRecord>) -> Result<Option<UndoRecord>> {
         let shaping = Shaping {
             impairment: self.impairment,
-            peers: self.to.map(<[String]>::to_vec).unwrap_or_default(),
+            peers: self
+                .to
+                .map(|to| names(to).into_iter().map(str::to_string).collect())
+                .unwrap_or_default(),
         };
         b.nodes().await?.shape(self.node, &shaping).await?;
         Ok(undo)

@@ -126,11 +126,22 @@ fn pod_picks_take_all_one_n_or_a_share() {
     assert!(e.contains("exactly one matching pod, and 10 match"), "{e}");
     assert_eq!(pick_pods(&pods, PodPick::Random, 1).unwrap().len(), 1);
     assert_eq!(pick_pods(&pods, PodPick::Count(3), 1).unwrap().len(), 3);
-    assert_eq!(pick_pods(&pods, PodPick::Count(30), 1).unwrap(), pods);
+    let e = pick_pods(&pods, PodPick::Count(30), 1).unwrap_err();
+    assert!(
+        e.contains("`pick: 30` needs at least 30 matching pods, and 10 match"),
+        "{e}"
+    );
     assert_eq!(pick_pods(&pods, PodPick::Percent(25), 1).unwrap().len(), 3);
     assert_eq!(pick_pods(&pods, PodPick::Percent(100), 1).unwrap(), pods);
     let empty: Vec<u32> = Vec::new();
-    assert!(pick_pods(&empty, PodPick::Random, 1).unwrap().is_empty());
+    assert!(pick_pods(&empty, PodPick::All, 1).unwrap().is_empty());
+    for p in [PodPick::Random, PodPick::Percent(50), PodPick::Count(1)] {
+        let e = pick_pods(&empty, p, 1).unwrap_err();
+        assert!(
+            e.contains("needs at least 1 matching pod, and 0 match"),
+            "{e}"
+        );
+    }
 }
 
 #[test]

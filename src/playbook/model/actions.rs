@@ -16,10 +16,11 @@ use super::Wait;
 use super::conditions::Condition;
 use super::control::Repeat;
 use super::network::{NetworkBandwidth, NetworkDelay, NetworkLoss, NetworkPartition};
+use super::pods::{ContainerKill, PodDelete};
 use super::probe::ProbeStep;
 use super::resource::{CpuHog, DiskFill, MemoryHog};
 use super::step::Step;
-use super::target::{NodeTarget, PodPick};
+use super::target::NodeTarget;
 use super::written::{checked, schema_as_written};
 
 /// Everything a step can do.
@@ -141,31 +142,52 @@ impl Action {
     /// The engine's fault modules build that undo; a test there checks, fault by fault, that
     /// they agree with this.
     pub fn has_undo(&self) -> bool {
+        self.traits().0
+    }
+
+    /// What the action reaches in the cluster (the preflight connects to it first).
+    pub fn reach(&self) -> Reach {
+        self.traits().1
+    }
+
+    /// Whether each action leaves an undo, and what it reaches: one list, one line an action.
+    fn traits(&self) -> (bool, Reach) {
+        use Reach::{Api, Etcd, Inner, Nodes};
         match self {
-            Action::Apply(_)
-            | Action::Group(_)
-            | Action::Probe(_)
-            | Action::Parallel(_)
-            | Action::Repeat(_)
-            | Action::KubeletStop(_)
-            | Action::NodePause(_)
-            | Action::NodeStop(_)
-            | Action::NodeKill(_)
-            | Action::FinalizerAdd(_)
-            | Action::NodeCordon(_)
-            | Action::NodeTaint(_)
-            | Action::EtcdDelete(_)
-            | Action::NetworkPartition(_)
-            | Action::NetworkDelay(_)
-            | Action::NetworkLoss(_)
-            | Action::NetworkBandwidth(_)
-            | Action::CpuHog(_)
-            | Action::MemoryHog(_)
-            | Action::DiskFill(_) => true,
-            Action::Exec(x) => x.undo.is_some(),
-            _ => false,
+            Action::Apply(_) | Action::FinalizerAdd(_) => (true, Api),
+            Action::NodeCordon(_) | Action::NodeTaint(_) => (true, Api),
+            Action::PodDelete(_) | Action::NamespaceDelete(_) => (false, Api),
+            Action::ResourceDelete(_) | Action::FinalizerRemove(_) => (false, Api),
+            Action::NamespaceFinalize(_) => (false, Api),
+            Action::KubeletStop(_) | Action::NodePause(_) => (true, Nodes),
+            Action::NodeStop(_) | Action::NodeKill(_) => (true, Nodes),
+            Action::NetworkPartition(_) | Action::NetworkDelay(_) => (true, Nodes),
+            Action::NetworkLoss(_) | Action::NetworkBandwidth(_) => (true, Nodes),
+            Action::CpuHog(_) | Action::MemoryHog(_) | Action::DiskFill(_) => (true, Nodes),
+            Action::ContainerKill(_) => (false, Nodes),
+            Action::Exec(x) => (x.undo.is_some(), Nodes),
+            Action::EtcdDelete(_) => (true, Etcd),
+            Action::Group(_) | Action::Probe(_) => (true, Inner),
+            Action::Parallel(_) | Action::Repeat(_) => (true, Inner),
+            Action::Wait(_) | Action::Sleep(_) | Action::Assert(_) | Action::Undo(_) => {
+                (false, Inner)
+            }
         }
     }
+}
+
+/// What an action reaches in the cluster.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Reach {
+    /// The API server.
+    Api,
+    /// The node containers.
+    Nodes,
+    /// etcd.
+    Etcd,
+    /// Nothing of its own: a sleep, an `undo:`, or what its condition or its steps reach (a
+    /// wait, an assertion, a group, a probe, `parallel`, `repeat`).
+    Inner,
 }
 
 /// Every action key, in the order `Action` declares them: serde's own list of the enum's
@@ -249,20 +271,6 @@ pub struct NamespaceRef {
     pub namespace: String,
 }
 
-#[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
-#[serde(deny_unknown_fields, rename_all = "kebab-case")]
-pub struct ContainerKill {
-    #[serde(default = "default_namespace")]
-    pub namespace: String,
-    pub pod: String,
-    /// The container; may be left out when the pod has only one.
-    #[serde(default)]
-    pub container: Option<String>,
-    /// Default SIGTERM.
-    #[serde(default)]
-    pub signal: Option<Signal>,
-}
-
 pub fn default_namespace() -> String {
     "default".into()
 }
@@ -273,32 +281,6 @@ pub enum Propagation {
     Foreground,
     Background,
     Orphan,
-}
-
-#[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
-#[serde(deny_unknown_fields, rename_all = "kebab-case")]
-pub struct PodDelete {
-    #[serde(default = "default_namespace")]
-    pub namespace: String,
-    /// One pod by name...
-    #[serde(default)]
-    pub name: Option<String>,
-    /// ...or every pod matching a label selector (`app=web`).
-    #[serde(default)]
-    pub selector: Option<String>,
-    /// Grace period for the containers to stop (default: the pod's own).
-    #[serde(default)]
-    pub grace_period: Option<Duration>,
-    /// `kubectl delete --force`: grace 0 and background propagation.
-    #[serde(default)]
-    pub force: bool,
-    /// How many of the pods `selector` matches: `all` (default), `one`, `random`, N, `P%`.
-    #[serde(default)]
-    pub pick: Option<PodPick>,
-    /// The seed of this step's random pick: the run's seed mixed with the step's id, set by
-    /// the engine's preflight (never written in a playbook).
-    #[serde(skip)]
-    pub seed: u64,
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]

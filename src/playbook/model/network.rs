@@ -31,8 +31,9 @@ pub enum Peers {
     Etcd,
     /// Every other node of the cluster.
     All,
-    /// These nodes, by name.
-    Nodes(Vec<String>),
+    /// These nodes: each a name, `{role: ROLE, index: N}`, `{role: ROLE, pick: random}` or
+    /// `{target-of: STEP}`, like a fault's `node`.
+    Nodes(Vec<NodeTarget>),
 }
 
 /// Which connections a partition stops, seen from the partitioned node.
@@ -70,9 +71,10 @@ pub struct NetworkDelay {
     /// Random variation around `delay` (default none).
     #[serde(default)]
     pub jitter: Option<Duration>,
-    /// Only packets to these nodes (default: every packet on the node's `kind` interface).
+    /// Only packets to these nodes, each named like `node` (default: every packet on the
+    /// node's `kind` interface).
     #[serde(default)]
-    pub to: Option<Vec<String>>,
+    pub to: Option<Vec<NodeTarget>>,
 }
 
 /// Drop a share of the packets a node sends (tc netem), or only of those to some peers.
@@ -82,9 +84,10 @@ pub struct NetworkLoss {
     pub node: NodeTarget,
     /// The share of packets dropped, 1 to 100 (per cent).
     pub percent: u8,
-    /// Only packets to these nodes (default: every packet on the node's `kind` interface).
+    /// Only packets to these nodes, each named like `node` (default: every packet on the
+    /// node's `kind` interface).
     #[serde(default)]
-    pub to: Option<Vec<String>>,
+    pub to: Option<Vec<NodeTarget>>,
 }
 
 /// Limit the rate a node sends at (tc tbf), or only to some peers (an htb class).
@@ -94,7 +97,8 @@ pub struct NetworkBandwidth {
     pub node: NodeTarget,
     /// The rate, in kilobits per second (at least 8).
     pub rate_kbit: u32,
-    /// Only packets to these nodes (default: every packet on the node's `kind` interface).
+    /// Only packets to these nodes, each named like `node` (default: every packet on the
+    /// node's `kind` interface).
     #[serde(default)]
-    pub to: Option<Vec<String>>,
+    pub to: Option<Vec<NodeTarget>>,
 }

@@ -279,10 +279,35 @@ pub enum PodPick {
     One,
     /// One matching pod at random, from the run's seed.
     Random,
-    /// N matching pods at random (all of them when fewer match).
+    /// N matching pods at random: an error when fewer match.
     Count(u32),
     /// This share of the matching pods at random, rounded up (1 to 100 per cent).
     Percent(u8),
+}
+
+impl PodPick {
+    /// How many pods this pick needs to match: one for every pick but `one` (exactly one) and
+    /// N (at least N).
+    pub fn needs(self) -> usize {
+        match self {
+            PodPick::Count(n) => usize::try_from(n).unwrap_or(usize::MAX),
+            _ => 1,
+        }
+    }
+
+    /// Whether the pick is made with the seed.
+    pub fn is_random(self) -> bool {
+        !matches!(self, PodPick::All | PodPick::One)
+    }
+}
+
+/// What the engine chose for a step's pod pick (never written in a playbook): the step's seed
+/// (the run's, mixed with the step's id) and, when the preflight could choose before the first
+/// step, the pods themselves (else the step chooses, with the same seed, when it runs).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Picked {
+    pub seed: u64,
+    pub pods: Option<Vec<String>>,
 }
 
 impl fmt::Display for PodPick {
@@ -355,7 +380,7 @@ impl JsonSchema for PodPick {
     }
     fn json_schema(_: &mut SchemaGenerator) -> Schema {
         json_schema!({
-            "description": "How many of the matching pods: `all` (default), `one` (the only one, else an error), `random` (one, from `seed`), N (that many at random), `P%` (that share at random, rounded up).",
+            "description": "How many of the matching pods: `all` (default), `one` (the only one, else an error), `random` (one, from `seed`), N (that many at random; fewer matching is an error), `P%` (that share at random, rounded up).",
             "anyOf": [
                 {"type": "string", "enum": ["all", "one", "random"]},
                 {"type": "string", "pattern": "^([1-9]|[1-9][0-9]|100)%$"},

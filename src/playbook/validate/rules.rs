@@ -5,7 +5,7 @@
 //! inside conditions.
 
 use crate::playbook::model::{
-    Action, Condition, DiskFill, EtcdDelete, EtcdTarget, MemoryHog, Peers, ProbeCheck,
+    Action, Condition, DiskFill, EtcdDelete, EtcdTarget, MemoryHog, NodeTarget, Peers, ProbeCheck,
 };
 use crate::playbook::names;
 use crate::playbook::suggest::did_you_mean;
@@ -15,24 +15,29 @@ use super::{Validator, sorted};
 
 impl Validator<'_> {
     pub(super) fn check_action(&mut self, action: &Action, at: &dyn Fn(&[&str]) -> Option<Span>) {
-        let whole = at(&[]);
         match action {
             Action::PodDelete(p) => {
-                self.one_of(
-                    whole,
+                let pods = [
+                    ("name", p.name.is_some()),
+                    ("selector", p.selector.is_some()),
+                ];
+                self.check_pods(
                     "pod-delete",
-                    &[
-                        ("name", p.name.is_some()),
-                        ("selector", p.selector.is_some()),
-                    ],
+                    &pods,
+                    p.selector.as_deref(),
+                    p.pick.is_some(),
+                    at,
                 );
-                self.check_selector(p.selector.as_deref(), at(&["selector"]));
-                if p.name.is_some() && p.pick.is_some() {
-                    self.error(
-                        at(&["pick"]),
-                        "`pick` chooses among the pods a `selector` matches; `name` is one pod",
-                    );
-                }
+            }
+            Action::ContainerKill(c) => {
+                let pods = [("pod", c.pod.is_some()), ("selector", c.selector.is_some())];
+                self.check_pods(
+                    "container-kill",
+                    &pods,
+                    c.selector.as_deref(),
+                    c.pick.is_some(),
+                    at,
+                );
             }
             Action::EtcdDelete(EtcdDelete {
                 target: EtcdTarget::Prefix(prefix),
@@ -132,11 +137,32 @@ impl Validator<'_> {
         }
     }
 
-    fn check_peers(&mut self, to: Option<&[String]>, at: Option<Span>) {
-        if to.is_some_and(<[String]>::is_empty) {
+    fn check_peers(&mut self, to: Option<&[NodeTarget]>, at: Option<Span>) {
+        if to.is_some_and(<[NodeTarget]>::is_empty) {
             self.error(
                 at,
                 "an empty list of peers: leave `to` out to mean every packet",
+            );
+        }
+    }
+
+    /// A step that acts on pods: one pod by its name (`pods[0]`) or a `selector`, and a
+    /// `pick` only among what a selector matches.
+    fn check_pods(
+        &mut self,
+        what: &str,
+        pods: &[(&str, bool); 2],
+        selector: Option<&str>,
+        pick: bool,
+        at: &dyn Fn(&[&str]) -> Option<Span>,
+    ) {
+        self.one_of(at(&[]), what, pods);
+        self.check_selector(selector, at(&["selector"]));
+        let (name, named) = pods[0];
+        if named && pick {
+            self.error(
+                at(&["pick"]),
+                format!("`pick` chooses among the pods a `selector` matches; `{name}` is one pod"),
             );
         }
     }
