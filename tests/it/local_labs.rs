@@ -1,7 +1,7 @@
 //! Every lab playbook of playbooks/ end to end on the local cluster (`scripts/testcluster.sh
 //! up NAME --api`: the served fake API server and crates/kubelet on real containerd), as
 //! `scripts/run.sh` runs them without kind. Each test starts its own cluster (l2-lab-*,
-//! fh-lab-pressure, kl-lab-lifecycle), so the long kubelet-failure lab (300 s tolerations) runs
+//! fh-lab-pressure, kl-lab-lifecycle, gd-lab-gameday), so the long kubelet-failure lab (300 s tolerations) runs
 //! while the others do, on the test binary's pool of threads (one per core).
 //!
 //! The playbooks name their nodes by role, so they run unmodified except for one textual
@@ -10,7 +10,8 @@
 //! JSON report. Beside the labs, the "Show" items: a pod ignoring SIGTERM deleted with
 //! a 3 s grace period ends with exit code 137 no sooner than 3 s after the delete while one
 //! exiting on SIGTERM ends with 0 at once (through kubectl and through a playbook), and the
-//! kubelet-failure lab's eviction comes after the 300 s toleration.
+//! kubelet-failure lab's eviction comes after the 300 s toleration; the game-day lab's probe
+//! answered through the whole kubelet outage, and its HTML and Markdown reports.
 //!
 //! Needs Docker, /usr/bin/kubectl and the lab images (built with scripts/build-images.sh when
 //! missing); fails, never skips, without them. The etcd-delete-* labs delete keys from the
