@@ -3,6 +3,9 @@
 # Chromium (Debian's `chromium` package), with every host name unresolvable, so the picture
 # also shows the page needs nothing from a network.
 #   scripts/render-report.sh REPORT.html OUT.png [WIDTH] [HEIGHT]
+# For the documentation's pictures (docs/img/, docs/images/), by hand: not part of CI or of
+# scripts/test.sh. The picture is the top WIDTH x HEIGHT pixels of the page; a smaller HEIGHT
+# crops it to the timeline.
 set -euo pipefail
 html=${1:?usage: render-report.sh REPORT.html OUT.png [WIDTH] [HEIGHT]}
 png=${2:?usage: render-report.sh REPORT.html OUT.png [WIDTH] [HEIGHT]}

@@ -61,6 +61,23 @@ pub fn swatch(tone: Tone, id: &str) -> String {
     )
 }
 
+/// Ghost and phantom intervals: what the chart is for, so never too thin to see.
+fn is_drift(tone: Tone) -> bool {
+    matches!(tone, Tone::Ghost | Tone::Phantom)
+}
+
+/// The narrowest ghost or phantom bar: two tiles of its pattern, so a ghost of a few seconds
+/// in a chart of many minutes still shows its cross-hatching.
+const MIN_DRIFT: f64 = 12.0;
+
+/// Where a span's bar starts and how wide it is: at least 2 px, a ghost or phantom at least
+/// [`MIN_DRIFT`], widened to the right or, at the plot's right edge `end`, to the left.
+fn span_box(x0: f64, x1: f64, tone: Tone, end: f64) -> (f64, f64) {
+    let min = if is_drift(tone) { MIN_DRIFT } else { 2.0 };
+    let w = (x1 - x0).max(min);
+    (x0.min(end - w).max(0.0), w)
+}
+
 /// A tick step that gives about eight ticks over `length` seconds.
 fn tick_step(length: f64) -> f64 {
     const STEPS: [f64; 12] = [
@@ -128,8 +145,7 @@ pub fn render(chart: &Chart, id: &str) -> String {
                 esc(&r.label)
             );
             for sp in &r.spans {
-                let (x0, x1) = (x(sp.from), x(sp.to));
-                let w = (x1 - x0).max(2.0);
+                let (x0, w) = span_box(x(sp.from), x(sp.to), sp.tone, LABEL + plot);
                 let _ = write!(
                     s,
                     r##"<rect x="{x0:.1}" y="{:.1}" width="{w:.1}" height="{:.1}" fill="{}" stroke="#333333" stroke-width="0.5"><title>{} ({} to {})</title></rect>"##,
@@ -143,7 +159,23 @@ pub fn render(chart: &Chart, id: &str) -> String {
                 // The label inside when it fits (about 6 px a character), on a white plate so
                 // it reads over any pattern.
                 let chars = sp.label.chars().count() as f64;
-                if w > chars * 6.0 + 6.0 {
+                if is_drift(sp.tone) && w <= chars * 6.0 + 6.0 {
+                    // Too short for its label: a ghost or phantom says what it is beside its
+                    // bar (after it, or before it at the chart's right end).
+                    let (plate, text_x, anchor) = if x0 + w + chars * 6.0 + 6.0 <= WIDTH {
+                        (x0 + w + 2.0, x0 + w + 3.0, "start")
+                    } else {
+                        (x0 - chars * 6.0 - 4.0, x0 - 3.0, "end")
+                    };
+                    let _ = write!(
+                        s,
+                        r##"<rect x="{plate:.1}" y="{:.1}" width="{:.1}" height="11" fill="#ffffff" opacity="0.85"/><text x="{text_x:.1}" y="{:.1}" text-anchor="{anchor}" font-weight="bold">{}</text>"##,
+                        y + 3.5,
+                        chars * 6.0 + 2.0,
+                        y + 12.5,
+                        esc(&sp.label)
+                    );
+                } else if w > chars * 6.0 + 6.0 {
                     let _ = write!(
                         s,
                         r##"<rect x="{:.1}" y="{:.1}" width="{:.1}" height="11" fill="#ffffff" opacity="0.85"/><text x="{:.1}" y="{:.1}">{}</text>"##,
@@ -185,6 +217,7 @@ pub fn render(chart: &Chart, id: &str) -> String {
 
 #[cfg(test)]
 mod tests {
+    use super::super::lanes::{Lane, Row, Span};
     use super::*;
 
     #[test]
@@ -196,5 +229,81 @@ mod tests {
         assert_eq!(offset(90.0), "+1m30s");
         assert_eq!(offset(120.0), "+2m");
         assert_eq!(offset(3720.0), "+1h02m");
+    }
+
+    fn one_span(from: f64, to: f64, tone: Tone, label: &str) -> Chart {
+        Chart {
+            start: "2026-12-02T05:39:35Z".into(),
+            length: 360.0,
+            lanes: vec![Lane {
+                title: "pod default/web".into(),
+                rows: vec![Row {
+                    label: "ghost / phantom".into(),
+                    spans: vec![Span {
+                        from,
+                        to,
+                        label: label.into(),
+                        tone,
+                    }],
+                    marks: vec![],
+                }],
+            }],
+            pods_left_out: 0,
+        }
+    }
+
+    /// The `(x, width)` of the chart's only span bar.
+    fn bar(svg: &str) -> (f64, f64) {
+        let rect = svg
+            .split("<rect ")
+            .find(|r| r.contains("<title>"))
+            .expect("a span bar");
+        let attr = |name: &str| -> f64 {
+            let at = rect
+                .find(&format!(" {name}=\""))
+                .or_else(|| rect.find(&format!("{name}=\"")))
+                .expect(name);
+            let v = &rect[at..];
+            let v = &v[v.find('"').expect("quote") + 1..];
+            v[..v.find('"').expect("quote")].parse().expect("number")
+        };
+        (attr("x"), attr("width"))
+    }
+
+    #[test]
+    fn a_short_ghost_at_the_end_of_a_long_chart_stays_visible_and_named() {
+        let svg = render(
+            &one_span(357.0, 360.0, Tone::Ghost, "ghost on kind-worker"),
+            "t",
+        );
+        let (x, w) = bar(&svg);
+        assert_eq!(w, MIN_DRIFT, "{svg}");
+        // Inside the plot: its right edge is the plot's.
+        assert!((x + w - (WIDTH - 10.0)).abs() < 0.01, "{x} {w}");
+        // Named beside it, before it (no room after it).
+        assert!(
+            svg.contains(r#"text-anchor="end" font-weight="bold">ghost on kind-worker</text>"#),
+            "{svg}"
+        );
+    }
+
+    #[test]
+    fn a_short_step_keeps_its_thin_bar_and_no_label() {
+        let svg = render(&one_span(100.0, 101.0, Tone::Good, "a-step"), "t");
+        let (_, w) = bar(&svg);
+        assert!(w < 3.0, "{w}");
+        assert!(!svg.contains(">a-step</text>"), "{svg}");
+    }
+
+    #[test]
+    fn a_short_phantom_is_named_after_its_bar() {
+        let svg = render(&one_span(10.0, 11.0, Tone::Phantom, "phantom on w"), "t");
+        let (x, w) = bar(&svg);
+        assert_eq!(w, MIN_DRIFT);
+        assert!(
+            svg.contains(&format!(r#"<text x="{:.1}""#, x + w + 3.0)),
+            "{svg}"
+        );
+        assert!(svg.contains(">phantom on w</text>"), "{svg}");
     }
 }

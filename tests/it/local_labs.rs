@@ -1,7 +1,7 @@
 //! Every lab playbook of playbooks/ end to end on the local cluster (`scripts/testcluster.sh
 //! up NAME --api`: the served fake API server and crates/kubelet on real containerd), as
 //! `scripts/run.sh` runs them without kind. Each test starts its own cluster (l2-lab-*,
-//! fh-lab-pressure, kl-lab-lifecycle), so the long kubelet-failure lab (300 s tolerations) runs
+//! fh-lab-pressure, kl-lab-lifecycle, gd-lab-gameday), so the long kubelet-failure lab (300 s tolerations) runs
 //! while the others do, on the test binary's pool of threads (one per core).
 //!
 //! The playbooks name their nodes by role, so they run unmodified except for one textual
@@ -10,7 +10,8 @@
 //! JSON report. Beside the labs, the "Show" items: a pod ignoring SIGTERM deleted with
 //! a 3 s grace period ends with exit code 137 no sooner than 3 s after the delete while one
 //! exiting on SIGTERM ends with 0 at once (through kubectl and through a playbook), and the
-//! kubelet-failure lab's eviction comes after the 300 s toleration.
+//! kubelet-failure lab's eviction comes after the 300 s toleration; the game-day lab's probe
+//! answered through the whole kubelet outage, and its HTML and Markdown reports.
 //!
 //! Needs Docker, /usr/bin/kubectl and the lab images (built with scripts/build-images.sh when
 //! missing); fails, never skips, without them. The etcd-delete-* labs delete keys from the
@@ -105,9 +106,15 @@ impl Lab {
     /// Runs the labs in one `chaos run` and asserts exit 0 and `passed` for each in the
     /// JSON report. Returns the report.
     fn run_labs(&self, labs: &[&str]) -> Value {
+        self.run_labs_with(labs, &[])
+    }
+
+    /// [`Lab::run_labs`] with more arguments for `chaos run` (`--html FILE`, ...).
+    fn run_labs_with(&self, labs: &[&str], extra: &[&str]) -> Value {
         let report = self.dir.path().join(format!("{}.json", labs.join("+")));
         let files: Vec<PathBuf> = labs.iter().map(|l| self.playbook(l)).collect();
         let mut args = vec!["run", "--json", report.to_str().expect("utf-8")];
+        args.extend(extra);
         args.extend(files.iter().map(|f| f.to_str().expect("utf-8")));
         let t0 = Instant::now();
         let out = self.chaos(&args);
@@ -199,6 +206,62 @@ fn kubelet_failure_lab_evicts_after_the_toleration_and_cleans_up_its_ghosts() {
     .expect("events json");
     let evicted = events["items"].as_array().map_or(0, Vec::len);
     assert!(evicted >= 1, "no TaintManagerEviction event: {events}");
+}
+
+/// The game-day lab: an HTTP service on hostNetwork, probed every second while its worker's
+/// kubelet is down, answers throughout while the API says the node and the pod are not ready;
+/// its HTML report parses, refers to nothing outside itself and has the probe's lane, and the
+/// Markdown report names the probe.
+#[test]
+fn game_day_lab_serves_through_the_kubelet_outage_and_reports_it() {
+    let lab = Lab::start("gd-lab-gameday");
+    let html = lab.dir.path().join("game-day.html");
+    let md = lab.dir.path().join("game-day.md");
+    let (h, m) = (html.to_str().expect("utf-8"), md.to_str().expect("utf-8"));
+    let report = lab.run_labs_with(&["game-day"], &["--html", h, "--markdown", m]);
+    let step = report["playbooks"][0]["steps"]
+        .as_array()
+        .expect("steps")
+        .iter()
+        .find(|s| s["name"] == "web-through-the-outage")
+        .expect("the probe step");
+    let probe = &step["probe"];
+    // Every sample answered, through more than a minute of kubelet outage.
+    let total = probe["total"].as_u64().expect("total");
+    assert!(total >= 60, "only {total} samples: {probe}");
+    assert_eq!(probe["ok"], probe["total"], "{probe}");
+    assert_eq!(probe["longest_outage"], 0.0, "{probe}");
+    // The samples cover the outage: the wait for Unknown (the node monitor grace period)
+    // and the hold after it, one sample a second.
+    let down = step_duration(&report, "node-unknown") + step_duration(&report, "hold");
+    assert!(
+        total as f64 >= down,
+        "{total} samples for a {down} s outage: {probe}"
+    );
+
+    let page = std::fs::read_to_string(&html).expect("the HTML report");
+    assert!(
+        page.contains("probe web-through-the-outage"),
+        "no probe lane in the HTML"
+    );
+    // The page names the URL the probe asked, as text (the step's description): a mention,
+    // not a reference. The checker refuses any http(s) URL in the file, so that one is taken
+    // out first; a src/href/url() that leaves the file is still caught, and so is any other URL.
+    let probed = format!("http://{}-worker:8080/", lab.cluster);
+    assert!(page.contains(&probed), "the page does not name {probed}");
+    let checked = lab.dir.path().join("game-day-checked.html");
+    std::fs::write(&checked, page.replace(&probed, "THE-PROBED-URL")).expect("write");
+    let out = crate::support::python::python3(
+        "html.parser",
+        &[
+            "-c",
+            crate::timeline::CHECK_HTML,
+            checked.to_str().expect("utf-8"),
+        ],
+    );
+    assert!(out.status.success(), "the HTML: {}", text(&out));
+    let markdown = std::fs::read_to_string(&md).expect("the Markdown report");
+    assert!(markdown.contains("web-through-the-outage"), "{markdown}");
 }
 
 #[test]

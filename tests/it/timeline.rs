@@ -262,7 +262,7 @@ fn the_committed_timeline_schema_is_current() {
 
 /// Python's html.parser over the page: every non-void tag closed in order, no script, no
 /// link, no src/href/xlink:href/url()/@import that leaves the file. Prints what it found.
-const CHECK_HTML: &str = r##"
+pub(crate) const CHECK_HTML: &str = r##"
 import sys, re
 from html.parser import HTMLParser
 VOID = {"meta", "br", "hr", "img", "input", "link", "col", "area", "base", "wbr", "source"}
