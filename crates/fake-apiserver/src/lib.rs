@@ -108,8 +108,8 @@
 //! ConfigMaps only, `src/protobuf.rs`) and CBOR; `managedFields` and apply
 //! conflicts between field managers; `fieldValidation=Strict` beyond the fields of
 //! `src/strict.rs` and on patches; `limit`/`continue` pagination (lists are
-//! always whole; the `limit` is ignored); list `resourceVersion` semantics (lists are always
-//! current); the legacy `/api/v1/watch/...` paths; exec/attach/port-forward (answered 400);
+//! always whole; the `limit` is ignored); `resourceVersionMatch` (a list or get at an older
+//! `resourceVersion` is served as it is now); the legacy `/api/v1/watch/...` paths; exec/attach/port-forward (answered 400);
 //! admission webhooks, quotas, limit ranges, PodDisruptionBudgets; OpenAPI schemas (no
 //! schema validation beyond the fields `src/validation.rs` checks);
 //! `events.k8s.io/v1` (only core/v1 events); `minReadySeconds`, `progressDeadlineSeconds`
@@ -125,7 +125,10 @@
 //! mode with [`ServeOptions::etcd`], a real etcd under upstream's `/registry/...` keys,
 //! JSON values, `resourceVersion` = the key's `mod_revision`, every write an etcd
 //! transaction comparing it, and one watch on `/registry/` through which raw etcd writes
-//! and deletes reach GET, LIST, API watches and the controllers.
+//! and deletes reach GET, LIST, API watches and the controllers. GET and LIST without
+//! `resourceVersion` and every write first catch the cache up with etcd's current revision
+//! (upstream reads etcd for them), `resourceVersion=0` reads the cache as it is
+//! (`src/store/fresh.rs`).
 
 // Lets the crate's unit tests share the integration tests' support files (tests/support/).
 #[cfg(test)]

@@ -23,6 +23,7 @@ use crate::knobs::{FaultAction, RecordedRequest};
 use crate::resources::ResourceDef;
 use crate::select::{FieldSelector, LabelSelector};
 use crate::semantics;
+use crate::store::fresh::{self, Freshness};
 use crate::subresources;
 use crate::tls::TlsServer;
 use crate::watch::{self, WatchParams};
@@ -358,7 +359,20 @@ fn resource_route(
         name: name.map(str::to_string),
         sub: sub.map(str::to_string),
     };
-    crate::admission::admit_request(shared, r, &t)?;
+    let is_watch = matches!(r.q("watch"), Some("true" | "1"));
+    // Reads as fresh as their resourceVersion asks, writes from what etcd holds (store/fresh.rs).
+    match r.method.as_str() {
+        "GET" if is_watch => serve_resource(shared, r, &t),
+        "GET" => fresh::read(shared, Freshness::of_read(r.q("resourceVersion"))?, || {
+            serve_resource(shared, r, &t)
+        }),
+        _ => fresh::write(shared, || serve_resource(shared, r, &t)),
+    }
+}
+
+/// Admission, then the request on `t`.
+fn serve_resource(shared: &Arc<Shared>, r: &Req, t: &Target) -> Result<Response<Body>, ApiError> {
+    crate::admission::admit_request(shared, r, t)?;
     if matches!(r.method.as_str(), "POST" | "PUT")
         && t.sub.is_none()
         && r.q("fieldValidation") == Some("Strict")
@@ -368,20 +382,20 @@ fn resource_route(
     }
     match (r.method.as_str(), t.name.is_some(), t.sub.as_deref()) {
         ("GET", false, _) if matches!(r.q("watch"), Some("true" | "1")) => {
-            start_watch(shared, r, &t)
+            start_watch(shared, r, t)
         }
-        ("GET", false, _) => list(shared, r, &t),
+        ("GET", false, _) => list(shared, r, t),
         ("POST", false, _) => {
             let body = r.json_body()?;
             let obj = shared.mutate(|st| semantics::create(st, &t.res, t.ns.as_deref(), body))?;
             Ok(json_response(201, &obj))
         }
-        ("DELETE", false, _) => subresources::delete_collection(shared, r, &t),
+        ("DELETE", false, _) => subresources::delete_collection(shared, r, t),
         ("GET", true, None | Some("status")) => {
             let st = shared.lock();
             let obj = st
-                .get(&t.res, ns_or_empty(&t), name_of(&t))
-                .ok_or_else(|| ApiError::not_found(&t.res, name_of(&t)))?;
+                .get(&t.res, ns_or_empty(t), name_of(t))
+                .ok_or_else(|| ApiError::not_found(&t.res, name_of(t)))?;
             if t.sub.is_none() && crate::table::wanted(&r.accept) {
                 let rv = crate::util::str_at(obj, &["metadata", "resourceVersion"]).unwrap_or("");
                 let table = crate::table::build(&t.res, &[obj], rv, r.q("includeObject"));
@@ -389,19 +403,19 @@ fn resource_route(
             }
             Ok(json_response(200, obj))
         }
-        ("PUT", true, None | Some("status") | Some("finalize")) => subresources::put(shared, r, &t),
-        ("PATCH", true, None | Some("status")) => subresources::patch(shared, r, &t),
+        ("PUT", true, None | Some("status") | Some("finalize")) => subresources::put(shared, r, t),
+        ("PATCH", true, None | Some("status")) => subresources::patch(shared, r, t),
         ("DELETE", true, None) => {
             let body = r.json_body()?;
             let opts = semantics::DeleteOpts::parse(&body, &r.query);
             let out = shared
-                .mutate(|st| semantics::delete(st, &t.res, ns_or_empty(&t), name_of(&t), &opts))?;
+                .mutate(|st| semantics::delete(st, &t.res, ns_or_empty(t), name_of(t), &opts))?;
             Ok(json_response(200, &out))
         }
-        ("GET", true, Some("log")) => subresources::logs(shared, r, &t),
-        ("POST", true, Some("eviction")) => subresources::evict(shared, r, &t),
-        ("POST", true, Some("binding")) => subresources::bind(shared, r, &t),
-        ("GET" | "PUT" | "PATCH", true, Some("scale")) => subresources::scale(shared, r, &t),
+        ("GET", true, Some("log")) => subresources::logs(shared, r, t),
+        ("POST", true, Some("eviction")) => subresources::evict(shared, r, t),
+        ("POST", true, Some("binding")) => subresources::bind(shared, r, t),
+        ("GET" | "PUT" | "PATCH", true, Some("scale")) => subresources::scale(shared, r, t),
         (_, true, Some("exec" | "attach" | "portforward" | "proxy")) => Err(ApiError::bad_request(
             "the fake API server does not implement streaming subresources (exec, attach, portforward, proxy)",
         )),

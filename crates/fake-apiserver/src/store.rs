@@ -10,7 +10,8 @@
 //!
 //! The maps here are the server's cache of the storage, as upstream's watch cache: in the
 //! served mode the storage is etcd, and what others change there ([`State::follow`]) is
-//! applied here, with its revision, before the server's next write.
+//! applied here, with its revision, as soon as the watch brings it, and before consistent
+//! reads and writes the cache is caught up with what etcd holds ([`fresh`]).
 
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::sync::Arc;
@@ -26,6 +27,9 @@ use crate::storage::{Storage, StorageError, Write, keys};
 use crate::util::{self, Rng};
 
 mod follow;
+pub(crate) mod fresh;
+#[cfg(test)]
+mod fresh_tests;
 
 /// What happened to an object (the watch event type).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -82,6 +86,9 @@ pub(crate) struct State {
     /// Why the storage last refused a write made through an infallible method (the
     /// controllers' writes; they try again on their next pass).
     pub storage_error: Option<String>,
+    /// Set when the storage refused an update or delete because the object had changed
+    /// there since the store's copy (see [`fresh::write`]).
+    stale_write: bool,
     /// While set (a request with `dryRun=All`), writes return what they would store and
     /// store nothing.
     pub dry_run: bool,
@@ -102,6 +109,7 @@ impl State {
             terminating_since: HashMap::new(),
             storage: Box::new(MemoryStorage),
             storage_error: None,
+            stale_write: false,
             dry_run: false,
         }
     }
@@ -334,6 +342,7 @@ impl State {
             }
         };
         if let Err(e) = self.commit(write, &mut new) {
+            self.stale_write |= matches!(e, StorageError::Conflict { .. });
             let api = match e {
                 StorageError::Conflict { .. } => ApiError::modified(res, util::name_of(old)),
                 StorageError::Unavailable(ref m) => unavailable(m),
@@ -381,6 +390,7 @@ impl State {
             expect: rv_of(&prev),
         };
         if let Err(e) = self.commit(write, &mut obj) {
+            self.stale_write |= matches!(e, StorageError::Conflict { .. });
             self.refused("delete", res, &prev, &e);
             return None;
         }

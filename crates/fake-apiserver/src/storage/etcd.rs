@@ -5,6 +5,12 @@
 //! on `/registry/` follows everything, so a raw `etcdctl del` of a key reaches the store
 //! (and the API's watchers) as a deletion.
 //!
+//! How far that watch has brought the store is known: every change up to the revision of
+//! the last event, or up to the revision of etcd's last progress notification (asked for
+//! while the store waits to catch up with etcd's current revision, as upstream's
+//! staging/src/k8s.io/apiserver/pkg/storage/cacher/progress/watch_progress.go does every
+//! 100 ms while a read waits for the watch cache to be fresh).
+//!
 //! etcd-client is async; the store is locked synchronously. So the client lives on a thread
 //! of its own with its own runtime, and the store talks to it through channels: a write
 //! waits for etcd's answer (milliseconds on loopback) while the store is locked, which
@@ -27,6 +33,9 @@ use super::{Outside, Snapshot, Storage, StorageError, Write};
 
 /// How long a write waits for etcd, and for its own change to come back on the watch.
 const ANSWER_TIMEOUT: Duration = Duration::from_secs(10);
+/// How often a store waiting to catch up asks etcd where the watch stands (upstream's
+/// `progressRequestPeriod`, staging/src/k8s.io/apiserver/pkg/storage/cacher/progress/watch_progress.go).
+const PROGRESS_PERIOD: Duration = Duration::from_millis(100);
 /// How long the server waits for etcd to answer at start (the node starts etcd and the
 /// API server together, and etcd needs the certificates the API server writes first).
 pub(crate) const CONNECT_TIMEOUT: Duration = Duration::from_secs(60);
@@ -50,12 +59,17 @@ enum Request {
         std_mpsc::Sender<Result<etcd_client::TxnResponse, String>>,
     ),
     ListAll(std_mpsc::Sender<Result<Snapshot, String>>),
+    /// etcd's current revision (a linearizable range request's header).
+    Revision(std_mpsc::Sender<Result<u64, String>>),
+    /// Ask the watch for a progress notification.
+    Progress,
 }
 
-/// One change seen on the watch, with its revision.
+/// What the watch brought: a change with its revision, or (`change: None`) a progress
+/// notification saying every change up to `revision` has been sent.
 struct Seen {
     revision: u64,
-    change: Outside,
+    change: Option<Outside>,
 }
 
 /// The etcd storage (see the module doc).
@@ -66,6 +80,8 @@ pub(crate) struct EtcdStorage {
     later: VecDeque<Seen>,
     /// Revisions of this server's own writes not yet seen on the watch.
     own: BTreeSet<u64>,
+    /// Every change up to this revision has been handed to the store.
+    watched: u64,
     /// Notified whenever the watch brings something.
     wake: Arc<Notify>,
 }
@@ -100,6 +116,7 @@ impl EtcdStorage {
                 seen: seen_rx,
                 later: VecDeque::new(),
                 own: BTreeSet::new(),
+                watched: 0,
                 wake,
             }),
             Ok(Err(e)) => Err(StorageError::Unavailable(e)),
@@ -126,6 +143,17 @@ impl EtcdStorage {
                 "etcd did not answer within {}s",
                 ANSWER_TIMEOUT.as_secs()
             ))),
+        }
+    }
+
+    /// Hands `s` to the store (into `out`) unless it is this server's own write, already
+    /// in the store, or a progress notification; either way the watch has reached its revision.
+    fn take(&mut self, s: Seen, out: &mut Vec<Outside>) {
+        self.watched = self.watched.max(s.revision);
+        if let Some(change) = s.change
+            && !self.own.remove(&s.revision)
+        {
+            out.push(change);
         }
     }
 }
@@ -189,7 +217,10 @@ impl Storage for EtcdStorage {
     }
 
     fn list_all(&mut self) -> Result<Snapshot, StorageError> {
-        self.ask(Request::ListAll)
+        let snap = self.ask(Request::ListAll)?;
+        // The watch starts right after the snapshot.
+        self.watched = self.watched.max(snap.revision);
+        Ok(snap)
     }
 
     fn outside_changes(&mut self, until: Option<u64>) -> Vec<Outside> {
@@ -214,11 +245,7 @@ impl Storage for EtcdStorage {
                 self.later.push_front(s);
                 break;
             }
-            if self.own.remove(&s.revision) {
-                // This server's own write, already in the store.
-                continue;
-            }
-            out.push(s.change);
+            self.take(s, &mut out);
         }
         if let Some(r) = until
             && self.own.contains(&r)
@@ -226,6 +253,40 @@ impl Storage for EtcdStorage {
             eprintln!("etcd storage: revision {r} not seen on the watch in time");
         }
         out
+    }
+
+    fn current_revision(&mut self) -> Result<Option<u64>, StorageError> {
+        self.ask(Request::Revision).map(Some)
+    }
+
+    fn changes_through(&mut self, revision: u64, within: Duration) -> (Vec<Outside>, u64) {
+        let start = Instant::now();
+        let deadline = start + within;
+        // As upstream, progress is asked for only once the events have had a period to
+        // arrive: most waits end with the event that made the revision.
+        let mut ask_at = start + PROGRESS_PERIOD;
+        let mut out = Vec::new();
+        loop {
+            while let Some(s) = self.later.pop_front().or_else(|| self.seen.try_recv().ok()) {
+                self.take(s, &mut out);
+            }
+            let now = Instant::now();
+            if self.watched >= revision || now >= deadline {
+                break;
+            }
+            if now >= ask_at {
+                if self.requests.send(Request::Progress).is_err() {
+                    break;
+                }
+                ask_at = now + PROGRESS_PERIOD;
+            }
+            match self.seen.recv_timeout(ask_at.min(deadline) - now) {
+                Ok(s) => self.take(s, &mut out),
+                Err(std_mpsc::RecvTimeoutError::Timeout) => {}
+                Err(std_mpsc::RecvTimeoutError::Disconnected) => break,
+            }
+        }
+        (out, self.watched)
     }
 }
 
@@ -245,7 +306,8 @@ async fn worker(
         }
     };
     let _ = ready.send(Ok(()));
-    let mut following = false;
+    let (progress_tx, progress_rx) = mpsc::unbounded_channel();
+    let mut progress_rx = Some(progress_rx);
     while let Some(req) = requests.recv().await {
         match req {
             Request::Txn(txn, reply) => {
@@ -253,16 +315,24 @@ async fn worker(
             }
             Request::ListAll(reply) => {
                 let snap = list_all(&mut client).await;
-                if let (Ok(s), false) = (&snap, following) {
-                    following = true;
+                if let Ok(s) = &snap
+                    && let Some(progress) = progress_rx.take()
+                {
                     tokio::spawn(follow(
                         client.clone(),
                         s.revision as i64 + 1,
                         seen.clone(),
                         wake.clone(),
+                        progress,
                     ));
                 }
                 let _ = reply.send(snap);
+            }
+            Request::Revision(reply) => {
+                let _ = reply.send(current_revision(&mut client).await);
+            }
+            Request::Progress => {
+                let _ = progress_tx.send(());
             }
         }
     }
@@ -304,6 +374,23 @@ async fn connect(cfg: &EtcdConfig) -> Result<Client, String> {
     }
 }
 
+/// etcd's revision now: the header of a linearizable range request (etcd's default) for at
+/// most one key under `/registry/`, as upstream's GetCurrentResourceVersionFromStorage
+/// lists with limit 1.
+async fn current_revision(client: &mut Client) -> Result<u64, String> {
+    let opts = GetOptions::new()
+        .with_prefix()
+        .with_limit(1)
+        .with_keys_only();
+    let resp = client
+        .get(ROOT, Some(opts))
+        .await
+        .map_err(|e| e.to_string())?;
+    resp.header()
+        .map(|h| h.revision().max(0) as u64)
+        .ok_or_else(|| "etcd answered without a header".to_string())
+}
+
 async fn list_all(client: &mut Client) -> Result<Snapshot, String> {
     let resp = client
         .get(ROOT, Some(GetOptions::new().with_prefix()))
@@ -321,14 +408,33 @@ async fn list_all(client: &mut Client) -> Result<Snapshot, String> {
     Ok(Snapshot { objects, revision })
 }
 
-/// The one watch on `/registry/`, re-established from the next revision when it breaks.
-async fn follow(mut client: Client, from: i64, seen: std_mpsc::Sender<Seen>, wake: Arc<Notify>) {
+/// The one watch on `/registry/`, re-established from the next revision when it breaks;
+/// `progress` asks it for a progress notification.
+async fn follow(
+    mut client: Client,
+    from: i64,
+    seen: std_mpsc::Sender<Seen>,
+    wake: Arc<Notify>,
+    mut progress: mpsc::UnboundedReceiver<()>,
+) {
     let mut next = from;
     loop {
         let opts = WatchOptions::new().with_prefix().with_start_revision(next);
         match client.watch(ROOT, Some(opts)).await {
-            Ok(mut stream) => {
-                while let Ok(Some(resp)) = stream.message().await {
+            Ok(stream) => {
+                let (mut ask, mut stream) = stream.split();
+                loop {
+                    let resp = tokio::select! {
+                        r = stream.message() => match r {
+                            Ok(Some(resp)) => resp,
+                            _ => break,
+                        },
+                        Some(()) = progress.recv() => {
+                            while progress.try_recv().is_ok() {}
+                            let _ = ask.request_progress().await;
+                            continue;
+                        }
+                    };
                     if resp.canceled() {
                         eprintln!(
                             "etcd storage: watch canceled from revision {next}: {}",
@@ -336,8 +442,21 @@ async fn follow(mut client: Client, from: i64, seen: std_mpsc::Sender<Seen>, wak
                         );
                         break;
                     }
-                    for ev in resp.events() {
-                        let Some(s) = to_seen(ev) else { continue };
+                    let mut got = resp.events().iter().filter_map(to_seen).collect::<Vec<_>>();
+                    // A response with no events that does not create the watch is a
+                    // progress notification: every change up to its header's revision
+                    // has been sent (etcd's api/v3rpc/watch.go, WatchRequest_ProgressRequest).
+                    if resp.events().is_empty()
+                        && !resp.created()
+                        && let Some(h) = resp.header()
+                    {
+                        let revision = h.revision().max(0) as u64;
+                        got.push(Seen {
+                            revision,
+                            change: None,
+                        });
+                    }
+                    for s in got {
                         next = next.max(s.revision as i64 + 1);
                         if seen.send(s).is_err() {
                             return;
@@ -371,5 +490,8 @@ fn to_seen(ev: &etcd_client::Event) -> Option<Seen> {
             }
         },
     };
-    Some(Seen { revision, change })
+    Some(Seen {
+        revision,
+        change: Some(change),
+    })
 }

@@ -2,6 +2,8 @@
 //! live in the store's cache alone; this only hands out the revisions, one per write, as a
 //! single etcd would, and never sees changes made by others (there are none).
 
+use std::time::Duration;
+
 use super::{Outside, Snapshot, Storage, StorageError, Write};
 
 /// Revisions counted from the store's own.
@@ -22,5 +24,13 @@ impl Storage for MemoryStorage {
 
     fn outside_changes(&mut self, _until: Option<u64>) -> Vec<Outside> {
         Vec::new()
+    }
+
+    fn current_revision(&mut self) -> Result<Option<u64>, StorageError> {
+        Ok(None)
+    }
+
+    fn changes_through(&mut self, _revision: u64, _within: Duration) -> (Vec<Outside>, u64) {
+        (Vec::new(), 0)
     }
 }

@@ -6,12 +6,16 @@
 //! real API server's watch cache does; a [`Storage`] decides each write's revision (the
 //! object's `resourceVersion`) and may refuse it (a conflict), and reports the changes
 //! others made behind the server's back (a raw `etcdctl del`), which the store then follows.
+//! Before a consistent read or a write the store asks the storage for its current revision
+//! and waits until it has followed the storage that far (see `store/fresh.rs`).
 
 pub(crate) mod etcd;
 #[cfg(test)]
 mod etcd_tests;
 pub(crate) mod keys;
 pub(crate) mod memory;
+
+use std::time::Duration;
 
 use serde_json::Value;
 
@@ -76,4 +80,14 @@ pub(crate) trait Storage: Send {
     /// write) has arrived, so that what others did before it is applied first; it is
     /// itself not returned.
     fn outside_changes(&mut self, until: Option<u64>) -> Vec<Outside>;
+    /// The storage's current revision, read with a quorum (upstream:
+    /// staging/src/k8s.io/apiserver/pkg/storage/util.go GetCurrentResourceVersionFromStorage,
+    /// a list with limit 1 whose header carries etcd's revision). `None` when the store's
+    /// cache is the whole storage (memory): there is nothing to catch up with.
+    fn current_revision(&mut self) -> Result<Option<u64>, StorageError>;
+    /// Changes others made, oldest first, once every change up to `revision` has arrived,
+    /// waiting at most `within`; and the revision up to which everything has arrived (at
+    /// least `revision`, or less when the wait ran out). That revision also moves on when
+    /// the storage says nothing happened up to it (etcd's watch progress notification).
+    fn changes_through(&mut self, revision: u64, within: Duration) -> (Vec<Outside>, u64);
 }
