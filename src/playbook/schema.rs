@@ -20,7 +20,104 @@ use super::names::CLUSTER_NAME_MAX;
 /// The schema as `chaos schema` prints it.
 pub fn json() -> String {
     let schema = schemars::schema_for!(super::model::Playbook);
-    serde_json::to_string_pretty(&schema).unwrap_or_default()
+    let mut value = schema.to_value();
+    allow_interpolation(&mut value);
+    serde_json::to_string_pretty(&value).unwrap_or_default()
+}
+
+/// The name, under `$defs`, of "a string with `${...}` in it".
+const INTERPOLATED: &str = "Interpolated";
+
+/// Variables are substituted before the playbook's fields are read (vars.rs), so any scalar may
+/// be written as a string naming one (`timeout: ${vars.hold}`, `count: ${vars.n}`): what it
+/// becomes is checked by `chaos validate`, which knows the values; a schema validator, which
+/// does not, accepts the `${...}` string in place of any constrained scalar. The header's
+/// constants (`apiVersion`, `kind`) are not meant to vary and stay as they are.
+fn allow_interpolation(schema: &mut Value) {
+    let Some(root) = schema.as_object_mut() else {
+        return;
+    };
+    if let Some(props) = root.get_mut("properties").and_then(Value::as_object_mut) {
+        for (name, sub) in props.iter_mut() {
+            if !matches!(name.as_str(), "apiVersion" | "kind") {
+                wrap_scalars(sub);
+            }
+        }
+    }
+    if let Some(defs) = root.get_mut("$defs").and_then(Value::as_object_mut) {
+        for sub in defs.values_mut() {
+            wrap_scalars(sub);
+        }
+        defs.insert(
+            INTERPOLATED.into(),
+            json!({
+                "description": "A value written with a variable (`${vars.NAME}`, `${cluster}`), checked by `chaos validate` once substituted.",
+                "type": "string",
+                "pattern": "\\$\\{"
+            }),
+        );
+    }
+}
+
+/// Wraps every scalar schema below `schema` that a `${...}` string would fail (a pattern, an
+/// enum, a constant, or a type other than string) as `anyOf: [itself, Interpolated]`.
+fn wrap_scalars(schema: &mut Value) {
+    let Some(obj) = schema.as_object_mut() else {
+        return;
+    };
+    for (key, sub) in obj.iter_mut() {
+        match key.as_str() {
+            // Keys are not substituted, and references are wrapped where they are defined.
+            "propertyNames" | "$ref" => {}
+            "properties" | "patternProperties" | "$defs" => {
+                if let Some(m) = sub.as_object_mut() {
+                    m.values_mut().for_each(wrap_scalars);
+                }
+            }
+            "anyOf" | "oneOf" | "allOf" | "prefixItems" => {
+                if let Some(a) = sub.as_array_mut() {
+                    a.iter_mut().for_each(wrap_scalars);
+                }
+            }
+            "items" | "additionalProperties" | "not" => wrap_scalars(sub),
+            _ => {}
+        }
+    }
+    if is_constrained_scalar(obj) {
+        let inner = std::mem::take(obj);
+        obj.insert(
+            "anyOf".into(),
+            json!([inner, {"$ref": format!("#/$defs/{INTERPOLATED}")}]),
+        );
+    }
+}
+
+/// A schema of a scalar that a string with `${` in it does not satisfy.
+fn is_constrained_scalar(obj: &serde_json::Map<String, Value>) -> bool {
+    let scalar = |t: &Value| {
+        matches!(
+            t.as_str(),
+            Some("string" | "integer" | "number" | "boolean" | "null")
+        )
+    };
+    let types: Vec<&Value> = match obj.get("type") {
+        Some(Value::Array(a)) => a.iter().collect(),
+        Some(t) => vec![t],
+        None => Vec::new(),
+    };
+    if types.iter().any(|t| !scalar(t)) {
+        return false;
+    }
+    let only_strings = !types.is_empty()
+        && types
+            .iter()
+            .all(|t| matches!(t.as_str(), Some("string" | "null")));
+    let constrained = obj.contains_key("pattern")
+        || obj.contains_key("enum")
+        || obj.contains_key("const")
+        || obj.contains_key("format")
+        || (!types.is_empty() && !only_strings);
+    constrained && !obj.contains_key("properties")
 }
 
 /// A `#[schemars(transform)]` of the `Playbook` type: the rules `validate.rs` checks on the
