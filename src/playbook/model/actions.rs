@@ -1,13 +1,12 @@
 //! Everything a step can do, as written: the `Action` enum, the body of each action and the
 //! targets they name. The playbook side of a fault lives here and nowhere else: its key, its
-//! fields (their doc comments become the JSON Schema) and whether it has an undo. How a fault
+//! fields (their doc comments become the JSON Schema), whether it has an undo, what it reaches
+//! and which node targets it holds (one match arm each). How a fault
 //! is described, injected and undone lives in its engine module (`engine/faults/`).
 
-use std::fmt;
 use std::path::PathBuf;
 
 use schemars::JsonSchema;
-use serde::de::{self, Deserializer, Visitor};
 use serde::{Deserialize, Serialize};
 
 use super::super::de::Recover;
@@ -15,13 +14,13 @@ use super::super::values::{Duration, Signal};
 use super::Wait;
 use super::conditions::Condition;
 use super::control::Repeat;
-use super::network::{NetworkBandwidth, NetworkDelay, NetworkLoss, NetworkPartition};
+use super::etcd::EtcdDelete;
+use super::network::{NetworkBandwidth, NetworkDelay, NetworkLoss, NetworkPartition, Peers};
 use super::pods::{ContainerKill, PodDelete};
 use super::probe::ProbeStep;
 use super::resource::{CpuHog, DiskFill, MemoryHog};
 use super::step::Step;
 use super::target::NodeTarget;
-use super::written::{checked, schema_as_written};
 
 /// Everything a step can do.
 #[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
@@ -176,6 +175,51 @@ impl Action {
     }
 }
 
+impl Action {
+    /// Every node target of the action, in the order written: the node first, then its peers.
+    pub fn node_targets_mut(&mut self) -> Vec<&mut NodeTarget> {
+        let (node, peers): (&mut NodeTarget, Option<&mut Vec<NodeTarget>>) = match self {
+            Action::KubeletStop(x) | Action::NodePause(x) | Action::NodeCordon(x) => {
+                (&mut x.node, None)
+            }
+            Action::NodeStop(x) => (&mut x.node, None),
+            Action::NodeKill(x) => (&mut x.node, None),
+            Action::NodeTaint(x) => (&mut x.node, None),
+            Action::Exec(x) => (&mut x.node, None),
+            Action::CpuHog(x) => (&mut x.node, None),
+            Action::MemoryHog(x) => (&mut x.node, None),
+            Action::DiskFill(x) => (&mut x.node, None),
+            Action::NetworkPartition(x) => match &mut x.from {
+                Peers::Nodes(peers) => (&mut x.node, Some(peers)),
+                _ => (&mut x.node, None),
+            },
+            Action::NetworkDelay(x) => (&mut x.node, x.to.as_mut()),
+            Action::NetworkLoss(x) => (&mut x.node, x.to.as_mut()),
+            Action::NetworkBandwidth(x) => (&mut x.node, x.to.as_mut()),
+            Action::Wait(w) => return w.until.node_targets_mut(),
+            Action::Assert(c) => return c.node_targets_mut(),
+            Action::Apply(_)
+            | Action::Probe(_)
+            | Action::Parallel(_)
+            | Action::Repeat(_)
+            | Action::ContainerKill(_)
+            | Action::PodDelete(_)
+            | Action::NamespaceDelete(_)
+            | Action::ResourceDelete(_)
+            | Action::FinalizerAdd(_)
+            | Action::FinalizerRemove(_)
+            | Action::NamespaceFinalize(_)
+            | Action::EtcdDelete(_)
+            | Action::Sleep(_)
+            | Action::Group(_)
+            | Action::Undo(_) => return Vec::new(),
+        };
+        let mut all = vec![node];
+        all.extend(peers.into_iter().flatten());
+        all
+    }
+}
+
 /// What an action reaches in the cluster.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Reach {
@@ -188,55 +232,6 @@ pub enum Reach {
     /// Nothing of its own: a sleep, an `undo:`, or what its condition or its steps reach (a
     /// wait, an assertion, a group, a probe, `parallel`, `repeat`).
     Inner,
-}
-
-/// Every action key, in the order `Action` declares them: serde's own list of the enum's
-/// variants, so it cannot drift from the enum.
-pub fn action_keys() -> &'static [&'static str] {
-    match Action::deserialize(VariantsOf) {
-        Err(Variants(keys)) => keys,
-        Ok(_) => &[],
-    }
-}
-
-/// A deserializer that only asks for an enum, to learn the names of its variants.
-struct VariantsOf;
-
-#[derive(Debug)]
-struct Variants(&'static [&'static str]);
-
-impl fmt::Display for Variants {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("the names of an enum's variants")
-    }
-}
-
-impl std::error::Error for Variants {}
-
-impl de::Error for Variants {
-    fn custom<T: fmt::Display>(_: T) -> Self {
-        Variants(&[])
-    }
-}
-
-impl<'de> Deserializer<'de> for VariantsOf {
-    type Error = Variants;
-    fn deserialize_enum<V: Visitor<'de>>(
-        self,
-        _name: &'static str,
-        variants: &'static [&'static str],
-        _v: V,
-    ) -> Result<V::Value, Variants> {
-        Err(Variants(variants))
-    }
-    fn deserialize_any<V: Visitor<'de>>(self, _v: V) -> Result<V::Value, Variants> {
-        Err(Variants(&[]))
-    }
-    serde::forward_to_deserialize_any! {
-        bool i8 i16 i32 i64 i128 u8 u16 u32 u64 u128 f32 f64 char str string bytes byte_buf
-        option unit unit_struct newtype_struct seq tuple tuple_struct map struct identifier
-        ignored_any
-    }
 }
 
 /// A node of the cluster: `{node: NAME}`, or `{node: {role: worker, index: 2}}` (see `NodeTarget`).
@@ -383,80 +378,6 @@ pub struct NodeTaint {
     pub value: Option<String>,
     pub effect: TaintEffect,
 }
-
-/// What an `etcd-delete` deletes: one key, or every key under a prefix. A playbook writes it as
-/// `key:` or `prefix:` (exactly one; deserializing refuses neither and both), so past parsing
-/// there is no third case.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum EtcdTarget {
-    Key(String),
-    Prefix(String),
-}
-
-impl EtcdTarget {
-    /// The target a `key:`/`prefix:` pair names: exactly one of them (`what` names the step
-    /// or condition in the error).
-    pub fn of(what: &str, key: Option<String>, prefix: Option<String>) -> Result<Self, String> {
-        match (key, prefix) {
-            (Some(k), None) => Ok(EtcdTarget::Key(k)),
-            (None, Some(p)) => Ok(EtcdTarget::Prefix(p)),
-            (None, None) => Err(format!("`{what}` needs one of `key` or `prefix`")),
-            (Some(_), Some(_)) => Err(format!("`{what}` takes only one of `key` or `prefix`")),
-        }
-    }
-
-    /// Back to the written `key:`/`prefix:` pair.
-    pub fn into_fields(self) -> (Option<String>, Option<String>) {
-        match self {
-            EtcdTarget::Key(k) => (Some(k), None),
-            EtcdTarget::Prefix(p) => (None, Some(p)),
-        }
-    }
-}
-
-/// `etcd-delete`, read from `{key: K}` or `{prefix: P}`.
-#[derive(Debug, Clone, Serialize)]
-#[serde(into = "EtcdDeleteFields")]
-pub struct EtcdDelete {
-    pub target: EtcdTarget,
-}
-
-// `etcd-delete` as written, and as the JSON Schema shows it (a doc comment here would become
-// a schema description the field-by-field shape never had).
-#[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
-#[serde(deny_unknown_fields, rename_all = "kebab-case")]
-#[schemars(rename = "EtcdDelete")]
-struct EtcdDeleteFields {
-    /// One key, like `/registry/pods/default/web-0`...
-    #[serde(default)]
-    key: Option<String>,
-    /// ...or every key under a prefix.
-    #[serde(default)]
-    prefix: Option<String>,
-}
-
-impl From<EtcdDelete> for EtcdDeleteFields {
-    fn from(d: EtcdDelete) -> Self {
-        let (key, prefix) = d.target.into_fields();
-        EtcdDeleteFields { key, prefix }
-    }
-}
-
-impl<'de> Deserialize<'de> for EtcdDelete {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        checked(
-            d,
-            "EtcdDelete",
-            &["key", "prefix"],
-            |f: EtcdDeleteFields| {
-                let target = EtcdTarget::of("etcd-delete", f.key, f.prefix)?;
-                Ok(EtcdDelete { target })
-            },
-        )
-    }
-}
-
-schema_as_written!(EtcdDelete, EtcdDeleteFields);
 
 #[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]

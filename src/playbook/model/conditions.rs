@@ -7,7 +7,8 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use super::super::values::{Count, Duration};
-use super::actions::{EtcdTarget, ResourceRef, TaintEffect, default_namespace};
+use super::actions::{ResourceRef, TaintEffect, default_namespace};
+use super::etcd::EtcdTarget;
 use super::target::NodeTarget;
 use super::written::{checked, schema_as_written};
 

@@ -5,6 +5,7 @@
 mod actions;
 mod conditions;
 mod control;
+mod etcd;
 mod network;
 mod nodes_of;
 mod pods;
@@ -12,17 +13,20 @@ mod probe;
 mod resource;
 mod step;
 mod target;
+mod variants;
 mod written;
 
 pub use actions::*;
 pub use conditions::*;
 pub use control::*;
+pub use etcd::*;
 pub use network::*;
 pub use pods::*;
 pub use probe::*;
 pub use resource::*;
 pub use step::Step;
 pub use target::*;
+pub use variants::action_keys;
 
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};

@@ -12,7 +12,8 @@ use schemars::{JsonSchema, Schema, SchemaGenerator};
 use serde::de::{self, DeserializeSeed, IntoDeserializer, MapAccess, Visitor};
 use serde::{Deserialize, Deserializer, Serialize};
 
-use super::actions::{Action, action_keys};
+use super::actions::Action;
+use super::variants::action_keys;
 use crate::playbook::schema;
 use crate::playbook::values::Duration;
 
