@@ -303,7 +303,12 @@ pub enum ApiChange {
     NamespaceGone(String),
     /// The watch of `what` (`pods in NS`, `nodes`, `namespaces`) failed: changes may be missed
     /// until it lists again ([`ApiChange::Listed`]).
-    Broken { what: String, error: String },
+    Broken {
+        what: String,
+        error: String,
+    },
     /// The watch of `what` (re-)listed everything: the state is complete again.
-    Listed { what: String },
+    Listed {
+        what: String,
+    },
 }

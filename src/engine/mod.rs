@@ -106,7 +106,12 @@ pub async fn run_journaled(
     r.reporter.event(&Event::PlaybookStarted { plan });
     // The API's transitions of what the plan names, from watches, beside the steps.
     let mut watch = match &preflight {
-        Ok(p) => timeline::Watch::start(r.b.clone(), timeline::scope(p), recorder, opts.clock.clone()),
+        Ok(p) => timeline::Watch::start(
+            r.b.clone(),
+            timeline::scope(p),
+            recorder,
+            opts.clock.clone(),
+        ),
         Err(_) => None,
     };
     if let Some(w) = &mut watch {

@@ -547,3 +547,72 @@ steps:
         "{text}"
     );
 }
+
+/// A day-long game day in miniature, on paused time: 100,000 samples a second apart, the
+/// kubelet stopped for 20 s in the middle. The statistics count every sample, exactly; the
+/// report keeps the first and last samples and those where the probe turned, and says how
+/// many it left out.
+#[tokio::test(start_paused = true)]
+async fn a_hundred_thousand_samples_are_judged_exactly_and_kept_bounded() {
+    let fake = FakeCluster::kind_like("kind");
+    let p = plan(&format!(
+        "{HEADER}{}",
+        r#"
+timeout: 30h
+steps:
+  - name: long probe
+    probe:
+      condition: {kubelet: {node: kind-worker, running: true}}
+      interval: 1s
+      during:
+        - sleep: 50000500ms
+        - {name: k, kubelet-stop: {node: kind-worker}}
+        - sleep: 20s
+        - undo: k
+        - sleep: 49979000ms
+      expect:
+        availability: {at-least: 99.9%}
+        longest-outage: {at-most: 20s}
+"#
+    ));
+    let report = engine::run(
+        &p,
+        Arc::new(fake.clone()),
+        &mut Recorder::default(),
+        &CancellationToken::new(),
+        &RunOptions {
+            sample_every: None,
+            ..RunOptions::default()
+        },
+    )
+    .await;
+    assert_eq!(
+        report.status,
+        RunStatus::Passed,
+        "{:?}",
+        report.steps.last().map(|s| &s.message)
+    );
+    let probe = step(&report, "steps[0]", Phase::Steps);
+    let p = probe.probe.as_ref().expect("the probe's report");
+    assert_eq!((p.stats.total, p.stats.ok), (100_000, 99_980));
+    assert_eq!(p.stats.longest_outage, Duration::from_secs(20));
+    assert!(!p.stats.failing_at_end);
+    assert_eq!(
+        probe.verdict.as_ref().map(|v| v.observed.as_str()),
+        Some("availability 99.98% (99980/100000), longest outage 20s")
+    );
+    // Kept: the first and last 100 and the two turns; the rest counted as left out.
+    assert_eq!(p.samples.len(), 202);
+    assert_eq!(p.stats.samples_left_out, 100_000 - 202);
+    let turns: Vec<(u64, bool)> = p
+        .samples
+        .iter()
+        .filter(|s| s.t >= Duration::from_secs(100) && s.t < Duration::from_secs(99_900))
+        .map(|s| (s.t.as_secs(), s.ok))
+        .collect();
+    assert_eq!(turns, [(50_001, false), (50_021, true)]);
+    let json = serde_json::to_value(&report).unwrap();
+    let jp = &json["steps"][json["steps"].as_array().unwrap().len() - 1]["probe"];
+    assert_eq!(jp["samples_left_out"], serde_json::json!(100_000 - 202));
+    assert_eq!(jp["samples"].as_array().unwrap().len(), 202);
+}

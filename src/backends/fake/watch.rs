@@ -89,8 +89,22 @@ fn look(fake: &FakeCluster, scope: &WatchScope, seen: &mut Seen) -> Vec<ApiChang
         .collect();
     drop(s);
     let mut out = Vec::new();
-    diff(&mut seen.pods, pods, seen.listing, &mut out, ApiChange::Pod, ApiChange::PodGone);
-    diff(&mut seen.nodes, nodes, seen.listing, &mut out, ApiChange::Node, ApiChange::NodeGone);
+    diff(
+        &mut seen.pods,
+        pods,
+        seen.listing,
+        &mut out,
+        ApiChange::Pod,
+        ApiChange::PodGone,
+    );
+    diff(
+        &mut seen.nodes,
+        nodes,
+        seen.listing,
+        &mut out,
+        ApiChange::Node,
+        ApiChange::NodeGone,
+    );
     diff(
         &mut seen.namespaces,
         namespaces,

@@ -148,7 +148,10 @@ pub(crate) fn scope_changes(client: &Client, scope: &WatchScope) -> BoxStream<'s
             format!("pods in {ns}"),
             |p| {
                 let v = views::pod_view(p);
-                Some((format!("{}/{}", v.key.namespace, v.key.name), ApiChange::Pod(v)))
+                Some((
+                    format!("{}/{}", v.key.namespace, v.key.name),
+                    ApiChange::Pod(v),
+                ))
             },
             |key| {
                 let (namespace, name) = key.split_once('/').unwrap_or_default();

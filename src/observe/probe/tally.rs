@@ -49,7 +49,9 @@ impl Latencies {
         if self.count == 0 {
             return None;
         }
-        let rank = (u64::from(p) * self.count).div_ceil(100).clamp(1, self.count);
+        let rank = (u64::from(p) * self.count)
+            .div_ceil(100)
+            .clamp(1, self.count);
         let mut seen = 0;
         for (k, n) in &self.buckets {
             seen += n;
@@ -176,7 +178,121 @@ impl Tally {
 
 #[cfg(test)]
 mod tests {
+    use super::super::{judge, stats};
     use super::*;
+    use crate::playbook::model::{AtLeast, AtMost, LatencyBounds, Percent, ProbeExpect};
+    use crate::playbook::values::Duration as D;
+
+    /// A day-long probe in miniature: 100,000 samples a second apart, latencies from 0.3 ms
+    /// to about 1.5 s (a deterministic PRNG), outages of growing length every so often, and
+    /// failing at the end.
+    fn day() -> Vec<ProbeSample> {
+        let mut x: u64 = 0x9E37_79B9_7F4A_7C15;
+        (0..100_000u64)
+            .map(|i| {
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+                let outage = (i % 7_919) < (i / 10_000) + 1 || i >= 99_990;
+                ProbeSample {
+                    at: String::new(),
+                    t: Duration::from_secs(i),
+                    latency: Duration::from_micros(300 + x % 1_500_000 / (1 + x % 7)),
+                    ok: !outage,
+                    observed: String::new(),
+                }
+            })
+            .collect()
+    }
+
+    fn expect(p50: Duration, p99: Duration) -> ProbeExpect {
+        let at_most = |d: Duration| Some(AtMost { at_most: D(d) });
+        ProbeExpect {
+            availability: Some(AtLeast {
+                at_least: Percent(99.0),
+            }),
+            longest_outage: Some(AtMost {
+                at_most: D(Duration::from_secs(11)),
+            }),
+            latency: Some(LatencyBounds {
+                p50: at_most(p50),
+                p90: None,
+                p95: None,
+                p99: at_most(p99),
+            }),
+        }
+    }
+
+    #[test]
+    fn a_hundred_thousand_samples_in_bounded_memory_judge_like_all_of_them() {
+        let all = day();
+        let end = Duration::from_secs(100_000);
+        let exact = stats(&all, end);
+        let mut tally = Tally::default();
+        let mut most_held = 0;
+        for s in all.iter().cloned() {
+            tally.add(s);
+            most_held = most_held.max(tally.held());
+        }
+        let buckets = tally.latency_buckets();
+        let (bounded, kept) = tally.finish(end);
+        // What is kept: at most the first and last KEEP and TURNS turns, never more.
+        assert!(most_held <= 2 * KEEP + TURNS, "{most_held}");
+        assert!(buckets < 20_000, "{buckets} latency buckets");
+        assert_eq!(kept.len() as u64 + bounded.samples_left_out, 100_000);
+        assert!(kept.windows(2).all(|w| w[0].t < w[1].t), "in start order");
+        assert_eq!(kept[..KEEP], all[..KEEP]);
+        assert_eq!(kept[kept.len() - KEEP..], all[all.len() - KEEP..]);
+        // Counts and the outage are exact.
+        assert_eq!(
+            (bounded.total, bounded.ok, bounded.availability),
+            (exact.total, exact.ok, exact.availability)
+        );
+        assert_eq!(bounded.longest_outage, exact.longest_outage);
+        assert!(bounded.failing_at_end && exact.failing_at_end);
+        // Percentiles: never low, at most 1/1024 high.
+        for p in [50, 90, 95, 99] {
+            let (b, e) = (
+                bounded.latency.get(p).unwrap().as_micros(),
+                exact.latency.get(p).unwrap().as_micros(),
+            );
+            assert!(b >= e && (b - e) * 1024 <= e, "p{p}: {b} vs {e}");
+        }
+        // The verdicts agree on bounds either side of what was seen (a bound within 1/1024
+        // above the exact percentile may be judged broken: the error is never in its favour).
+        let (p50, p99) = (exact.latency.p50.unwrap(), exact.latency.p99.unwrap());
+        let cases = [
+            (p50 * 101 / 100, p99 * 101 / 100, true),
+            (p50 * 11 / 10, p99 * 11 / 10, true),
+            (p50 * 9 / 10, p99, false),
+            (p50, p99 * 9 / 10, false),
+        ];
+        for (a, b, holds) in cases {
+            let e = expect(a, b);
+            assert_eq!(judge(&e, &exact).holds, holds, "{a:?} {b:?}");
+            assert_eq!(judge(&e, &bounded).holds, holds, "{a:?} {b:?}");
+        }
+    }
+
+    #[test]
+    fn a_flapping_probe_keeps_at_most_its_turns() {
+        let mut tally = Tally::default();
+        for i in 0..50_000u64 {
+            tally.add(ProbeSample {
+                at: String::new(),
+                t: Duration::from_secs(i),
+                latency: Duration::from_millis(1),
+                ok: i % 2 == 0,
+                observed: String::new(),
+            });
+        }
+        assert_eq!(tally.held(), 2 * KEEP + TURNS);
+        let (s, kept) = tally.finish(Duration::from_secs(50_000));
+        assert_eq!(s.total, 50_000);
+        assert_eq!(s.ok, 25_000);
+        assert_eq!(s.longest_outage, Duration::from_secs(1));
+        assert_eq!(kept.len() as u64 + s.samples_left_out, 50_000);
+    }
 
     #[test]
     fn buckets_are_ordered_like_values_and_tight() {

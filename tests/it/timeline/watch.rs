@@ -109,7 +109,16 @@ async fn a_pod_a_fault_deletes_shows_terminating_then_gone_without_a_wait_readin
             .position(|e| pred(&e.what))
             .unwrap()
     };
-    let terminating = at(&|w| matches!(w, What::Pod { terminating: true, present: true, .. }));
+    let terminating = at(&|w| {
+        matches!(
+            w,
+            What::Pod {
+                terminating: true,
+                present: true,
+                ..
+            }
+        )
+    });
     let gone = at(&|w| matches!(w, What::Pod { present: false, .. }));
     let fault = at(&|w| matches!(w, What::StepStarted { action, .. } if action == "pod-delete"));
     let sleep = at(&|w| matches!(w, What::StepStarted { action, .. } if action == "sleep"));
@@ -138,7 +147,12 @@ async fn a_broken_watch_is_a_gap_in_the_timeline_not_a_failed_run() {
         .collect();
     assert_eq!(watch, [WatchState::Broken, WatchState::Resumed]);
     // Listed again after the gap: the deletion is still seen in steps.
-    assert_eq!(web_states(&report).len(), 3, "{:#?}", report.timeline.entries);
+    assert_eq!(
+        web_states(&report).len(),
+        3,
+        "{:#?}",
+        report.timeline.entries
+    );
 }
 
 #[tokio::test(start_paused = true)]
@@ -200,9 +214,9 @@ async fn the_kube_watch_reports_a_pod_terminating_then_gone_and_survives_broken_
         first.push(next(&mut s).await);
     }
     assert!(
-        first
-            .iter()
-            .any(|c| matches!(c, ApiChange::Pod(p) if p.key == web() && p.deletion_timestamp.is_none())),
+        first.iter().any(
+            |c| matches!(c, ApiChange::Pod(p) if p.key == web() && p.deletion_timestamp.is_none())
+        ),
         "{first:#?}"
     );
     assert!(
