@@ -616,3 +616,85 @@ steps:
     assert_eq!(jp["samples_left_out"], serde_json::json!(100_000 - 202));
     assert_eq!(jp["samples"].as_array().unwrap().len(), 202);
 }
+
+/// An `exec` probe names its node as a fault does: by role and index, and `target-of` a
+/// step; the preflight resolves each once, and the report lists what it chose.
+#[tokio::test(start_paused = true)]
+async fn exec_probes_name_their_node_by_role_or_by_the_target_of_a_step() {
+    let fake = FakeCluster::kind_like("kind");
+    let (report, _) = run(
+        &fake,
+        r#"
+steady-state:
+  - exec: {node: {role: worker, index: 2}, command: ["true"]}
+steps:
+  - probe:
+      exec: {node: {target-of: k}, command: [probe]}
+      interval: 1s
+      during:
+        - {name: k, kubelet-stop: {node: {role: control-plane}}}
+        - sleep: 1500ms
+"#,
+    )
+    .await;
+    assert_eq!(report.status, RunStatus::Passed, "{report:#?}");
+    let calls = fake.calls();
+    assert_eq!(
+        calls
+            .iter()
+            .filter(|c| *c == "exec kind-worker2 true")
+            .count(),
+        2,
+        "the steady state before and after: {calls:?}"
+    );
+    assert!(
+        calls.iter().any(|c| c == "exec kind-control-plane probe"),
+        "{calls:?}"
+    );
+    assert!(!calls.iter().any(|c| c.contains("{")), "{calls:?}");
+    let resolved: Vec<(String, String)> = report
+        .resolved
+        .as_ref()
+        .expect("resolved targets")
+        .targets
+        .iter()
+        .map(|t| (t.target.clone(), t.node.clone()))
+        .collect();
+    assert!(
+        resolved.contains(&("{role: worker, index: 2}".into(), "kind-worker2".into())),
+        "{resolved:?}"
+    );
+    assert!(
+        resolved.contains(&("{target-of: k}".into(), "kind-control-plane".into())),
+        "{resolved:?}"
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn an_exec_probe_on_a_role_the_cluster_lacks_stops_the_run_before_any_fault() {
+    let fake = FakeCluster::kind_like("kind");
+    let (report, _) = run(
+        &fake,
+        r#"
+steps:
+  - kubelet-stop: {node: kind-worker}
+  - probe:
+      exec: {node: {role: gpu}, command: ["true"]}
+      during:
+        - sleep: 1s
+"#,
+    )
+    .await;
+    assert_eq!(report.status, RunStatus::Error, "{report:#?}");
+    assert_eq!(report.steps[0].id, "preflight");
+    assert!(
+        report.steps[0]
+            .message
+            .as_deref()
+            .unwrap_or("")
+            .contains("gpu"),
+        "{:?}",
+        report.steps[0].message
+    );
+    assert!(fake.calls().is_empty(), "{:?}", fake.calls());
+}

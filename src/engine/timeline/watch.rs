@@ -36,7 +36,8 @@ const RETRY: Duration = Duration::from_secs(1);
 /// condition names, as the preflight resolved it).
 pub(crate) fn scope(plan: &Plan) -> WatchScope {
     let mut scope = WatchScope::default();
-    for s in plan.all_steps() {
+    let steady = plan.steady_state.iter();
+    for s in plan.all_steps().into_iter().chain(steady) {
         if let Ok(v) = serde_json::to_value(&s.kind) {
             collect(&v, &mut scope);
         }
