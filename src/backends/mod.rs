@@ -16,7 +16,7 @@ mod types;
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use futures::stream::BoxStream;
+use futures::stream::{BoxStream, StreamExt};
 
 pub use network::*;
 pub use resource::*;
@@ -158,6 +158,17 @@ pub trait KubeOps: Send + Sync {
     /// Backends that cannot watch return a stream that never yields.
     fn changes(&self) -> BoxStream<'static, ()> {
         Box::pin(futures::stream::pending())
+    }
+    /// Every change to the pods of `scope.namespaces`, those namespaces and `scope.nodes`,
+    /// starting with their state now (a list), for the run's timeline. A watch that breaks is
+    /// re-established by the backend (yielding [`ApiChange::Broken`], then the state listed
+    /// again); the stream never ends by itself. Backends that cannot watch yield one empty
+    /// `Listed`, then nothing.
+    fn watch(&self, _scope: &WatchScope) -> BoxStream<'static, ApiChange> {
+        let listed = ApiChange::Listed {
+            what: "nothing (this backend cannot watch)".into(),
+        };
+        Box::pin(futures::stream::iter([listed]).chain(futures::stream::pending()))
     }
 }
 

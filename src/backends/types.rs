@@ -275,3 +275,40 @@ pub struct RestoreReport {
     /// Keys that exist again and were left alone.
     pub skipped: Vec<String>,
 }
+
+/// What an API watch for the run's timeline looks at: the pods of these namespaces and the
+/// namespaces themselves, and these nodes.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct WatchScope {
+    pub namespaces: std::collections::BTreeSet<String>,
+    pub nodes: std::collections::BTreeSet<String>,
+}
+
+impl WatchScope {
+    pub fn is_empty(&self) -> bool {
+        self.namespaces.is_empty() && self.nodes.is_empty()
+    }
+}
+
+/// One change an API watch saw, as it saw it.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ApiChange {
+    /// A pod was added or changed (or listed again).
+    Pod(PodView),
+    /// A pod was deleted, or was missing from a list made again after the watch broke.
+    PodGone(PodKey),
+    Node(NodeView),
+    NodeGone(String),
+    Namespace(NamespaceView),
+    NamespaceGone(String),
+    /// The watch of `what` (`pods in NS`, `nodes`, `namespaces`) failed: changes may be missed
+    /// until it lists again ([`ApiChange::Listed`]).
+    Broken {
+        what: String,
+        error: String,
+    },
+    /// The watch of `what` (re-)listed everything: the state is complete again.
+    Listed {
+        what: String,
+    },
+}

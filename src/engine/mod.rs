@@ -77,9 +77,12 @@ pub async fn run_journaled(
     let b = Backends::new(connector);
     let preflight = targets::preflight(plan, &b).await;
     let plan = preflight.as_ref().unwrap_or(plan);
+    let recorder: timeline::Shared = Arc::new(std::sync::Mutex::new(timeline::Recorder::new(
+        opts.timeline_cap,
+    )));
     let mut tee = timeline::Tee {
         reporter,
-        recorder: timeline::Recorder::new(opts.timeline_cap),
+        recorder: recorder.clone(),
         clock: opts.clock.clone(),
     };
     let mut r = Runner {
@@ -101,6 +104,19 @@ pub async fn run_journaled(
             .collect(),
     };
     r.reporter.event(&Event::PlaybookStarted { plan });
+    // The API's transitions of what the plan names, from watches, beside the steps.
+    let mut watch = match &preflight {
+        Ok(p) => timeline::Watch::start(
+            r.b.clone(),
+            timeline::scope(p),
+            recorder,
+            opts.clock.clone(),
+        ),
+        Err(_) => None,
+    };
+    if let Some(w) = &mut watch {
+        w.ready(timeline::WATCH_READY).await;
+    }
     if let Err(e) = &preflight {
         r.preflight_failed(plan, e);
     } else {
@@ -163,13 +179,18 @@ pub async fn run_journaled(
     } else if report.status == RunStatus::Passed && report.retained().next().is_some() {
         report.status = RunStatus::Retained;
     }
-    tee.recorder.push(
+    if let Some(w) = watch {
+        w.stop().await;
+    }
+    let mut rec = timeline::lock(&tee.recorder);
+    rec.push(
         (tee.clock)(),
         timeline::What::RunFinished {
             status: report.status,
         },
     );
-    report.timeline = tee.recorder.into_timeline();
+    report.timeline = rec.take_timeline();
+    drop(rec);
     tee.reporter
         .event(&Event::PlaybookFinished { report: &report });
     report

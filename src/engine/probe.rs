@@ -21,7 +21,7 @@ use super::{Event, Outcome, ProbeReport, Reporter, Runner, StepStatus, UndoStack
 use crate::backends::BackendError;
 use crate::backends::http::{self, HttpRequest};
 use crate::observe::Verdict;
-use crate::observe::probe::{self as judge, ProbeSample};
+use crate::observe::probe::{self as judge, ProbeSample, Tally};
 use crate::playbook::model::{HttpTarget, ProbeCheck};
 use crate::playbook::values::format_duration;
 use crate::playbook::{Phase, PlanStep, ProbePlan, plan_defaults};
@@ -89,7 +89,7 @@ struct Sampler {
     stop: CancellationToken,
     _guard: DropGuard,
     started: Instant,
-    task: JoinHandle<Vec<ProbeSample>>,
+    task: JoinHandle<Tally>,
 }
 
 /// What the sampler task needs, owned.
@@ -114,20 +114,21 @@ impl Sampler {
         }
     }
 
-    /// Stops sampling (a sample under way completes); returns every sample and when the probe
-    /// stopped, after its start.
-    async fn finish(self) -> (Vec<ProbeSample>, Duration) {
+    /// Stops sampling (a sample under way completes); returns the samples added up and when
+    /// the probe stopped, after its start.
+    async fn finish(self) -> (Tally, Duration) {
         let end = self.started.elapsed();
         self.stop.cancel();
-        let samples = self.task.await.unwrap_or_default();
-        (samples, end)
+        let tally = self.task.await.unwrap_or_default();
+        (tally, end)
     }
 }
 
 /// Samples at the interval until stopped. A sample that takes longer than the interval delays
-/// the next one (no two run at once); the ticks it missed are skipped, not caught up.
-async fn run(job: Job, stop: CancellationToken, started: Instant) -> Vec<ProbeSample> {
-    let mut samples = Vec::new();
+/// the next one (no two run at once); the ticks it missed are skipped, not caught up. The
+/// samples are added up as they come ([`Tally`]: bounded, however long the probe runs).
+async fn run(job: Job, stop: CancellationToken, started: Instant) -> Tally {
+    let mut tally = Tally::default();
     let mut ticks = tokio::time::interval_at(started, job.interval);
     ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
     let bound = bound(&job.check, job.interval);
@@ -158,9 +159,9 @@ async fn run(job: Job, stop: CancellationToken, started: Instant) -> Vec<ProbeSa
             observed,
         };
         let _ = job.tx.send(s.clone());
-        samples.push(s);
+        tally.add(s);
     }
-    samples
+    tally
 }
 
 /// The longest one sample may take in all. A request or a command has its own timeout (this
@@ -236,10 +237,10 @@ impl Runner<'_> {
             rx,
         });
         let status = self.run_children(phase, during, depth, undo).await;
-        let (samples, end) = sampler.finish().await;
+        let (tally, end) = sampler.finish().await;
         self.flush_samples();
         self.live.pop();
-        let stats = judge::stats(&samples, end);
+        let (stats, samples) = tally.finish(end);
         let verdict = judge::judge(&plan.expect, &stats);
         let outcome = match status {
             StepStatus::Interrupted => Outcome::Interrupted,

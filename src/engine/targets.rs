@@ -21,6 +21,7 @@ use super::backends::Backends;
 
 mod pick;
 pub mod pods;
+mod probes;
 
 pub use pick::*;
 
@@ -161,6 +162,7 @@ fn resolve_listing(
         targets: r.targets,
         pods: r.picks,
     });
+    probes::resolve_probe_nodes(&mut out, nodes)?;
     Ok((out, r.wanted))
 }
 

@@ -1,8 +1,14 @@
 //! Judging probes with no I/O: one sample of an HTTP or exec check against what came back,
 //! and a probe's samples against its expectations (availability, longest outage, latency
-//! percentiles). Pure, so the statistics are tested on hand-made samples, exactly.
+//! percentiles). Pure, so the statistics are tested on hand-made samples, exactly. [`stats`]
+//! adds up samples held whole (the reference); a running probe adds them up as they come in
+//! bounded memory ([`Tally`]).
+
+mod tally;
 
 use std::time::Duration;
+
+pub use tally::{KEEP, Latencies, TURNS, Tally};
 
 use serde::{Deserialize, Serialize};
 
@@ -154,6 +160,13 @@ pub struct ProbeStats {
     pub failing_at_end: bool,
     /// Latency percentiles of the ok samples, nearest rank, in seconds.
     pub latency: Percentiles,
+    /// How many samples the report leaves out (the statistics count every one).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub samples_left_out: u64,
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
 }
 
 /// Latency percentiles; none without ok samples.
@@ -214,6 +227,7 @@ pub fn stats(samples: &[ProbeSample], end: Duration) -> ProbeStats {
             p95: nearest_rank(&latencies, 95),
             p99: nearest_rank(&latencies, 99),
         },
+        samples_left_out: 0,
     }
 }
 

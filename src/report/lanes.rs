@@ -293,7 +293,8 @@ impl Build {
             What::RunStarted { .. }
             | What::RunFinished { .. }
             | What::WaitObserved { .. }
-            | What::Namespace { .. } => {}
+            | What::Namespace { .. }
+            | What::Watch { .. } => {}
         }
     }
 

@@ -6,7 +6,7 @@
 use std::fmt::Write;
 
 use crate::engine::PlaybookReport;
-use crate::engine::timeline::{DriftState, Entry, What};
+use crate::engine::timeline::{DriftState, Entry, WatchState, What};
 
 use super::html::{first_last, step_look, undo_look};
 use super::json::SavedReport;
@@ -270,6 +270,15 @@ fn words(e: &Entry) -> String {
             None => format!("API: namespace {namespace} gone"),
         },
         What::WaitObserved { step, observed, .. } => format!("{step} saw {observed}"),
+        What::Watch {
+            what,
+            state,
+            message,
+        } => match (state, message) {
+            (WatchState::Broken, Some(m)) => format!("API watch of {what} broke ({m})"),
+            (WatchState::Broken, None) => format!("API watch of {what} broke"),
+            (WatchState::Resumed, _) => format!("API watch of {what} listed again"),
+        },
         What::Reality { nodes, .. } => format!("reality of {} node(s)", nodes.len()),
         What::Probe { probe, ok, .. } => {
             format!("probe {probe} {}", if *ok { "ok" } else { "failed" })

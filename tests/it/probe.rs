@@ -547,3 +547,5 @@ steps:
         "{text}"
     );
 }
+
+mod long;

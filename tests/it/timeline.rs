@@ -104,6 +104,7 @@ fn kind(w: &What) -> &'static str {
         What::Node { .. } => "node",
         What::Namespace { .. } => "namespace",
         What::Probe { .. } => "probe",
+        What::Watch { .. } => "watch",
         What::RunFinished { .. } => "run-finished",
     }
 }
@@ -425,3 +426,5 @@ async fn a_sleep_samples_reality_too() {
     );
     assert_eq!(report.steps[1].duration, Duration::from_secs(12));
 }
+
+mod watch;

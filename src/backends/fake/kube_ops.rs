@@ -3,7 +3,9 @@
 
 use async_trait::async_trait;
 
-use super::{FakeCluster, node_missing};
+use futures::stream::BoxStream;
+
+use super::{Change, FakeCluster, Scheduled, node_missing};
 use crate::backends::*;
 use crate::playbook::model::{NodeTaint, ResourceRef};
 
@@ -48,9 +50,30 @@ impl KubeOps for FakeCluster {
             "delete {target} grace={:?}",
             opts.grace_period_seconds
         ));
+        let observed = self.observations();
         let mut s = self.state();
         let existed = s.objects.remove(&key_of(target)).is_some();
         let before = s.pods.len() + s.namespaces.len();
+        if let (Some(n), "Pod", false) = (
+            s.knobs.terminating_for,
+            target.kind.as_str(),
+            opts.grace_period_seconds == Some(0),
+        ) {
+            let key = PodKey {
+                namespace: target.namespace.clone().unwrap_or_default(),
+                name: target.name.clone(),
+            };
+            let Some(p) = s.pods.iter_mut().find(|p| p.key == key) else {
+                return Err(BackendError::not_found(format!("{target} not found")));
+            };
+            p.deletion_timestamp
+                .get_or_insert_with(|| "2026-01-01T00:00:00Z".into());
+            s.knobs.schedule.push(Scheduled {
+                after: observed + n,
+                change: Change::PodGone { pod: key },
+            });
+            return Ok(());
+        }
         if target.kind == "Pod" {
             let ns = target.namespace.clone().unwrap_or_default();
             s.pods
@@ -94,17 +117,7 @@ impl KubeOps for FakeCluster {
 
     async fn nodes(&self) -> Result<Vec<NodeView>> {
         self.read("nodes").await?;
-        let s = self.state();
-        Ok(s.nodes
-            .iter()
-            .map(|(n, f)| NodeView {
-                name: n.clone(),
-                ready: f.ready.clone(),
-                unschedulable: f.unschedulable,
-                taints: f.taints.clone(),
-                labels: f.labels.clone(),
-            })
-            .collect())
+        Ok(super::watch::node_views(&self.state()))
     }
 
     async fn namespace(&self, name: &str) -> Result<Option<NamespaceView>> {
@@ -213,6 +226,10 @@ impl KubeOps for FakeCluster {
             .ok_or_else(|| BackendError::not_found(format!("namespace {name} not found")))?;
         ns.finalizers.clear();
         Ok(())
+    }
+
+    fn watch(&self, scope: &WatchScope) -> BoxStream<'static, ApiChange> {
+        super::watch::changes(self.clone(), scope.clone())
     }
 
     async fn cordon(&self, node: &str, cordoned: bool) -> Result<()> {

@@ -13,6 +13,7 @@ mod etcd_ops;
 mod kube_ops;
 mod node_ops;
 mod state;
+mod watch;
 
 use std::sync::{Arc, Mutex, MutexGuard};
 
@@ -119,6 +120,15 @@ impl FakeCluster {
         self.gate(op).await?;
         self.observed();
         Ok(())
+    }
+
+    /// How many observations (reads) were made so far.
+    fn observations(&self) -> u64 {
+        *self
+            .inner
+            .observations
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
     }
 
     /// Counts an observation and applies the changes scheduled for it.

@@ -92,6 +92,9 @@ pub struct Knobs {
     pub schedule: Vec<Scheduled>,
     /// Operations that never return (to test timeouts and interruption): by operation name.
     pub hang: Vec<String>,
+    /// A pod delete that is not forced (grace 0) leaves the pod Terminating (a
+    /// deletionTimestamp) for this many more observations, then it goes; unset: it goes at once.
+    pub terminating_for: Option<u64>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]

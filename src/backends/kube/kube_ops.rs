@@ -85,4 +85,7 @@ impl KubeOps for KubeBackend {
     fn changes(&self) -> BoxStream<'static, ()> {
         super::watch::cluster_changes(&self.watch_client)
     }
+    fn watch(&self, scope: &WatchScope) -> BoxStream<'static, ApiChange> {
+        super::watch::scope_changes(&self.watch_client, scope)
+    }
 }

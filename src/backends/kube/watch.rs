@@ -8,10 +8,15 @@
 //! completed (re-)list yields a change too, so what happened while the watch was down is
 //! looked at. Changes that arrive together are merged into one wake-up.
 //!
+//! The run's timeline watches too ([`scope_changes`]): the objects themselves, as they change,
+//! so every transition of what a playbook looks at is recorded with its time.
+//!
 //! Each call opens its own watches on the watch client (no read timeout) and they close when
 //! the wait drops the stream.
 
+use std::collections::BTreeSet;
 use std::pin::Pin;
+use std::sync::Arc;
 use std::task::{Context, Poll};
 
 use ::kube::Client;
@@ -20,6 +25,9 @@ use ::kube::runtime::WatchStreamExt;
 use ::kube::runtime::watcher::{self, Event as WatchEvent};
 use futures::stream::{BoxStream, Stream, StreamExt};
 use k8s_openapi::api::core::v1::{Event, Namespace, Node, Pod};
+
+use super::views;
+use crate::backends::{ApiChange, PodKey, WatchScope};
 
 /// At most this many queued changes are merged per wake-up, so a storm cannot starve the
 /// waiting task.
@@ -57,6 +65,151 @@ pub(crate) fn cluster_changes(client: &Client) -> BoxStream<'static, ()> {
         changes_of(Api::<Event>::all(client.clone()), "events"),
     ]);
     Box::pin(Merge { inner: all })
+}
+
+/// The objects of one kind as they change, for the run's timeline ([`KubeOps::watch`]):
+/// `view` turns an object into its change (`None`: out of scope), `key` names it, `gone` is
+/// the change of a key deleted. After a re-list, the keys the list no longer holds are
+/// reported gone (their delete happened while the watch was down). An error is reported once
+/// per outage as [`ApiChange::Broken`]; the watcher retries with backoff.
+///
+/// [`KubeOps::watch`]: crate::backends::KubeOps::watch
+fn objects_of<K>(
+    api: Api<K>,
+    what: String,
+    view: fn(&K) -> Option<(String, ApiChange)>,
+    gone: fn(String) -> ApiChange,
+) -> BoxStream<'static, ApiChange>
+where
+    K: ::kube::Resource + Clone + serde::de::DeserializeOwned + std::fmt::Debug + Send + 'static,
+    K::DynamicType: Default,
+{
+    #[derive(Default)]
+    struct Seen {
+        known: BTreeSet<String>,
+        listing: Option<BTreeSet<String>>,
+        broken: bool,
+    }
+    watcher::watcher(api, watcher::Config::default())
+        .default_backoff()
+        .scan(Seen::default(), move |seen, e| {
+            let mut out = Vec::new();
+            match e {
+                Ok(WatchEvent::Init) => seen.listing = Some(BTreeSet::new()),
+                Ok(WatchEvent::InitApply(o)) => {
+                    if let Some((key, change)) = view(&o) {
+                        seen.listing.get_or_insert_with(BTreeSet::new).insert(key);
+                        out.push(change);
+                    }
+                }
+                Ok(WatchEvent::InitDone) => {
+                    let listed = seen.listing.take().unwrap_or_default();
+                    out.extend(seen.known.difference(&listed).cloned().map(gone));
+                    seen.known = listed;
+                    seen.broken = false;
+                    out.push(ApiChange::Listed { what: what.clone() });
+                }
+                Ok(WatchEvent::Apply(o)) => {
+                    if let Some((key, change)) = view(&o) {
+                        seen.known.insert(key);
+                        out.push(change);
+                    }
+                }
+                Ok(WatchEvent::Delete(o)) => {
+                    if let Some((key, _)) = view(&o)
+                        && seen.known.remove(&key)
+                    {
+                        out.push(gone(key));
+                    }
+                }
+                Err(err) => {
+                    if !seen.broken {
+                        seen.broken = true;
+                        out.push(ApiChange::Broken {
+                            what: what.clone(),
+                            error: err.to_string(),
+                        });
+                    }
+                }
+            }
+            futures::future::ready(Some(futures::stream::iter(out)))
+        })
+        .flatten()
+        .chain(futures::stream::pending())
+        .boxed()
+}
+
+/// The pods of the scope's namespaces, those namespaces, and the scope's nodes, as they change.
+pub(crate) fn scope_changes(client: &Client, scope: &WatchScope) -> BoxStream<'static, ApiChange> {
+    let mut streams = Vec::new();
+    for ns in &scope.namespaces {
+        streams.push(objects_of(
+            Api::<Pod>::namespaced(client.clone(), ns),
+            format!("pods in {ns}"),
+            |p| {
+                let v = views::pod_view(p);
+                Some((
+                    format!("{}/{}", v.key.namespace, v.key.name),
+                    ApiChange::Pod(v),
+                ))
+            },
+            |key| {
+                let (namespace, name) = key.split_once('/').unwrap_or_default();
+                ApiChange::PodGone(PodKey {
+                    namespace: namespace.to_string(),
+                    name: name.to_string(),
+                })
+            },
+        ));
+    }
+    if !scope.namespaces.is_empty() {
+        let wanted = Arc::new(scope.namespaces.clone());
+        let all = objects_of(
+            Api::<Namespace>::all(client.clone()),
+            "namespaces".into(),
+            |n| {
+                let v = views::namespace_view(n);
+                Some((v.name.clone(), ApiChange::Namespace(v)))
+            },
+            ApiChange::NamespaceGone,
+        );
+        streams.push(only(all, wanted, |c| match c {
+            ApiChange::Namespace(v) => Some(&v.name),
+            ApiChange::NamespaceGone(n) => Some(n),
+            _ => None,
+        }));
+    }
+    if !scope.nodes.is_empty() {
+        let wanted = Arc::new(scope.nodes.clone());
+        let all = objects_of(
+            Api::<Node>::all(client.clone()),
+            "nodes".into(),
+            |n| {
+                let v = views::node_view(n);
+                Some((v.name.clone(), ApiChange::Node(v)))
+            },
+            ApiChange::NodeGone,
+        );
+        streams.push(only(all, wanted, |c| match c {
+            ApiChange::Node(v) => Some(&v.name),
+            ApiChange::NodeGone(n) => Some(n),
+            _ => None,
+        }));
+    }
+    if streams.is_empty() {
+        return futures::stream::pending().boxed();
+    }
+    futures::stream::select_all(streams).boxed()
+}
+
+/// Keeps the changes of the objects named in `wanted` (and every `Broken`/`Listed`).
+fn only(
+    s: BoxStream<'static, ApiChange>,
+    wanted: Arc<BTreeSet<String>>,
+    name: fn(&ApiChange) -> Option<&String>,
+) -> BoxStream<'static, ApiChange> {
+    s.filter(move |c| futures::future::ready(name(c).is_none_or(|n| wanted.contains(n))))
+        .boxed()
 }
 
 /// Yields one `()` for all the `()`s ready at once.

@@ -2,11 +2,14 @@
 //! hands out after a game day. Steps and faults, what waits saw, the API's transitions of the
 //! objects the playbook looks at, and the nodes' reality sampled while waiting, side by side.
 //! Entries are plain data (serialized into the JSON report as `timeline`, read back by `chaos
-//! report`); [`Recorder`] turns the engine's events into them and keeps them bounded.
+//! report`); [`Recorder`] turns the engine's events into them and keeps them bounded, and
+//! [`Watch`] adds the API's transitions of what the playbook names as a watch sees them.
 
 mod record;
+mod watch;
 
-pub use record::{Recorder, Tee};
+pub use record::{Recorder, Shared, Tee, lock};
+pub(crate) use watch::{Watch, scope};
 
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
@@ -17,6 +20,9 @@ use super::{RunStatus, StepStatus, UndoStatus};
 
 /// The timeline's format version (its JSON Schema: schema/report-timeline.schema.json).
 pub const VERSION: u32 = 1;
+
+/// How long a run waits for the API watch's first list before its first step.
+pub const WATCH_READY: std::time::Duration = std::time::Duration::from_secs(2);
 
 /// At most this many entries by default: about a day of samples every 5 s on a small cluster.
 pub const DEFAULT_CAP: usize = 10_000;
@@ -149,6 +155,15 @@ pub enum What {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         error: Option<String>,
     },
+    /// An API watch of the timeline broke (`broken`: transitions may be missing from here) or
+    /// listed everything again after it broke (`resumed`).
+    Watch {
+        /// What it watches: `pods in NS`, `nodes`, `namespaces`.
+        what: String,
+        state: WatchState,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        message: Option<String>,
+    },
     RunFinished {
         status: RunStatus,
     },
@@ -189,6 +204,13 @@ pub enum DriftState {
     Phantom,
     /// The API and the node agree again (or the pod is gone from both).
     Cleared,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum WatchState {
+    Broken,
+    Resumed,
 }
 
 /// The timeline's JSON Schema, as committed in schema/report-timeline.schema.json.

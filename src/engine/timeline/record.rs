@@ -7,7 +7,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 use std::time::SystemTime;
 
-use crate::backends::{NodeReality, PodKey, PodView};
+use crate::backends::{NodeReality, NodeView, PodKey, PodView};
 use crate::observe::{self, Agreement};
 
 use super::super::{ApiSeen, Event, Reporter, StepStatus};
@@ -38,6 +38,8 @@ pub struct Recorder {
     drift: BTreeMap<(String, String), (Agreement, String)>,
     /// The last observation recorded per waiting step.
     last_wait: Option<(String, String)>,
+    /// The API watches that are broken now (recorded once, until they list again).
+    pub(super) broken: BTreeSet<String>,
 }
 
 impl Recorder {
@@ -53,6 +55,7 @@ impl Recorder {
             live: BTreeSet::new(),
             drift: BTreeMap::new(),
             last_wait: None,
+            broken: BTreeSet::new(),
         }
     }
 
@@ -63,6 +66,11 @@ impl Recorder {
 
     pub fn into_timeline(self) -> Timeline {
         self.timeline
+    }
+
+    /// Takes the timeline out, leaving an empty one (for a recorder shared with the watch).
+    pub fn take_timeline(&mut self) -> Timeline {
+        std::mem::take(&mut self.timeline)
     }
 
     /// Adds an entry at `at`, making room first when the timeline is full.
@@ -211,83 +219,102 @@ impl Recorder {
                 {
                     let gone: Vec<PodKey> = before.difference(&now).cloned().collect();
                     for key in gone {
-                        if let Some(last) = self.pods.remove(&key) {
-                            self.push(
-                                at,
-                                What::Pod {
-                                    pod: key.to_string(),
-                                    present: false,
-                                    node: last.node,
-                                    phase: last.phase,
-                                    ready: false,
-                                    terminating: last.terminating,
-                                },
-                            );
-                        }
+                        self.pod_gone(at, &key);
                     }
                 }
                 self.scope = Some((step.to_string(), now));
                 for p in pods.iter() {
-                    let state = PodState {
-                        node: p.node.clone(),
-                        phase: p.phase.clone(),
-                        ready: p.ready,
-                        terminating: p.deletion_timestamp.is_some(),
-                    };
-                    if self.pods.get(&p.key) != Some(&state) {
-                        self.pods.insert(p.key.clone(), state.clone());
-                        self.push(
-                            at,
-                            What::Pod {
-                                pod: p.key.to_string(),
-                                present: true,
-                                node: state.node,
-                                phase: state.phase,
-                                ready: state.ready,
-                                terminating: state.terminating,
-                            },
-                        );
-                    }
+                    self.pod_seen(at, p);
                 }
             }
             ApiSeen::Nodes(nodes) => {
                 for n in nodes.iter() {
-                    let taints: Vec<String> = n
-                        .taints
-                        .iter()
-                        .map(|t| match &t.value {
-                            Some(v) => format!("{}={v}:{:?}", t.key, t.effect),
-                            None => format!("{}:{:?}", t.key, t.effect),
-                        })
-                        .collect();
-                    let state = (n.ready.clone(), n.unschedulable, taints);
-                    if self.nodes.get(&n.name) != Some(&state) {
-                        self.nodes.insert(n.name.clone(), state.clone());
-                        self.push(
-                            at,
-                            What::Node {
-                                node: n.name.clone(),
-                                ready: state.0,
-                                unschedulable: state.1,
-                                taints: state.2,
-                            },
-                        );
-                    }
+                    self.node_seen(at, n);
                 }
             }
             ApiSeen::Namespace { name, view } => {
-                let phase = view.map(|v| v.phase.clone());
-                if self.namespaces.get(*name) != Some(&phase) {
-                    self.namespaces.insert(name.to_string(), phase.clone());
-                    self.push(
-                        at,
-                        What::Namespace {
-                            namespace: name.to_string(),
-                            phase,
-                        },
-                    );
-                }
+                self.namespace_seen(at, name, view.map(|v| v.phase.clone()))
             }
+        }
+    }
+
+    /// Records a pod's state if it changed since it was last seen (by a wait or the watch).
+    pub(super) fn pod_seen(&mut self, at: SystemTime, p: &PodView) {
+        let state = PodState {
+            node: p.node.clone(),
+            phase: p.phase.clone(),
+            ready: p.ready,
+            terminating: p.deletion_timestamp.is_some(),
+        };
+        if self.pods.get(&p.key) != Some(&state) {
+            self.pods.insert(p.key.clone(), state.clone());
+            self.push(
+                at,
+                What::Pod {
+                    pod: p.key.to_string(),
+                    present: true,
+                    node: state.node,
+                    phase: state.phase,
+                    ready: state.ready,
+                    terminating: state.terminating,
+                },
+            );
+        }
+    }
+
+    /// Records that a pod seen before is gone (`present: false`), once.
+    pub(super) fn pod_gone(&mut self, at: SystemTime, key: &PodKey) {
+        if let Some(last) = self.pods.remove(key) {
+            self.push(
+                at,
+                What::Pod {
+                    pod: key.to_string(),
+                    present: false,
+                    node: last.node,
+                    phase: last.phase,
+                    ready: false,
+                    terminating: last.terminating,
+                },
+            );
+        }
+    }
+
+    /// Records a node's state if it changed since it was last seen.
+    pub(super) fn node_seen(&mut self, at: SystemTime, n: &NodeView) {
+        let taints: Vec<String> = n
+            .taints
+            .iter()
+            .map(|t| match &t.value {
+                Some(v) => format!("{}={v}:{:?}", t.key, t.effect),
+                None => format!("{}:{:?}", t.key, t.effect),
+            })
+            .collect();
+        let state = (n.ready.clone(), n.unschedulable, taints);
+        if self.nodes.get(&n.name) != Some(&state) {
+            self.nodes.insert(n.name.clone(), state.clone());
+            self.push(
+                at,
+                What::Node {
+                    node: n.name.clone(),
+                    ready: state.0,
+                    unschedulable: state.1,
+                    taints: state.2,
+                },
+            );
+        }
+    }
+
+    /// Records a namespace's phase (`None`: gone) if it changed since it was last seen.
+    pub(super) fn namespace_seen(&mut self, at: SystemTime, name: &str, phase: Option<String>) {
+        if self.namespaces.get(name) != Some(&phase) {
+            self.namespaces.insert(name.to_string(), phase.clone());
+            self.push(
+                at,
+                What::Namespace {
+                    namespace: name.to_string(),
+                    phase,
+                },
+            );
         }
     }
 
@@ -415,16 +442,24 @@ impl Recorder {
 /// Wall-clock source of the run.
 pub type Clock = Arc<dyn Fn() -> SystemTime + Send + Sync>;
 
+/// A recorder the engine's events and the API watch (`watch.rs`) both write to.
+pub type Shared = Arc<std::sync::Mutex<Recorder>>;
+
+/// Locks a shared recorder (a panic while it was held leaves it usable: it is plain data).
+pub fn lock(r: &Shared) -> std::sync::MutexGuard<'_, Recorder> {
+    r.lock().unwrap_or_else(|e| e.into_inner())
+}
+
 /// The run's reporter with the timeline beside it: every event is recorded, then passed on.
 pub struct Tee<'a> {
     pub reporter: &'a mut dyn Reporter,
-    pub recorder: Recorder,
+    pub recorder: Shared,
     pub clock: Clock,
 }
 
 impl Reporter for Tee<'_> {
     fn event(&mut self, e: &Event<'_>) {
-        self.recorder.record(e, (self.clock)());
+        lock(&self.recorder).record(e, (self.clock)());
         self.reporter.event(e);
     }
 }

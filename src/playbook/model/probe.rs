@@ -13,6 +13,7 @@ use super::super::de::Recover;
 use super::super::values::Duration;
 use super::conditions::Condition;
 use super::step::Step;
+use super::target::NodeTarget;
 use super::written::{checked, schema_as_written};
 
 /// One check a probe samples: exactly one of `http`, `exec` or `condition`.
@@ -323,7 +324,9 @@ impl HttpMethod {
 /// A command in a node container a probe runs.
 #[derive(Debug, Clone, Serialize)]
 pub struct ExecCheck {
-    pub node: String,
+    /// The node: by name, by role (`{role: worker, index: 1}`, `pick: random`) or
+    /// `{target-of: STEP}`, resolved once by the preflight like a fault's.
+    pub node: NodeTarget,
     pub command: Vec<String>,
     /// The exit code that counts as ok (default 0).
     pub exit_code: i64,
@@ -337,8 +340,9 @@ pub struct ExecCheck {
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
 #[schemars(rename = "ExecCheck")]
 struct ExecCheckWritten {
-    /// The node container to run it in.
-    node: String,
+    /// The node container to run it in: a name, `{role: worker}` (with `index` or `pick:
+    /// random`) or `{target-of: STEP}`, as a fault names its node.
+    node: NodeTarget,
     /// The command as an argument list; never passed through a shell.
     #[schemars(length(min = 1))]
     command: Vec<String>,
