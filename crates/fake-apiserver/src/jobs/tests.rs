@@ -381,7 +381,7 @@ fn the_back_off_doubles_per_failure_up_to_ten_minutes() {
     assert!((9..=10).contains(&one), "{one}");
     let three = backoff_remaining(&[failed(100), failed(50), failed(0)], &j, now);
     assert!((39..=40).contains(&three), "10 s * 2^2: {three}");
-    let many: Vec<Value> = (0..12).map(|i| failed(i)).collect();
+    let many: Vec<Value> = (0..12).map(failed).collect();
     let capped = backoff_remaining(&many, &j, now);
     assert!((599..=600).contains(&capped), "{capped}");
 }
