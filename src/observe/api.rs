@@ -26,13 +26,19 @@ fn phase_name(p: PodPhase) -> &'static str {
     }
 }
 
-/// The containers a condition looks at: the named one, else all of the pod's.
+/// The containers a condition looks at: the named one (an app or an init container, a
+/// native sidecar among the latter), else all of the pod's app containers.
 fn containers<'a>(
     c: &'a PodsCondition,
     p: &'a PodView,
 ) -> impl Iterator<Item = &'a crate::backends::ContainerView> {
+    let inits = p
+        .init_containers
+        .iter()
+        .filter(move |_| c.container.is_some());
     p.containers
         .iter()
+        .chain(inits)
         .filter(move |k| c.container.as_ref().is_none_or(|n| &k.name == n))
 }
 

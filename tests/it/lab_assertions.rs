@@ -90,6 +90,7 @@ fn pod(namespace: &str, name: &str, node: &str, labels: &[(&str, &str)]) -> PodV
             last_exit_code: None,
             last_reason: None,
         }],
+        init_containers: Vec::new(),
         tolerations: Vec::new(),
     }
 }

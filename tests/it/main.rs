@@ -54,6 +54,7 @@ mod reality_cli;
 mod recover;
 mod reports;
 mod resource_engine;
+mod resource_writable;
 mod schema;
 mod targets;
 mod timeline;
