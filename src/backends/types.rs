@@ -131,6 +131,10 @@ pub struct PodView {
     pub deletion_timestamp: Option<String>,
     pub finalizers: Vec<String>,
     pub containers: Vec<ContainerView>,
+    /// The init containers' statuses (native sidecars among them), for conditions that name
+    /// one with `container`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub init_containers: Vec<ContainerView>,
     /// The pod's `spec.tolerations`, including those admission added (the 300 s NoExecute
     /// tolerations of DefaultTolerationSeconds).
     #[serde(default)]

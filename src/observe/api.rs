@@ -26,13 +26,19 @@ fn phase_name(p: PodPhase) -> &'static str {
     }
 }
 
-/// The containers a condition looks at: the named one, else all of the pod's.
+/// The containers a condition looks at: the named one (an app or an init container, a
+/// native sidecar among the latter), else all of the pod's app containers.
 fn containers<'a>(
     c: &'a PodsCondition,
     p: &'a PodView,
 ) -> impl Iterator<Item = &'a crate::backends::ContainerView> {
+    let inits = p
+        .init_containers
+        .iter()
+        .filter(move |_| c.container.is_some());
     p.containers
         .iter()
+        .chain(inits)
         .filter(move |k| c.container.as_ref().is_none_or(|n| &k.name == n))
 }
 
@@ -431,6 +437,18 @@ mod tests {
         let v = pods(&cond(Some("app"), 0), std::slice::from_ref(&pod), None);
         assert!(!v.holds);
         assert!(v.expected.contains("container app"), "{}", v.expected);
+        // A native sidecar is an init container: only a condition naming it looks at it.
+        let mut with_sidecar = pod.clone();
+        with_sidecar.containers = vec![exited("app", 0, 0, "Completed")];
+        with_sidecar.init_containers = vec![exited("shipper", 0, 137, "Error")];
+        let pods_of = std::slice::from_ref(&with_sidecar);
+        assert!(pods(&cond(Some("shipper"), 137), pods_of, None).holds);
+        assert!(!pods(&cond(Some("shipper"), 0), pods_of, None).holds);
+        assert!(
+            pods(&cond(None, 0), pods_of, None).holds,
+            "unnamed, only the app containers count"
+        );
+        assert!(!pods(&cond(None, 137), pods_of, None).holds);
     }
 
     #[test]

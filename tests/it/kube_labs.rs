@@ -250,3 +250,25 @@ async fn a_finalizer_on_a_pod_whose_namespace_was_finalized_away_is_really_undon
     })
     .await;
 }
+
+#[tokio::test]
+async fn the_undo_of_an_applied_job_takes_its_pods_with_it() {
+    let lab = KubeLab::with_nodes().await;
+    let report = run(lab.connector(), "job-undo.yaml").await;
+    assert_eq!(report.status, RunStatus::Passed, "{}", summary(&report));
+    let deletes: Vec<_> = lab
+        .server
+        .requests()
+        .into_iter()
+        .filter(|r| r.method == "DELETE" && r.path.ends_with("/jobs/undo"))
+        .collect();
+    assert!(!deletes.is_empty(), "the Job was deleted");
+    assert_eq!(
+        deletes[0].option("propagationPolicy").as_deref(),
+        Some("Background")
+    );
+    support::kube::eventually("the Job's pod is collected", || {
+        lab.server.list("v1", "Pod", Some("default")).is_empty()
+    })
+    .await;
+}

@@ -90,6 +90,7 @@ fn pod(namespace: &str, name: &str, node: &str, labels: &[(&str, &str)]) -> PodV
             last_exit_code: None,
             last_reason: None,
         }],
+        init_containers: Vec::new(),
         tolerations: Vec::new(),
     }
 }
@@ -392,4 +393,58 @@ async fn dangling_resources_fails_when_the_api_accepts_an_edit_without_the_names
     let fake = FakeCluster::kind_like("kind");
     let report = run_steps(&fake, "dangling-resources", &step).await;
     assert_failed(&report, step[0]);
+}
+
+/// The Job lab's pod as the seed says it ends: Succeeded, the main container and the
+/// native sidecar both terminated with exit 0.
+fn job_pod(sidecar_running: bool, phase: &str) -> PodView {
+    let mut p = pod(
+        "default",
+        "job-sidecar-abcde",
+        "kind-worker",
+        &[("batch.kubernetes.io/job-name", "job-sidecar")],
+    );
+    p.phase = phase.into();
+    p.ready = false;
+    let exited = |name: &str| ContainerView {
+        name: name.into(),
+        restarts: 0,
+        state: "terminated".into(),
+        last_exit_code: Some(0),
+        last_reason: Some("Completed".into()),
+    };
+    p.containers = vec![exited("myjob")];
+    p.init_containers = vec![if sidecar_running {
+        ContainerView {
+            name: "logshipper".into(),
+            state: "running".into(),
+            ..Default::default()
+        }
+    } else {
+        exited("logshipper")
+    }];
+    p
+}
+
+#[tokio::test(start_paused = true)]
+async fn job_sidecar_fails_when_the_sidecar_keeps_running_or_the_pod_does_not_succeed() {
+    let steps = [
+        "pod-succeeded",
+        "main-container-exited-0",
+        "sidecar-stopped",
+    ];
+    let fake = FakeCluster::kind_like("kind");
+    fake.state().pods.push(job_pod(false, "Succeeded"));
+    let report = run_steps(&fake, "job-sidecar", &steps).await;
+    assert_eq!(report.status, RunStatus::Passed, "{report:#?}");
+    // A kubelet that left the sidecar running after the main container ended.
+    let fake = FakeCluster::kind_like("kind");
+    fake.state().pods.push(job_pod(true, "Succeeded"));
+    let report = run_steps(&fake, "job-sidecar", &steps).await;
+    assert_failed(&report, "sidecar-stopped");
+    // A pod the sidecar kept Running (a sidecar counted as a regular container).
+    let fake = FakeCluster::kind_like("kind");
+    fake.state().pods.push(job_pod(true, "Running"));
+    let report = run_steps(&fake, "job-sidecar", &steps).await;
+    assert_failed(&report, "pod-succeeded");
 }

@@ -1,7 +1,7 @@
 //! Every lab playbook of playbooks/ end to end on the local cluster (`scripts/testcluster.sh
 //! up NAME --api`: the served fake API server and crates/kubelet on real containerd), as
 //! `scripts/run.sh` runs them without kind. Each test starts its own cluster (l2-lab-*,
-//! fh-lab-pressure, kl-lab-lifecycle, gd-lab-gameday), so the long kubelet-failure lab (300 s tolerations) runs
+//! fh-lab-pressure, kl-lab-lifecycle, gd-lab-gameday, jb-lab-job), so the long kubelet-failure lab (300 s tolerations) runs
 //! while the others do, on the test binary's pool of threads (one per core).
 //!
 //! The playbooks name their nodes by role, so they run unmodified except for one textual
@@ -501,4 +501,29 @@ fn init_containers_and_prestop_labs_pass() {
         init.is_some() && init < second && second < running,
         "kubectl showed {watcher:?}, not Init:0/2, Init:1/2, Running in that order"
     );
+}
+
+/// The Job-with-a-sidecar lab (seed 002), and what kubectl shows of the finished Job: its
+/// STATUS and COMPLETIONS columns and `kubectl wait --for=condition=complete`.
+#[test]
+fn job_sidecar_lab_passes() {
+    let lab = Lab::start("jb-lab-job");
+    // The lab deletes its Jobs in teardown; kubectl's view is checked on a Job of its own.
+    lab.run_labs(&["job-sidecar"]);
+    let job = "apiVersion: batch/v1\nkind: Job\nmetadata:\n  name: kubectl-job\n  namespace: default\nspec:\n  template:\n    spec:\n      restartPolicy: Never\n      containers:\n      - name: c\n        image: kind-chaos/small-entrypoint-shell:0.1.0\n        imagePullPolicy: Never\n        command: [\"true\"]\n";
+    lab.kubectl_ok(&["apply", "--validate=false", "-f", "-"], Some(job));
+    let out = lab.kubectl_ok(
+        &[
+            "wait",
+            "--for=condition=complete",
+            "job/kubectl-job",
+            "--timeout=60s",
+        ],
+        None,
+    );
+    assert!(out.contains("condition met"), "{out}");
+    let out = lab.kubectl_ok(&["get", "job", "kubectl-job", "--no-headers"], None);
+    let row: Vec<&str> = out.split_whitespace().collect();
+    assert_eq!(&row[..3], ["kubectl-job", "Complete", "1/1"], "{out}");
+    lab.kubectl_ok(&["delete", "job", "kubectl-job", "--wait=true"], None);
 }

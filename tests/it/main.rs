@@ -55,6 +55,7 @@ mod reality_cli;
 mod recover;
 mod reports;
 mod resource_engine;
+mod resource_writable;
 mod schema;
 mod targets;
 mod timeline;

@@ -1,6 +1,6 @@
 //! The control loops the fake runs in place of kube-controller-manager, the scheduler and
 //! the kubelets: pod termination and start-up, the namespace controller, the garbage
-//! collector, the deployment and ReplicaSet controllers, the scheduler (with
+//! collector, the deployment, ReplicaSet and Job controllers, the scheduler (with
 //! `auto_schedule`), the node monitor (with `node_monitor_grace`) and the cordon taint.
 //! They run after every write and on a short tick, each pass until nothing changes.
 
@@ -54,6 +54,7 @@ fn pass(st: &mut State) {
         crate::deployments::run(st);
         crate::replicasets::run(st);
     }
+    crate::jobs::run(st);
     if st.knobs.auto_schedule {
         kubelet::schedule(st);
         kubelet::kubelets_start(st);

@@ -123,6 +123,15 @@ pub(crate) fn delete(
         }
         Some("Orphan") if !fins.iter().any(|f| f == "orphan") => fins.push("orphan".into()),
         Some("Background") => fins.retain(|f| f != "orphan" && f != "foregroundDeletion"),
+        // Upstream: pkg/registry/batch/job/strategy.go, DefaultGarbageCollectionPolicy:
+        // batch/v1 Jobs orphan their pods unless the client asks otherwise (kubectl asks
+        // for Background).
+        None if res.is("batch", "jobs")
+            && !util::is_terminating(&old)
+            && !fins.iter().any(|f| f == "orphan") =>
+        {
+            fins.push("orphan".into())
+        }
         _ => {}
     }
     util::set_finalizers(&mut obj, &fins);

@@ -30,13 +30,13 @@
 //! - **Discovery**: `/api`, `/api/v1`, `/apis`, `/apis/{group}[/{version}]`, `/version`, and the
 //!   aggregated (apidiscovery v2) form of `/api` and `/apis`. Built-in kinds: core/v1 pods,
 //!   nodes, namespaces, events, configmaps, secrets, services, serviceaccounts; apps/v1
-//!   deployments, replicasets, daemonsets, statefulsets. Tests add CRD-like kinds with
+//!   deployments, replicasets, daemonsets, statefulsets; batch/v1 jobs. Tests add CRD-like kinds with
 //!   [`FakeApiServer::register_resource`] (generic storage).
 //! - **CRUD**: create, get, list, update, patch (JSON patch, merge patch, strategic merge with
 //!   the list merge keys of the common fields, server-side apply with `fieldManager` that
 //!   creates when missing), delete (DeleteOptions in the body or the query), deletecollection.
 //!   Cluster-scoped and namespaced kinds; `uid`, `creationTimestamp`, a global
-//!   `resourceVersion` counter, `generation` (pods, apps kinds, custom kinds); optimistic
+//!   `resourceVersion` counter, `generation` (pods, apps and batch kinds, custom kinds); optimistic
 //!   concurrency (409 on a stale `resourceVersion`); no-op writes keep the resourceVersion;
 //!   the status subresource (main writes keep `.status`, `/status` writes only `.status`).
 //!   Failures are `Status` objects with the real reasons and codes (404 NotFound, 409
@@ -82,7 +82,9 @@
 //!   `<deployment>-<pod-template-hash>` per template, rolling or recreating to a new one on a
 //!   template change, see `src/deployments.rs`), the ReplicaSet controller (pods
 //!   `<replicaset>-<random>` with the template's labels and a controller `ownerReference`,
-//!   see `src/replicasets.rs`), and, when [`FakeApiServer::auto_schedule`] is on, a scheduler
+//!   see `src/replicasets.rs`), the Job controller (pods up to `parallelism` until
+//!   `completions` succeeded, back-off, `backoffLimit`, `SuccessCriteriaMet`/`Complete` and
+//!   `FailureTarget`/`Failed`, see `src/jobs.rs`), and, when [`FakeApiServer::auto_schedule`] is on, a scheduler
 //!   (nodeSelector, required/preferred node affinity, taints and tolerations, Ready nodes)
 //!   plus kubelets that start bound pods (phase Running, Ready). An optional node monitor
 //!   ([`FakeApiServer::node_monitor_grace`]) turns a node whose kubelet is down into Ready
@@ -144,6 +146,7 @@ mod deployments;
 mod discovery;
 mod error;
 mod events;
+mod jobs;
 mod knobs;
 mod kubelet;
 pub mod lifecycle;

@@ -1,4 +1,4 @@
-//! The kinds the fake serves: built-in core/v1 and apps/v1 kinds plus kinds a
+//! The kinds the fake serves: built-in core/v1, apps/v1 and batch/v1 kinds plus kinds a
 //! test registers (CRD-like, with generic storage).
 
 use std::sync::Arc;
@@ -79,7 +79,7 @@ impl ResourceDef {
     }
 
     pub(crate) fn is_custom(&self) -> bool {
-        !matches!(self.group.as_str(), "" | "apps")
+        !matches!(self.group.as_str(), "" | "apps" | "batch")
     }
 
     pub(crate) fn is(&self, group: &str, plural: &str) -> bool {
@@ -139,6 +139,8 @@ impl Registry {
             ResourceDef::new("apps/v1", "StatefulSet", "statefulsets", true)
                 .subs(&["status", "scale"])
                 .short(&["sts"]),
+            // Upstream: pkg/registry/batch/job/storage/storage.go (no short names; status).
+            ResourceDef::new("batch/v1", "Job", "jobs", true).subs(&["status"]),
         ];
         Registry {
             defs: defs.into_iter().map(Arc::new).collect(),
@@ -208,6 +210,10 @@ impl Registry {
 
     pub(crate) fn replicasets(&self) -> Arc<ResourceDef> {
         self.fixed("apps", "replicasets")
+    }
+
+    pub(crate) fn jobs(&self) -> Arc<ResourceDef> {
+        self.fixed("batch", "jobs")
     }
 
     /// A built-in that `register_resource` can never remove (it only replaces same group/version/plural).

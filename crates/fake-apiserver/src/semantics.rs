@@ -26,7 +26,7 @@ const SERVER_METADATA: [&str; 6] = [
 
 /// Kinds whose objects carry `metadata.generation`.
 fn has_generation(res: &ResourceDef) -> bool {
-    res.is_custom() || res.group == "apps" || res.is("", "pods")
+    res.is_custom() || matches!(res.group.as_str(), "apps" | "batch") || res.is("", "pods")
 }
 
 /// Checks (and fills in) apiVersion, kind, name and namespace of a body sent to `res`.
@@ -103,6 +103,9 @@ pub(crate) fn validate(res: &ResourceDef, obj: &Value) -> Result<(), ApiError> {
         let policies = ["Always", "OnFailure", "Never"];
         crate::validation::pod_spec(res, obj, &["spec"], &policies)?;
     }
+    if res.is("batch", "jobs") {
+        crate::jobs::validate(res, obj)?;
+    }
     if res.is("apps", "deployments") || res.is("apps", "replicasets") {
         crate::validation::workload(res, obj)?;
         let selector = at(obj, &["spec", "selector"]).unwrap_or(&Value::Null);
@@ -172,6 +175,14 @@ fn defaults(st: &mut State, res: &ResourceDef, obj: &mut Value) {
                 .or_insert(json!(1));
             default_pod_spec(&mut obj["spec"]["template"]["spec"]);
             obj["status"] = json!({ "replicas": 0 });
+        }
+        ("batch", "jobs") => {
+            crate::jobs::defaults(obj);
+            default_pod_spec(&mut obj["spec"]["template"]["spec"]);
+            crate::jobs::prepare_for_create(obj);
+            // Defaulting runs again as the stored object is read back: the Job takes the
+            // template's (now generated) labels when it has none of its own.
+            crate::jobs::defaults(obj);
         }
         ("", "services") => {
             let ip = format!(
@@ -317,7 +328,9 @@ pub(crate) fn update(
                         .unwrap_or(json!([])),
                 );
             }
-            if res.group == "apps" && new["spec"]["template"]["spec"].is_object() {
+            if matches!(res.group.as_str(), "apps" | "batch")
+                && new["spec"]["template"]["spec"].is_object()
+            {
                 // Defaults apply to every decoded object, updates too
                 // (pkg/apis/apps/v1/zz_generated.defaults.go, SetObjectDefaults_Deployment and
                 // friends), so a PUT without them does not change the template's hash.

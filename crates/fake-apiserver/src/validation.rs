@@ -233,6 +233,9 @@ pub(crate) fn update(res: &ResourceDef, old: &Value, new: &Value) -> Result<(), 
             ));
         }
     }
+    if res.is("batch", "jobs") {
+        crate::jobs::validate_update(res, old, new)?;
+    }
     if res.group == "apps" && at(old, &["spec", "selector"]) != at(new, &["spec", "selector"]) {
         let shown = go_selector(at(new, &["spec", "selector"]).unwrap_or(&Value::Null));
         return Err(ApiError::invalid(

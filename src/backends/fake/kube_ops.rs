@@ -140,6 +140,12 @@ impl KubeOps for FakeCluster {
     async fn write_check(&self, target: &ResourceRef) -> Result<WriteCheck> {
         self.read("write-check").await?;
         let s = self.state();
+        if let Some(r) = s.write_refusals.get(&key_of(target)) {
+            return Ok(WriteCheck::Refused {
+                code: r.code,
+                message: r.message.clone(),
+            });
+        }
         if !s.objects.contains_key(&key_of(target)) {
             return Ok(WriteCheck::Refused {
                 code: 404,

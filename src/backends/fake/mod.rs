@@ -19,7 +19,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 
 use async_trait::async_trait;
 
-pub use state::{Change, Failure, FakeEvent, FakeNode, Knobs, Scheduled, State};
+pub use state::{Change, Failure, FakeEvent, FakeNode, Knobs, Scheduled, State, WriteRefusal};
 
 use super::{BackendError, Connector, EtcdOps, KubeOps, NodeOps, Result};
 

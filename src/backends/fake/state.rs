@@ -21,7 +21,17 @@ pub struct State {
     pub logs: BTreeMap<String, String>,
     pub etcd: BTreeMap<String, String>,
     pub events: Vec<FakeEvent>,
+    /// How the API server answers an edit of an object (keyed like `objects`) when it is
+    /// not the usual (accepted, or 404 for a missing object or namespace): a 403, 409, 422.
+    pub write_refusals: BTreeMap<String, WriteRefusal>,
     pub knobs: Knobs,
+}
+
+/// An API server's refusal of an edit: status code and message.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct WriteRefusal {
+    pub code: u16,
+    pub message: String,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]

@@ -66,6 +66,10 @@ pub(crate) fn pod_view(p: &Pod) -> PodView {
             })
             .unwrap_or_default(),
     };
+    let init_containers = status
+        .and_then(|s| s.init_container_statuses.as_ref())
+        .map(|list| list.iter().map(container_view).collect())
+        .unwrap_or_default();
     let ready = status
         .and_then(|s| s.conditions.as_ref())
         .is_some_and(|cs| cs.iter().any(|c| c.type_ == "Ready" && c.status == "True"));
@@ -91,6 +95,7 @@ pub(crate) fn pod_view(p: &Pod) -> PodView {
         deletion_timestamp: p.metadata.deletion_timestamp.as_ref().map(time_text),
         finalizers: p.metadata.finalizers.clone().unwrap_or_default(),
         containers,
+        init_containers,
         tolerations: p
             .spec
             .as_ref()

@@ -1,8 +1,8 @@
 //! The undo of `apply`: deleting what was applied. Applying is not a fault (it prepares the
 //! experiment, see `engine/inject.rs`), but what it created is owed back like a fault's change.
 
-use crate::backends::{BackendError, ErrorKind, KubeOps, Result};
-use crate::playbook::model::ResourceRef;
+use crate::backends::{BackendError, DeleteOptions, ErrorKind, KubeOps, Result};
+use crate::playbook::model::{Propagation, ResourceRef};
 
 use super::super::backends::Backends;
 
@@ -46,7 +46,13 @@ async fn delete_confirmed(kube: &dyn KubeOps, r: &ResourceRef) -> Result<()> {
     let mut tries = 0;
     loop {
         tries += 1;
-        match kube.delete(r, &Default::default()).await {
+        // Background propagation, as `kubectl delete -f` sends: an applied batch/v1 Job
+        // deleted without a policy would orphan its pods (the Job's default policy).
+        let opts = DeleteOptions {
+            propagation: Some(Propagation::Background),
+            ..DeleteOptions::default()
+        };
+        match kube.delete(r, &opts).await {
             Err(e) if e.kind == ErrorKind::NotFound => match kube.get(r).await {
                 // Gone, or of a kind the server does not know (nothing of it can exist).
                 Ok(None) => return Ok(()),

@@ -64,7 +64,8 @@ pub struct PodsCondition {
     /// Only pods the API places on this node.
     #[serde(default)]
     pub node: Option<NodeTarget>,
-    /// `restarts`, `exit-code` and `reason` look at this container only (default: any).
+    /// `restarts`, `exit-code` and `reason` look at this container only, an app or an init
+    /// container (a native sidecar); default: any app container.
     #[serde(default)]
     pub container: Option<String>,
     /// How many pods match (after the filters below). Default: at least one.

@@ -1,12 +1,13 @@
 //! Server-side printing: `Accept: application/json;as=Table;v=v1;g=meta.k8s.io` answers a
 //! GET or LIST with a `meta.k8s.io/v1` Table whose columns and cells are upstream's printers'
-//! (pods, nodes, namespaces, deployments, ReplicaSets; NAME and AGE for other kinds, as a
+//! (pods, nodes, namespaces, deployments, ReplicaSets, Jobs; NAME and AGE for other kinds, as a
 //! custom resource without printer columns gets).
 //!
 //! Why it exists: `kubectl get` asks for Tables and prints only what the server puts in
 //! them, so without this `kubectl get pods -o wide` shows no STATUS, READY, RESTARTS or NODE
 //! and `kubectl get nodes` no STATUS or ROLES.
 
+mod job;
 mod printers;
 
 use std::time::SystemTime;
@@ -15,6 +16,7 @@ use serde_json::{Value, json};
 
 use crate::resources::ResourceDef;
 use crate::util::{self, at, str_at};
+use job::job_cells;
 use printers::{age, node_cells, pod_cells, template_cells};
 
 /// Whether the client asked for a Table (kubectl's first choice of its `Accept`).
@@ -218,6 +220,29 @@ fn columns(res: &ResourceDef) -> Vec<Column> {
                 "Selector is a label query over pods that should match the replica count.",
             ),
         ],
+        // jobColumnDefinitions
+        ("batch", "jobs") => vec![
+            NAME,
+            c("Status", 0, "Status of the job."),
+            c(
+                "Completions",
+                0,
+                "The number of pods which reached phase Succeeded. The value increases monotonically for a given spec. However, it may decrease in reaction to scale down of elastic indexed jobs.",
+            ),
+            c("Duration", 0, "Time required to complete the job."),
+            AGE,
+            c("Containers", 1, "Names of each container in the template."),
+            c(
+                "Images",
+                1,
+                "Images referenced by each container in the template.",
+            ),
+            c(
+                "Selector",
+                1,
+                "A label query over pods that should match the pod count. Normally, the system sets this field for you. More info: https://kubernetes.io/docs/concepts/overview/working-with-objects/labels/#label-selectors",
+            ),
+        ],
         _ => vec![NAME, AGE],
     }
 }
@@ -257,6 +282,13 @@ fn cells(res: &ResourceDef, o: &Value, now: SystemTime) -> Vec<Value> {
                 json!(n(&["status", "readyReplicas"])),
                 age,
             ];
+            out.extend(template_cells(o));
+            out
+        }
+        ("batch", "jobs") => {
+            let mut out = vec![name];
+            out.extend(job_cells(o, now));
+            out.push(age);
             out.extend(template_cells(o));
             out
         }
