@@ -274,7 +274,10 @@ async fn kept_listings_follow_every_change_the_exec_path_sees() {
     };
     let one_pod = c.pod(&w, "t-kept", "one", "uid-one");
     let r = twice(&n).await;
-    assert!(r.sandboxes.iter().any(|s| s.id == one_pod && s.live), "{r:#?}");
+    assert!(
+        r.sandboxes.iter().any(|s| s.id == one_pod && s.live),
+        "{r:#?}"
+    );
 
     let labels_only = c.bare_sandbox(&w, "t-kept", "two", "uid-two");
     let r = twice(&n).await;
@@ -298,7 +301,10 @@ async fn kept_listings_follow_every_change_the_exec_path_sees() {
     let deadline = Instant::now() + Duration::from_secs(5);
     loop {
         let ls = c.docker_exec_ok(&w, &["ctr", "-n", "k8s.io", "tasks", "ls"]);
-        if ls.lines().any(|l| l.starts_with(&app) && l.contains("STOPPED")) {
+        if ls
+            .lines()
+            .any(|l| l.starts_with(&app) && l.contains("STOPPED"))
+        {
             break;
         }
         assert!(Instant::now() < deadline, "{ls}");

@@ -8,7 +8,9 @@
 //! socket path's two calls per node, when a node changed) and the shims (`containerd-shim`,
 //! the kernel's 15-character name of `containerd-shim-runc-v2`: containerd asks each task's
 //! shim for its state when it lists tasks; Docker's shims serve the exec path's execs).
-//! Prints one JSON object: the share of one core each used. Processes that start and end
+//! Prints one JSON object: the share of one core each used, less what the same processes used
+//! in a window of the same length just before without sampling (`idle_percent_of_one_core`;
+//! the idle shims' own timers, other clusters' requests to the shared dockerd). Processes that start and end
 //! within the sampling (the exec path's `runc` and scan processes) are not counted.
 
 use std::time::{Duration, Instant};
@@ -111,9 +113,19 @@ pub async fn run(a: Args) -> Result<(), String> {
     let sources: Vec<String> = first.iter().map(|s| format!("{:?}", s.source)).collect();
     let interval = Duration::from_secs_f64(a.interval);
     let ids = node_ids(&a.cluster)?;
-    let before: Vec<f64> = std::iter::once(cpu(None, &ids))
-        .chain(DAEMONS.iter().map(|d| cpu(Some(d), &ids)))
-        .collect();
+    let all = || -> Vec<f64> {
+        std::iter::once(cpu(None, &ids))
+            .chain(DAEMONS.iter().map(|d| cpu(Some(d), &ids)))
+            .collect()
+    };
+    // What the same processes use meanwhile without sampling (idle shims, the daemons' own
+    // work, other clusters' requests to the shared dockerd): subtracted from the sampling's.
+    let idle_from = all();
+    let idle_started = Instant::now();
+    tokio::time::sleep(Duration::from_secs_f64(a.duration)).await;
+    let idle_wall = idle_started.elapsed().as_secs_f64();
+    let idle_to = all();
+    let before = all();
     let started = Instant::now();
     let mut samples = 0u32;
     let mut tick = tokio::time::interval(interval);
@@ -126,10 +138,10 @@ pub async fn run(a: Args) -> Result<(), String> {
         samples += 1;
     }
     let wall = started.elapsed().as_secs_f64();
-    let after: Vec<f64> = std::iter::once(cpu(None, &ids))
-        .chain(DAEMONS.iter().map(|d| cpu(Some(d), &ids)))
-        .collect();
-    let share = |i: usize| ((after[i] - before[i]) / wall * 1000.0).round() / 10.0;
+    let after = all();
+    let round = |x: f64| (x * 10.0).round() / 10.0;
+    let idle = |i: usize| (idle_to[i] - idle_from[i]) / idle_wall * 100.0;
+    let share = |i: usize| (after[i] - before[i]) / wall * 100.0 - idle(i);
     let total: f64 = (0..after.len()).map(share).sum();
     let out = json!({
         "nodes": count,
@@ -137,13 +149,18 @@ pub async fn run(a: Args) -> Result<(), String> {
         "interval_s": a.interval,
         "forget_kept": a.forget_kept,
         "samples": samples,
-        "wall_s": (wall * 10.0).round() / 10.0,
+        "wall_s": round(wall),
         "cpu_percent_of_one_core": {
-            "chaos": share(0),
-            "dockerd": share(1),
-            "containerd": share(2),
-            "shims": share(3),
-            "total": (total * 10.0).round() / 10.0,
+            "chaos": round(share(0)),
+            "dockerd": round(share(1)),
+            "containerd": round(share(2)),
+            "shims": round(share(3)),
+            "total": round(total),
+        },
+        "idle_percent_of_one_core": {
+            "dockerd": round(idle(1)),
+            "containerd": round(idle(2)),
+            "shims": round(idle(3)),
         },
     });
     println!("{out}");

@@ -79,7 +79,10 @@ pub fn read(pid: u32, container_id: &str, path: Option<&str>) -> HostRead {
 fn cgroup_dirs(id: &str) -> Vec<String> {
     let mut dirs = Vec::new();
     for hierarchy in ["", "pids/", "unified/", "systemd/", "memory/"] {
-        for group in [format!("docker/{id}"), format!("system.slice/docker-{id}.scope")] {
+        for group in [
+            format!("docker/{id}"),
+            format!("system.slice/docker-{id}.scope"),
+        ] {
             for leaf in ["", "/init.scope"] {
                 dirs.push(format!("/sys/fs/cgroup/{hierarchy}{group}{leaf}"));
             }

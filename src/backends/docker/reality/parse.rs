@@ -197,7 +197,11 @@ pub fn api_view(tasks: Vec<Task>, containers: &[ApiContainer], cri_view: bool) -
     scan.tasks = tasks;
     mark_running(&mut scan);
     ApiView {
-        source: if cri_view { Source::Crictl } else { Source::Ctr },
+        source: if cri_view {
+            Source::Crictl
+        } else {
+            Source::Ctr
+        },
         sandboxes: scan.sandboxes,
         containers: scan.containers,
         tasks: scan.tasks,

@@ -9,7 +9,12 @@ fn node_root(dir: &std::path::Path, old: SystemTime) -> String {
     let meta = format!("{root}{META_DB}");
     fs::create_dir_all(std::path::Path::new(&meta).parent().unwrap()).unwrap();
     fs::write(&meta, b"bolt").unwrap();
-    File::options().write(true).open(&meta).unwrap().set_modified(old).unwrap();
+    File::options()
+        .write(true)
+        .open(&meta)
+        .unwrap()
+        .set_modified(old)
+        .unwrap();
     for (id, pid) in [("aaa", "101"), ("bbb", "102")] {
         let bundle = format!("{root}{BUNDLES}/{id}");
         fs::create_dir_all(&bundle).unwrap();
@@ -28,7 +33,12 @@ fn node_root(dir: &std::path::Path, old: SystemTime) -> String {
 }
 
 fn set_modified(path: &str, t: SystemTime) {
-    File::options().write(true).open(path).unwrap().set_modified(t).unwrap();
+    File::options()
+        .write(true)
+        .open(path)
+        .unwrap()
+        .set_modified(t)
+        .unwrap();
 }
 
 #[test]
@@ -39,7 +49,11 @@ fn the_fingerprint_moves_with_every_change_a_listing_could_show() {
     let root = node_root(dir.path(), old);
     let live = BTreeSet::from([1, 101, 102]);
     let first = fingerprint(&root, &live, now).unwrap();
-    assert_eq!(fingerprint(&root, &live, now), Some(first.clone()), "nothing changed");
+    assert_eq!(
+        fingerprint(&root, &live, now),
+        Some(first.clone()),
+        "nothing changed"
+    );
     assert_eq!(first.tasks.len(), 2);
 
     // A task's init process died.
@@ -76,13 +90,21 @@ fn no_fingerprint_for_what_changed_within_the_settle_time_or_cannot_be_read() {
 
     let state = format!("{root}{RUNC_STATE}/bbb/state.json");
     set_modified(&state, now - SETTLE / 2);
-    assert_eq!(fingerprint(&root, &live, now), None, "a task's state just written");
+    assert_eq!(
+        fingerprint(&root, &live, now),
+        None,
+        "a task's state just written"
+    );
     set_modified(&state, now - SETTLE * 2);
     assert!(fingerprint(&root, &live, now).is_some());
 
     let meta = format!("{root}{META_DB}");
     set_modified(&meta, now - SETTLE / 2);
-    assert_eq!(fingerprint(&root, &live, now), None, "metadata just written");
+    assert_eq!(
+        fingerprint(&root, &live, now),
+        None,
+        "metadata just written"
+    );
     fs::remove_file(&meta).unwrap();
     assert_eq!(fingerprint(&root, &live, now), None, "no metadata database");
 }
@@ -105,12 +127,21 @@ async fn a_listing_is_used_again_only_at_the_same_fingerprint_and_while_young() 
     assert!(kept.channel(&socket).is_some());
     kept.keep_view(&socket, Some(at.clone()), t0, ApiView::default());
 
-    assert_eq!(kept.view(&socket, &at, t0 + MAX_AGE / 2), Some(ApiView::default()));
-    assert!(kept.view(&socket, &other, t0).is_none(), "another fingerprint");
+    assert_eq!(
+        kept.view(&socket, &at, t0 + MAX_AGE / 2),
+        Some(ApiView::default())
+    );
+    assert!(
+        kept.view(&socket, &other, t0).is_none(),
+        "another fingerprint"
+    );
     assert!(kept.view(&socket, &at, t0 + MAX_AGE).is_none(), "too old");
 
     kept.keep_view(&socket, None, t0, ApiView::default());
-    assert!(kept.view(&socket, &at, t0).is_none(), "kept without a fingerprint");
+    assert!(
+        kept.view(&socket, &at, t0).is_none(),
+        "kept without a fingerprint"
+    );
 
     kept.forget(&socket);
     assert!(kept.channel(&socket).is_none());
