@@ -255,9 +255,18 @@ bench_nodes() {
     [[ -n $c1 ]] || c1=$c
     # Same reality both ways (the node reads, without how they were read).
     local same='del(.nodes[].source) | .nodes'
-    [[ $("$CHAOS" reality --cluster "$CLUSTER" --output json 2>/dev/null | jq -S "$same") == \
-      $(KIND_CHAOS_REALITY=exec "$CHAOS" reality --cluster "$CLUSTER" --output json 2>/dev/null | jq -S "$same") ]] ||
-      die "N=$n: chaos reality differs between its default path and the exec path"
+    # Compared twice at most: a difference is printed (< default, > exec), and one that does not
+    # come back a second later (a process starting or ending between the two reads) is noted.
+    local try
+    for try in 1 2; do
+      "$CHAOS" reality --cluster "$CLUSTER" --output json 2>/dev/null | jq -S "$same" >"$WORK/default.json"
+      KIND_CHAOS_REALITY=exec "$CHAOS" reality --cluster "$CLUSTER" --output json 2>/dev/null | jq -S "$same" >"$WORK/exec.json"
+      diff "$WORK/default.json" "$WORK/exec.json" >&2 && break
+      ((try == 1)) || die "N=$n: chaos reality differs between its default path and the exec path (above)"
+      log "N=$n: chaos reality differed between its default path and the exec path (above); reading again"
+      result "nodes" "N=$n: note: the default and exec paths differed once, then agreed (diff in the run's log)" 0 ""
+      sleep 1
+    done
     # How chaos read the nodes by default (containerd-socket where it runs as root next to Docker).
     sources=$("$CHAOS" reality --cluster "$CLUSTER" --output json 2>/dev/null | jq -r '[.nodes[].source] | unique | join(",")')
     result "nodes" "N=$n: chaos reality --output json (read via: $sources)" "$c" "$(vs "$c" "$s" "the shell"); $(ratio "$c" "$c1")x chaos at N=1"
