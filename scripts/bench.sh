@@ -6,15 +6,20 @@
 #
 #   scripts/bench.sh [--only nodes,etcd,wait,startup] [--runs N] [--out FILE] [--no-build]
 #
-# What it starts (a kind-like test cluster "chaos-bench", an etcd on loopback with TLS, temp
-# folders) it removes on exit, also on failure and Ctrl-C.
+# What it starts (a kind-like test cluster "chaos-bench", or $BENCH_CLUSTER: no test uses that
+# name; an etcd on loopback with TLS; temp folders) it removes on exit, also on failure and
+# Ctrl-C. Nodes: N = 1 2 5 13 20 50 ($BENCH_NODES), 10 pod sandboxes each.
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 PROG=${0##*/}
 # CHAOS_BIN and TESTCLUSTER may point elsewhere, to measure a change side by side.
-CHAOS=${CHAOS_BIN:-$ROOT/target/release/chaos}
-BENCH=$ROOT/target/release/chaos-bench
+# BENCH_PROFILE=debug measures the debug build (only where a release build cannot be had: the
+# report says so).
+PROFILE=${BENCH_PROFILE:-release}
+[[ $PROFILE == release || $PROFILE == debug ]] || { echo "BENCH_PROFILE must be release or debug" >&2; exit 1; }
+CHAOS=${CHAOS_BIN:-$ROOT/target/$PROFILE/chaos}
+BENCH=$ROOT/target/$PROFILE/chaos-bench
 TESTCLUSTER=${TESTCLUSTER:-$ROOT/scripts/testcluster.sh}
 CLUSTER=${BENCH_CLUSTER:-chaos-bench} # another name where several people share one Docker
 KEEP_LINE='<!-- bench.sh: everything below this line is kept when BENCHMARKS.md is rewritten -->'
@@ -23,13 +28,13 @@ ONLY=nodes,etcd,wait,startup
 RUNS=${BENCH_RUNS:-7}
 OUT=$ROOT/BENCHMARKS.md
 NO_BUILD=''
-NODE_COUNTS=(${BENCH_NODES:-1 2 5 13 20})
+NODE_COUNTS=(${BENCH_NODES:-1 2 5 13 20 50})
 PODS_PER_NODE=10
 ETCD_KEYS=100000
 DEL_KEYS=10000
 VALUE_SIZE=512
 
-usage() { sed -n '2,9p' "$0" | sed 's/^# \{0,1\}//'; }
+usage() { sed -n '3,11p' "$0" | sed 's/^# \{0,1\}//'; }
 log() { printf '%s: %s\n' "$PROG" "$*" >&2; }
 die() {
   printf '%s: error: %s\n' "$PROG" "$*" >&2
@@ -99,11 +104,13 @@ fi
 
 cd "$ROOT"
 if [[ -z $NO_BUILD ]]; then
-  log "building chaos and chaos-bench (release)"
-  cargo build --release --locked --quiet --bin chaos
-  cargo build --release --locked --quiet -p kind-chaos-bench
+  log "building chaos and chaos-bench ($PROFILE)"
+  release=()
+  [[ $PROFILE == release ]] && release=(--release)
+  cargo build "${release[@]}" --locked --quiet --bin chaos
+  cargo build "${release[@]}" --locked --quiet -p kind-chaos-bench
 fi
-[[ -x $CHAOS && -x $BENCH ]] || die "no release build of chaos and chaos-bench (run without --no-build)"
+[[ -x $CHAOS && -x $BENCH ]] || die "no $PROFILE build of chaos and chaos-bench (run without --no-build)"
 
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/kind-chaos-bench.XXXXXX")
 export CHAOS_STATE_DIR=$WORK/state # journals, locks and etcd backups of this run only
@@ -115,9 +122,26 @@ unset KUBECONFIG
 RESULTS=$WORK/results
 GOALS=$WORK/goals
 COMMANDS=$WORK/commands
+BEFORE_AFTER=$WORK/before-after
 : >"$RESULTS"
 : >"$GOALS"
 : >"$COMMANDS"
+: >"$BEFORE_AFTER"
+
+# "Before": the medians of the last full run before issue 21 (BENCHMARKS.md of 2026-11-23,
+# chaos at 461e9ab, same machine kind: 2 cores), in ms, by what is measured.
+declare -A BEFORE=(
+  [startup-version]=2.4 [startup-validate]=8.1
+  [reality-1]=81.3 [reality-5]=149.5 [reality-20]=653.9
+  [shell-1]=88.8 [shell-5]=384.0 [shell-20]=1745.3
+  [etcd-count]=88.3 [etcd-stream]=592.7 [etcd-del]=323.2 [etcd-del-etcdctl]=88.6 [etcd-del-getdel]=250.7
+  [wait]=1.1
+)
+# before_after KEY WHAT NOW_SECONDS: a row of the before/after table, if there is a "before".
+before_after() {
+  [[ -n ${BEFORE[$1]:-} ]] || return 0
+  printf '%s\t%s\t%s\n' "$2" "${BEFORE[$1]}" "$3" >>"$BEFORE_AFTER"
+}
 
 # hyperfine_median JSON INDEX -> median seconds of that command
 median_of() { jq -r ".results[$2].median" "$1"; }
@@ -161,6 +185,8 @@ bench_startup() {
   result "startup" "chaos --version" "$v" "$(vs "$v" "$e" "etcdctl version")"
   result "startup" "chaos validate ${#pbs[@]} playbooks (exit $rc)" "$va" "$(vs "$va" "$e" "etcdctl version")"
   result "startup" "baseline: etcdctl version" "$e" ""
+  before_after startup-version "chaos --version" "$v"
+  before_after startup-validate "chaos validate of the playbooks" "$va"
 }
 
 # ---------------------------------------------------------------------------
@@ -229,9 +255,18 @@ bench_nodes() {
     [[ -n $c1 ]] || c1=$c
     # Same reality both ways (the node reads, without how they were read).
     local same='del(.nodes[].source) | .nodes'
-    [[ $("$CHAOS" reality --cluster "$CLUSTER" --output json 2>/dev/null | jq -S "$same") == \
-      $(KIND_CHAOS_REALITY=exec "$CHAOS" reality --cluster "$CLUSTER" --output json 2>/dev/null | jq -S "$same") ]] ||
-      die "N=$n: chaos reality differs between its default path and the exec path"
+    # Compared twice at most: a difference is printed (< default, > exec), and one that does not
+    # come back a second later (a process starting or ending between the two reads) is noted.
+    local try
+    for try in 1 2; do
+      "$CHAOS" reality --cluster "$CLUSTER" --output json 2>/dev/null | jq -S "$same" >"$WORK/default.json"
+      KIND_CHAOS_REALITY=exec "$CHAOS" reality --cluster "$CLUSTER" --output json 2>/dev/null | jq -S "$same" >"$WORK/exec.json"
+      diff "$WORK/default.json" "$WORK/exec.json" >&2 && break
+      ((try == 1)) || die "N=$n: chaos reality differs between its default path and the exec path (above)"
+      log "N=$n: chaos reality differed between its default path and the exec path (above); reading again"
+      result "nodes" "N=$n: note: the default and exec paths differed once, then agreed (diff in the run's log)" 0 ""
+      sleep 1
+    done
     # How chaos read the nodes by default (containerd-socket where it runs as root next to Docker).
     sources=$("$CHAOS" reality --cluster "$CLUSTER" --output json 2>/dev/null | jq -r '[.nodes[].source] | unique | join(",")')
     result "nodes" "N=$n: chaos reality --output json (read via: $sources)" "$c" "$(vs "$c" "$s" "the shell"); $(ratio "$c" "$c1")x chaos at N=1"
@@ -243,17 +278,30 @@ bench_nodes() {
     result "nodes" "N=$n: profile: one \`true\` exec in every node at once / the node snapshot, in-process" \
       "$(jq -r '.exec_true_ms / 1000' <<<"$floor")" "snapshot $(jq -r .snapshot_ms <<<"$floor") ms"
     eval "C_$n=$c S_$n=$s"
+    before_after "reality-$n" "chaos reality --output json, N=$n" "$c"
+    before_after "shell-$n" "baseline: the seeds' sequential shell, N=$n" "$s"
     if ((n == 13)); then
       # The timeline samples every node once a second for a whole run: its cost is CPU per
       # second of wall time (this process, dockerd and containerd), not latency.
       local cost
-      cost=$("$BENCH" sample-cost --cluster "$CLUSTER" --interval 1 --duration 30)
-      result "nodes" "N=13: sampling node reality once a second for 30 s: CPU time per second of wall time (chaos $(jq -r .cpu_percent_of_one_core.chaos <<<"$cost")%, dockerd $(jq -r .cpu_percent_of_one_core.dockerd <<<"$cost")%, containerd $(jq -r .cpu_percent_of_one_core.containerd <<<"$cost")%)" \
+      cost=$("$BENCH" sample-cost --cluster "$CLUSTER" --interval 1 --duration 20)
+      result "nodes" "N=13: sampling node reality once a second for 20 s: CPU time per second of wall time, less the same processes' in 20 s without sampling (chaos $(jq -r .cpu_percent_of_one_core.chaos <<<"$cost")%, dockerd $(jq -r .cpu_percent_of_one_core.dockerd <<<"$cost")%, containerd $(jq -r .cpu_percent_of_one_core.containerd <<<"$cost")%, shims $(jq -r .cpu_percent_of_one_core.shims <<<"$cost")%; read via $(jq -r '.sources | unique | join(",")' <<<"$cost"))" \
         "$(jq -r '.cpu_percent_of_one_core.total / 100' <<<"$cost")" "$(jq -r .samples <<<"$cost") samples"
+      # The same, forgetting what the socket path keeps between reads (a connection and a full
+      # listing per node and sample, as before it kept them), and through the exec path.
+      local fresh viaexec
+      fresh=$("$BENCH" sample-cost --cluster "$CLUSTER" --interval 1 --duration 20 --forget-kept)
+      result "nodes" "N=13: the same, nothing kept between samples (as before issue 21's fix; chaos $(jq -r .cpu_percent_of_one_core.chaos <<<"$fresh")%, dockerd $(jq -r .cpu_percent_of_one_core.dockerd <<<"$fresh")%, containerd $(jq -r .cpu_percent_of_one_core.containerd <<<"$fresh")%, shims $(jq -r .cpu_percent_of_one_core.shims <<<"$fresh")%)" \
+        "$(jq -r '.cpu_percent_of_one_core.total / 100' <<<"$fresh")" "$(jq -r .samples <<<"$fresh") samples"
+      viaexec=$(KIND_CHAOS_REALITY=exec "$BENCH" sample-cost --cluster "$CLUSTER" --interval 1 --duration 20)
+      result "nodes" "N=13: the same through the exec path (KIND_CHAOS_REALITY=exec; chaos $(jq -r .cpu_percent_of_one_core.chaos <<<"$viaexec")%, dockerd $(jq -r .cpu_percent_of_one_core.dockerd <<<"$viaexec")%, containerd $(jq -r .cpu_percent_of_one_core.containerd <<<"$viaexec")%, shims $(jq -r .cpu_percent_of_one_core.shims <<<"$viaexec")%; not counted: the short-lived runc and scan processes)" \
+        "$(jq -r '.cpu_percent_of_one_core.total / 100' <<<"$viaexec")" "$(jq -r .samples <<<"$viaexec") samples"
+      cmdlog "chaos-bench sample-cost --cluster $CLUSTER --interval 1 --duration 20 --forget-kept"
+      cmdlog "KIND_CHAOS_REALITY=exec chaos-bench sample-cost --cluster $CLUSTER --interval 1 --duration 20"
       goal "sampling node reality at N=13, 1 sample a second: at most 5% of one core (issue 21)" \
         "$(le "$(jq -r .cpu_percent_of_one_core.total <<<"$cost")" 5)" \
         "$(jq -r .cpu_percent_of_one_core.total <<<"$cost")% of one core"
-      cmdlog "chaos-bench sample-cost --cluster $CLUSTER --interval 1 --duration 30"
+      cmdlog "chaos-bench sample-cost --cluster $CLUSTER --interval 1 --duration 20"
     fi
   done
   cmdlog "chaos reality --cluster $CLUSTER --output json"
@@ -380,6 +428,8 @@ bench_etcd() {
   result "etcd" "ls --count: etcdctl get --prefix --keys-only | wc -l" "$le_" "peak RSS of etcdctl $(awk -v k="$rc_e" "$mib") MiB"
   result "etcd" "ls streaming $ETCD_KEYS keys to /dev/null: chaos" "$ls" "$(vs "$ls" "$lse" etcdctl); peak RSS $(awk -v k="$rc_ls" "$mib") MiB"
   result "etcd" "ls streaming: etcdctl get --prefix --keys-only > /dev/null" "$lse" ""
+  before_after etcd-count "etcd ls --count over $ETCD_KEYS keys" "$lc"
+  before_after etcd-stream "etcd ls streaming $ETCD_KEYS keys" "$ls"
   goal "etcd ls --count: chaos no slower than etcdctl | wc -l" "$(le "$lc" "$le_")" \
     "$(ms "$lc") ms vs $(ms "$le_") ms"
   goal "etcd ls: chaos peak RSS under 64 MiB" "$(le "$(awk -v a="$rc_count" -v b="$rc_ls" 'BEGIN { print (a > b ? a : b) }')" 65535)" \
@@ -412,6 +462,9 @@ bench_etcd() {
   result "etcd" "del --prefix of $DEL_KEYS keys, every value backed up: chaos" "$dc" "$(vs "$dc" "$de" "etcdctl del (no backup)"); $(vs "$dc" "$dg" "etcdctl get > file && del")"
   result "etcd" "del --prefix: etcdctl del --prefix (no backup)" "$de" ""
   result "etcd" "del --prefix: etcdctl get --prefix -w json > file && etcdctl del --prefix (unsynced backup)" "$dg" ""
+  before_after etcd-del "etcd del --prefix of $DEL_KEYS keys with backup" "$dc"
+  before_after etcd-del-etcdctl "baseline: etcdctl del --prefix" "$de"
+  before_after etcd-del-getdel "baseline: etcdctl get -w json > file && etcdctl del" "$dg"
   local twice half
   twice=$(awk -v e="$de" 'BEGIN { print e * 2 }')
   goal "etcd del of $DEL_KEYS keys with backup within 2x of etcdctl del --prefix" "$(le "$dc" "$twice")" \
@@ -439,6 +492,7 @@ bench_wait() {
   result "wait" "pod turns Running -> chaos wait done (watch; n=$(jq .watch.n "$json"), p90 $(jq .watch.p90_ms "$json") ms)" "$(awk -v m="$w" 'BEGIN { print m / 1000 }')" "$(vs "$w" "$p" "polling")"
   result "wait" "baseline: check once a second (n=$(jq .polling.n "$json"), p90 $(jq .polling.p90_ms "$json") ms)" "$(awk -v m="$p" 'BEGIN { print m / 1000 }')" ""
   goal "wait latency: median under 50 ms" "$(le "$w" 50)" "$w ms (polling: $p ms)"
+  before_after wait "wait latency (watch), median" "$(awk -v m="$w" 'BEGIN { print m / 1000 }')"
 }
 
 START=$SECONDS
@@ -459,6 +513,15 @@ table() {
     printf '| %s | %s | %s ms | %s |\n' "$s" "${n//|/\\|}" "$(ms "$m")" "${d//|/\\|}"
   done <"$RESULTS"
 }
+before_after_table() {
+  echo '| what | before (2026-11-23) | now | now / before |'
+  echo '| --- | ---: | ---: | ---: |'
+  local w b n
+  while IFS=$'\t' read -r w b n; do
+    printf '| %s | %s ms | %s ms | %s |\n' "${w//|/\\|}" "$b" "$(ms "$n")" \
+      "$(awk -v b="$b" -v n="$n" 'BEGIN { if (b > 0) printf "%.2f", n * 1000 / b; else print "n/a" }')"
+  done <"$BEFORE_AFTER"
+}
 goals() {
   echo '| goal | result | measured |'
   echo '| --- | --- | --- |'
@@ -476,6 +539,7 @@ machine() {
   echo "- kernel: $(uname -srm)"
   echo "- Docker: server $(docker version -f '{{.Server.Version}} (API {{.Server.APIVersion}})' 2>/dev/null || echo unknown)"
   echo "- etcd: $(etcd --version 2>/dev/null | head -n1 | sed 's/etcd Version: //'), etcdctl $(etcdctl version 2>/dev/null | head -n1 | sed 's/etcdctl version: //')"
+  echo "- build: $PROFILE$([[ $PROFILE == release ]] || echo ' (**not** the release build: slower than what users run)')"
   echo "- hyperfine $(hyperfine --version | awk '{ print $2 }'); chaos $("$CHAOS" --version | awk '{ print $2 }') at $(git -C "$ROOT" rev-parse --short HEAD)$(git -C "$ROOT" diff --quiet HEAD -- src 2>/dev/null || echo ' (with uncommitted changes in src/)')"
 }
 
@@ -508,6 +572,14 @@ fi
   echo '## Results'
   echo
   table
+  echo
+  echo '## Before and after'
+  echo
+  echo 'Medians of this run against those of the last full run before issue 21 (`scripts/bench.sh` of'
+  echo '2026-11-23, chaos at 461e9ab, the same kind of machine; its node counts were 1, 5, 10 and 20).'
+  echo 'Both runs shared the machine with other work: compare the baselines rows to see how much.'
+  echo
+  before_after_table
   echo
   echo '## Commands'
   echo

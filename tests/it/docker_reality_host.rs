@@ -3,7 +3,7 @@
 //! (`scripts/testcluster.sh`). These tests need root on the Docker host (that is what reading
 //! without exec needs); they fail, not skip, without it. Each test owns its nodes: worker 1
 //! pods and the kubelet, worker 2 a task without CRI annotations, worker 3 pause, worker 4 a
-//! stand-in crictl.
+//! stand-in crictl, worker 5 changes between reads that keep containerd's listing.
 
 use crate::support::testcluster;
 
@@ -16,7 +16,7 @@ use testcluster::{TestCluster, shared};
 const CLUSTER: &str = "pf-hostreal";
 
 fn cluster() -> &'static TestCluster {
-    shared(CLUSTER, 4)
+    shared(CLUSTER, 5)
 }
 
 async fn nodes() -> DockerNodes {
@@ -250,4 +250,85 @@ async fn a_node_with_crictl_is_read_through_containerd_socket() {
     assert_eq!(auto, exec.reality.unwrap());
     c.docker_exec_ok(&w, &["rm", "/usr/local/bin/crictl"]);
     assert_eq!(both(&n, &w).await, auto);
+}
+
+/// Repeated reads keep containerd's listing while nothing changed (a timeline samples every
+/// second); every change the exec path sees is seen through the socket too: a new pod, one
+/// with only the CRI's labels, a task killed, a pod removed. Each change is read once at once
+/// (containerd's files just written) and once after they settled (the kept listing's
+/// fingerprint must show the change).
+#[tokio::test(flavor = "multi_thread")]
+async fn kept_listings_follow_every_change_the_exec_path_sees() {
+    let c = cluster();
+    let n = nodes().await;
+    let w = c.worker(5);
+    let settle = Duration::from_millis(1500);
+    let twice = async |n: &DockerNodes| {
+        let now = socket_and_exec(n, &w).await;
+        tokio::time::sleep(settle).await;
+        let settled = socket_and_exec(n, &w).await;
+        assert_eq!(now, settled);
+        // Read again with nothing changed: the kept listing.
+        assert_eq!(socket_and_exec(n, &w).await, settled);
+        settled
+    };
+    let one_pod = c.pod(&w, "t-kept", "one", "uid-one");
+    let r = twice(&n).await;
+    assert!(
+        r.sandboxes.iter().any(|s| s.id == one_pod && s.live),
+        "{r:#?}"
+    );
+
+    let labels_only = c.bare_sandbox(&w, "t-kept", "two", "uid-two");
+    let r = twice(&n).await;
+    assert!(r.sandboxes.iter().any(|s| s.id == labels_only), "{r:#?}");
+
+    let app = format!("k{:063x}", 5);
+    app_container(c, &w, &one_pod, &app, "app");
+    let r = twice(&n).await;
+    let with_app = |r: &NodeReality| {
+        r.sandboxes
+            .iter()
+            .find(|s| s.id == one_pod)
+            .map(|s| s.containers.clone())
+    };
+    assert_eq!(with_app(&r), Some(vec!["app".to_string()]), "{r:#?}");
+
+    c.docker_exec_ok(
+        &w,
+        &["ctr", "-n", "k8s.io", "tasks", "kill", "-s", "KILL", &app],
+    );
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        let ls = c.docker_exec_ok(&w, &["ctr", "-n", "k8s.io", "tasks", "ls"]);
+        if ls
+            .lines()
+            .any(|l| l.starts_with(&app) && l.contains("STOPPED"))
+        {
+            break;
+        }
+        assert!(Instant::now() < deadline, "{ls}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let r = twice(&n).await;
+    assert_eq!(with_app(&r), Some(vec![]), "{r:#?}");
+
+    c.unpod(&w, &labels_only);
+    let r = twice(&n).await;
+    assert!(r.sandboxes.iter().all(|s| s.id != labels_only), "{r:#?}");
+}
+
+/// Each node's PID 1 is found from its cgroup without asking Docker, and it is the PID Docker
+/// gives.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_node_pid_from_the_cgroup_is_dockers() {
+    let c = cluster();
+    let n = nodes().await;
+    for node in [c.control_plane(), c.worker(1), c.worker(5)] {
+        let docker: u32 = testcluster::docker(&["inspect", "-f", "{{.State.Pid}}", &node])
+            .trim()
+            .parse()
+            .unwrap();
+        assert_eq!(n.host_pid_from_cgroup(&node).await, Some(docker), "{node}");
+    }
 }

@@ -5,8 +5,13 @@
 //! does, through the same `DockerNodes`), and reads the CPU time (user + system, from
 //! `/proc/PID/stat`) spent meanwhile by this process and by the daemons each read wakes:
 //! dockerd (the node listing, and an inspect per node at the first read), containerd (the
-//! socket path's two calls per node) and the shims (none, unless the exec path is used).
-//! Prints one JSON object: the share of one core each used.
+//! socket path's two calls per node, when a node changed) and the shims (`containerd-shim`,
+//! the kernel's 15-character name of `containerd-shim-runc-v2`: containerd asks each task's
+//! shim for its state when it lists tasks; Docker's shims serve the exec path's execs).
+//! Prints one JSON object: the share of one core each used, less what the same processes used
+//! in a window of the same length just before without sampling (`idle_percent_of_one_core`;
+//! the idle shims' own timers, other clusters' requests to the shared dockerd). Processes that start and end
+//! within the sampling (the exec path's `runc` and scan processes) are not counted.
 
 use std::time::{Duration, Instant};
 
@@ -24,6 +29,10 @@ pub struct Args {
     /// Seconds to sample for.
     #[arg(long, default_value_t = 30.0)]
     duration: f64,
+    /// Forget the open containerd channels and the last listings before each snapshot: a
+    /// connection and a full listing per node and snapshot, as before they were kept.
+    #[arg(long)]
+    forget_kept: bool,
 }
 
 /// Clock ticks per second of `/proc/PID/stat` (USER_HZ, 100 on Linux).
@@ -40,10 +49,22 @@ fn cpu_of(pid: u32) -> Option<f64> {
     Some((utime + stime) / TICKS)
 }
 
-/// The PIDs of the host's processes named `name` (from `/proc/PID/comm`).
-fn pids_named(name: &str) -> Vec<u32> {
+/// The PIDs of the host's processes named `name` (from `/proc/PID/comm`) that belong to this
+/// cluster: in one of its node containers (their cgroup or command line names the container's
+/// ID: the nodes' containerd and shims, Docker's shims of the nodes) or, for the host's
+/// daemons (`host`), in no container. Other clusters on the same Docker are left out.
+fn pids_named(name: &str, ids: &[String], host: bool) -> Vec<u32> {
     let Ok(dir) = std::fs::read_dir("/proc") else {
         return Vec::new();
+    };
+    let ours = |pid: u32| {
+        let cgroup = std::fs::read_to_string(format!("/proc/{pid}/cgroup")).unwrap_or_default();
+        let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
+        let cmdline = String::from_utf8_lossy(&cmdline);
+        let mine = ids
+            .iter()
+            .any(|id| cgroup.contains(id.as_str()) || cmdline.contains(id.as_str()));
+        mine || (host && !cgroup.contains("docker"))
     };
     dir.filter_map(|e| e.ok()?.file_name().into_string().ok()?.parse().ok())
         .filter(|pid: &u32| {
@@ -51,18 +72,35 @@ fn pids_named(name: &str) -> Vec<u32> {
                 .map(|c| c.trim() == name)
                 .unwrap_or(false)
         })
+        .filter(|pid| ours(*pid))
         .collect()
 }
 
-/// CPU seconds of every process named `name` (and of this process for `None`).
-fn cpu(name: Option<&str>) -> f64 {
+/// CPU seconds of every process named `name` of this cluster (and of this process for `None`).
+fn cpu(name: Option<&str>, ids: &[String]) -> f64 {
     match name {
         None => cpu_of(std::process::id()).unwrap_or(0.0),
-        Some(n) => pids_named(n).into_iter().filter_map(cpu_of).sum(),
+        Some(n) => pids_named(n, ids, n != "containerd-shim")
+            .into_iter()
+            .filter_map(cpu_of)
+            .sum(),
     }
 }
 
-const DAEMONS: [&str; 2] = ["dockerd", "containerd"];
+/// The full IDs of the cluster's node containers (`docker ps`).
+fn node_ids(cluster: &str) -> Result<Vec<String>, String> {
+    let out = std::process::Command::new("docker")
+        .args(["ps", "-aq", "--no-trunc", "--filter"])
+        .arg(format!("label=io.x-k8s.kind.cluster={cluster}"))
+        .output()
+        .map_err(|e| format!("docker ps: {e}"))?;
+    Ok(String::from_utf8_lossy(&out.stdout)
+        .split_whitespace()
+        .map(str::to_string)
+        .collect())
+}
+
+const DAEMONS: [&str; 3] = ["dockerd", "containerd", "containerd-shim"];
 
 pub async fn run(a: Args) -> Result<(), String> {
     let nodes = DockerNodes::connect(&a.cluster)
@@ -74,34 +112,55 @@ pub async fn run(a: Args) -> Result<(), String> {
     let count = first.len();
     let sources: Vec<String> = first.iter().map(|s| format!("{:?}", s.source)).collect();
     let interval = Duration::from_secs_f64(a.interval);
-    let before: Vec<f64> = std::iter::once(cpu(None))
-        .chain(DAEMONS.iter().map(|d| cpu(Some(d))))
-        .collect();
+    let ids = node_ids(&a.cluster)?;
+    let all = || -> Vec<f64> {
+        std::iter::once(cpu(None, &ids))
+            .chain(DAEMONS.iter().map(|d| cpu(Some(d), &ids)))
+            .collect()
+    };
+    // What the same processes use meanwhile without sampling (idle shims, the daemons' own
+    // work, other clusters' requests to the shared dockerd): subtracted from the sampling's.
+    let idle_from = all();
+    let idle_started = Instant::now();
+    tokio::time::sleep(Duration::from_secs_f64(a.duration)).await;
+    let idle_wall = idle_started.elapsed().as_secs_f64();
+    let idle_to = all();
+    let before = all();
     let started = Instant::now();
     let mut samples = 0u32;
     let mut tick = tokio::time::interval(interval);
     while started.elapsed().as_secs_f64() < a.duration {
         tick.tick().await;
+        if a.forget_kept {
+            nodes.forget_kept();
+        }
         nodes.snapshot(None).await.map_err(|e| e.to_string())?;
         samples += 1;
     }
     let wall = started.elapsed().as_secs_f64();
-    let after: Vec<f64> = std::iter::once(cpu(None))
-        .chain(DAEMONS.iter().map(|d| cpu(Some(d))))
-        .collect();
-    let share = |i: usize| ((after[i] - before[i]) / wall * 1000.0).round() / 10.0;
+    let after = all();
+    let round = |x: f64| (x * 10.0).round() / 10.0;
+    let idle = |i: usize| (idle_to[i] - idle_from[i]) / idle_wall * 100.0;
+    let share = |i: usize| (after[i] - before[i]) / wall * 100.0 - idle(i);
     let total: f64 = (0..after.len()).map(share).sum();
     let out = json!({
         "nodes": count,
         "sources": sources,
         "interval_s": a.interval,
+        "forget_kept": a.forget_kept,
         "samples": samples,
-        "wall_s": (wall * 10.0).round() / 10.0,
+        "wall_s": round(wall),
         "cpu_percent_of_one_core": {
-            "chaos": share(0),
-            "dockerd": share(1),
-            "containerd": share(2),
-            "total": (total * 10.0).round() / 10.0,
+            "chaos": round(share(0)),
+            "dockerd": round(share(1)),
+            "containerd": round(share(2)),
+            "shims": round(share(3)),
+            "total": round(total),
+        },
+        "idle_percent_of_one_core": {
+            "dockerd": round(idle(1)),
+            "containerd": round(idle(2)),
+            "shims": round(idle(3)),
         },
     });
     println!("{out}");

@@ -55,8 +55,12 @@ pub struct DockerNodes {
     cluster: String,
     /// Node names seen at the last listing; refreshed when a name is not in it.
     known: Mutex<Vec<String>>,
+    /// The container ID of each node at the last listing.
+    ids: Mutex<HashMap<String, String>>,
     /// Where each node's PID 1 is on the host, so a repeated reality read asks Docker once.
     host_pids: reality::HostPids,
+    /// What reading the nodes through containerd's socket keeps between reads.
+    kept: reality::Kept,
 }
 
 /// Where bollard connects, for error messages (it honours `DOCKER_HOST=unix://...`).
@@ -92,7 +96,9 @@ impl DockerNodes {
             docker,
             cluster: cluster.to_string(),
             known: Mutex::new(Vec::new()),
+            ids: Mutex::new(HashMap::new()),
             host_pids: reality::HostPids::default(),
+            kept: reality::Kept::default(),
         };
         let found = nodes.nodes().await?;
         if found.is_empty() {
@@ -142,10 +148,14 @@ impl DockerNodes {
                 "listing the node containers",
             )
             .await?;
+        let mut ids = HashMap::new();
         let mut nodes: Vec<NodeContainer> = list
             .into_iter()
             .filter_map(|c| {
                 let name = c.names?.first()?.trim_start_matches('/').to_string();
+                if let Some(id) = c.id {
+                    ids.insert(name.clone(), id);
+                }
                 let role = c
                     .labels
                     .as_ref()
@@ -159,6 +169,8 @@ impl DockerNodes {
         nodes.sort_by(|a, b| a.name.cmp(&b.name));
         let mut known = self.known.lock().unwrap_or_else(|e| e.into_inner());
         *known = nodes.iter().map(|n| n.name.clone()).collect();
+        drop(known);
+        *self.ids.lock().unwrap_or_else(|e| e.into_inner()) = ids;
         Ok(nodes)
     }
 
@@ -232,6 +244,15 @@ impl DockerNodes {
             ));
         }
         DockerError::api(format!("{what} on node `{node}`"), e).into()
+    }
+
+    /// The container ID of a node, as the last listing gave it.
+    pub(crate) fn listed_id(&self, node: &str) -> Option<String> {
+        self.ids
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(node)
+            .cloned()
     }
 
     async fn inspect(

@@ -11,6 +11,7 @@
 //! labels `io.kubernetes.pod.{namespace,name,uid}`).
 
 mod host;
+mod kept;
 mod parse;
 mod socket;
 
@@ -18,6 +19,7 @@ use std::time::Duration;
 
 use futures::future::join_all;
 
+pub(crate) use kept::Kept;
 pub use parse::{NodeScan, parse_tasks};
 
 use super::{DockerNodes, scripts};
@@ -158,6 +160,29 @@ impl DockerNodes {
         (reality, Some(RealitySource::Exec))
     }
 
+    /// Forgets what reading through containerd's socket kept (open channels, last listings), so
+    /// that the next read connects and lists again: how every read went before they were kept
+    /// (for `chaos-bench sample-cost --forget-kept`, which measures the difference).
+    #[doc(hidden)]
+    pub fn forget_kept(&self) {
+        self.kept.clear();
+    }
+
+    /// The host PID of a node's PID 1 as found without asking Docker ([`host::find_pid`]), for
+    /// tests that compare it with Docker's answer.
+    #[doc(hidden)]
+    pub async fn host_pid_from_cgroup(&self, node: &str) -> Option<u32> {
+        if self.listed_id(node).is_none() {
+            self.nodes().await.ok()?;
+        }
+        let id = self.listed_id(node)?;
+        tokio::task::spawn_blocking(move || host::find_pid(&id))
+            .await
+            .ok()
+            .flatten()
+            .map(|(pid, _)| pid)
+    }
+
     /// Reads one node from the host's `/proc` whatever Docker's listing says of its state, so
     /// that the check of its frozen cgroup can be shown on a paused node.
     #[doc(hidden)]
@@ -174,8 +199,11 @@ impl DockerNodes {
     /// Reads one running node without exec, bounded: through containerd's socket
     /// ([`ReadVia::Socket`]) or the host's `/proc` alone (otherwise). Where the node's PID 1 was
     /// found before, it is used again without asking Docker (a timeline samples every few
-    /// seconds); the read itself checks that the process is still PID 1 of that container, and
-    /// a read that fails with a remembered PID is retried once with Docker's answer.
+    /// seconds); else it is looked for in the container's cgroup ([`host::find_pid`]: one
+    /// `docker inspect` per node would cost a snapshot of many nodes more than the reads
+    /// themselves); else Docker is asked. The read itself checks that the process is still
+    /// PID 1 of that container, and a read that fails with a PID found without Docker is
+    /// retried once with Docker's answer.
     async fn read_host(&self, node: &str, way: ReadVia) -> Result<host::HostRead, BackendError> {
         if let Err(why) = host::possible() {
             return Ok(host::HostRead::Fallback(why));
@@ -184,6 +212,24 @@ impl DockerNodes {
             match self.read_host_at(node, way, known.clone()).await? {
                 host::HostRead::Fallback(_) => self.host_pids.forget(node),
                 read => return Ok(read),
+            }
+        }
+        // From the container's cgroup where the listing gave its ID (no request to Docker).
+        if let Some(id) = self.listed_id(node) {
+            let found = tokio::task::spawn_blocking({
+                let id = id.clone();
+                move || host::find_pid(&id)
+            })
+            .await
+            .ok()
+            .flatten();
+            if let Some((pid, path)) = found {
+                let at = HostPid { pid, id, path };
+                let read = self.read_host_at(node, way, at.clone()).await?;
+                if !matches!(read, host::HostRead::Fallback(_)) {
+                    self.host_pids.remember(node, at);
+                    return Ok(read);
+                }
             }
         }
         let c = match self.inspect(node).await {
@@ -221,9 +267,10 @@ impl DockerNodes {
         at: HostPid,
     ) -> Result<host::HostRead, BackendError> {
         let HostPid { pid, id, path } = at;
+        let kept = &self.kept;
         let read = async move {
             if way == ReadVia::Socket {
-                Ok(socket::read(pid, id, path).await)
+                Ok(socket::read(pid, id, path, kept).await)
             } else {
                 tokio::task::spawn_blocking(move || host::read(pid, &id, path.as_deref())).await
             }

@@ -15,6 +15,7 @@
 //! being root. Processes entered into the node with `docker exec` are not descendants of its
 //! PID 1 and are not seen; the kubelet and the shims never are such processes.
 
+use std::collections::BTreeSet;
 use std::fs;
 use std::path::Path;
 
@@ -22,7 +23,7 @@ use super::parse::{NodeScan, parse_scan};
 use crate::backends::docker::scripts::MARK;
 
 /// Where containerd keeps the task bundles of namespace k8s.io, inside the node.
-const BUNDLES: &str = "/run/containerd/io.containerd.runtime.v2.task/k8s.io";
+pub const BUNDLES: &str = "/run/containerd/io.containerd.runtime.v2.task/k8s.io";
 /// The PATH `docker exec` uses when the container's configuration sets none.
 const DEFAULT_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
 
@@ -70,6 +71,58 @@ pub fn read(pid: u32, container_id: &str, path: Option<&str>) -> HostRead {
         Ok(None) => HostRead::Paused,
         Err(reason) => HostRead::Fallback(reason),
     }
+}
+
+/// Where Docker's cgroup of a container is, under `/sys/fs/cgroup`: cgroup v2 or v1 (each
+/// hierarchy holds the same processes), the cgroupfs driver or systemd's; PID 1 of a node
+/// whose own init is systemd sits in `init.scope` below it (cgroup v2).
+fn cgroup_dirs(id: &str) -> Vec<String> {
+    let mut dirs = Vec::new();
+    for hierarchy in ["", "pids/", "unified/", "systemd/", "memory/"] {
+        for group in [
+            format!("docker/{id}"),
+            format!("system.slice/docker-{id}.scope"),
+        ] {
+            for leaf in ["", "/init.scope"] {
+                dirs.push(format!("/sys/fs/cgroup/{hierarchy}{group}{leaf}"));
+            }
+        }
+    }
+    dirs
+}
+
+/// The host PID of PID 1 of Docker container `id` and its PATH (`None`: it sets none), from
+/// the container's cgroup and `/proc`, without asking Docker (one inspect per node otherwise):
+/// the process of the container's cgroup that is PID 1 of a PID namespace below ours.
+/// `None` when not found here (another cgroup layout, not on this kernel, not root): the
+/// caller asks Docker. [`node`] checks the process again before it is read.
+pub fn find_pid(id: &str) -> Option<(u32, Option<String>)> {
+    if !valid_container_id(id) {
+        return None;
+    }
+    for dir in cgroup_dirs(id) {
+        let Ok(procs) = fs::read_to_string(format!("{dir}/cgroup.procs")) else {
+            continue;
+        };
+        let pid1 = procs
+            .split_whitespace()
+            .filter_map(|p| p.parse::<u32>().ok())
+            .find(|&p| nspid(p).is_some_and(|ns| ns.len() > 1 && ns.last() == Some(&1)));
+        if let Some(pid) = pid1 {
+            let environ = fs::read(format!("/proc/{pid}/environ")).ok()?;
+            let path = environ
+                .split(|b| *b == 0)
+                .find_map(|e| e.strip_prefix(b"PATH="))
+                .map(|p| String::from_utf8_lossy(p).into_owned());
+            return Some((pid, path));
+        }
+    }
+    None
+}
+
+/// A Docker container ID: 64 lowercase hex digits (never a path).
+fn valid_container_id(id: &str) -> bool {
+    id.len() == 64 && id.bytes().all(|b| b.is_ascii_hexdigit())
 }
 
 /// A running node as the host sees it: its PID 1 on the host, its PID namespace's depth, and
@@ -123,9 +176,14 @@ pub fn node(
 
 /// The node's processes, as the scan's first part prints them (see [`cmdlines`]).
 pub fn processes(node: &HostNode) -> String {
+    processes_and_pids(node).0
+}
+
+/// [`processes`], and the PIDs (in the node) of the processes found.
+pub fn processes_and_pids(node: &HostNode) -> (String, BTreeSet<u32>) {
     let mut text = String::new();
-    cmdlines(&mut text, node.pid, node.level);
-    text
+    let pids = cmdlines(&mut text, node.pid, node.level);
+    (text, pids)
 }
 
 /// The scan's text as the exec path would print it; `None` for a frozen node.
@@ -211,27 +269,30 @@ fn has_crictl(root: &str, path: &str) -> bool {
 }
 
 /// `grep -a -H -s '' /proc/[0-9]*/cmdline` as run in the node: every process of the node, by
-/// its PID there, in the order of the shell's glob.
-fn cmdlines(out: &mut String, pid: u32, level: usize) {
+/// its PID there, in the order of the shell's glob. Returns the node PIDs printed.
+fn cmdlines(out: &mut String, pid: u32, level: usize) -> BTreeSet<u32> {
     let mut found: Vec<(String, Vec<u8>)> = Vec::new();
+    let mut pids = BTreeSet::new();
     for host_pid in descendants(pid) {
         let Some(node_pid) = nspid(host_pid).and_then(|v| v.get(level).copied()) else {
             continue;
         };
         if let Ok(cmdline) = fs::read(format!("/proc/{host_pid}/cmdline")) {
             found.push((format!("/proc/{node_pid}/cmdline"), cmdline));
+            pids.insert(node_pid);
         }
     }
     found.sort();
     for (path, cmdline) in found {
         grep_lines(out, &path, &cmdline);
     }
+    pids
 }
 
 /// Host process `pid` and all its descendants (gone ones are skipped).
 fn descendants(pid: u32) -> Vec<u32> {
     let mut all = vec![pid];
-    let mut seen = std::collections::BTreeSet::from([pid]);
+    let mut seen = BTreeSet::from([pid]);
     let mut next = 0;
     while let Some(&p) = all.get(next) {
         next += 1;

@@ -162,25 +162,59 @@ pub type ApiContainer = (String, BTreeMap<String, String>, Vec<u8>);
 /// the exec path would on the same node. With `cri_view` (the node has `crictl`, which knows
 /// every sandbox the CRI keeps, ready or not: `crictl pods`) every container counts, a sandbox
 /// without a task being one that is stopped; without it only containers with a task count, as
-/// in the exec path's reading of the task bundles.
+/// in the exec path's reading of the task bundles. (The socket path keeps the API's part
+/// between reads: [`api_view`], then [`with_processes`].)
+#[cfg(test)]
 pub fn from_containerd(
     processes: &str,
     tasks: Vec<Task>,
     containers: &[ApiContainer],
     cri_view: bool,
 ) -> Result<NodeScan, String> {
-    let mut scan = parse_scan(&format!("{processes}{MARK}end@@\n"))?;
+    with_processes(processes, &api_view(tasks, containers, cri_view))
+}
+
+/// What containerd's API said of one node, interpreted: the part of [`from_containerd`] that
+/// does not depend on the node's processes, so a reader that finds containerd unchanged since
+/// its last listing can keep it instead of listing and parsing every OCI spec again.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ApiView {
+    source: Source,
+    sandboxes: Vec<SandboxInfo>,
+    containers: Vec<CriContainer>,
+    tasks: Vec<Task>,
+}
+
+/// [`from_containerd`]'s reading of the API's answer (see there).
+pub fn api_view(tasks: Vec<Task>, containers: &[ApiContainer], cri_view: bool) -> ApiView {
+    let mut scan = NodeScan::default();
     let with_task: BTreeSet<&str> = tasks.iter().map(|t| t.id.as_str()).collect();
     for (id, labels, spec) in containers {
         if cri_view || with_task.contains(id.as_str()) {
             containerd_container(&mut scan, id, labels, spec);
         }
     }
-    if cri_view {
-        scan.source = Source::Crictl;
-    }
     scan.tasks = tasks;
     mark_running(&mut scan);
+    ApiView {
+        source: if cri_view {
+            Source::Crictl
+        } else {
+            Source::Ctr
+        },
+        sandboxes: scan.sandboxes,
+        containers: scan.containers,
+        tasks: scan.tasks,
+    }
+}
+
+/// The node's scan from its processes (the scan's `/proc` part) and an [`ApiView`].
+pub fn with_processes(processes: &str, api: &ApiView) -> Result<NodeScan, String> {
+    let mut scan = parse_scan(&format!("{processes}{MARK}end@@\n"))?;
+    scan.source = api.source;
+    scan.sandboxes = api.sandboxes.clone();
+    scan.containers = api.containers.clone();
+    scan.tasks = api.tasks.clone();
     Ok(scan)
 }
 

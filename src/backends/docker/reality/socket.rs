@@ -10,10 +10,11 @@
 //! also gives the CRI's view: every sandbox containerd keeps for the CRI, a stopped one (no
 //! task) included, as `crictl pods` lists it. The processes (shims, kubelet) still
 //! come from the host's `/proc`, and both are handed to the same interpretation as the exec
-//! path's output ([`super::parse::from_containerd`]). containerd types stay in this file.
+//! path's output ([`super::parse::api_view`], [`super::parse::with_processes`]). containerd types stay in this file. What
+//! is kept between reads of the same node (the channel, the last listing) is [`super::kept`]'s.
 
 use std::collections::BTreeMap;
-use std::time::Duration;
+use std::time::{Duration, Instant, SystemTime};
 
 use containerd_client::services::v1::containers_client::ContainersClient;
 use containerd_client::services::v1::tasks_client::TasksClient;
@@ -23,7 +24,8 @@ use tonic::Request;
 use tonic::metadata::MetadataValue;
 
 use super::host::{self, HostRead};
-use super::parse::{ApiContainer, Task, from_containerd};
+use super::kept::{Kept, fingerprint};
+use super::parse::{ApiContainer, Task, api_view, with_processes};
 
 /// containerd's socket inside a kind node.
 const SOCKET: &str = "/run/containerd/containerd.sock";
@@ -32,48 +34,70 @@ const NAMESPACE: &str = "k8s.io";
 /// How long connecting and the two calls may take together.
 const TIMEOUT: Duration = Duration::from_secs(5);
 
-/// Reads the node whose PID 1 is host process `pid` (see [`host::read`] for the arguments).
-pub async fn read(pid: u32, container_id: String, path: Option<String>) -> HostRead {
-    let checked =
-        tokio::task::spawn_blocking(move || host::node(pid, &container_id, path.as_deref(), false))
-            .await;
-    let node = match checked {
-        Ok(Ok(Some(node))) => node,
+/// Reads the node whose PID 1 is host process `pid` (see [`host::read`] for the arguments),
+/// with what earlier reads kept (see [`super::kept`]).
+pub async fn read(pid: u32, container_id: String, path: Option<String>, kept: &Kept) -> HostRead {
+    let checked = tokio::task::spawn_blocking(move || {
+        let node = host::node(pid, &container_id, path.as_deref(), false)?;
+        Ok(node.map(|node| {
+            let (processes, live) = host::processes_and_pids(&node);
+            let at = fingerprint(&node.root, &live, SystemTime::now());
+            (node, processes, at)
+        }))
+    })
+    .await;
+    let (node, processes, at) = match checked {
+        Ok(Ok(Some(read))) => read,
         Ok(Ok(None)) => return HostRead::Paused,
         Ok(Err(why)) => return HostRead::Fallback(why),
         Err(e) => return HostRead::Fallback(format!("the host read failed: {e}")),
     };
     let socket = format!("{}{SOCKET}", node.root);
-    let api = match tokio::time::timeout(TIMEOUT, list(&socket)).await {
-        Ok(Ok(api)) => api,
-        Ok(Err(why)) => return HostRead::Fallback(format!("containerd at {socket}: {why}")),
-        Err(_) => {
-            return HostRead::Fallback(format!(
-                "containerd at {socket} did not answer within {}s",
-                TIMEOUT.as_secs()
-            ));
-        }
+    let now = Instant::now();
+    let known = at.as_ref().and_then(|at| kept.view(&socket, at, now));
+    let view = match known {
+        Some(view) => view,
+        None => match tokio::time::timeout(TIMEOUT, list(&socket, kept)).await {
+            Ok(Ok((tasks, containers))) => {
+                let view = api_view(tasks, &containers, node.crictl);
+                kept.keep_view(&socket, at, now, view.clone());
+                view
+            }
+            Ok(Err(why)) => {
+                kept.forget(&socket);
+                return HostRead::Fallback(format!("containerd at {socket}: {why}"));
+            }
+            Err(_) => {
+                kept.forget(&socket);
+                return HostRead::Fallback(format!(
+                    "containerd at {socket} did not answer within {}s",
+                    TIMEOUT.as_secs()
+                ));
+            }
+        },
     };
-    let cri_view = node.crictl;
-    let processes = match tokio::task::spawn_blocking(move || host::processes(&node)).await {
-        Ok(p) => p,
-        Err(e) => return HostRead::Fallback(format!("the host read failed: {e}")),
-    };
-    let (tasks, containers) = api;
-    match from_containerd(&processes, tasks, &containers, cri_view) {
+    match with_processes(&processes, &view) {
         Ok(scan) => HostRead::Scan(scan),
         Err(why) => HostRead::Fallback(why),
     }
 }
 
-/// The tasks and the containers of namespace k8s.io.
-async fn list(socket: &str) -> Result<(Vec<Task>, Vec<ApiContainer>), String> {
+/// The tasks and the containers of namespace k8s.io, through the channel kept for this socket
+/// (opened and kept if there is none).
+async fn list(socket: &str, kept: &Kept) -> Result<(Vec<Task>, Vec<ApiContainer>), String> {
     if !std::path::Path::new(socket).exists() {
         return Err("no such socket".into());
     }
-    let channel = containerd_client::connect(socket)
-        .await
-        .map_err(|e| format!("cannot connect: {e}"))?;
+    let channel = match kept.channel(socket) {
+        Some(channel) => channel,
+        None => {
+            let channel = containerd_client::connect(socket)
+                .await
+                .map_err(|e| format!("cannot connect: {e}"))?;
+            kept.keep_channel(socket, channel.clone());
+            channel
+        }
+    };
     let tasks = TasksClient::new(channel.clone())
         .list(namespaced(ListTasksRequest::default()))
         .await

@@ -1,0 +1,153 @@
+//! What reading nodes through containerd's socket keeps from one read to the next, so that a
+//! timeline sampling every node once a second does not pay, each second and for each node, a
+//! new connection to containerd, a listing of every task (containerd asks each task's shim for
+//! its state) and of every container (with its OCI spec, parsed again as JSON).
+//!
+//! Kept per node socket (its path names the node's host PID, so a restarted node starts anew):
+//! the gRPC channel, left open; and the last listing, interpreted ([`ApiView`]), with a
+//! [`Fingerprint`] of what any change to it would also change, read from the host's view of
+//! the node's files: containerd's metadata database (containers, their labels and specs live
+//! there; every write to it moves its modification time) and the task bundles (one directory
+//! per task, with its init process's PID; runc's state file of each task). The listing is used
+//! again only while the fingerprint is the same, none of its times is within [`SETTLE`] of
+//! now (a write in the same clock tick as the read would not move them), and it is younger
+//! than [`MAX_AGE`] (a bound on what the fingerprint might miss, such as a task paused inside
+//! the node). Whatever cannot be read makes no fingerprint, and the node is listed each time.
+
+use std::collections::{BTreeSet, HashMap};
+use std::fs;
+use std::sync::Mutex;
+use std::time::{Duration, Instant, SystemTime};
+
+use tonic::transport::Channel;
+
+use super::host::BUNDLES;
+use super::parse::ApiView;
+
+/// containerd's metadata database inside a kind node (its default root).
+const META_DB: &str = "/var/lib/containerd/io.containerd.metadata.v1.bolt/meta.db";
+/// runc's state directories of namespace k8s.io inside the node (one per task).
+const RUNC_STATE: &str = "/run/containerd/runc/k8s.io";
+/// A listing is used again at most this long after it was taken.
+pub const MAX_AGE: Duration = Duration::from_secs(10);
+/// A file changed this recently may change again within the same clock tick unseen.
+pub const SETTLE: Duration = Duration::from_secs(1);
+
+/// What a new listing of the node's containers and tasks could differ by.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Fingerprint {
+    /// The metadata database: modification time, size, inode.
+    meta: (SystemTime, u64, u64),
+    /// Per task bundle, sorted: its id, its init PID (in the node), whether that process
+    /// runs, and when runc last wrote the task's state.
+    tasks: Vec<(String, Option<u32>, bool, Option<SystemTime>)>,
+}
+
+/// The fingerprint of the node whose files are under `root` (`/proc/PID/root`), `live` being
+/// the PIDs (in the node) of its processes; `None` when it cannot be taken or a part of it
+/// changed within [`SETTLE`] of `now`.
+pub fn fingerprint(root: &str, live: &BTreeSet<u32>, now: SystemTime) -> Option<Fingerprint> {
+    use std::os::unix::fs::MetadataExt;
+    let settled = |t: SystemTime| now.duration_since(t).is_ok_and(|d| d >= SETTLE);
+    let meta = fs::metadata(format!("{root}{META_DB}")).ok()?;
+    let mtime = meta.modified().ok().filter(|t| settled(*t))?;
+    let bundles = format!("{root}{BUNDLES}");
+    let mut tasks = Vec::new();
+    match fs::read_dir(&bundles) {
+        Ok(dir) => {
+            for entry in dir {
+                let name = entry.ok()?.file_name().into_string().ok()?;
+                if name.starts_with('.') {
+                    continue;
+                }
+                let pid = fs::read_to_string(format!("{bundles}/{name}/init.pid"))
+                    .ok()
+                    .and_then(|p| p.trim().parse::<u32>().ok());
+                let runs = pid.is_some_and(|p| live.contains(&p));
+                let state = match fs::metadata(format!("{root}{RUNC_STATE}/{name}/state.json")) {
+                    Ok(m) => Some(m.modified().ok().filter(|t| settled(*t))?),
+                    Err(_) => None,
+                };
+                tasks.push((name, pid, runs, state));
+            }
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(_) => return None,
+    }
+    tasks.sort();
+    Some(Fingerprint {
+        meta: (mtime, meta.len(), meta.ino()),
+        tasks,
+    })
+}
+
+/// Channels and listings kept, by node socket path.
+#[derive(Debug, Default)]
+pub struct Kept(Mutex<HashMap<String, KeptNode>>);
+
+#[derive(Debug)]
+struct KeptNode {
+    channel: Channel,
+    listed: Option<Listed>,
+}
+
+#[derive(Debug)]
+struct Listed {
+    at: Fingerprint,
+    taken: Instant,
+    view: ApiView,
+}
+
+impl Kept {
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, KeptNode>> {
+        self.0.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// The open channel to this socket, if one is kept.
+    pub fn channel(&self, socket: &str) -> Option<Channel> {
+        self.lock().get(socket).map(|n| n.channel.clone())
+    }
+
+    /// Keeps a newly opened channel (and forgets sockets that are gone: nodes stopped or
+    /// restarted under another PID).
+    pub fn keep_channel(&self, socket: &str, channel: Channel) {
+        let mut all = self.lock();
+        all.retain(|s, _| std::path::Path::new(s).exists());
+        all.insert(
+            socket.to_string(),
+            KeptNode {
+                channel,
+                listed: None,
+            },
+        );
+    }
+
+    /// The listing kept for this socket, if it was taken at this fingerprint less than
+    /// [`MAX_AGE`] before `now`.
+    pub fn view(&self, socket: &str, at: &Fingerprint, now: Instant) -> Option<ApiView> {
+        let all = self.lock();
+        let listed = all.get(socket)?.listed.as_ref()?;
+        (listed.at == *at && now.saturating_duration_since(listed.taken) < MAX_AGE)
+            .then(|| listed.view.clone())
+    }
+
+    /// Keeps a listing taken at `at` (`None`: it will not be used again).
+    pub fn keep_view(&self, socket: &str, at: Option<Fingerprint>, taken: Instant, view: ApiView) {
+        if let Some(node) = self.lock().get_mut(socket) {
+            node.listed = at.map(|at| Listed { at, taken, view });
+        }
+    }
+
+    /// Drops everything kept.
+    pub fn clear(&self) {
+        self.lock().clear();
+    }
+
+    /// Drops what is kept for this socket (its channel failed).
+    pub fn forget(&self, socket: &str) {
+        self.lock().remove(socket);
+    }
+}
+
+#[cfg(test)]
+mod tests;
