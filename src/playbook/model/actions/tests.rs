@@ -5,6 +5,7 @@ use std::path::Path;
 use crate::playbook::{PlanStepKind, Sources, load_str};
 
 use super::*;
+use crate::playbook::model::{EtcdTarget, action_keys};
 
 /// A playbook of one step: its plan, or every problem as (message, line, column).
 fn load(step: &str) -> Result<crate::playbook::Plan, Vec<(String, usize, usize)>> {
