@@ -80,7 +80,15 @@ steps:
         let words: Vec<&str> = e.split(' ').collect();
         assert_eq!(
             words[..7],
-            ["exec", "kind-worker2", "ctr", "-n", "k8s.io", "task", "exec"]
+            [
+                "exec",
+                "kind-worker2",
+                "ctr",
+                "-n",
+                "k8s.io",
+                "task",
+                "exec"
+            ]
         );
         assert_eq!(words[7], "--exec-id");
         assert!(words[8].starts_with("chaos-probe-"), "{e}");
