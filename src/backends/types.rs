@@ -169,6 +169,10 @@ pub struct ContainerView {
     /// From the current state if terminated, else the last terminated state.
     pub last_exit_code: Option<i32>,
     pub last_reason: Option<String>,
+    /// The runtime's ID of the current container, as `status.containerStatuses[].containerID`
+    /// writes it (`containerd://ID`); `None` before it was created.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub id: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

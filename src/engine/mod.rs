@@ -18,6 +18,7 @@ mod memory;
 mod options;
 mod parallel;
 mod probe;
+mod probe_pod;
 mod repeat;
 mod rollback;
 mod sample;

@@ -1,5 +1,5 @@
-//! Probes in the engine: taking one sample of a check (an HTTP request, a command in a node, a
-//! condition), and the `probe:` step, which samples in a task of its own at an interval while
+//! Probes in the engine: taking one sample of a check (an HTTP request, a command in a node or
+//! in a pod (`probe_pod`), a condition), and the `probe:` step, which samples in a task of its own at an interval while
 //! its `during` steps run (like a group's, their faults on the same undo stack), stops when they
 //! end, fail or are interrupted, and judges the samples (`observe::probe`).
 //!
@@ -17,12 +17,13 @@ use tokio_util::sync::{CancellationToken, DropGuard};
 
 use super::backends::Backends;
 use super::memory::Memory;
+use super::probe_pod;
 use super::{Event, Outcome, ProbeReport, Reporter, Runner, StepStatus, UndoStack, check};
 use crate::backends::BackendError;
 use crate::backends::http::{self, HttpRequest};
 use crate::observe::Verdict;
 use crate::observe::probe::{self as judge, ProbeSample, Tally};
-use crate::playbook::model::{HttpTarget, ProbeCheck};
+use crate::playbook::model::{ExecTarget, HttpTarget, ProbeCheck};
 use crate::playbook::values::format_duration;
 use crate::playbook::{Phase, PlanStep, ProbePlan, plan_defaults};
 
@@ -61,19 +62,38 @@ pub(super) async fn sample(
             ))
         }
         ProbeCheck::Exec(x) => {
-            let nodes = b.nodes().await?;
             let timeout = x.timeout.map_or(plan_defaults::PROBE_TIMEOUT, |t| t.0);
-            let t0 = Instant::now();
-            match tokio::time::timeout(timeout, nodes.exec(&x.node, &x.command)).await {
-                Ok(out) => Ok((judge::exec(x, &out?), t0.elapsed())),
-                Err(_) => Ok((
-                    Verdict::new(
-                        false,
-                        judge::words(c),
-                        format!("timed out after {}", format_duration(timeout)),
-                    ),
-                    t0.elapsed(),
-                )),
+            let timed_out = |t0: Instant| {
+                let v = Verdict::new(
+                    false,
+                    judge::words(c),
+                    format!("timed out after {}", format_duration(timeout)),
+                );
+                (v, t0.elapsed())
+            };
+            match &x.target {
+                ExecTarget::Node(node) => {
+                    let nodes = b.nodes().await?;
+                    let t0 = Instant::now();
+                    match tokio::time::timeout(timeout, nodes.exec(node, &x.command)).await {
+                        Ok(out) => Ok((judge::exec(x, &out?), t0.elapsed())),
+                        Err(_) => Ok(timed_out(t0)),
+                    }
+                }
+                // The lookup of the pod is not part of the command's latency.
+                ExecTarget::Pod(p) => {
+                    let at = match probe_pod::find(b, p).await? {
+                        Ok(at) => at,
+                        Err(why) => {
+                            return Ok((Verdict::new(false, judge::words(c), why), Duration::ZERO));
+                        }
+                    };
+                    let t0 = Instant::now();
+                    match tokio::time::timeout(timeout, probe_pod::exec(b, &at, &x.command)).await {
+                        Ok(out) => Ok((judge::exec(x, &out?), t0.elapsed())),
+                        Err(_) => Ok(timed_out(t0)),
+                    }
+                }
             }
         }
         ProbeCheck::Condition(cond) => {

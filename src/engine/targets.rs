@@ -13,7 +13,7 @@ use std::collections::HashMap;
 
 use crate::backends::{BackendError, NodeContainer};
 use crate::playbook::model::{
-    Action, Condition, HttpTarget, NodePick, NodeSelect, ProbeCheck, Reach,
+    Action, Condition, ExecTarget, HttpTarget, NodePick, NodeSelect, ProbeCheck, Reach,
 };
 use crate::playbook::{Plan, PlanStep, PlanStepKind, Resolved, ResolvedPods, ResolvedTarget};
 
@@ -58,11 +58,15 @@ impl Needs {
         }
     }
 
-    /// A probe's check: HTTP to a node's address and exec in a node need the node containers.
+    /// A probe's check: HTTP to a node's address and exec in a node need the node containers;
+    /// exec in a pod needs them and the API (where the pod is found).
     fn of_probe(&mut self, c: &ProbeCheck) {
         match c {
             ProbeCheck::Http(h) => self.nodes |= matches!(h.target, HttpTarget::Node { .. }),
-            ProbeCheck::Exec(_) => self.nodes = true,
+            ProbeCheck::Exec(x) => {
+                self.nodes = true;
+                self.api |= matches!(x.target, ExecTarget::Pod(_));
+            }
             ProbeCheck::Condition(c) => self.of_condition(c),
         }
     }

@@ -15,7 +15,9 @@ use serde::{Deserialize, Serialize};
 use super::{Verdict, secs};
 use crate::backends::ExecOutput;
 use crate::backends::http::HttpReply;
-use crate::playbook::model::{ExecCheck, HttpCheck, HttpTarget, ProbeCheck, ProbeExpect};
+use crate::playbook::model::{
+    ExecCheck, ExecTarget, HttpCheck, HttpTarget, ProbeCheck, ProbeExpect,
+};
 use crate::playbook::values::format_duration;
 
 /// What a probe check claims, in words: `GET http://web:8080/ answers 200`.
@@ -45,12 +47,11 @@ fn http_words(h: &HttpCheck) -> String {
 }
 
 fn exec_words(x: &ExecCheck) -> String {
-    let mut s = format!(
-        "`{}` in {} exits {}",
-        x.command.join(" "),
-        x.node,
-        x.exit_code
-    );
+    let place = match &x.target {
+        ExecTarget::Node(n) => n.to_string(),
+        ExecTarget::Pod(p) => p.to_string(),
+    };
+    let mut s = format!("`{}` in {place} exits {}", x.command.join(" "), x.exit_code);
     if let Some(o) = &x.output {
         s += &format!(" with output matching `{o}`");
     }

@@ -89,6 +89,7 @@ fn pod(namespace: &str, name: &str, node: &str, labels: &[(&str, &str)]) -> PodV
             state: "running".into(),
             last_exit_code: None,
             last_reason: None,
+            id: None,
         }],
         init_containers: Vec::new(),
         tolerations: Vec::new(),
@@ -412,6 +413,7 @@ fn job_pod(sidecar_running: bool, phase: &str) -> PodView {
         state: "terminated".into(),
         last_exit_code: Some(0),
         last_reason: Some("Completed".into()),
+        id: None,
     };
     p.containers = vec![exited("myjob")];
     p.init_containers = vec![if sidecar_running {

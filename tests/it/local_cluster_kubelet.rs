@@ -11,6 +11,7 @@
 
 mod hooks;
 mod lifecycle;
+mod pod_exec;
 
 use crate::support::local_api;
 use crate::support::testcluster;

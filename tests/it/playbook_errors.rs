@@ -340,3 +340,10 @@ fixture!(
     7,
     "5:21"
 );
+
+fixture!(
+    an_exec_probe_runs_in_one_node_or_one_pod,
+    "bad-exec-targets.yaml",
+    6,
+    "5:11"
+);

@@ -548,4 +548,5 @@ steps:
     );
 }
 
+mod in_pod;
 mod long;

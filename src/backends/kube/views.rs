@@ -42,6 +42,7 @@ pub(crate) fn container_view(c: &ContainerStatus) -> ContainerView {
         state: state_name(c.state.as_ref()).to_string(),
         last_exit_code: last.map(|t| t.exit_code),
         last_reason: last.and_then(|t| t.reason.clone()),
+        id: c.container_id.clone().filter(|i| !i.is_empty()),
     }
 }
 
@@ -49,7 +50,20 @@ pub(crate) fn pod_view(p: &Pod) -> PodView {
     let status = p.status.as_ref();
     let statuses = status.and_then(|s| s.container_statuses.as_ref());
     let containers = match statuses {
-        Some(list) if !list.is_empty() => list.iter().map(container_view).collect(),
+        // In the spec's order (the kubelet sorts the statuses by name: pkg/kubelet/
+        // kubelet_pods.go, convertToAPIContainerStatuses), so the first is the first app
+        // container, the one an exec probe without `container` runs in.
+        Some(list) if !list.is_empty() => {
+            let order = |name: &str| {
+                p.spec
+                    .as_ref()
+                    .and_then(|s| s.containers.iter().position(|c| c.name == name))
+                    .unwrap_or(usize::MAX)
+            };
+            let mut views: Vec<ContainerView> = list.iter().map(container_view).collect();
+            views.sort_by_key(|v| order(&v.name));
+            views
+        }
         // Not started yet: the spec's containers, waiting, never restarted.
         _ => p
             .spec
@@ -202,6 +216,33 @@ mod tests {
 
     fn pod(v: serde_json::Value) -> Pod {
         serde_json::from_value(v).unwrap()
+    }
+
+    #[test]
+    fn containers_come_in_the_spec_order_with_their_ids() {
+        let p = pod(json!({
+            "metadata": {"name": "web", "namespace": "lab"},
+            "spec": {"containers": [{"name": "web"}, {"name": "a-side"}]},
+            "status": {"phase": "Running", "containerStatuses": [
+                {"name": "a-side", "image": "i", "imageID": "", "ready": true, "restartCount": 0,
+                 "containerID": "containerd://s1", "state": {"running": {}}},
+                {"name": "web", "image": "i", "imageID": "", "ready": true, "restartCount": 0,
+                 "containerID": "containerd://w1", "state": {"running": {}}}
+            ]}
+        }));
+        let v = pod_view(&p);
+        let got: Vec<(&str, Option<&str>)> = v
+            .containers
+            .iter()
+            .map(|c| (c.name.as_str(), c.id.as_deref()))
+            .collect();
+        assert_eq!(
+            got,
+            [
+                ("web", Some("containerd://w1")),
+                ("a-side", Some("containerd://s1"))
+            ]
+        );
     }
 
     #[test]

@@ -1,11 +1,11 @@
-//! The node targets of the probes' `exec` checks, resolved in the preflight like a fault's
+//! The node targets of the probes' `exec` checks in a node (a pod's is looked up at each sample), resolved in the preflight like a fault's
 //! (by name, by role and `index` or `pick: random`, or `target-of` a named step), after the
 //! steps' own targets so that `target-of` sees the node each step chose.
 
 use std::collections::HashMap;
 
 use crate::backends::NodeContainer;
-use crate::playbook::model::{NodeSelect, ProbeCheck};
+use crate::playbook::model::{ExecCheck, ExecTarget, NodeSelect, ProbeCheck};
 use crate::playbook::{Plan, PlanStep, PlanStepKind, Resolved, ResolvedTarget};
 
 use super::pick::{Rng, pick_node, step_seed};
@@ -81,10 +81,13 @@ fn probe_nodes(
             }
             PlanStepKind::Action(_) | PlanStepKind::Apply { .. } => None,
         };
-        let Some(ProbeCheck::Exec(x)) = check else {
+        let Some(ProbeCheck::Exec(ExecCheck {
+            target: ExecTarget::Node(t),
+            ..
+        })) = check
+        else {
             continue;
         };
-        let t = &mut x.node;
         if t.is_resolved() {
             continue;
         }

@@ -183,7 +183,7 @@ fn an_http_sample_needs_an_expected_status_and_body() {
 #[test]
 fn an_exec_sample_needs_the_exit_code_and_output() {
     let c = ExecCheck {
-        node: "w".into(),
+        target: ExecTarget::Node("w".into()),
         command: vec!["cat".into(), "/ready".into()],
         exit_code: 0,
         output: Some("yes".into()),
@@ -203,5 +203,31 @@ fn an_exec_sample_needs_the_exit_code_and_output() {
     assert_eq!(
         words(&ProbeCheck::Exec(c)),
         "`cat /ready` in w exits 0 with output matching `yes`"
+    );
+}
+
+#[test]
+fn an_exec_in_a_pod_says_which_pod_and_container() {
+    use crate::playbook::model::{PodExec, PodLookup};
+    let c = |pod, container: Option<&str>| {
+        ProbeCheck::Exec(ExecCheck {
+            target: ExecTarget::Pod(PodExec {
+                namespace: "lab".into(),
+                pod,
+                container: container.map(String::from),
+            }),
+            command: vec!["test".into(), "-e".into(), "/tmp/x".into()],
+            exit_code: 0,
+            output: None,
+            timeout: None,
+        })
+    };
+    assert_eq!(
+        words(&c(PodLookup::Name("web".into()), None)),
+        "`test -e /tmp/x` in pod lab/web exits 0"
+    );
+    assert_eq!(
+        words(&c(PodLookup::Selector("app=web".into()), Some("side"))),
+        "`test -e /tmp/x` in pod `app=web` in lab (container side) exits 0"
     );
 }

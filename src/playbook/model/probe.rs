@@ -1,5 +1,5 @@
 //! Probes: what a service feels while faults are in place. A probe is one check (an HTTP
-//! request, a command in a node container, or any condition) that is sampled: once for each
+//! request, a command in a node container or a pod, or any condition) that is sampled: once for each
 //! item of `steady-state`, or in the background at an interval while the steps of a `probe:`
 //! step's `during` run, with the samples judged afterwards (availability, longest outage,
 //! latency percentiles). Apart from `actions.rs` only to keep that file short.
@@ -12,8 +12,8 @@ use serde::{Deserialize, Deserializer, Serialize, de};
 use super::super::de::Recover;
 use super::super::values::Duration;
 use super::conditions::Condition;
+use super::probe_exec::ExecCheck;
 use super::step::Step;
-use super::target::NodeTarget;
 use super::written::{checked, schema_as_written};
 
 /// One check a probe samples: exactly one of `http`, `exec` or `condition`.
@@ -23,7 +23,8 @@ use super::written::{checked, schema_as_written};
 pub enum ProbeCheck {
     /// An HTTP request; a sample is ok when the answer has an expected status (and body).
     Http(HttpCheck),
-    /// A command in a node container; ok when it exits as expected (and prints the pattern).
+    /// A command in a node container or a pod; ok when it exits as expected (and prints the
+    /// pattern).
     Exec(ExecCheck),
     /// Any condition of `assert`; ok when it holds.
     Condition(Condition),
@@ -52,7 +53,7 @@ struct ProbeStepWritten {
     /// Sample an HTTP request.
     #[serde(default)]
     http: Option<HttpCheck>,
-    /// Sample a command in a node container.
+    /// Sample a command in a node container or a pod.
     #[serde(default)]
     exec: Option<ExecCheck>,
     /// Sample a condition (the conditions of `assert`).
@@ -287,7 +288,7 @@ fn check_url(url: &str) -> Result<(), String> {
 }
 
 /// A body or output pattern must compile, so a typo is found before the run.
-fn check_pattern(p: &str) -> Result<(), String> {
+pub(super) fn check_pattern(p: &str) -> Result<(), String> {
     regex::RegexBuilder::new(p)
         .multi_line(true)
         .build()
@@ -320,73 +321,6 @@ impl HttpMethod {
         }
     }
 }
-
-/// A command in a node container a probe runs.
-#[derive(Debug, Clone, Serialize)]
-pub struct ExecCheck {
-    /// The node: by name, by role (`{role: worker, index: 1}`, `pick: random`) or
-    /// `{target-of: STEP}`, resolved once by the preflight like a fault's.
-    pub node: NodeTarget,
-    pub command: Vec<String>,
-    /// The exit code that counts as ok (default 0).
-    pub exit_code: i64,
-    /// A regular expression standard output must match, if any.
-    pub output: Option<String>,
-    /// How long one run may take (default 2s).
-    pub timeout: Option<Duration>,
-}
-
-#[derive(Debug, Clone, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields, rename_all = "kebab-case")]
-#[schemars(rename = "ExecCheck")]
-struct ExecCheckWritten {
-    /// The node container to run it in: a name, `{role: worker}` (with `index` or `pick:
-    /// random`) or `{target-of: STEP}`, as a fault names its node.
-    node: NodeTarget,
-    /// The command as an argument list; never passed through a shell.
-    #[schemars(length(min = 1))]
-    command: Vec<String>,
-    /// The exit code that counts as ok (default 0).
-    #[serde(default)]
-    exit_code: Option<i64>,
-    /// A regular expression standard output must match (Rust `regex` syntax).
-    #[serde(default)]
-    output: Option<String>,
-    /// How long one run may take, like `2s` (default 2s).
-    #[serde(default)]
-    timeout: Option<Duration>,
-}
-
-const EXEC_FIELDS: &[&str] = &["node", "command", "exit-code", "output", "timeout"];
-
-impl ExecCheckWritten {
-    fn check(self) -> Result<ExecCheck, String> {
-        if self.command.is_empty() {
-            return Err("an empty command".into());
-        }
-        if let Some(o) = &self.output {
-            check_pattern(o)?;
-        }
-        if self.timeout.is_some_and(|t| t.0.is_zero()) {
-            return Err("a probe timeout must be greater than zero".into());
-        }
-        Ok(ExecCheck {
-            node: self.node,
-            command: self.command,
-            exit_code: self.exit_code.unwrap_or(0),
-            output: self.output,
-            timeout: self.timeout,
-        })
-    }
-}
-
-impl<'de> Deserialize<'de> for ExecCheck {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        checked(d, "ExecCheck", EXEC_FIELDS, ExecCheckWritten::check)
-    }
-}
-
-schema_as_written!(ExecCheck, ExecCheckWritten);
 
 /// What a probe's samples must show; each bound left out is not checked.
 #[derive(Debug, Clone, Default, Deserialize, Serialize, JsonSchema)]
