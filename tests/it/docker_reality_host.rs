@@ -142,6 +142,36 @@ async fn both_paths_agree_on_pods_stopped_tasks_and_the_kubelet() {
     n.kubelet(&w, KubeletAction::Stop).await.unwrap();
     let r = both(&n, &w).await;
     assert!(!r.kubelet_running);
+    // A process entered with `docker exec` is no descendant of the node's PID 1, but it is in
+    // the node (the exec path sees it): the host's read of the node's cgroup sees it too.
+    testcluster::docker(&[
+        "exec",
+        "-d",
+        &w,
+        "bash",
+        "-c",
+        "exec -a /usr/bin/kubelet sleep 300",
+    ]);
+    let deadline = Instant::now() + Duration::from_secs(5);
+    let entered = "pgrep -f '^/usr/bin/kubelet 300' || true";
+    while c
+        .docker_exec_ok(&w, &["sh", "-c", entered])
+        .trim()
+        .is_empty()
+    {
+        assert!(
+            Instant::now() < deadline,
+            "the exec'd process did not start"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(both(&n, &w).await.kubelet_running);
+    c.docker_exec_ok(&w, &["pkill", "-f", "^/usr/bin/kubelet 300"]);
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while both(&n, &w).await.kubelet_running {
+        assert!(Instant::now() < deadline, "the exec'd process did not end");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
     n.kubelet(&w, KubeletAction::Start).await.unwrap();
     assert!(both(&n, &w).await.kubelet_running);
 

@@ -2,8 +2,11 @@
 //!
 //! When `chaos` runs as root on the kernel that runs the node containers (Linux, local Docker
 //! socket), a node's processes are host processes: its PID 1 is Docker's `.State.Pid`, the
-//! rest are its descendants (walked through `/proc/PID/task/*/children`), and each one's
-//! `NSpid` line gives its PID inside the node. The node's files are under `/proc/PID/root`,
+//! rest are the processes of the container's cgroup and the cgroups below it (where the node's
+//! runc puts every pod's containers: the node container's `cgroup.procs` files, a handful of
+//! reads, rather than every thread's `children` of every process, which grew with the shims'
+//! threads), and each one's `NSpid` line gives its PID inside the node. Where the cgroup
+//! cannot be read, its descendants are walked instead (`/proc/PID/task/*/children`). The node's files are under `/proc/PID/root`,
 //! containerd's task bundles among them. From these facts this module writes exactly the text
 //! the in-node scan ([`crate::backends::docker::scripts::SCAN`], its bundle branch) would have
 //! printed, and hands it to the same parser, so both paths share one interpretation.
@@ -12,14 +15,15 @@
 //! `crictl` (the CRI's view includes sandboxes that no longer have a task) and a task whose
 //! OCI spec has no CRI annotations (its labels need `ctr`) make the caller use containerd's
 //! socket ([`super::socket`], which sees both) or the exec path for that node. So do a remote Docker, Docker Desktop (the node's PID is in a VM) and not
-//! being root. Processes entered into the node with `docker exec` are not descendants of its
-//! PID 1 and are not seen; the kubelet and the shims never are such processes.
+//! being root. Processes entered into the node with `docker exec` are in its cgroup and seen, as
+//! the exec path sees them (not when the descendants are walked; the kubelet and the shims
+//! never are such processes).
 
 use std::collections::BTreeSet;
 use std::fs;
 use std::path::Path;
 
-use super::parse::{NodeScan, parse_scan};
+use super::parse::{NodeScan, Task, parse_scan};
 use crate::backends::docker::scripts::MARK;
 
 /// Where containerd keeps the task bundles of namespace k8s.io, inside the node.
@@ -133,6 +137,9 @@ pub struct HostNode {
     pub root: String,
     /// `crictl` is in the node's PATH: the exec path would show the CRI's view.
     pub crictl: bool,
+    /// The container's cgroup directory holding every process of the node (see
+    /// [`node_cgroup`]), if one was found.
+    pub cgroup: Option<String>,
 }
 
 /// Checks that host process `pid` is PID 1 of the node container `container_id` and not
@@ -171,6 +178,7 @@ pub fn node(
         level,
         root,
         crictl,
+        cgroup: node_cgroup(&cgroup, container_id),
     }))
 }
 
@@ -182,8 +190,79 @@ pub fn processes(node: &HostNode) -> String {
 /// [`processes`], and the PIDs (in the node) of the processes found.
 pub fn processes_and_pids(node: &HostNode) -> (String, BTreeSet<u32>) {
     let mut text = String::new();
-    let pids = cmdlines(&mut text, node.pid, node.level);
+    let procs = node
+        .cgroup
+        .as_deref()
+        .and_then(|dir| cgroup_processes(dir, node.pid))
+        .unwrap_or_else(|| descendants(node.pid));
+    let pids = cmdlines(&mut text, procs, node.level);
     (text, pids)
+}
+
+/// The directory of the node container's cgroup (the part of PID 1's cgroup path up to the
+/// component naming the container: a node whose init is systemd has PID 1 in `init.scope`
+/// below it, and the pods in `kubelet.slice` or `k8s.io` beside it). One hierarchy holds every
+/// process: cgroup v2's, else the v1 `pids` controller's (or `memory`'s, or the named
+/// `systemd` one's). `None` where none of them is mounted as expected.
+fn node_cgroup(cgroup: &str, container_id: &str) -> Option<String> {
+    let unified = Path::new("/sys/fs/cgroup/cgroup.controllers").exists();
+    let mut found: Vec<(usize, String)> = Vec::new();
+    for line in cgroup.lines() {
+        let mut f = line.splitn(3, ':');
+        let (Some(_), Some(ctrl), Some(path)) = (f.next(), f.next(), f.next()) else {
+            continue;
+        };
+        let (rank, hierarchy) = match ctrl {
+            "" if unified => (0, ""),
+            c if c.split(',').any(|c| c == "pids") => (1, "pids"),
+            c if c.split(',').any(|c| c == "memory") => (2, "memory"),
+            "name=systemd" => (3, "systemd"),
+            _ => continue,
+        };
+        let Some(path) = container_part(path.trim(), container_id) else {
+            continue;
+        };
+        let dir = match hierarchy {
+            "" => format!("/sys/fs/cgroup{path}"),
+            h => format!("/sys/fs/cgroup/{h}{path}"),
+        };
+        if Path::new(&dir).join("cgroup.procs").exists() {
+            found.push((rank, dir));
+        }
+    }
+    found.into_iter().min().map(|(_, dir)| dir)
+}
+
+/// A cgroup path cut after the component that names the container
+/// (`/system.slice/docker-ID.scope/init.scope` -> `/system.slice/docker-ID.scope`).
+fn container_part<'a>(path: &'a str, container_id: &str) -> Option<&'a str> {
+    let end = path.find(container_id)? + container_id.len();
+    Some(match path[end..].find('/') {
+        Some(i) => &path[..end + i],
+        None => path,
+    })
+}
+
+/// Every process in cgroup `dir` and the cgroups below it; `None` when a directory cannot be
+/// read or `pid1` is not among them (not this node's cgroup after all: walk instead).
+fn cgroup_processes(dir: &str, pid1: u32) -> Option<Vec<u32>> {
+    let mut all = Vec::new();
+    let mut dirs = vec![std::path::PathBuf::from(dir)];
+    while let Some(d) = dirs.pop() {
+        let procs = read_virtual(d.join("cgroup.procs")).ok()?;
+        let procs = String::from_utf8_lossy(&procs);
+        all.extend(
+            procs
+                .split_whitespace()
+                .filter_map(|p| p.parse::<u32>().ok()),
+        );
+        for entry in fs::read_dir(&d).ok()?.filter_map(|e| e.ok()) {
+            if entry.file_type().is_ok_and(|t| t.is_dir()) {
+                dirs.push(entry.path());
+            }
+        }
+    }
+    all.contains(&pid1).then_some(all)
 }
 
 /// The scan's text as the exec path would print it; `None` for a frozen node.
@@ -232,6 +311,48 @@ fn read_text(pid: u32, container_id: &str, path: Option<&str>) -> Result<Option<
     Ok(Some(text))
 }
 
+/// The node's tasks from containerd's task bundles under `root` (`/proc/PID/root`): one
+/// directory per task with its init process's PID, running while that process is among `live`
+/// (the node's processes, by their PIDs in the node), as the bundle scan reads them. A bundle
+/// without `init.pid` yet (a task being created) is no task. Listing tasks through
+/// containerd's API instead costs a round trip to every task's shim (containerd asks each one
+/// its state), which made a snapshot's cost grow with the pods.
+pub fn bundle_tasks(root: &str, live: &BTreeSet<u32>) -> Result<Vec<Task>, String> {
+    let bundles = format!("{root}{BUNDLES}");
+    let dir = match fs::read_dir(&bundles) {
+        Ok(dir) => dir,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(e) => return Err(format!("{bundles}: {e}")),
+    };
+    let mut tasks = Vec::new();
+    for entry in dir.filter_map(|e| e.ok()) {
+        let Ok(id) = entry.file_name().into_string() else {
+            continue;
+        };
+        if id.starts_with('.') {
+            continue;
+        }
+        let Some(pid) = fs::read_to_string(entry.path().join("init.pid"))
+            .ok()
+            .and_then(|p| p.trim().parse::<u32>().ok())
+        else {
+            continue;
+        };
+        let status = if live.contains(&pid) {
+            "RUNNING"
+        } else {
+            "STOPPED"
+        };
+        tasks.push(Task {
+            id,
+            pid,
+            status: status.to_string(),
+        });
+    }
+    tasks.sort_by(|a, b| a.id.cmp(&b.id));
+    Ok(tasks)
+}
+
 /// Whether the cgroup of a process with this `/proc/PID/cgroup` is frozen: cgroup v2's
 /// `cgroup.events` says `frozen 1`, or v1's freezer is not `THAWED`.
 fn frozen(cgroup: &str) -> bool {
@@ -255,7 +376,8 @@ fn frozen(cgroup: &str) -> bool {
 
 /// The `NSpid` line of a process: its PID in each PID namespace, outermost first.
 fn nspid(pid: u32) -> Option<Vec<u32>> {
-    let status = fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    let status = read_virtual(format!("/proc/{pid}/status")).ok()?;
+    let status = String::from_utf8_lossy(&status);
     let line = status.lines().find_map(|l| l.strip_prefix("NSpid:"))?;
     line.split_whitespace().map(|p| p.parse().ok()).collect()
 }
@@ -268,16 +390,17 @@ fn has_crictl(root: &str, path: &str) -> bool {
         .any(|d| fs::symlink_metadata(Path::new(&format!("{root}{d}/crictl"))).is_ok())
 }
 
-/// `grep -a -H -s '' /proc/[0-9]*/cmdline` as run in the node: every process of the node, by
-/// its PID there, in the order of the shell's glob. Returns the node PIDs printed.
-fn cmdlines(out: &mut String, pid: u32, level: usize) -> BTreeSet<u32> {
+/// `grep -a -H -s '' /proc/[0-9]*/cmdline` as run in the node: every process of the node
+/// (`procs`, host PIDs), by its PID there, in the order of the shell's glob. Returns the node
+/// PIDs printed.
+fn cmdlines(out: &mut String, procs: Vec<u32>, level: usize) -> BTreeSet<u32> {
     let mut found: Vec<(String, Vec<u8>)> = Vec::new();
     let mut pids = BTreeSet::new();
-    for host_pid in descendants(pid) {
+    for host_pid in procs {
         let Some(node_pid) = nspid(host_pid).and_then(|v| v.get(level).copied()) else {
             continue;
         };
-        if let Ok(cmdline) = fs::read(format!("/proc/{host_pid}/cmdline")) {
+        if let Ok(cmdline) = read_virtual(format!("/proc/{host_pid}/cmdline")) {
             found.push((format!("/proc/{node_pid}/cmdline"), cmdline));
             pids.insert(node_pid);
         }
@@ -300,9 +423,10 @@ fn descendants(pid: u32) -> Vec<u32> {
             continue;
         };
         for task in tasks.filter_map(|t| t.ok()) {
-            let Ok(children) = fs::read_to_string(task.path().join("children")) else {
+            let Ok(children) = read_virtual(task.path().join("children")) else {
                 continue;
             };
+            let children = String::from_utf8_lossy(&children);
             for c in children.split_whitespace().filter_map(|c| c.parse().ok()) {
                 if seen.insert(c) {
                     all.push(c);
@@ -311,6 +435,29 @@ fn descendants(pid: u32) -> Vec<u32> {
         }
     }
     all
+}
+
+/// A file of the kernel's (`/proc`, `/sys/fs/cgroup`) read whole. They say their size is 0,
+/// so `fs::read` asks for the size in vain and then reads in small steps; one 4 KiB buffer
+/// (grown if full) takes two reads for most of them, and a snapshot reads hundreds.
+fn read_virtual(path: impl AsRef<Path>) -> std::io::Result<Vec<u8>> {
+    use std::io::Read;
+    let mut file = fs::File::open(path)?;
+    let mut buf = vec![0u8; 4096];
+    let mut len = 0;
+    loop {
+        if len == buf.len() {
+            buf.resize(len * 2, 0);
+        }
+        match file.read(&mut buf[len..]) {
+            Ok(0) => break,
+            Ok(n) => len += n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    buf.truncate(len);
+    Ok(buf)
 }
 
 /// What `grep -H '' FILE` prints for a file of this content, shown as `path`.
@@ -340,6 +487,34 @@ mod tests {
         grep_lines(&mut out, "/y", b"one\ntwo");
         grep_lines(&mut out, "/z", b"\n");
         assert_eq!(out, "/proc/7/cmdline:a\0b\0\n/y:one\n/y:two\n/z:\n");
+    }
+
+    #[test]
+    fn kernel_files_are_read_whole() {
+        let status = read_virtual("/proc/self/status").unwrap();
+        assert!(String::from_utf8_lossy(&status).contains("\nNSpid:"));
+        // Longer than the first buffer: grown, not cut.
+        let path = std::env::temp_dir().join(format!("kind-chaos-read-{}", std::process::id()));
+        let long: Vec<u8> = (0..10_000u32).map(|i| (i % 251) as u8).collect();
+        fs::write(&path, &long).unwrap();
+        let read = read_virtual(&path);
+        fs::remove_file(&path).unwrap();
+        assert_eq!(read.unwrap(), long);
+    }
+
+    #[test]
+    fn the_container_part_of_a_cgroup_path() {
+        let id = "ab12";
+        assert_eq!(container_part("/docker/ab12", id), Some("/docker/ab12"));
+        assert_eq!(
+            container_part("/system.slice/docker-ab12.scope/init.scope", id),
+            Some("/system.slice/docker-ab12.scope")
+        );
+        assert_eq!(
+            container_part("/docker/ab12/k8s.io/ffee", id),
+            Some("/docker/ab12")
+        );
+        assert_eq!(container_part("/user.slice", id), None);
     }
 
     #[test]

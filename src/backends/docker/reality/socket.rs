@@ -5,8 +5,10 @@
 //! The host's `/proc` alone (see [`super::host`]) cannot name the pod of a task whose OCI spec
 //! lacks the CRI's annotations: those live in containerd's metadata (its labels), which the
 //! exec path reads with one `ctr` process per task. containerd's API gives every container's
-//! labels and spec and every task's PID and status in two calls, so this path reads any node
-//! the host can reach at the cost of a gRPC round trip. On a node with `crictl` (kind's) it
+//! labels and spec in one call, so this path reads any node the host can reach at the cost of
+//! a gRPC round trip. The tasks (PID, running or not) come from the task bundles as the host
+//! sees them ([`host::bundle_tasks`]), not from containerd's task listing, which asks every
+//! task's shim for its state (a round trip per pod). On a node with `crictl` (kind's) it
 //! also gives the CRI's view: every sandbox containerd keeps for the CRI, a stopped one (no
 //! task) included, as `crictl pods` lists it. The processes (shims, kubelet) still
 //! come from the host's `/proc`, and both are handed to the same interpretation as the exec
@@ -16,16 +18,14 @@
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant, SystemTime};
 
+use containerd_client::services::v1::ListContainersRequest;
 use containerd_client::services::v1::containers_client::ContainersClient;
-use containerd_client::services::v1::tasks_client::TasksClient;
-use containerd_client::services::v1::{ListContainersRequest, ListTasksRequest};
-use containerd_client::types::v1::Status;
 use tonic::Request;
 use tonic::metadata::MetadataValue;
 
 use super::host::{self, HostRead};
 use super::kept::{Kept, fingerprint};
-use super::parse::{ApiContainer, Task, api_view, with_processes};
+use super::parse::{ApiContainer, api_view, with_processes};
 
 /// containerd's socket inside a kind node.
 const SOCKET: &str = "/run/containerd/containerd.sock";
@@ -39,14 +39,16 @@ const TIMEOUT: Duration = Duration::from_secs(5);
 pub async fn read(pid: u32, container_id: String, path: Option<String>, kept: &Kept) -> HostRead {
     let checked = tokio::task::spawn_blocking(move || {
         let node = host::node(pid, &container_id, path.as_deref(), false)?;
-        Ok(node.map(|node| {
-            let (processes, live) = host::processes_and_pids(&node);
-            let at = fingerprint(&node.root, &live, SystemTime::now());
-            (node, processes, at)
-        }))
+        let Some(node) = node else {
+            return Ok(None);
+        };
+        let (processes, live) = host::processes_and_pids(&node);
+        let tasks = host::bundle_tasks(&node.root, &live)?;
+        let at = fingerprint(&node.root, &live, SystemTime::now());
+        Ok(Some((node, processes, tasks, at)))
     })
     .await;
-    let (node, processes, at) = match checked {
+    let (node, processes, tasks, at) = match checked {
         Ok(Ok(Some(read))) => read,
         Ok(Ok(None)) => return HostRead::Paused,
         Ok(Err(why)) => return HostRead::Fallback(why),
@@ -58,7 +60,7 @@ pub async fn read(pid: u32, container_id: String, path: Option<String>, kept: &K
     let view = match known {
         Some(view) => view,
         None => match tokio::time::timeout(TIMEOUT, list(&socket, kept)).await {
-            Ok(Ok((tasks, containers))) => {
+            Ok(Ok(containers)) => {
                 let view = api_view(tasks, &containers, node.crictl);
                 kept.keep_view(&socket, at, now, view.clone());
                 view
@@ -82,9 +84,9 @@ pub async fn read(pid: u32, container_id: String, path: Option<String>, kept: &K
     }
 }
 
-/// The tasks and the containers of namespace k8s.io, through the channel kept for this socket
-/// (opened and kept if there is none).
-async fn list(socket: &str, kept: &Kept) -> Result<(Vec<Task>, Vec<ApiContainer>), String> {
+/// The containers of namespace k8s.io, through the channel kept for this socket (opened and
+/// kept if there is none).
+async fn list(socket: &str, kept: &Kept) -> Result<Vec<ApiContainer>, String> {
     if !std::path::Path::new(socket).exists() {
         return Err("no such socket".into());
     }
@@ -98,22 +100,6 @@ async fn list(socket: &str, kept: &Kept) -> Result<(Vec<Task>, Vec<ApiContainer>
             channel
         }
     };
-    let tasks = TasksClient::new(channel.clone())
-        .list(namespaced(ListTasksRequest::default()))
-        .await
-        .map_err(|e| format!("listing tasks: {}", e.message()))?
-        .into_inner()
-        .tasks
-        .into_iter()
-        .map(|t| Task {
-            id: t.id,
-            pid: t.pid,
-            status: Status::try_from(t.status)
-                .unwrap_or(Status::Unknown)
-                .as_str_name()
-                .to_string(),
-        })
-        .collect();
     let containers = ContainersClient::new(channel)
         .list(namespaced(ListContainersRequest::default()))
         .await
@@ -126,7 +112,7 @@ async fn list(socket: &str, kept: &Kept) -> Result<(Vec<Task>, Vec<ApiContainer>
             (c.id, labels, c.spec.map(|s| s.value).unwrap_or_default())
         })
         .collect();
-    Ok((tasks, containers))
+    Ok(containers)
 }
 
 /// A request in namespace k8s.io.
