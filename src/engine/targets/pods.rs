@@ -1,12 +1,16 @@
 //! The pods a `pod-delete` or `container-kill` acts on: its named pod, or the pods its
 //! `selector` matches and its `pick` of them. A pick is chosen once: by the preflight, when
 //! the pods are there before the first step and no step before this one can replace them;
-//! else by the step when it runs (pods an earlier step creates), with the same seed. Either
-//! way the choice goes through [`choose`], so the error names the pods that match.
+//! else as the step starts ([`chosen_at_step`]: pods an earlier step creates, or each run of
+//! a `repeat`), before the step is described, so its progress line, its result and the
+//! reports name the pods it took. Either way the choice goes through [`choose`], so the error
+//! names the pods that match, and the fault itself only reads the choice.
 
 use crate::backends::{BackendError, KubeOps, PodQuery, Result};
-use crate::playbook::model::{Picked, PodChoice, PodPick};
+use crate::playbook::model::{Action, Picked, PodChoice, PodPick};
+use crate::playbook::{PlanStep, PlanStepKind};
 
+use super::super::backends::Backends;
 use super::pick::pick_pods;
 
 /// The names of the pods `selector` matches in `namespace`, in name order.
@@ -49,6 +53,53 @@ pub fn choose_now(c: &mut PodChoice<'_>, pods: &[String]) -> std::result::Result
     let chosen = choose(&c.written(), c.pick, c.picked.seed, pods)?;
     c.picked.pods = Some(chosen);
     Ok(())
+}
+
+/// `s` with its pod pick made now, when the preflight left it to the step: from the pods its
+/// selector matches now, with the step's seed (in a `repeat`, each run's own: repeat.rs).
+/// `None` when there is nothing to choose (no pick, or the preflight chose).
+pub async fn chosen_at_step(b: &Backends, s: &PlanStep) -> Result<Option<PlanStep>> {
+    let PlanStepKind::Action(a) = &s.kind else {
+        return Ok(None);
+    };
+    let mut a = a.clone();
+    let Some(c) = a.pod_choice() else {
+        return Ok(None);
+    };
+    if c.picked.pods.is_some() {
+        return Ok(None);
+    }
+    let kube = b.kube().await?;
+    let pods = matching(kube.as_ref(), c.namespace, c.selector).await?;
+    let chosen =
+        choose(&c.written(), c.pick, c.picked.seed, &pods).map_err(BackendError::failed)?;
+    c.picked.pods = Some(chosen);
+    Ok(Some(PlanStep {
+        kind: PlanStepKind::Action(a),
+        ..s.clone()
+    }))
+}
+
+/// The pods a step's pick took (the preflight's choice, or the step's), for its result.
+pub fn taken(s: &PlanStep) -> Option<Vec<String>> {
+    let PlanStepKind::Action(a) = &s.kind else {
+        return None;
+    };
+    let picked = match a.as_ref() {
+        Action::PodDelete(p) if p.pick.is_some() && p.selector.is_some() => &p.picked,
+        Action::ContainerKill(c) if c.pick.is_some() && c.selector.is_some() => &c.picked,
+        _ => return None,
+    };
+    picked.pods.clone()
+}
+
+/// A pick's seed for one run of a `repeat`: the template's seed mixed with the run's step id
+/// (`steps[1].repeat#2[0]`), so each run picks anew and a replay picks the same.
+pub fn reseed(a: &mut Action, id: &str) {
+    if let Some(c) = a.pod_choice() {
+        c.picked.seed = super::pick::step_seed(c.picked.seed, id);
+        c.picked.pods = None;
+    }
 }
 
 /// What a step that acts on pods says about them, as written.
