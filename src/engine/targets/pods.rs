@@ -62,13 +62,13 @@ pub async fn chosen_at_step(b: &Backends, s: &PlanStep) -> Result<Option<PlanSte
     let PlanStepKind::Action(a) = &s.kind else {
         return Ok(None);
     };
+    if picked_of(a).is_none_or(|p| p.pods.is_some()) {
+        return Ok(None);
+    }
     let mut a = a.clone();
     let Some(c) = a.pod_choice() else {
         return Ok(None);
     };
-    if c.picked.pods.is_some() {
-        return Ok(None);
-    }
     let kube = b.kube().await?;
     let pods = matching(kube.as_ref(), c.namespace, c.selector).await?;
     let chosen =
@@ -82,15 +82,20 @@ pub async fn chosen_at_step(b: &Backends, s: &PlanStep) -> Result<Option<PlanSte
 
 /// The pods a step's pick took (the preflight's choice, or the step's), for its result.
 pub fn taken(s: &PlanStep) -> Option<Vec<String>> {
-    let PlanStepKind::Action(a) = &s.kind else {
-        return None;
-    };
-    let picked = match a.as_ref() {
-        Action::PodDelete(p) if p.pick.is_some() && p.selector.is_some() => &p.picked,
-        Action::ContainerKill(c) if c.pick.is_some() && c.selector.is_some() => &c.picked,
-        _ => return None,
-    };
-    picked.pods.clone()
+    match &s.kind {
+        PlanStepKind::Action(a) => picked_of(a)?.pods.clone(),
+        _ => None,
+    }
+}
+
+/// What was chosen for the action's pod pick, if it has one (a `selector` and a `pick`, as
+/// `Action::pod_choice` reads them).
+fn picked_of(a: &Action) -> Option<&Picked> {
+    match a {
+        Action::PodDelete(p) if p.pick.is_some() && p.selector.is_some() => Some(&p.picked),
+        Action::ContainerKill(c) if c.pick.is_some() && c.selector.is_some() => Some(&c.picked),
+        _ => None,
+    }
 }
 
 /// A pick's seed for one run of a `repeat`: the template's seed mixed with the run's step id
@@ -159,6 +164,31 @@ mod tests {
         );
         let e = choose("pick: random of app=x in d", PodPick::Random, 1, &[]).unwrap_err();
         assert!(e.ends_with("(no pod matches)"), "{e}");
+    }
+
+    #[test]
+    fn each_run_of_a_repeat_gets_its_own_seed_the_same_at_every_replay() {
+        let action = |seed| {
+            let mut a: Action =
+                serde_json::from_str(r#"{"pod-delete": {"selector": "app=web", "pick": 2}}"#)
+                    .unwrap();
+            if let Some(c) = a.pod_choice() {
+                c.picked.seed = seed;
+                c.picked.pods = Some(vec!["web-0".into()]);
+            }
+            a
+        };
+        let seed_of = |mut a: Action, id: &str| {
+            reseed(&mut a, id);
+            let c = a.pod_choice().unwrap();
+            assert_eq!(c.picked.pods, None, "a run picks anew");
+            c.picked.seed
+        };
+        let one = seed_of(action(7), "steps[0].repeat#1[0]");
+        let two = seed_of(action(7), "steps[0].repeat#2[0]");
+        assert_ne!(one, two);
+        assert_eq!(one, seed_of(action(7), "steps[0].repeat#1[0]"));
+        assert_ne!(one, seed_of(action(8), "steps[0].repeat#1[0]"));
     }
 
     #[test]
