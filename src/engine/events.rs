@@ -144,6 +144,10 @@ pub struct StepResult {
     /// For `probe` steps: every sample and what they add up to.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub probe: Option<ProbeReport>,
+    /// For a step with a pod `pick`: the pods this run of it took (the preflight's choice, or
+    /// the step's own as it started; in a `repeat`, each run's).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pods: Option<Vec<String>>,
 }
 
 /// What a probe saw while its `during` steps ran.

@@ -312,6 +312,7 @@ impl Runner<'_> {
             undo: None,
             backup: None,
             probe: None,
+            pods: None,
         };
         self.finished(result, 0);
         for (phase, steps) in plan.phases() {
@@ -413,6 +414,7 @@ fn result_of(s: &PlanStep, phase: Phase, description: String, status: StepStatus
         undo: None,
         backup: None,
         probe: None,
+        pods: None,
     }
 }
 

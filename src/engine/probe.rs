@@ -39,7 +39,7 @@ pub(super) async fn sample(
             let url = match &h.target {
                 HttpTarget::Url(u) => u.clone(),
                 HttpTarget::Node { node, port, path } => {
-                    let ip = b.nodes().await?.address(node).await?;
+                    let ip = b.nodes().await?.address(node.name()).await?;
                     let host = if ip.contains(':') {
                         format!("[{ip}]")
                     } else {

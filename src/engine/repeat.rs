@@ -2,6 +2,8 @@
 //! one before (straight after when it ran longer). Each iteration runs copies of the steps whose
 //! ids and names carry the iteration (`steps[1].repeat#2[0]`, `kill#2`), so every result in a
 //! report stays unique; a name used by a later `undo` or `duration` means the latest iteration.
+//! A pod `pick` in a copy gets a seed of its own (the step's, mixed with the copy's id), so each
+//! iteration picks anew as it starts, and a replay with the same `seed:` picks the same.
 
 use std::time::Duration;
 
@@ -114,6 +116,7 @@ fn rename(s: &mut PlanStep, from: &str, to: &str, k: u32) {
         Repeat { steps, .. } | Probe { during: steps, .. } => {
             steps.iter_mut().for_each(|c| rename(c, from, to, k))
         }
-        Action(_) | Apply { .. } | Check(_) => {}
+        Action(a) => super::targets::pods::reseed(a, &s.id),
+        Apply { .. } | Check(_) => {}
     }
 }

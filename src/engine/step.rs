@@ -3,6 +3,7 @@
 //! run's deadline and reported as it starts and ends. Apart from mod.rs, which runs the phases
 //! and the undo around these steps.
 
+use super::targets::pods;
 use super::*;
 
 impl Runner<'_> {
@@ -14,6 +15,13 @@ impl Runner<'_> {
         undo: &'s mut UndoStack,
     ) -> Pin<Box<dyn Future<Output = StepStatus> + Send + 's>> {
         Box::pin(async move {
+            // A pod pick the preflight left to the step is made now, before the step is
+            // described: its progress line and result name the pods it takes.
+            let (chosen, unpicked) = match self.pick_at_start(phase, s).await {
+                Ok(c) => (c, None),
+                Err(e) => (None, Some(e)),
+            };
+            let s = chosen.as_ref().unwrap_or(s);
             let description = steady::describe(phase, describe::step(s));
             self.flush_samples();
             self.reporter.event(&Event::StepStarted {
@@ -25,44 +33,11 @@ impl Runner<'_> {
             let t0 = Instant::now();
             let started_at = self.now();
             let mut probe_report = None;
-            let outcome = match (&s.kind, undo_target(s)) {
-                (_, Some(target)) => self.undo_now(target, undo).await,
-                (PlanStepKind::Probe { probe, during }, None) => {
-                    let (outcome, report) = self.probe(phase, s, probe, during, depth, undo).await;
-                    probe_report = Some(report);
-                    outcome
-                }
-                (PlanStepKind::Group(children), None) => {
-                    match self.run_children(phase, children, depth, undo).await {
-                        StepStatus::Passed => Outcome::Passed {
-                            undo: None,
-                            verdict: None,
-                        },
-                        StepStatus::Interrupted => Outcome::Interrupted,
-                        _ => Outcome::Failed(Verdict::new(
-                            false,
-                            "every step of the group to pass",
-                            "a step did not pass",
-                        )),
-                    }
-                }
-                (PlanStepKind::Parallel(children), None) => {
-                    self.parallel(phase, children, depth, undo).await
-                }
-                (
-                    PlanStepKind::Repeat {
-                        times,
-                        every,
-                        steps,
-                    },
-                    None,
-                ) => {
-                    self.repeat(phase, s, (*times, *every, steps), depth, undo)
+            let outcome = match unpicked {
+                Some(e) => Outcome::Error(e),
+                None => {
+                    self.run_kind(phase, s, depth, undo, &mut probe_report)
                         .await
-                }
-                (_, None) => {
-                    let deadline = self.deadline;
-                    bounded(phase, deadline, self.outcome(phase, s)).await
                 }
             };
             // `for:` the fault lasts that long, then this step undoes it (hold.rs).
@@ -138,11 +113,84 @@ impl Runner<'_> {
                 undo: registered,
                 backup,
                 probe: probe_report,
+                pods: pods::taken(s),
                 ..result_of(s, phase, description, status)
             };
             self.finished(result, depth);
             status
         })
+    }
+
+    /// What the step's kind does (an undo, a probe, a group, `parallel`, `repeat`, or one
+    /// action bounded by the run's deadline); a probe's report goes to `probe_report`.
+    async fn run_kind(
+        &mut self,
+        phase: Phase,
+        s: &PlanStep,
+        depth: usize,
+        undo: &mut UndoStack,
+        probe_report: &mut Option<ProbeReport>,
+    ) -> Outcome {
+        match (&s.kind, undo_target(s)) {
+            (_, Some(target)) => self.undo_now(target, undo).await,
+            (PlanStepKind::Probe { probe, during }, None) => {
+                let (outcome, report) = self.probe(phase, s, probe, during, depth, undo).await;
+                *probe_report = Some(report);
+                outcome
+            }
+            (PlanStepKind::Group(children), None) => {
+                match self.run_children(phase, children, depth, undo).await {
+                    StepStatus::Passed => Outcome::Passed {
+                        undo: None,
+                        verdict: None,
+                    },
+                    StepStatus::Interrupted => Outcome::Interrupted,
+                    _ => Outcome::Failed(Verdict::new(
+                        false,
+                        "every step of the group to pass",
+                        "a step did not pass",
+                    )),
+                }
+            }
+            (PlanStepKind::Parallel(children), None) => {
+                self.parallel(phase, children, depth, undo).await
+            }
+            (
+                PlanStepKind::Repeat {
+                    times,
+                    every,
+                    steps,
+                },
+                None,
+            ) => {
+                self.repeat(phase, s, (*times, *every, steps), depth, undo)
+                    .await
+            }
+            (_, None) => {
+                let deadline = self.deadline;
+                bounded(phase, deadline, self.outcome(phase, s)).await
+            }
+        }
+    }
+
+    /// The step with its pod pick made, when the preflight left it to the step (bounded by
+    /// the run's deadline like the step; not made once the run is interrupted).
+    async fn pick_at_start(
+        &mut self,
+        phase: Phase,
+        s: &PlanStep,
+    ) -> Result<Option<PlanStep>, BackendError> {
+        if phase != Phase::Teardown && self.cancel.is_cancelled() {
+            return Ok(None);
+        }
+        let pick = pods::chosen_at_step(&self.b, s);
+        if phase == Phase::Teardown {
+            return pick.await;
+        }
+        match tokio::time::timeout_at(self.deadline, pick).await {
+            Ok(chosen) => chosen,
+            Err(_) => Err(BackendError::failed("the playbook's run timeout passed")),
+        }
     }
 
     /// Runs the steps of a group or a probe's `during` (at `depth + 1`) until one does not

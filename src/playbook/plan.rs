@@ -124,8 +124,9 @@ pub struct ResolvedPods {
     pub name: Option<String>,
     /// The pick as written: `pick: 2 of app=web in default`.
     pub target: String,
-    /// The pods the preflight chose; none when the step chooses as it runs (its pods may be
-    /// created or replaced by an earlier step, or it runs more than once in a `repeat`).
+    /// The pods the preflight chose; none when the step chooses as it starts (its pods may be
+    /// created or replaced by an earlier step, or it runs more than once in a `repeat`): then
+    /// each run's result names the pods it took (`StepResult::pods`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub pods: Option<Vec<String>>,
 }

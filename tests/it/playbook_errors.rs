@@ -347,3 +347,9 @@ fixture!(
     6,
     "5:11"
 );
+fixture!(
+    an_http_probe_names_its_node_as_a_fault_does,
+    "bad-http-targets.yaml",
+    6,
+    "7:18"
+);

@@ -548,5 +548,6 @@ steps:
     );
 }
 
+mod http_node;
 mod in_pod;
 mod long;

@@ -630,3 +630,5 @@ fn the_plan_lists_each_pod_pick_with_its_pods_or_says_the_step_chooses() {
     );
     assert!(text.contains("seed: 4"), "{text}");
 }
+
+mod late;

@@ -126,11 +126,12 @@ pub fn pick_node(
 }
 
 /// The items (matching pods, in name order) a `pick` takes, with the step's seed; an error
-/// when fewer match than the pick needs (`one`: exactly one; N: at least N; else one).
+/// when fewer match than the pick needs (`one`: exactly one; N: at least N; else one, `all`
+/// included: a pick of nothing would pass having done nothing).
 pub fn pick_pods<T: Clone>(items: &[T], pick: PodPick, seed: u64) -> Result<Vec<T>, String> {
     let n = items.len();
     let take = match pick {
-        PodPick::All => return Ok(items.to_vec()),
+        PodPick::All if n > 0 => return Ok(items.to_vec()),
         PodPick::One => {
             return match items {
                 [one] => Ok(vec![one.clone()]),
@@ -146,6 +147,7 @@ pub fn pick_pods<T: Clone>(items: &[T], pick: PodPick, seed: u64) -> Result<Vec<
                 if need == 1 { "" } else { "s" }
             ));
         }
+        PodPick::All => n,
         PodPick::Random => 1,
         PodPick::Count(c) => usize::try_from(c).unwrap_or(usize::MAX),
         PodPick::Percent(p) => (n * usize::from(p)).div_ceil(100),

@@ -1,16 +1,18 @@
-//! The node targets of the probes' `exec` checks in a node (a pod's is looked up at each sample), resolved in the preflight like a fault's
-//! (by name, by role and `index` or `pick: random`, or `target-of` a named step), after the
-//! steps' own targets so that `target-of` sees the node each step chose.
+//! The node targets of the probes' checks (`exec` in a node container, `http` to a node's
+//! address; a pod's is looked up at each sample), resolved in the preflight like a fault's (by
+//! name, by role and `index` or `pick: random`, or `target-of` a named step), after the steps'
+//! own targets so that `target-of` sees the node each step chose. A node the cluster lacks
+//! stops the run before any fault, naming the nodes there are.
 
 use std::collections::HashMap;
 
 use crate::backends::NodeContainer;
-use crate::playbook::model::{ExecCheck, ExecTarget, NodeSelect, ProbeCheck};
+use crate::playbook::model::NodeSelect;
 use crate::playbook::{Plan, PlanStep, PlanStepKind, Resolved, ResolvedTarget};
 
 use super::pick::{Rng, pick_node, step_seed};
 
-/// The node targets of the probes' `exec` checks (in `steady-state` and in `probe:` steps),
+/// The node targets of the probes' checks (in `steady-state` and in `probe:` steps),
 /// resolved on the plan [`resolve`] returned, like a fault's: by name, by role (`index`, or
 /// `pick: random` from the step's seed), or `target-of` a named step (the node it chose).
 /// Each resolved target that did not name its node is listed in `plan.resolved`.
@@ -81,20 +83,18 @@ fn probe_nodes(
             }
             PlanStepKind::Action(_) | PlanStepKind::Apply { .. } => None,
         };
-        let Some(ProbeCheck::Exec(ExecCheck {
-            target: ExecTarget::Node(t),
-            ..
-        })) = check
-        else {
+        let Some(t) = check.and_then(|c| c.node_target_mut()) else {
             continue;
         };
-        if t.is_resolved() {
+        let named = matches!(t.select, NodeSelect::Name(_));
+        if t.is_resolved() && !named {
             continue;
         }
         let node = match (&t.select, nodes) {
             (NodeSelect::TargetOf(step), _) => chosen.get(step).cloned().ok_or_else(|| {
                 format!("{where_}: `target-of: {step}`: no step named `{step}` chose a node")
             })?,
+            (NodeSelect::Name(n), None) => n.clone(),
             (_, None) => {
                 return Err(format!(
                     "{where_}: `{}` needs the node containers, which were not listed",
@@ -105,6 +105,9 @@ fn probe_nodes(
                 pick_node(nodes, select, &mut rng).map_err(|e| format!("{where_}: {e}"))?
             }
         };
+        if named {
+            continue;
+        }
         found.push(ResolvedTarget {
             step: s.id.clone(),
             name: s.name.clone(),

@@ -134,8 +134,13 @@ fn pod_picks_take_all_one_n_or_a_share() {
     assert_eq!(pick_pods(&pods, PodPick::Percent(25), 1).unwrap().len(), 3);
     assert_eq!(pick_pods(&pods, PodPick::Percent(100), 1).unwrap(), pods);
     let empty: Vec<u32> = Vec::new();
-    assert!(pick_pods(&empty, PodPick::All, 1).unwrap().is_empty());
-    for p in [PodPick::Random, PodPick::Percent(50), PodPick::Count(1)] {
+    // `all` of nothing would delete nothing and pass: like the step without a pick, an error.
+    for p in [
+        PodPick::All,
+        PodPick::Random,
+        PodPick::Percent(50),
+        PodPick::Count(1),
+    ] {
         let e = pick_pods(&empty, p, 1).unwrap_err();
         assert!(
             e.contains("needs at least 1 matching pod, and 0 match"),

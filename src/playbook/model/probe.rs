@@ -14,6 +14,7 @@ use super::super::values::Duration;
 use super::conditions::Condition;
 use super::probe_exec::ExecCheck;
 use super::step::Step;
+use super::target::NodeTarget;
 use super::written::{checked, schema_as_written};
 
 /// One check a probe samples: exactly one of `http`, `exec` or `condition`.
@@ -28,6 +29,24 @@ pub enum ProbeCheck {
     Exec(ExecCheck),
     /// Any condition of `assert`; ok when it holds.
     Condition(Condition),
+}
+
+impl ProbeCheck {
+    /// The node the check reaches, when it names one (`http` to a node's address, `exec` in a
+    /// node container): resolved once by the preflight, like a fault's node.
+    pub fn node_target_mut(&mut self) -> Option<&mut NodeTarget> {
+        match self {
+            ProbeCheck::Http(HttpCheck {
+                target: HttpTarget::Node { node, .. },
+                ..
+            }) => Some(node),
+            ProbeCheck::Exec(x) => match &mut x.target {
+                super::probe_exec::ExecTarget::Node(n) => Some(n),
+                super::probe_exec::ExecTarget::Pod(_) => None,
+            },
+            ProbeCheck::Http(_) | ProbeCheck::Condition(_) => None,
+        }
+    }
 }
 
 /// `probe:`: samples a check in the background while the steps of `during` run, then judges
@@ -129,9 +148,11 @@ schema_as_written!(ProbeStep, ProbeStepWritten);
 pub enum HttpTarget {
     /// A literal `http://` URL.
     Url(String),
-    /// A node container's address on the `kind` network, a port and a path.
+    /// A node container's address on the `kind` network, a port and a path. The node is named
+    /// as a fault names its node (by name, by role and `index` or `pick: random`, or
+    /// `target-of` a named step), resolved once by the preflight.
     Node {
-        node: String,
+        node: NodeTarget,
         port: u16,
         path: String,
     },
@@ -158,9 +179,11 @@ struct HttpCheckWritten {
     /// A literal URL, `http://HOST[:PORT]/PATH` (no `https`).
     #[serde(default)]
     url: Option<String>,
-    /// A node container, reached at its address on the `kind` network (with `port`).
+    /// A node container, reached at its address on the `kind` network (with `port`): a name,
+    /// `{role: worker}` (with `index` or `pick: random`) or `{target-of: STEP}`, as a fault
+    /// names its node.
     #[serde(default)]
-    node: Option<String>,
+    node: Option<NodeTarget>,
     /// The port on the node (a `hostPort`, a `NodePort` or `hostNetwork`).
     #[serde(default)]
     port: Option<u16>,
