@@ -23,7 +23,6 @@ pub use resource::*;
 pub use types::*;
 
 use crate::playbook::model::{NodeTaint, Propagation, ResourceRef};
-use crate::playbook::values::Signal;
 
 /// What went wrong talking to a backend. The kind decides the exit code.
 #[derive(Debug, Clone, thiserror::Error, PartialEq, Eq)]
@@ -76,13 +75,7 @@ pub trait NodeOps: Send + Sync {
     /// Pause, unpause, stop, start or kill a node container.
     async fn container(&self, node: &str, action: ContainerAction) -> Result<()>;
     /// Sends a signal to a pod's container process inside `node`.
-    async fn kill_pod_container(
-        &self,
-        node: &str,
-        pod: &PodKey,
-        container: Option<&str>,
-        signal: Signal,
-    ) -> Result<()>;
+    async fn kill_pod_container(&self, node: &str, kill: PodSignal<'_>) -> Result<()>;
     /// Runs an argv in a node container.
     async fn exec(&self, node: &str, argv: &[String]) -> Result<ExecOutput>;
     /// Drops the node's traffic with peers: rules in the iptables chain `cut.chain`, jumped to

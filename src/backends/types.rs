@@ -21,6 +21,15 @@ impl std::fmt::Display for PodKey {
     }
 }
 
+/// A signal for a pod's container process(es) on a node (`container-kill`): only `container`
+/// when given, else every running application container of the pod.
+#[derive(Debug, Clone, Copy)]
+pub struct PodSignal<'a> {
+    pub pod: &'a PodKey,
+    pub container: Option<&'a str>,
+    pub signal: Signal,
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub enum KubeletAction {
     Stop,

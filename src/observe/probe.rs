@@ -68,20 +68,8 @@ pub fn http(h: &HttpCheck, reply: Result<&HttpReply, &str>) -> Verdict {
     if !h.status.contains(&reply.status) {
         return Verdict::new(false, expected, format!("status {}", reply.status));
     }
-    if let Some(p) = &h.body
-        && !matches(p, &reply.body)
-    {
-        return Verdict::new(
-            false,
-            expected,
-            format!(
-                "status {}, body not matching: {}",
-                reply.status,
-                excerpt(&reply.body)
-            ),
-        );
-    }
-    Verdict::new(true, expected, format!("status {}", reply.status))
+    let head = format!("status {}", reply.status);
+    then_matching(expected, head, h.body.as_deref(), "body", &reply.body)
 }
 
 /// One exec sample: how the command ended.
@@ -95,20 +83,26 @@ pub fn exec(x: &ExecCheck, out: &ExecOutput) -> Verdict {
         }
         return Verdict::new(false, expected, observed);
     }
-    if let Some(p) = &x.output
-        && !matches(p, &out.stdout)
-    {
-        return Verdict::new(
-            false,
-            expected,
-            format!(
-                "exit {}, output not matching: {}",
-                out.exit_code,
-                excerpt(&out.stdout)
-            ),
-        );
+    let head = format!("exit {}", out.exit_code);
+    then_matching(expected, head, x.output.as_deref(), "output", &out.stdout)
+}
+
+/// The verdict of a sample whose `head` (`status 200`, `exit 0`) is as expected: it holds
+/// unless there is a `pattern` and the `what` (`body`, `output`) does not match it.
+fn then_matching(
+    expected: String,
+    head: String,
+    pattern: Option<&str>,
+    what: &str,
+    text: &str,
+) -> Verdict {
+    match pattern {
+        Some(p) if !matches(p, text) => {
+            let observed = format!("{head}, {what} not matching: {}", excerpt(text));
+            Verdict::new(false, expected, observed)
+        }
+        _ => Verdict::new(true, expected, head),
     }
-    Verdict::new(true, expected, format!("exit {}", out.exit_code))
 }
 
 /// Whether `text` matches, with `^` and `$` at every line's start and end (a body `ok\n`

@@ -17,6 +17,24 @@ use serde_json::{Value, json};
 use super::model::{API_VERSION, KIND};
 use super::names::CLUSTER_NAME_MAX;
 
+/// `impl JsonSchema for $ty`, named as the type, with the schema `$schema` (an expression,
+/// mostly `json_schema!({...})`): for the values a hand-written `Deserialize` reads (a duration,
+/// a count, a signal, a node target...), whose accepted forms no derive can tell.
+macro_rules! by_hand {
+    ($ty:ident, $schema:expr) => {
+        impl schemars::JsonSchema for $ty {
+            fn schema_name() -> std::borrow::Cow<'static, str> {
+                stringify!($ty).into()
+            }
+            fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+                $schema
+            }
+        }
+    };
+}
+
+pub(crate) use by_hand;
+
 /// The schema as `chaos schema` prints it.
 pub fn json() -> String {
     let schema = schemars::schema_for!(super::model::Playbook);

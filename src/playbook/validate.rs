@@ -310,6 +310,22 @@ pub(super) fn is_null(n: &Node) -> bool {
     matches!(&n.kind, NodeKind::Scalar(s) if !s.quoted && matches!(s.text.as_str(), "" | "~" | "null"))
 }
 
+/// The help for a reference to a name that no earlier step (of `kinds`: `steps`, `faults`)
+/// has: the nearest name, else every name there is, else `none` when there is no name at all.
+fn unknown_name_help<'k>(
+    name: &str,
+    known: impl Iterator<Item = &'k String>,
+    kinds: &str,
+    none: &str,
+) -> String {
+    let known: Vec<&str> = known.map(String::as_str).collect();
+    match did_you_mean(name, known.iter().copied()) {
+        Some(s) => format!("did you mean `{s}`?"),
+        None if known.is_empty() => none.to_string(),
+        None => format!("named earlier {kinds}: {}", sorted(&known)),
+    }
+}
+
 fn sorted(names: &[&str]) -> String {
     let mut v: Vec<String> = names.iter().map(|n| format!("`{n}`")).collect();
     v.sort();

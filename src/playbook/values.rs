@@ -3,10 +3,10 @@
 //! Each parses strictly (a playbook that says `5 minutes` is an error, not 5 minutes) and carries
 //! a JSON Schema of its own so editors flag mistakes before `chaos validate` does.
 
-use std::borrow::Cow;
 use std::fmt;
 
-use schemars::{JsonSchema, Schema, SchemaGenerator, json_schema};
+use super::schema::by_hand;
+use schemars::json_schema;
 use serde::{Deserialize, Deserializer, Serialize, Serializer, de};
 
 /// A duration written as `500ms`, `30s`, `5m`, `1h30m`.
@@ -135,18 +135,14 @@ impl Serialize for Duration {
     }
 }
 
-impl JsonSchema for Duration {
-    fn schema_name() -> Cow<'static, str> {
-        "Duration".into()
-    }
-    fn json_schema(_: &mut SchemaGenerator) -> Schema {
-        json_schema!({
-            "type": "string",
-            "pattern": "^([0-9]+(ms|s|m|h))+$",
-            "description": "A duration with units: `500ms`, `30s`, `5m`, `1h30m`.",
-        })
-    }
-}
+by_hand!(
+    Duration,
+    json_schema!({
+        "type": "string",
+        "pattern": "^([0-9]+(ms|s|m|h))+$",
+        "description": "A duration with units: `500ms`, `30s`, `5m`, `1h30m`.",
+    })
+);
 
 /// An expected number of things: exactly `3`, or bounds `{at-least: 1, at-most: 5}`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
@@ -222,22 +218,18 @@ impl<'de> Deserialize<'de> for Count {
     }
 }
 
-impl JsonSchema for Count {
-    fn schema_name() -> Cow<'static, str> {
-        "Count".into()
-    }
-    fn json_schema(_: &mut SchemaGenerator) -> Schema {
-        json_schema!({
-            "description": "Exactly N, or bounds.",
-            "oneOf": [
-                {"type": "integer", "minimum": 0},
-                {"type": "object", "additionalProperties": false, "minProperties": 1,
-                 "properties": {"at-least": {"type": "integer", "minimum": 0},
-                                "at-most": {"type": "integer", "minimum": 0}}}
-            ]
-        })
-    }
-}
+by_hand!(
+    Count,
+    json_schema!({
+        "description": "Exactly N, or bounds.",
+        "oneOf": [
+            {"type": "integer", "minimum": 0},
+            {"type": "object", "additionalProperties": false, "minProperties": 1,
+             "properties": {"at-least": {"type": "integer", "minimum": 0},
+                            "at-most": {"type": "integer", "minimum": 0}}}
+        ]
+    })
+);
 
 /// A POSIX signal, by name (`SIGTERM`, `TERM`) or number (`15`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -335,18 +327,13 @@ impl Serialize for Signal {
     }
 }
 
-impl JsonSchema for Signal {
-    fn schema_name() -> Cow<'static, str> {
-        "Signal".into()
-    }
-    fn json_schema(_: &mut SchemaGenerator) -> Schema {
-        let names: Vec<&str> = SIGNALS.iter().map(|(s, _)| *s).collect();
-        json_schema!({
-            "description": "A signal name (SIGTERM, TERM) or number (15).",
-            "anyOf": [{"type": "string", "enum": names}, {"type": "string", "pattern": "^[A-Za-z0-9]+$"}, {"type": "integer", "minimum": 1, "maximum": 64}]
-        })
-    }
-}
+by_hand!(Signal, {
+    let names: Vec<&str> = SIGNALS.iter().map(|(s, _)| *s).collect();
+    json_schema!({
+        "description": "A signal name (SIGTERM, TERM) or number (15).",
+        "anyOf": [{"type": "string", "enum": names}, {"type": "string", "pattern": "^[A-Za-z0-9]+$"}, {"type": "integer", "minimum": 1, "maximum": 64}]
+    })
+});
 
 #[cfg(test)]
 mod tests {

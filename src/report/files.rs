@@ -114,20 +114,16 @@ pub fn write_documents(
     targets: &ReportTargets,
     saved: &Result<report::json::SavedReport, String>,
 ) -> bool {
+    type Render = fn(&report::json::SavedReport) -> String;
+    let documents: [(_, _, Render); 2] = [
+        (&targets.html, "HTML", report::html::render),
+        (&targets.markdown, "Markdown", report::markdown::render),
+    ];
     let mut written = true;
-    if let Some(t) = &targets.html {
-        let text = saved
-            .as_ref()
-            .map(report::html::render)
-            .map_err(Clone::clone);
-        written &= deliver(t, "HTML", text);
-    }
-    if let Some(t) = &targets.markdown {
-        let text = saved
-            .as_ref()
-            .map(report::markdown::render)
-            .map_err(Clone::clone);
-        written &= deliver(t, "Markdown", text);
+    for (target, name, render) in documents {
+        if let Some(t) = target {
+            written &= deliver(t, name, saved.as_ref().map(render).map_err(Clone::clone));
+        }
     }
     written
 }

@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 
 use kind_chaos::backends::docker::{DockerNodes, ReadVia};
 use kind_chaos::backends::{
-    ContainerAction, ErrorKind, KubeletAction, NodeOps, PodKey, RealitySource,
+    ContainerAction, ErrorKind, KubeletAction, NodeOps, PodKey, PodSignal, RealitySource,
 };
 use kind_chaos::playbook::values::Signal;
 use testcluster::{TestCluster, docker, shared};
@@ -24,6 +24,14 @@ fn cluster() -> &'static TestCluster {
 
 async fn nodes() -> DockerNodes {
     cluster().backend().await
+}
+
+fn kill<'a>(pod: &'a PodKey, container: Option<&'a str>, signal: Signal) -> PodSignal<'a> {
+    PodSignal {
+        pod,
+        container,
+        signal,
+    }
 }
 
 fn argv(a: &[&str]) -> Vec<String> {
@@ -372,11 +380,11 @@ async fn kills_a_pods_process_with_a_signal() {
     assert_eq!(task_status().as_deref(), Some("RUNNING"));
     // A container name the pod does not have: not found, naming what runs.
     let err = n
-        .kill_pod_container(&cp, &pod, Some("nope"), Signal::KILL)
+        .kill_pod_container(&cp, kill(&pod, Some("nope"), Signal::KILL))
         .await
         .unwrap_err();
     assert_eq!(err.kind, ErrorKind::NotFound, "{}", err.message);
-    n.kill_pod_container(&cp, &pod, None, Signal::KILL)
+    n.kill_pod_container(&cp, kill(&pod, None, Signal::KILL))
         .await
         .unwrap();
     let deadline = Instant::now() + Duration::from_secs(5);
@@ -385,14 +393,16 @@ async fn kills_a_pods_process_with_a_signal() {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     // Now it has no running process: killing again says so.
-    let again = n.kill_pod_container(&cp, &pod, None, Signal::KILL).await;
+    let again = n
+        .kill_pod_container(&cp, kill(&pod, None, Signal::KILL))
+        .await;
     assert_eq!(again.unwrap_err().kind, ErrorKind::NotFound);
     let ghost = PodKey {
         namespace: "t-kill".into(),
         name: "no-such-pod".into(),
     };
     let err = n
-        .kill_pod_container(&cp, &ghost, None, Signal::TERM)
+        .kill_pod_container(&cp, kill(&ghost, None, Signal::TERM))
         .await
         .unwrap_err();
     assert_eq!(err.kind, ErrorKind::NotFound);

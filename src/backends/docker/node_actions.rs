@@ -14,8 +14,7 @@ use bollard::query_parameters::{
 };
 
 use super::{DockerNodes, scripts};
-use crate::backends::{BackendError, ContainerAction, KubeletAction, PodKey};
-use crate::playbook::values::Signal;
+use crate::backends::{BackendError, ContainerAction, KubeletAction, PodSignal};
 
 /// How long `kubelet start` waits for the restart loop to bring the kubelet back.
 pub const KUBELET_START_TIMEOUT: Duration = Duration::from_secs(15);
@@ -129,10 +128,13 @@ impl DockerNodes {
     pub(crate) async fn kill_pod_container(
         &self,
         node: &str,
-        pod: &PodKey,
-        container: Option<&str>,
-        signal: Signal,
+        kill: PodSignal<'_>,
     ) -> Result<(), BackendError> {
+        let PodSignal {
+            pod,
+            container,
+            signal,
+        } = kill;
         let mut scan = self.scan(node).await?;
         if scan.tasks.is_empty() {
             // crictl may have answered while `ctr tasks ls` did not: ask once more.

@@ -8,9 +8,8 @@ use async_trait::async_trait;
 use super::DockerNodes;
 use crate::backends::{
     ContainerAction, CpuHog, ExecOutput, Fill, Held, KubeletAction, NodeContainer, NodeOps,
-    NodeReality, Partition, PodKey, Result, Shaping,
+    NodeReality, Partition, PodSignal, Result, Shaping,
 };
-use crate::playbook::values::Signal;
 
 #[async_trait]
 impl NodeOps for DockerNodes {
@@ -26,14 +25,8 @@ impl NodeOps for DockerNodes {
         DockerNodes::container(self, node, action).await
     }
 
-    async fn kill_pod_container(
-        &self,
-        node: &str,
-        pod: &PodKey,
-        container: Option<&str>,
-        signal: Signal,
-    ) -> Result<()> {
-        DockerNodes::kill_pod_container(self, node, pod, container, signal).await
+    async fn kill_pod_container(&self, node: &str, kill: PodSignal<'_>) -> Result<()> {
+        DockerNodes::kill_pod_container(self, node, kill).await
     }
 
     async fn exec(&self, node: &str, argv: &[String]) -> Result<ExecOutput> {

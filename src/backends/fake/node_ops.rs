@@ -6,7 +6,6 @@ use async_trait::async_trait;
 use super::FakeNode;
 use super::{FakeCluster, node_missing};
 use crate::backends::*;
-use crate::playbook::values::Signal;
 
 impl FakeCluster {
     /// The path every node mutation shares: pass the `op` gate, record the call, find the node
@@ -75,13 +74,12 @@ impl NodeOps for FakeCluster {
         .await
     }
 
-    async fn kill_pod_container(
-        &self,
-        node: &str,
-        pod: &PodKey,
-        container: Option<&str>,
-        signal: Signal,
-    ) -> Result<()> {
+    async fn kill_pod_container(&self, node: &str, kill: PodSignal<'_>) -> Result<()> {
+        let PodSignal {
+            pod,
+            container,
+            signal,
+        } = kill;
         self.gate("container-kill").await?;
         self.record(format!(
             "container-kill {node} {pod} {} {signal}",

@@ -27,7 +27,7 @@ use futures::stream::{BoxStream, Stream, StreamExt};
 use k8s_openapi::api::core::v1::{Event, Namespace, Node, Pod};
 
 use super::views;
-use crate::backends::{ApiChange, PodKey, WatchScope};
+use crate::backends::{ApiChange, NamespaceView, NodeView, PodKey, PodView, WatchScope};
 
 /// At most this many queued changes are merged per wake-up, so a storm cannot starve the
 /// waiting task.
@@ -68,8 +68,8 @@ pub(crate) fn cluster_changes(client: &Client) -> BoxStream<'static, ()> {
 }
 
 /// The objects of one kind as they change, for the run's timeline ([`KubeOps::watch`]):
-/// `view` turns an object into its change (`None`: out of scope), `key` names it, `gone` is
-/// the change of a key deleted. After a re-list, the keys the list no longer holds are
+/// `view` turns an object into its change, [`key_of`] names it, `gone` is the change of a key
+/// deleted. After a re-list, the keys the list no longer holds are
 /// reported gone (their delete happened while the watch was down). An error is reported once
 /// per outage as [`ApiChange::Broken`]; the watcher retries with backoff.
 ///
@@ -77,13 +77,17 @@ pub(crate) fn cluster_changes(client: &Client) -> BoxStream<'static, ()> {
 fn objects_of<K>(
     api: Api<K>,
     what: String,
-    view: fn(&K) -> Option<(String, ApiChange)>,
+    view: fn(&K) -> ApiChange,
     gone: fn(String) -> ApiChange,
 ) -> BoxStream<'static, ApiChange>
 where
     K: ::kube::Resource + Clone + serde::de::DeserializeOwned + std::fmt::Debug + Send + 'static,
     K::DynamicType: Default,
 {
+    let view = move |o: &K| {
+        let change = view(o);
+        key_of(&change).map(|key| (key, change))
+    };
     #[derive(Default)]
     struct Seen {
         known: BTreeSet<String>,
@@ -146,13 +150,7 @@ pub(crate) fn scope_changes(client: &Client, scope: &WatchScope) -> BoxStream<'s
         streams.push(objects_of(
             Api::<Pod>::namespaced(client.clone(), ns),
             format!("pods in {ns}"),
-            |p| {
-                let v = views::pod_view(p);
-                Some((
-                    format!("{}/{}", v.key.namespace, v.key.name),
-                    ApiChange::Pod(v),
-                ))
-            },
+            |p| ApiChange::Pod(views::pod_view(p)),
             |key| {
                 let (namespace, name) = key.split_once('/').unwrap_or_default();
                 ApiChange::PodGone(PodKey {
@@ -162,54 +160,66 @@ pub(crate) fn scope_changes(client: &Client, scope: &WatchScope) -> BoxStream<'s
             },
         ));
     }
-    if !scope.namespaces.is_empty() {
-        let wanted = Arc::new(scope.namespaces.clone());
-        let all = objects_of(
-            Api::<Namespace>::all(client.clone()),
-            "namespaces".into(),
-            |n| {
-                let v = views::namespace_view(n);
-                Some((v.name.clone(), ApiChange::Namespace(v)))
-            },
-            ApiChange::NamespaceGone,
-        );
-        streams.push(only(all, wanted, |c| match c {
-            ApiChange::Namespace(v) => Some(&v.name),
-            ApiChange::NamespaceGone(n) => Some(n),
-            _ => None,
-        }));
-    }
-    if !scope.nodes.is_empty() {
-        let wanted = Arc::new(scope.nodes.clone());
-        let all = objects_of(
-            Api::<Node>::all(client.clone()),
-            "nodes".into(),
-            |n| {
-                let v = views::node_view(n);
-                Some((v.name.clone(), ApiChange::Node(v)))
-            },
-            ApiChange::NodeGone,
-        );
-        streams.push(only(all, wanted, |c| match c {
-            ApiChange::Node(v) => Some(&v.name),
-            ApiChange::NodeGone(n) => Some(n),
-            _ => None,
-        }));
-    }
+    streams.extend(named(
+        client,
+        &scope.namespaces,
+        namespace_change,
+        ApiChange::NamespaceGone,
+    ));
+    streams.extend(named(
+        client,
+        &scope.nodes,
+        node_change,
+        ApiChange::NodeGone,
+    ));
     if streams.is_empty() {
         return futures::stream::pending().boxed();
     }
     futures::stream::select_all(streams).boxed()
 }
 
-/// Keeps the changes of the objects named in `wanted` (and every `Broken`/`Listed`).
-fn only(
-    s: BoxStream<'static, ApiChange>,
-    wanted: Arc<BTreeSet<String>>,
-    name: fn(&ApiChange) -> Option<&String>,
-) -> BoxStream<'static, ApiChange> {
-    s.filter(move |c| futures::future::ready(name(c).is_none_or(|n| wanted.contains(n))))
-        .boxed()
+/// The key of the object a change is about, as its watch names it: `namespace/name` for a
+/// pod, the name of a node or namespace; `None` for `Broken` and `Listed`.
+fn key_of(c: &ApiChange) -> Option<String> {
+    match c {
+        ApiChange::Pod(PodView { key, .. }) | ApiChange::PodGone(key) => Some(key.to_string()),
+        ApiChange::Node(NodeView { name, .. })
+        | ApiChange::Namespace(NamespaceView { name, .. })
+        | ApiChange::NodeGone(name)
+        | ApiChange::NamespaceGone(name) => Some(name.clone()),
+        ApiChange::Broken { .. } | ApiChange::Listed { .. } => None,
+    }
+}
+
+/// The changes of the cluster-wide objects of kind `K` (nodes, namespaces) named in `wanted`,
+/// and every `Broken`/`Listed` of their watch; no watch at all when `wanted` is empty.
+fn named<K>(
+    client: &Client,
+    wanted: &BTreeSet<String>,
+    view: fn(&K) -> ApiChange,
+    gone: fn(String) -> ApiChange,
+) -> Option<BoxStream<'static, ApiChange>>
+where
+    K: ::kube::Resource + Clone + serde::de::DeserializeOwned + std::fmt::Debug + Send + 'static,
+    K::DynamicType: Default,
+{
+    if wanted.is_empty() {
+        return None;
+    }
+    let what = K::plural(&K::DynamicType::default()).into_owned();
+    let wanted = Arc::new(wanted.clone());
+    let all = objects_of(Api::<K>::all(client.clone()), what, view, gone);
+    let kept = all
+        .filter(move |c| futures::future::ready(key_of(c).is_none_or(|key| wanted.contains(&key))));
+    Some(kept.boxed())
+}
+
+fn namespace_change(n: &Namespace) -> ApiChange {
+    ApiChange::Namespace(views::namespace_view(n))
+}
+
+fn node_change(n: &Node) -> ApiChange {
+    ApiChange::Node(views::node_view(n))
 }
 
 /// Yields one `()` for all the `()`s ready at once.

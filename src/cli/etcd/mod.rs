@@ -160,25 +160,24 @@ pub struct ConnArgs {
     /// /etc/kubernetes/pki/etcd/ca.crt].
     #[arg(long, visible_alias = "etcd-cacert", value_name = "FILE")]
     pub cacert: Option<PathBuf>,
-    /// Client certificate [default: the cluster's etcd healthcheck-client.crt].
-    #[arg(
-        long,
-        visible_alias = "etcd-cert",
-        value_name = "FILE",
-        requires = "key"
-    )]
-    pub cert: Option<PathBuf>,
-    /// Client certificate key [default: the cluster's etcd healthcheck-client.key].
-    #[arg(
-        long,
-        visible_alias = "etcd-key",
-        value_name = "FILE",
-        requires = "cert"
-    )]
-    pub key: Option<PathBuf>,
+    #[command(flatten)]
+    pub client: ClientCert,
     /// The kind cluster whose etcd to use, for what the flags above leave out (default `kind`).
     #[arg(long, value_parser = super::connect::cluster_arg)]
     pub cluster: Option<String>,
+}
+
+/// The client certificate and its key, which go together: either one requires the other (the
+/// group's `requires_all` names both).
+#[derive(Args, Debug, Clone, Default)]
+#[group(multiple = true, requires_all = ["cert", "key"])]
+pub struct ClientCert {
+    /// Client certificate [default: the cluster's etcd healthcheck-client.crt].
+    #[arg(long, visible_alias = "etcd-cert", value_name = "FILE")]
+    pub cert: Option<PathBuf>,
+    /// Client certificate key [default: the cluster's etcd healthcheck-client.key].
+    #[arg(long, visible_alias = "etcd-key", value_name = "FILE")]
+    pub key: Option<PathBuf>,
 }
 
 impl ConnArgs {
@@ -186,8 +185,8 @@ impl ConnArgs {
         EtcdFlags {
             endpoints: self.endpoints.clone(),
             cacert: self.cacert.clone(),
-            cert: self.cert.clone(),
-            key: self.key.clone(),
+            cert: self.client.cert.clone(),
+            key: self.client.key.clone(),
         }
     }
 }

@@ -4,7 +4,7 @@
 
 use async_trait::async_trait;
 
-use crate::backends::{BackendError, PodKey, PodQuery, Result};
+use crate::backends::{BackendError, PodKey, PodQuery, PodSignal, Result};
 use crate::observe::words::{part, pods_target};
 use crate::playbook::model;
 use crate::playbook::values::Signal;
@@ -61,7 +61,14 @@ impl Fault for ContainerKill<'_> {
             let node = node_of(b, &pod).await?;
             b.nodes()
                 .await?
-                .kill_pod_container(&node, &pod, c.container.as_deref(), signal)
+                .kill_pod_container(
+                    &node,
+                    PodSignal {
+                        pod: &pod,
+                        container: c.container.as_deref(),
+                        signal,
+                    },
+                )
                 .await?;
         }
         Ok(None)

@@ -4,34 +4,72 @@
 use async_trait::async_trait;
 
 use crate::backends::{ContainerAction, KubeletAction, Result};
-use crate::playbook::model;
+use crate::playbook::model::{self, Action};
 use crate::playbook::values::Signal;
 
 use super::super::backends::Backends;
 use super::{Fault, UndoRecord};
 
-family! {
-    KubeletStop(model::NodeRef),
-    NodePause(model::NodeRef),
-    NodeStop(model::NodeStop),
-    NodeKill(model::NodeKill),
+/// `kubelet-stop`, `node-pause` and `node-stop`: one backend call on one node, undone by a
+/// record that names only the node. `node-kill`, whose undo depends on the signal, is
+/// [`NodeKill`].
+struct OnNode<'a> {
+    node: &'a str,
+    change: Change,
+}
+
+#[derive(Clone, Copy)]
+enum Change {
+    KubeletStop,
+    Pause,
+    Stop { timeout_secs: Option<u64> },
+}
+
+pub struct NodeKill<'a>(pub &'a model::NodeKill);
+
+/// The fault `action` is, when this family holds it.
+pub fn of(action: &Action) -> Option<Box<dyn Fault + '_>> {
+    let (node, change) = match action {
+        Action::KubeletStop(n) => (&n.node, Change::KubeletStop),
+        Action::NodePause(n) => (&n.node, Change::Pause),
+        Action::NodeStop(n) => {
+            let timeout_secs = n.timeout.map(|t| t.0.as_secs());
+            (&n.node, Change::Stop { timeout_secs })
+        }
+        Action::NodeKill(k) => return Some(Box::new(NodeKill(k))),
+        _ => return None,
+    };
+    Some(Box::new(OnNode { node, change }))
 }
 
 #[async_trait]
-impl Fault for KubeletStop<'_> {
+impl Fault for OnNode<'_> {
     fn describe(&self) -> String {
-        format!("stop the kubelet on {}", self.0.node)
+        let what = match self.change {
+            Change::KubeletStop => "stop the kubelet on",
+            Change::Pause => "pause node container",
+            Change::Stop { .. } => "stop node container",
+        };
+        format!("{what} {}", self.node)
     }
     fn undo(&self) -> Option<UndoRecord> {
-        Some(UndoRecord::KubeletStart {
-            node: self.0.node.to_string(),
+        let node = self.node.to_string();
+        Some(match self.change {
+            Change::KubeletStop => UndoRecord::KubeletStart { node },
+            Change::Pause => UndoRecord::NodeUnpause { node },
+            Change::Stop { .. } => UndoRecord::NodeStart { node },
         })
     }
     async fn inject(&self, b: &Backends, undo: Option<UndoRecord>) -> Result<Option<UndoRecord>> {
-        b.nodes()
-            .await?
-            .kubelet(&self.0.node, KubeletAction::Stop)
-            .await?;
+        let nodes = b.nodes().await?;
+        match self.change {
+            Change::KubeletStop => nodes.kubelet(self.node, KubeletAction::Stop).await?,
+            Change::Pause => nodes.container(self.node, ContainerAction::Pause).await?,
+            Change::Stop { timeout_secs } => {
+                let stop = ContainerAction::Stop { timeout_secs };
+                nodes.container(self.node, stop).await?
+            }
+        }
         Ok(undo)
     }
 }
@@ -45,47 +83,8 @@ pub async fn kubelet_start(b: &Backends, node: &str) -> Result<Option<String>> {
     Ok(None)
 }
 
-#[async_trait]
-impl Fault for NodePause<'_> {
-    fn describe(&self) -> String {
-        format!("pause node container {}", self.0.node)
-    }
-    fn undo(&self) -> Option<UndoRecord> {
-        Some(UndoRecord::NodeUnpause {
-            node: self.0.node.to_string(),
-        })
-    }
-    async fn inject(&self, b: &Backends, undo: Option<UndoRecord>) -> Result<Option<UndoRecord>> {
-        b.nodes()
-            .await?
-            .container(&self.0.node, ContainerAction::Pause)
-            .await?;
-        Ok(undo)
-    }
-}
-
 pub fn unpause_text(node: &str) -> String {
     format!("unpause node container {node}")
-}
-
-#[async_trait]
-impl Fault for NodeStop<'_> {
-    fn describe(&self) -> String {
-        format!("stop node container {}", self.0.node)
-    }
-    fn undo(&self) -> Option<UndoRecord> {
-        Some(UndoRecord::NodeStart {
-            node: self.0.node.to_string(),
-        })
-    }
-    async fn inject(&self, b: &Backends, undo: Option<UndoRecord>) -> Result<Option<UndoRecord>> {
-        let timeout_secs = self.0.timeout.map(|t| t.0.as_secs());
-        b.nodes()
-            .await?
-            .container(&self.0.node, ContainerAction::Stop { timeout_secs })
-            .await?;
-        Ok(undo)
-    }
 }
 
 impl NodeKill<'_> {

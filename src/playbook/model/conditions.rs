@@ -11,6 +11,7 @@ use super::actions::{ResourceRef, TaintEffect, default_namespace};
 use super::etcd::EtcdTarget;
 use super::target::NodeTarget;
 use super::written::{checked, schema_as_written};
+use crate::playbook::schema::by_hand;
 
 #[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
 #[serde(rename_all = "kebab-case", deny_unknown_fields)]
@@ -171,20 +172,15 @@ impl<'de> Deserialize<'de> for ConditionStatus {
     }
 }
 
-impl JsonSchema for ConditionStatus {
-    fn schema_name() -> std::borrow::Cow<'static, str> {
-        "ConditionStatus".into()
-    }
-    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
-        schemars::json_schema!({
-            "description": "`True`, `False` or `Unknown`; a plain `True`/`False` is a YAML boolean and means the same.",
-            "anyOf": [
-                {"type": "string", "enum": ["True", "False", "Unknown"]},
-                {"type": "boolean"}
-            ]
-        })
-    }
-}
+by_hand!(ConditionStatus, {
+    schemars::json_schema!({
+        "description": "`True`, `False` or `Unknown`; a plain `True`/`False` is a YAML boolean and means the same.",
+        "anyOf": [
+            {"type": "string", "enum": ["True", "False", "Unknown"]},
+            {"type": "boolean"}
+        ]
+    })
+});
 
 /// A taint to look for; `value` and `effect` are matched only when given.
 #[derive(Debug, Clone, Deserialize, Serialize, JsonSchema, PartialEq, Eq)]

@@ -3,14 +3,14 @@
 //! `actions.rs` with every other action's. [`Size`], how much a memory hog or a disk fill
 //! takes, lives here because nothing else in a playbook is a size.
 
-use std::borrow::Cow;
 use std::fmt;
 
-use schemars::{JsonSchema, Schema, SchemaGenerator, json_schema};
+use schemars::{JsonSchema, json_schema};
 use serde::{Deserialize, Deserializer, Serialize, Serializer, de};
 
 use super::super::values::Duration;
 use super::target::NodeTarget;
+use crate::playbook::schema::by_hand;
 
 /// Keep CPUs of a node busy for a while: busy loops inside the node container, each under
 /// `timeout`, so they end by themselves after `duration` even if nothing undoes them.
@@ -171,20 +171,16 @@ impl<'de> Deserialize<'de> for Size {
     }
 }
 
-impl JsonSchema for Size {
-    fn schema_name() -> Cow<'static, str> {
-        "Size".into()
-    }
-    fn json_schema(_: &mut SchemaGenerator) -> Schema {
-        json_schema!({
-            "description": "Bytes with an optional unit (`512Mi`, `1G`, `4096`), or a share (`30%`, 1 to 100).",
-            "oneOf": [
-                {"type": "integer", "minimum": 1},
-                {"type": "string", "pattern": "^(0*[1-9][0-9]*(k|M|G|T|Ki|Mi|Gi|Ti)?|0*([1-9][0-9]?|100)%)$"}
-            ]
-        })
-    }
-}
+by_hand!(
+    Size,
+    json_schema!({
+        "description": "Bytes with an optional unit (`512Mi`, `1G`, `4096`), or a share (`30%`, 1 to 100).",
+        "oneOf": [
+            {"type": "integer", "minimum": 1},
+            {"type": "string", "pattern": "^(0*[1-9][0-9]*(k|M|G|T|Ki|Mi|Gi|Ti)?|0*([1-9][0-9]?|100)%)$"}
+        ]
+    })
+);
 
 #[cfg(test)]
 mod tests {

@@ -8,10 +8,10 @@
 //! fills in the node's name before the first step, and every fault and check reads that name
 //! (`Deref<Target = str>`), so none of them knows how the node was named.
 
-use std::borrow::Cow;
 use std::fmt;
 
-use schemars::{JsonSchema, Schema, SchemaGenerator, json_schema};
+use crate::playbook::schema::by_hand;
+use schemars::{JsonSchema, json_schema};
 use serde::de::{self, Deserializer, MapAccess, Visitor};
 use serde::{Deserialize, Serialize, Serializer};
 
@@ -245,29 +245,25 @@ impl Serialize for NodeTarget {
     }
 }
 
-impl JsonSchema for NodeTarget {
-    fn schema_name() -> Cow<'static, str> {
-        "NodeTarget".into()
-    }
-    fn json_schema(_: &mut SchemaGenerator) -> Schema {
-        json_schema!({
-            "description": "A node: its name (the node container's, in kind), or `{role: ROLE}` (the only node of that role), `{role: ROLE, index: N}` (the N-th from 1, in name order), `{role: ROLE, pick: random}` (one at random, from `seed`), `{name: NAME}`, `{target-of: STEP}` (the node an earlier named step chose).",
-            "anyOf": [
-                {"type": "string"},
-                {"type": "object", "additionalProperties": false, "required": ["name"],
-                 "properties": {"name": {"type": "string"}}},
-                {"type": "object", "additionalProperties": false, "required": ["role"],
-                 "properties": {"role": {"type": "string"},
-                                "index": {"type": "integer", "minimum": 1, "maximum": 4294967295_u64}}},
-                {"type": "object", "additionalProperties": false, "required": ["role", "pick"],
-                 "properties": {"role": {"type": "string"},
-                                "pick": {"type": "string", "enum": ["random"]}}},
-                {"type": "object", "additionalProperties": false, "required": ["target-of"],
-                 "properties": {"target-of": {"type": "string"}}}
-            ]
-        })
-    }
-}
+by_hand!(
+    NodeTarget,
+    json_schema!({
+        "description": "A node: its name (the node container's, in kind), or `{role: ROLE}` (the only node of that role), `{role: ROLE, index: N}` (the N-th from 1, in name order), `{role: ROLE, pick: random}` (one at random, from `seed`), `{name: NAME}`, `{target-of: STEP}` (the node an earlier named step chose).",
+        "anyOf": [
+            {"type": "string"},
+            {"type": "object", "additionalProperties": false, "required": ["name"],
+             "properties": {"name": {"type": "string"}}},
+            {"type": "object", "additionalProperties": false, "required": ["role"],
+             "properties": {"role": {"type": "string"},
+                            "index": {"type": "integer", "minimum": 1, "maximum": 4294967295_u64}}},
+            {"type": "object", "additionalProperties": false, "required": ["role", "pick"],
+             "properties": {"role": {"type": "string"},
+                            "pick": {"type": "string", "enum": ["random"]}}},
+            {"type": "object", "additionalProperties": false, "required": ["target-of"],
+             "properties": {"target-of": {"type": "string"}}}
+        ]
+    })
+);
 
 /// How many of the pods a selector matches a fault takes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -374,21 +370,17 @@ impl<'de> Deserialize<'de> for PodPick {
     }
 }
 
-impl JsonSchema for PodPick {
-    fn schema_name() -> Cow<'static, str> {
-        "PodPick".into()
-    }
-    fn json_schema(_: &mut SchemaGenerator) -> Schema {
-        json_schema!({
-            "description": "How many of the matching pods: `all` (default), `one` (the only one, else an error), `random` (one, from `seed`), N (that many at random; fewer matching is an error), `P%` (that share at random, rounded up).",
-            "anyOf": [
-                {"type": "string", "enum": ["all", "one", "random"]},
-                {"type": "string", "pattern": "^([1-9]|[1-9][0-9]|100)%$"},
-                {"type": "integer", "minimum": 1, "maximum": 4294967295_u64}
-            ]
-        })
-    }
-}
+by_hand!(
+    PodPick,
+    json_schema!({
+        "description": "How many of the matching pods: `all` (default), `one` (the only one, else an error), `random` (one, from `seed`), N (that many at random; fewer matching is an error), `P%` (that share at random, rounded up).",
+        "anyOf": [
+            {"type": "string", "enum": ["all", "one", "random"]},
+            {"type": "string", "pattern": "^([1-9]|[1-9][0-9]|100)%$"},
+            {"type": "integer", "minimum": 1, "maximum": 4294967295_u64}
+        ]
+    })
+);
 
 #[cfg(test)]
 mod tests {

@@ -8,37 +8,14 @@ use crate::playbook::model::{
     Action, Condition, DiskFill, EtcdDelete, EtcdTarget, MemoryHog, NodeTarget, Peers, ProbeCheck,
 };
 use crate::playbook::names;
-use crate::playbook::suggest::did_you_mean;
 use crate::playbook::yaml::Span;
 
-use super::{Validator, sorted};
+use super::{Validator, unknown_name_help};
 
 impl Validator<'_> {
     pub(super) fn check_action(&mut self, action: &Action, at: &dyn Fn(&[&str]) -> Option<Span>) {
         match action {
-            Action::PodDelete(p) => {
-                let pods = [
-                    ("name", p.name.is_some()),
-                    ("selector", p.selector.is_some()),
-                ];
-                self.check_pods(
-                    "pod-delete",
-                    &pods,
-                    p.selector.as_deref(),
-                    p.pick.is_some(),
-                    at,
-                );
-            }
-            Action::ContainerKill(c) => {
-                let pods = [("pod", c.pod.is_some()), ("selector", c.selector.is_some())];
-                self.check_pods(
-                    "container-kill",
-                    &pods,
-                    c.selector.as_deref(),
-                    c.pick.is_some(),
-                    at,
-                );
-            }
+            Action::PodDelete(_) | Action::ContainerKill(_) => self.check_pods(action, at),
             Action::EtcdDelete(EtcdDelete {
                 target: EtcdTarget::Prefix(prefix),
             }) => {
@@ -146,20 +123,24 @@ impl Validator<'_> {
         }
     }
 
-    /// A step that acts on pods: one pod by its name (`pods[0]`) or a `selector`, and a
-    /// `pick` only among what a selector matches.
-    fn check_pods(
-        &mut self,
-        what: &str,
-        pods: &[(&str, bool); 2],
-        selector: Option<&str>,
-        pick: bool,
-        at: &dyn Fn(&[&str]) -> Option<Span>,
-    ) {
-        self.one_of(at(&[]), what, pods);
-        self.check_selector(selector, at(&["selector"]));
-        let (name, named) = pods[0];
-        if named && pick {
+    /// `pod-delete` and `container-kill`: one pod by its name (`name`, `pod`) or a `selector`,
+    /// and a `pick` only among what a selector matches.
+    fn check_pods(&mut self, action: &Action, at: &dyn Fn(&[&str]) -> Option<Span>) {
+        let (what, name, named, selector, pick) = match action {
+            Action::PodDelete(p) => ("pod-delete", "name", p.name.is_some(), &p.selector, p.pick),
+            Action::ContainerKill(c) => (
+                "container-kill",
+                "pod",
+                c.pod.is_some(),
+                &c.selector,
+                c.pick,
+            ),
+            _ => return,
+        };
+        let pods = [(name, named), ("selector", selector.is_some())];
+        self.one_of(at(&[]), what, &pods);
+        self.check_selector(selector.as_deref(), at(&["selector"]));
+        if named && pick.is_some() {
             self.error(
                 at(&["pick"]),
                 format!("`pick` chooses among the pods a `selector` matches; `{name}` is one pod"),
@@ -225,12 +206,8 @@ impl Validator<'_> {
         if self.names.contains_key(step) {
             return;
         }
-        let known: Vec<&str> = self.names.keys().map(String::as_str).collect();
-        let help = match did_you_mean(step, known.iter().copied()) {
-            Some(s) => format!("did you mean `{s}`?"),
-            None if known.is_empty() => "no earlier step has a `name`".to_string(),
-            None => format!("named earlier steps: {}", sorted(&known)),
-        };
+        let none = "no earlier step has a `name`";
+        let help = unknown_name_help(step, self.names.keys(), "steps", none);
         self.error(span, format!("no earlier step is named `{step}`"))
             .help = Some(help);
     }

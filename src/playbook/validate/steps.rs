@@ -5,12 +5,29 @@
 use crate::playbook::de::Recover;
 use crate::playbook::model::{Action, AtLeast, MAX_REPEAT, Percent, ProbeCheck, ProbeExpect, Step};
 use crate::playbook::plan::{Phase, PlanStep, PlanStepKind, ProbePlan, defaults};
-use crate::playbook::suggest::did_you_mean;
 use crate::playbook::yaml::{Node, NodeKind, Span};
 
-use super::{Validator, sorted};
+use super::{Validator, unknown_name_help};
 
 impl Validator<'_> {
+    /// The steps inside a `group`, `parallel` or `repeat` (`node` holds them, ids under
+    /// `prefix`); none at all is an error (`empty`) at `empty_at`.
+    fn nested(
+        &mut self,
+        phase: Phase,
+        steps: &[Recover<Step>],
+        node: Option<&Node>,
+        empty_at: Option<&Node>,
+        prefix: &str,
+        empty: &str,
+    ) -> Vec<PlanStep> {
+        let kids = self.steps(phase, steps, node, prefix);
+        if steps.is_empty() {
+            self.error(empty_at.map(|b| b.span), empty);
+        }
+        kids
+    }
+
     pub(super) fn steps(
         &mut self,
         phase: Phase,
@@ -18,10 +35,7 @@ impl Validator<'_> {
         node: Option<&Node>,
         prefix: &str,
     ) -> Vec<PlanStep> {
-        let items: &[Node] = match node.map(|n| &n.kind) {
-            Some(NodeKind::Seq(items)) => items,
-            _ => &[],
-        };
+        let items = seq_items(node);
         let mut out = Vec::new();
         for (i, step) in steps.iter().enumerate() {
             let id = format!("{prefix}[{i}]");
@@ -54,11 +68,8 @@ impl Validator<'_> {
         }
         let kind = match &step.action {
             Action::Group(children) => {
-                let kids = self.steps(phase, children, body, &format!("{id}.group"));
-                if children.is_empty() {
-                    self.error(body.map(|b| b.span), "an empty group");
-                }
-                PlanStepKind::Group(kids)
+                let id = format!("{id}.group");
+                PlanStepKind::Group(self.nested(phase, children, body, body, &id, "an empty group"))
             }
             Action::Probe(p) => {
                 let during = self.steps(
@@ -93,21 +104,20 @@ impl Validator<'_> {
                 }
             }
             Action::Parallel(children) => {
-                let kids = self.steps(phase, children, body, &format!("{id}.parallel"));
-                if children.is_empty() {
-                    self.error(body.map(|b| b.span), "an empty `parallel`");
-                }
-                PlanStepKind::Parallel(kids)
+                let id = format!("{id}.parallel");
+                let empty = "an empty `parallel`";
+                PlanStepKind::Parallel(self.nested(phase, children, body, body, &id, empty))
             }
             Action::Repeat(r) => {
                 let steps_node = body.and_then(|b| b.get("steps"));
-                let kids = self.steps(phase, &r.steps, steps_node, &format!("{id}.repeat"));
-                if r.steps.is_empty() {
-                    self.error(
-                        steps_node.or(body).map(|b| b.span),
-                        "a `repeat` of no steps",
-                    );
-                }
+                let kids = self.nested(
+                    phase,
+                    &r.steps,
+                    steps_node,
+                    steps_node.or(body),
+                    &format!("{id}.repeat"),
+                    "a `repeat` of no steps",
+                );
                 if !(1..=MAX_REPEAT).contains(&r.times) {
                     self.error(
                         at(&["times"]),
@@ -132,14 +142,8 @@ impl Validator<'_> {
             }
             Action::Undo(target) => {
                 if !self.undoable.contains_key(target) {
-                    let known: Vec<&str> = self.undoable.keys().map(String::as_str).collect();
-                    let help = match did_you_mean(target, known.iter().copied()) {
-                        Some(s) => format!("did you mean `{s}`?"),
-                        None if known.is_empty() => {
-                            "name the fault step to undo with `name:`".to_string()
-                        }
-                        None => format!("named earlier faults: {}", sorted(&known)),
-                    };
+                    let none = "name the fault step to undo with `name:`";
+                    let help = unknown_name_help(target, self.undoable.keys(), "faults", none);
                     self.error(
                         body.map(|b| b.span),
                         format!("no earlier fault step is named `{target}`"),
@@ -175,10 +179,7 @@ impl Validator<'_> {
         checks: &[Recover<ProbeCheck>],
         node: Option<&Node>,
     ) -> Vec<PlanStep> {
-        let items: &[Node] = match node.map(|n| &n.kind) {
-            Some(NodeKind::Seq(items)) => items,
-            _ => &[],
-        };
+        let items = seq_items(node);
         let mut out = Vec::new();
         for (i, check) in checks.iter().enumerate() {
             let (Some(check), Some(item)) = (&check.0, items.get(i)) else {
@@ -216,12 +217,8 @@ impl Validator<'_> {
             if self.names.contains_key(name) {
                 continue;
             }
-            let known: Vec<&str> = self.names.keys().map(String::as_str).collect();
-            let help = match did_you_mean(name, known.iter().copied()) {
-                Some(s) => format!("did you mean `{s}`?"),
-                None if known.is_empty() => "name the step that chose the node with `name:`".into(),
-                None => format!("named earlier steps: {}", sorted(&known)),
-            };
+            let none = "name the step that chose the node with `name:`";
+            let help = unknown_name_help(name, self.names.keys(), "steps", none);
             self.error(
                 Some(n.span),
                 format!("`target-of: {name}`: no earlier step is named `{name}`"),
@@ -290,5 +287,13 @@ fn target_of_nodes<'a>(n: &'a Node, out: &mut Vec<&'a Node>) {
         }
         NodeKind::Seq(items) => items.iter().for_each(|i| target_of_nodes(i, out)),
         _ => {}
+    }
+}
+
+/// The items of a sequence node (none for anything else), to find each step's own node.
+fn seq_items(node: Option<&Node>) -> &[Node] {
+    match node.map(|n| &n.kind) {
+        Some(NodeKind::Seq(items)) => items,
+        _ => &[],
     }
 }
