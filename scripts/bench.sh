@@ -136,6 +136,9 @@ declare -A BEFORE=(
   [shell-1]=88.8 [shell-5]=384.0 [shell-20]=1745.3
   [etcd-count]=88.3 [etcd-stream]=592.7 [etcd-del]=323.2 [etcd-del-etcdctl]=88.6 [etcd-del-getdel]=250.7
   [wait]=1.1
+  # N=2 and N=13: the release run of the nodes section of 2026-12-02 (chaos at c42d980, quiet
+  # machine), before the node's processes came from its cgroup and its tasks from the bundles.
+  [reality-2]=34.9 [reality-13]=102.8 [shell-2]=145.7 [shell-13]=907.3
 )
 # before_after KEY WHAT NOW_SECONDS: a row of the before/after table, if there is a "before".
 before_after() {
@@ -576,8 +579,10 @@ fi
   echo '## Before and after'
   echo
   echo 'Medians of this run against those of the last full run before issue 21 (`scripts/bench.sh` of'
-  echo '2026-11-23, chaos at 461e9ab, the same kind of machine; its node counts were 1, 5, 10 and 20).'
-  echo 'Both runs shared the machine with other work: compare the baselines rows to see how much.'
+  echo '2026-11-23, chaos at 461e9ab, the same kind of machine; its node counts were 1, 5, 10 and 20),'
+  echo 'except N=2 and N=13: the release run of the nodes section of 2026-12-02 (chaos at c42d980, a'
+  echo 'quiet machine), before the node'"'"'s processes came from its cgroup and its tasks from the task'
+  echo 'bundles. Compare the baselines rows to see how much the machine differed.'
   echo
   before_after_table
   echo

@@ -1,12 +1,13 @@
 //! Node reality read from the Docker host's `/proc`, with no process started in the node.
 //!
 //! When `chaos` runs as root on the kernel that runs the node containers (Linux, local Docker
-//! socket), a node's processes are host processes: its PID 1 is Docker's `.State.Pid`, the
-//! rest are the processes of the container's cgroup and the cgroups below it (where the node's
-//! runc puts every pod's containers: the node container's `cgroup.procs` files, a handful of
-//! reads, rather than every thread's `children` of every process, which grew with the shims'
-//! threads), and each one's `NSpid` line gives its PID inside the node. Where the cgroup
-//! cannot be read, its descendants are walked instead (`/proc/PID/task/*/children`). The node's files are under `/proc/PID/root`,
+//! socket), a node's PID 1 is a host process (Docker's `.State.Pid`) and the node's files are
+//! under `/proc/PID/root`, its own `/proc` among them: the procfs mounted for the node's PID
+//! namespace, which lists every process of the node by its PID there, exactly what the in-node
+//! scan's `grep /proc/[0-9]*/cmdline` reads (a process entered with `docker exec` included). So
+//! a node's processes cost one directory listing and one small read each, with no PID to
+//! translate (walking PID 1's descendants through every thread's `children` file and mapping
+//! each with `NSpid` cost several times that, and grew with the shims' threads), and
 //! containerd's task bundles among them. From these facts this module writes exactly the text
 //! the in-node scan ([`crate::backends::docker::scripts::SCAN`], its bundle branch) would have
 //! printed, and hands it to the same parser, so both paths share one interpretation.
@@ -15,9 +16,7 @@
 //! `crictl` (the CRI's view includes sandboxes that no longer have a task) and a task whose
 //! OCI spec has no CRI annotations (its labels need `ctr`) make the caller use containerd's
 //! socket ([`super::socket`], which sees both) or the exec path for that node. So do a remote Docker, Docker Desktop (the node's PID is in a VM) and not
-//! being root. Processes entered into the node with `docker exec` are in its cgroup and seen, as
-//! the exec path sees them (not when the descendants are walked; the kubelet and the shims
-//! never are such processes).
+//! being root.
 
 use std::collections::BTreeSet;
 use std::fs;
@@ -129,17 +128,11 @@ fn valid_container_id(id: &str) -> bool {
     id.len() == 64 && id.bytes().all(|b| b.is_ascii_hexdigit())
 }
 
-/// A running node as the host sees it: its PID 1 on the host, its PID namespace's depth, and
-/// where its files are.
+/// A running node as the host sees it: where its files (and its own procfs) are.
 pub struct HostNode {
-    pub pid: u32,
-    pub level: usize,
     pub root: String,
     /// `crictl` is in the node's PATH: the exec path would show the CRI's view.
     pub crictl: bool,
-    /// The container's cgroup directory holding every process of the node (see
-    /// [`node_cgroup`]), if one was found.
-    pub cgroup: Option<String>,
 }
 
 /// Checks that host process `pid` is PID 1 of the node container `container_id` and not
@@ -167,102 +160,20 @@ pub fn node(
     if ns.last() != Some(&1) {
         return Err(format!("process {pid} is not PID 1 of its namespace"));
     }
-    let level = ns.len() - 1;
     let root = format!("{proc}/root");
     let crictl = has_crictl(&root, path.unwrap_or(DEFAULT_PATH));
     if crictl && refuse_crictl {
         return Err("the node has crictl: the CRI's view needs an exec".into());
     }
-    Ok(Some(HostNode {
-        pid,
-        level,
-        root,
-        crictl,
-        cgroup: node_cgroup(&cgroup, container_id),
-    }))
+    Ok(Some(HostNode { root, crictl }))
 }
 
-/// The node's processes, as the scan's first part prints them (see [`cmdlines`]).
-pub fn processes(node: &HostNode) -> String {
-    processes_and_pids(node).0
-}
-
-/// [`processes`], and the PIDs (in the node) of the processes found.
-pub fn processes_and_pids(node: &HostNode) -> (String, BTreeSet<u32>) {
+/// The node's processes, as the scan's first part prints them (see [`cmdlines`]), and the
+/// PIDs (in the node) of the processes found.
+pub fn processes_and_pids(node: &HostNode) -> Result<(String, BTreeSet<u32>), String> {
     let mut text = String::new();
-    let procs = node
-        .cgroup
-        .as_deref()
-        .and_then(|dir| cgroup_processes(dir, node.pid))
-        .unwrap_or_else(|| descendants(node.pid));
-    let pids = cmdlines(&mut text, procs, node.level);
-    (text, pids)
-}
-
-/// The directory of the node container's cgroup (the part of PID 1's cgroup path up to the
-/// component naming the container: a node whose init is systemd has PID 1 in `init.scope`
-/// below it, and the pods in `kubelet.slice` or `k8s.io` beside it). One hierarchy holds every
-/// process: cgroup v2's, else the v1 `pids` controller's (or `memory`'s, or the named
-/// `systemd` one's). `None` where none of them is mounted as expected.
-fn node_cgroup(cgroup: &str, container_id: &str) -> Option<String> {
-    let unified = Path::new("/sys/fs/cgroup/cgroup.controllers").exists();
-    let mut found: Vec<(usize, String)> = Vec::new();
-    for line in cgroup.lines() {
-        let mut f = line.splitn(3, ':');
-        let (Some(_), Some(ctrl), Some(path)) = (f.next(), f.next(), f.next()) else {
-            continue;
-        };
-        let (rank, hierarchy) = match ctrl {
-            "" if unified => (0, ""),
-            c if c.split(',').any(|c| c == "pids") => (1, "pids"),
-            c if c.split(',').any(|c| c == "memory") => (2, "memory"),
-            "name=systemd" => (3, "systemd"),
-            _ => continue,
-        };
-        let Some(path) = container_part(path.trim(), container_id) else {
-            continue;
-        };
-        let dir = match hierarchy {
-            "" => format!("/sys/fs/cgroup{path}"),
-            h => format!("/sys/fs/cgroup/{h}{path}"),
-        };
-        if Path::new(&dir).join("cgroup.procs").exists() {
-            found.push((rank, dir));
-        }
-    }
-    found.into_iter().min().map(|(_, dir)| dir)
-}
-
-/// A cgroup path cut after the component that names the container
-/// (`/system.slice/docker-ID.scope/init.scope` -> `/system.slice/docker-ID.scope`).
-fn container_part<'a>(path: &'a str, container_id: &str) -> Option<&'a str> {
-    let end = path.find(container_id)? + container_id.len();
-    Some(match path[end..].find('/') {
-        Some(i) => &path[..end + i],
-        None => path,
-    })
-}
-
-/// Every process in cgroup `dir` and the cgroups below it; `None` when a directory cannot be
-/// read or `pid1` is not among them (not this node's cgroup after all: walk instead).
-fn cgroup_processes(dir: &str, pid1: u32) -> Option<Vec<u32>> {
-    let mut all = Vec::new();
-    let mut dirs = vec![std::path::PathBuf::from(dir)];
-    while let Some(d) = dirs.pop() {
-        let procs = read_virtual(d.join("cgroup.procs")).ok()?;
-        let procs = String::from_utf8_lossy(&procs);
-        all.extend(
-            procs
-                .split_whitespace()
-                .filter_map(|p| p.parse::<u32>().ok()),
-        );
-        for entry in fs::read_dir(&d).ok()?.filter_map(|e| e.ok()) {
-            if entry.file_type().is_ok_and(|t| t.is_dir()) {
-                dirs.push(entry.path());
-            }
-        }
-    }
-    all.contains(&pid1).then_some(all)
+    let pids = cmdlines(&mut text, &node.root)?;
+    Ok((text, pids))
 }
 
 /// The scan's text as the exec path would print it; `None` for a frozen node.
@@ -271,7 +182,7 @@ fn read_text(pid: u32, container_id: &str, path: Option<&str>) -> Result<Option<
         return Ok(None);
     };
     let root = &node.root;
-    let mut text = processes(&node);
+    let (mut text, _) = processes_and_pids(&node)?;
     let bundles = format!("{root}{BUNDLES}");
     let mut ids: Vec<String> = match fs::read_dir(&bundles) {
         Ok(dir) => dir
@@ -390,51 +301,36 @@ fn has_crictl(root: &str, path: &str) -> bool {
         .any(|d| fs::symlink_metadata(Path::new(&format!("{root}{d}/crictl"))).is_ok())
 }
 
-/// `grep -a -H -s '' /proc/[0-9]*/cmdline` as run in the node: every process of the node
-/// (`procs`, host PIDs), by its PID there, in the order of the shell's glob. Returns the node
-/// PIDs printed.
-fn cmdlines(out: &mut String, procs: Vec<u32>, level: usize) -> BTreeSet<u32> {
+/// `grep -a -H -s '' /proc/[0-9]*/cmdline` as run in the node: every process of the node, by
+/// its PID there, in the order of the shell's glob, read from the node's own procfs under
+/// `root`. Returns the PIDs printed.
+fn cmdlines(out: &mut String, root: &str) -> Result<BTreeSet<u32>, String> {
+    let procfs = format!("{root}/proc");
+    let dir = fs::read_dir(&procfs).map_err(|e| format!("{procfs}: {e}"))?;
     let mut found: Vec<(String, Vec<u8>)> = Vec::new();
     let mut pids = BTreeSet::new();
-    for host_pid in procs {
-        let Some(node_pid) = nspid(host_pid).and_then(|v| v.get(level).copied()) else {
+    for entry in dir.filter_map(|e| e.ok()) {
+        let Some(pid) = entry
+            .file_name()
+            .to_str()
+            .and_then(|n| n.parse::<u32>().ok())
+        else {
             continue;
         };
-        if let Ok(cmdline) = read_virtual(format!("/proc/{host_pid}/cmdline")) {
-            found.push((format!("/proc/{node_pid}/cmdline"), cmdline));
-            pids.insert(node_pid);
+        // Gone since the listing: skipped, as `grep -s` does.
+        if let Ok(cmdline) = read_virtual(entry.path().join("cmdline")) {
+            found.push((format!("/proc/{pid}/cmdline"), cmdline));
+            pids.insert(pid);
         }
+    }
+    if pids.is_empty() {
+        return Err(format!("{procfs} lists no process: not the node's procfs"));
     }
     found.sort();
     for (path, cmdline) in found {
         grep_lines(out, &path, &cmdline);
     }
-    pids
-}
-
-/// Host process `pid` and all its descendants (gone ones are skipped).
-fn descendants(pid: u32) -> Vec<u32> {
-    let mut all = vec![pid];
-    let mut seen = BTreeSet::from([pid]);
-    let mut next = 0;
-    while let Some(&p) = all.get(next) {
-        next += 1;
-        let Ok(tasks) = fs::read_dir(format!("/proc/{p}/task")) else {
-            continue;
-        };
-        for task in tasks.filter_map(|t| t.ok()) {
-            let Ok(children) = read_virtual(task.path().join("children")) else {
-                continue;
-            };
-            let children = String::from_utf8_lossy(&children);
-            for c in children.split_whitespace().filter_map(|c| c.parse().ok()) {
-                if seen.insert(c) {
-                    all.push(c);
-                }
-            }
-        }
-    }
-    all
+    Ok(pids)
 }
 
 /// A file of the kernel's (`/proc`, `/sys/fs/cgroup`) read whole. They say their size is 0,
@@ -500,21 +396,6 @@ mod tests {
         let read = read_virtual(&path);
         fs::remove_file(&path).unwrap();
         assert_eq!(read.unwrap(), long);
-    }
-
-    #[test]
-    fn the_container_part_of_a_cgroup_path() {
-        let id = "ab12";
-        assert_eq!(container_part("/docker/ab12", id), Some("/docker/ab12"));
-        assert_eq!(
-            container_part("/system.slice/docker-ab12.scope/init.scope", id),
-            Some("/system.slice/docker-ab12.scope")
-        );
-        assert_eq!(
-            container_part("/docker/ab12/k8s.io/ffee", id),
-            Some("/docker/ab12")
-        );
-        assert_eq!(container_part("/user.slice", id), None);
     }
 
     #[test]
