@@ -350,6 +350,6 @@ fixture!(
 fixture!(
     an_http_probe_names_its_node_as_a_fault_does,
     "bad-http-targets.yaml",
-    6,
-    "7:18"
+    7,
+    "8:18"
 );

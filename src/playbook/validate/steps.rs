@@ -72,6 +72,15 @@ impl Validator<'_> {
                 PlanStepKind::Group(self.nested(phase, children, body, body, &id, "an empty group"))
             }
             Action::Probe(p) => {
+                // The check's own `target-of` names a step before the probe (its node is
+                // resolved before `during` runs); the `during` steps are checked as steps.
+                if let Some(NodeKind::Map(entries)) = body.map(|b| &b.kind) {
+                    for (k, v) in entries {
+                        if k.scalar_text() != Some("during") {
+                            self.target_refs(Some(v));
+                        }
+                    }
+                }
                 let during = self.steps(
                     phase,
                     &p.during,
