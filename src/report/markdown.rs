@@ -180,6 +180,14 @@ fn timeline(s: &mut String, p: &PlaybookReport) {
     }
 }
 
+/// `head`, then `: message` when there is one.
+fn with_message(head: String, message: &Option<String>) -> String {
+    match message {
+        Some(m) => format!("{head}: {m}"),
+        None => head,
+    }
+}
+
 /// One transition in words.
 fn words(e: &Entry) -> String {
     match &e.what {
@@ -198,20 +206,14 @@ fn words(e: &Entry) -> String {
             step,
             status,
             message,
-        } => match message {
-            Some(m) => format!("{step} {}: {m}", step_look(*status).1),
-            None => format!("{step} {}", step_look(*status).1),
-        },
+        } => with_message(format!("{step} {}", step_look(*status).1), message),
         What::FaultInjected { step, undo } => format!("{step} left a fault (undo: {undo})"),
         What::Undo {
             description,
             status,
             message,
             ..
-        } => match message {
-            Some(m) => format!("{} {description}: {m}", undo_look(*status).1),
-            None => format!("{} {description}", undo_look(*status).1),
-        },
+        } => with_message(format!("{} {description}", undo_look(*status).1), message),
         What::Sandbox { node, pod, live } => {
             if *live {
                 format!("sandbox of {pod} live on {node}")
