@@ -91,14 +91,10 @@ pub fn format_duration(d: std::time::Duration) -> String {
     let s = d.as_secs();
     let (h, m, s) = (s / 3600, (s % 3600) / 60, s % 60);
     let mut out = String::new();
-    if h > 0 {
-        out += &format!("{h}h");
-    }
-    if m > 0 {
-        out += &format!("{m}m");
-    }
-    if s > 0 {
-        out += &format!("{s}s");
+    for (n, unit) in [(h, 'h'), (m, 'm'), (s, 's')] {
+        if n > 0 {
+            out += &format!("{n}{unit}");
+        }
     }
     out
 }
