@@ -8,7 +8,7 @@ use std::fmt::Write;
 use crate::engine::PlaybookReport;
 use crate::engine::timeline::{DriftState, Entry, WatchState, What};
 
-use super::html::{first_last, step_look, undo_look};
+use super::html::{first_last, step_look, step_rows, undo_look};
 use super::json::SavedReport;
 use super::lanes;
 use super::summary::status_word;
@@ -50,19 +50,11 @@ fn playbook(s: &mut String, p: &PlaybookReport) {
         p.duration.as_secs_f64()
     );
     s.push_str("### Steps\n\n| step | phase | action | status | took | what |\n|---|---|---|---|---|---|\n");
-    for st in &p.steps {
-        let mut what = cell(&st.description);
-        if let Some(m) = &st.message {
-            let _ = write!(what, " — {}", cell(m));
-        }
+    for (status, [label, phase, action, took, what]) in step_rows(p, cell, (" — ", "")) {
+        let word = step_look(status).1;
         let _ = writeln!(
             s,
-            "| {} | {} | {} | {} | {:.1} s | {what} |",
-            cell(st.label()),
-            st.phase.as_str(),
-            cell(&st.action),
-            step_look(st.status).1,
-            st.duration.as_secs_f64()
+            "| {label} | {phase} | {action} | {word} | {took} | {what} |"
         );
     }
     let checked: Vec<_> = p.steps.iter().filter(|st| st.verdict.is_some()).collect();
