@@ -23,6 +23,20 @@ impl Duration {
 /// longer, and it keeps every deadline the engine computes far from `Instant` overflow.
 pub const MAX_DURATION: std::time::Duration = std::time::Duration::from_secs(7 * 24 * 3600);
 
+/// The number `t` starts with and what follows it (`512Mi`: 512 and `Mi`), for the values
+/// written as a number and a unit; `Err` names what is wrong with the number, `hint` when
+/// there is none.
+pub(crate) fn leading_number<'a>(t: &'a str, hint: &str) -> Result<(u64, &'a str), String> {
+    let digits = t.bytes().take_while(u8::is_ascii_digit).count();
+    if digits == 0 {
+        return Err(hint.to_string());
+    }
+    let n = t[..digits]
+        .parse()
+        .map_err(|_| "number too large".to_string())?;
+    Ok((n, &t[digits..]))
+}
+
 /// Parses `1h30m`, `30s`, `500ms`; every number needs a unit; at most [`MAX_DURATION`].
 pub fn parse_duration(text: &str) -> Result<std::time::Duration, String> {
     let hint = "expected a number with a unit (ms, s, m, h), like `30s`, `5m` or `1h30m`";
@@ -33,14 +47,9 @@ pub fn parse_duration(text: &str) -> Result<std::time::Duration, String> {
     let mut total = std::time::Duration::ZERO;
     let mut rest = t;
     while !rest.is_empty() {
-        let digits = rest.bytes().take_while(u8::is_ascii_digit).count();
-        if digits == 0 {
-            return Err(format!("invalid duration `{text}`: {hint}"));
-        }
-        let n: u64 = rest[..digits]
-            .parse()
-            .map_err(|_| format!("invalid duration `{text}`: number too large"))?;
-        rest = &rest[digits..];
+        let (n, unit) =
+            leading_number(rest, hint).map_err(|e| format!("invalid duration `{text}`: {e}"))?;
+        rest = unit;
         let unit_len = rest.bytes().take_while(u8::is_ascii_alphabetic).count();
         let part = match &rest[..unit_len] {
             "ms" => std::time::Duration::from_millis(n),

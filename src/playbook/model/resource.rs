@@ -8,7 +8,7 @@ use std::fmt;
 use schemars::{JsonSchema, json_schema};
 use serde::{Deserialize, Deserializer, Serialize, Serializer, de};
 
-use super::super::values::Duration;
+use super::super::values::{Duration, leading_number};
 use super::target::NodeTarget;
 use crate::playbook::schema::by_hand;
 
@@ -79,14 +79,7 @@ pub fn parse_size(text: &str) -> Result<Size, String> {
     let hint = "expected bytes with an optional unit (k, M, G, T, Ki, Mi, Gi, Ti), like `512Mi`, \
                 or a share like `30%`";
     let t = text.trim();
-    let digits = t.bytes().take_while(u8::is_ascii_digit).count();
-    if digits == 0 {
-        return Err(format!("invalid size `{text}`: {hint}"));
-    }
-    let n: u64 = t[..digits]
-        .parse()
-        .map_err(|_| format!("invalid size `{text}`: number too large"))?;
-    let unit = &t[digits..];
+    let (n, unit) = leading_number(t, hint).map_err(|e| format!("invalid size `{text}`: {e}"))?;
     if unit == "%" {
         return match u8::try_from(n) {
             Ok(p @ 1..=100) => Ok(Size::Percent(p)),
