@@ -108,29 +108,69 @@ pub fn format_duration(d: std::time::Duration) -> String {
     out
 }
 
+/// A value a playbook writes as a string or a whole number (`Duration`, `Size`, `PodPick`):
+/// each type says what it expects and how it reads either form, in its own words; one visitor
+/// serves them all.
+pub(crate) trait StrOrNumber: Sized {
+    /// What serde's "invalid type" message says was expected.
+    const EXPECTING: &'static str;
+    /// The value's name in messages: "invalid NAME `-1`: NEGATIVE".
+    const NAME: &'static str;
+    /// Why a negative number is refused.
+    const NEGATIVE: &'static str;
+    fn read_str(v: &str) -> Result<Self, String>;
+    fn read_number(v: u64) -> Result<Self, String>;
+}
+
+/// The visitor of every [`StrOrNumber`] type.
+pub(crate) struct StrOrNumberVisitor<T>(std::marker::PhantomData<T>);
+
+impl<T> StrOrNumberVisitor<T> {
+    pub(crate) fn new() -> Self {
+        StrOrNumberVisitor(std::marker::PhantomData)
+    }
+}
+
+impl<T: StrOrNumber> de::Visitor<'_> for StrOrNumberVisitor<T> {
+    type Value = T;
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(T::EXPECTING)
+    }
+    fn visit_str<E: de::Error>(self, v: &str) -> Result<T, E> {
+        T::read_str(v).map_err(E::custom)
+    }
+    fn visit_u64<E: de::Error>(self, v: u64) -> Result<T, E> {
+        T::read_number(v).map_err(E::custom)
+    }
+    fn visit_i64<E: de::Error>(self, v: i64) -> Result<T, E> {
+        match u64::try_from(v) {
+            Ok(u) => self.visit_u64(u),
+            Err(_) => Err(E::custom(format!(
+                "invalid {} `{v}`: {}",
+                T::NAME,
+                T::NEGATIVE
+            ))),
+        }
+    }
+}
+
+impl StrOrNumber for Duration {
+    const EXPECTING: &'static str = "a duration like `30s` or `5m`";
+    const NAME: &'static str = "duration";
+    const NEGATIVE: &'static str = "durations cannot be negative";
+    fn read_str(v: &str) -> Result<Self, String> {
+        parse_duration(v).map(Duration)
+    }
+    fn read_number(v: u64) -> Result<Self, String> {
+        Err(format!(
+            "invalid duration `{v}`: missing unit; write `{v}s` for seconds"
+        ))
+    }
+}
+
 impl<'de> Deserialize<'de> for Duration {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct V;
-        impl de::Visitor<'_> for V {
-            type Value = Duration;
-            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str("a duration like `30s` or `5m`")
-            }
-            fn visit_str<E: de::Error>(self, v: &str) -> Result<Duration, E> {
-                parse_duration(v).map(Duration).map_err(E::custom)
-            }
-            fn visit_u64<E: de::Error>(self, v: u64) -> Result<Duration, E> {
-                Err(E::custom(format!(
-                    "invalid duration `{v}`: missing unit; write `{v}s` for seconds"
-                )))
-            }
-            fn visit_i64<E: de::Error>(self, v: i64) -> Result<Duration, E> {
-                Err(E::custom(format!(
-                    "invalid duration `{v}`: durations cannot be negative"
-                )))
-            }
-        }
-        d.deserialize_str(V)
+        d.deserialize_str(StrOrNumberVisitor::new())
     }
 }
 

@@ -6,9 +6,9 @@
 use std::fmt;
 
 use schemars::{JsonSchema, json_schema};
-use serde::{Deserialize, Deserializer, Serialize, Serializer, de};
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
-use super::super::values::{Duration, leading_number};
+use super::super::values::{Duration, StrOrNumber, StrOrNumberVisitor, leading_number};
 use super::target::NodeTarget;
 use crate::playbook::schema::by_hand;
 
@@ -140,27 +140,21 @@ impl Serialize for Size {
     }
 }
 
+impl StrOrNumber for Size {
+    const EXPECTING: &'static str = "a size like `512Mi`, `1G` or `30%`";
+    const NAME: &'static str = "size";
+    const NEGATIVE: &'static str = "sizes cannot be negative";
+    fn read_str(v: &str) -> Result<Self, String> {
+        parse_size(v)
+    }
+    fn read_number(v: u64) -> Result<Self, String> {
+        parse_size(&v.to_string())
+    }
+}
+
 impl<'de> Deserialize<'de> for Size {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct V;
-        impl de::Visitor<'_> for V {
-            type Value = Size;
-            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str("a size like `512Mi`, `1G` or `30%`")
-            }
-            fn visit_str<E: de::Error>(self, v: &str) -> Result<Size, E> {
-                parse_size(v).map_err(E::custom)
-            }
-            fn visit_u64<E: de::Error>(self, v: u64) -> Result<Size, E> {
-                parse_size(&v.to_string()).map_err(E::custom)
-            }
-            fn visit_i64<E: de::Error>(self, v: i64) -> Result<Size, E> {
-                Err(E::custom(format!(
-                    "invalid size `{v}`: sizes cannot be negative"
-                )))
-            }
-        }
-        d.deserialize_any(V)
+        d.deserialize_any(StrOrNumberVisitor::new())
     }
 }
 
