@@ -23,6 +23,20 @@ impl Duration {
 /// longer, and it keeps every deadline the engine computes far from `Instant` overflow.
 pub const MAX_DURATION: std::time::Duration = std::time::Duration::from_secs(7 * 24 * 3600);
 
+/// The number `t` starts with and what follows it (`512Mi`: 512 and `Mi`), for the values
+/// written as a number and a unit; `Err` names what is wrong with the number, `hint` when
+/// there is none.
+pub(crate) fn leading_number<'a>(t: &'a str, hint: &str) -> Result<(u64, &'a str), String> {
+    let digits = t.bytes().take_while(u8::is_ascii_digit).count();
+    if digits == 0 {
+        return Err(hint.to_string());
+    }
+    let n = t[..digits]
+        .parse()
+        .map_err(|_| "number too large".to_string())?;
+    Ok((n, &t[digits..]))
+}
+
 /// Parses `1h30m`, `30s`, `500ms`; every number needs a unit; at most [`MAX_DURATION`].
 pub fn parse_duration(text: &str) -> Result<std::time::Duration, String> {
     let hint = "expected a number with a unit (ms, s, m, h), like `30s`, `5m` or `1h30m`";
@@ -33,14 +47,9 @@ pub fn parse_duration(text: &str) -> Result<std::time::Duration, String> {
     let mut total = std::time::Duration::ZERO;
     let mut rest = t;
     while !rest.is_empty() {
-        let digits = rest.bytes().take_while(u8::is_ascii_digit).count();
-        if digits == 0 {
-            return Err(format!("invalid duration `{text}`: {hint}"));
-        }
-        let n: u64 = rest[..digits]
-            .parse()
-            .map_err(|_| format!("invalid duration `{text}`: number too large"))?;
-        rest = &rest[digits..];
+        let (n, unit) =
+            leading_number(rest, hint).map_err(|e| format!("invalid duration `{text}`: {e}"))?;
+        rest = unit;
         let unit_len = rest.bytes().take_while(u8::is_ascii_alphabetic).count();
         let part = match &rest[..unit_len] {
             "ms" => std::time::Duration::from_millis(n),
@@ -91,41 +100,77 @@ pub fn format_duration(d: std::time::Duration) -> String {
     let s = d.as_secs();
     let (h, m, s) = (s / 3600, (s % 3600) / 60, s % 60);
     let mut out = String::new();
-    if h > 0 {
-        out += &format!("{h}h");
-    }
-    if m > 0 {
-        out += &format!("{m}m");
-    }
-    if s > 0 {
-        out += &format!("{s}s");
+    for (n, unit) in [(h, 'h'), (m, 'm'), (s, 's')] {
+        if n > 0 {
+            out += &format!("{n}{unit}");
+        }
     }
     out
 }
 
+/// A value a playbook writes as a string or a whole number (`Duration`, `Size`, `PodPick`):
+/// each type says what it expects and how it reads either form, in its own words; one visitor
+/// serves them all.
+pub(crate) trait StrOrNumber: Sized {
+    /// What serde's "invalid type" message says was expected.
+    const EXPECTING: &'static str;
+    /// The value's name in messages: "invalid NAME `-1`: NEGATIVE".
+    const NAME: &'static str;
+    /// Why a negative number is refused.
+    const NEGATIVE: &'static str;
+    fn read_str(v: &str) -> Result<Self, String>;
+    fn read_number(v: u64) -> Result<Self, String>;
+}
+
+/// The visitor of every [`StrOrNumber`] type.
+pub(crate) struct StrOrNumberVisitor<T>(std::marker::PhantomData<T>);
+
+impl<T> StrOrNumberVisitor<T> {
+    pub(crate) fn new() -> Self {
+        StrOrNumberVisitor(std::marker::PhantomData)
+    }
+}
+
+impl<T: StrOrNumber> de::Visitor<'_> for StrOrNumberVisitor<T> {
+    type Value = T;
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(T::EXPECTING)
+    }
+    fn visit_str<E: de::Error>(self, v: &str) -> Result<T, E> {
+        T::read_str(v).map_err(E::custom)
+    }
+    fn visit_u64<E: de::Error>(self, v: u64) -> Result<T, E> {
+        T::read_number(v).map_err(E::custom)
+    }
+    fn visit_i64<E: de::Error>(self, v: i64) -> Result<T, E> {
+        match u64::try_from(v) {
+            Ok(u) => self.visit_u64(u),
+            Err(_) => Err(E::custom(format!(
+                "invalid {} `{v}`: {}",
+                T::NAME,
+                T::NEGATIVE
+            ))),
+        }
+    }
+}
+
+impl StrOrNumber for Duration {
+    const EXPECTING: &'static str = "a duration like `30s` or `5m`";
+    const NAME: &'static str = "duration";
+    const NEGATIVE: &'static str = "durations cannot be negative";
+    fn read_str(v: &str) -> Result<Self, String> {
+        parse_duration(v).map(Duration)
+    }
+    fn read_number(v: u64) -> Result<Self, String> {
+        Err(format!(
+            "invalid duration `{v}`: missing unit; write `{v}s` for seconds"
+        ))
+    }
+}
+
 impl<'de> Deserialize<'de> for Duration {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct V;
-        impl de::Visitor<'_> for V {
-            type Value = Duration;
-            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str("a duration like `30s` or `5m`")
-            }
-            fn visit_str<E: de::Error>(self, v: &str) -> Result<Duration, E> {
-                parse_duration(v).map(Duration).map_err(E::custom)
-            }
-            fn visit_u64<E: de::Error>(self, v: u64) -> Result<Duration, E> {
-                Err(E::custom(format!(
-                    "invalid duration `{v}`: missing unit; write `{v}s` for seconds"
-                )))
-            }
-            fn visit_i64<E: de::Error>(self, v: i64) -> Result<Duration, E> {
-                Err(E::custom(format!(
-                    "invalid duration `{v}`: durations cannot be negative"
-                )))
-            }
-        }
-        d.deserialize_str(V)
+        d.deserialize_str(StrOrNumberVisitor::new())
     }
 }
 

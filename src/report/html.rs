@@ -187,21 +187,37 @@ fn legend(s: &mut String, id: &str) {
     s.push_str("</p>\n");
 }
 
-fn steps(s: &mut String, p: &PlaybookReport) {
-    s.push_str("<h3>Steps</h3>\n<table><tr><th>step</th><th>phase</th><th>action</th><th>status</th><th>took</th><th>what</th></tr>\n");
-    for st in &p.steps {
-        let (class, word) = step_look(st.status);
+/// The cells of the Steps table of the HTML and Markdown reports, escaped by `esc`: step,
+/// phase, action, time taken, and what it did (its description, then its message, if any,
+/// between `around`), with the status each report shows its own way.
+pub(crate) fn step_rows<'a>(
+    p: &'a PlaybookReport,
+    esc: fn(&str) -> String,
+    around: (&'a str, &'a str),
+) -> impl Iterator<Item = (StepStatus, [String; 5])> + 'a {
+    p.steps.iter().map(move |st| {
         let mut what = esc(&st.description);
         if let Some(m) = &st.message {
-            let _ = write!(what, "<br><i>{}</i>", esc(m));
+            let _ = write!(what, "{}{}{}", around.0, esc(m), around.1);
         }
+        let cells = [
+            esc(st.label()),
+            st.phase.as_str().to_string(),
+            esc(&st.action),
+            format!("{:.1} s", st.duration.as_secs_f64()),
+            what,
+        ];
+        (st.status, cells)
+    })
+}
+
+fn steps(s: &mut String, p: &PlaybookReport) {
+    s.push_str("<h3>Steps</h3>\n<table><tr><th>step</th><th>phase</th><th>action</th><th>status</th><th>took</th><th>what</th></tr>\n");
+    for (status, [label, phase, action, took, what]) in step_rows(p, esc, ("<br><i>", "</i>")) {
+        let (class, word) = step_look(status);
         let _ = writeln!(
             s,
-            "<tr><td>{}</td><td>{}</td><td>{}</td><td class=\"{class}\">{word}</td><td>{:.1} s</td><td>{what}</td></tr>",
-            esc(st.label()),
-            st.phase.as_str(),
-            esc(&st.action),
-            st.duration.as_secs_f64()
+            "<tr><td>{label}</td><td>{phase}</td><td>{action}</td><td class=\"{class}\">{word}</td><td>{took}</td><td>{what}</td></tr>"
         );
     }
     s.push_str("</table>\n");

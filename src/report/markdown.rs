@@ -8,7 +8,7 @@ use std::fmt::Write;
 use crate::engine::PlaybookReport;
 use crate::engine::timeline::{DriftState, Entry, WatchState, What};
 
-use super::html::{first_last, step_look, undo_look};
+use super::html::{first_last, step_look, step_rows, undo_look};
 use super::json::SavedReport;
 use super::lanes;
 use super::summary::status_word;
@@ -50,19 +50,11 @@ fn playbook(s: &mut String, p: &PlaybookReport) {
         p.duration.as_secs_f64()
     );
     s.push_str("### Steps\n\n| step | phase | action | status | took | what |\n|---|---|---|---|---|---|\n");
-    for st in &p.steps {
-        let mut what = cell(&st.description);
-        if let Some(m) = &st.message {
-            let _ = write!(what, " — {}", cell(m));
-        }
+    for (status, [label, phase, action, took, what]) in step_rows(p, cell, (" — ", "")) {
+        let word = step_look(status).1;
         let _ = writeln!(
             s,
-            "| {} | {} | {} | {} | {:.1} s | {what} |",
-            cell(st.label()),
-            st.phase.as_str(),
-            cell(&st.action),
-            step_look(st.status).1,
-            st.duration.as_secs_f64()
+            "| {label} | {phase} | {action} | {word} | {took} | {what} |"
         );
     }
     let checked: Vec<_> = p.steps.iter().filter(|st| st.verdict.is_some()).collect();
@@ -180,6 +172,14 @@ fn timeline(s: &mut String, p: &PlaybookReport) {
     }
 }
 
+/// `head`, then `: message` when there is one.
+fn with_message(head: String, message: &Option<String>) -> String {
+    match message {
+        Some(m) => format!("{head}: {m}"),
+        None => head,
+    }
+}
+
 /// One transition in words.
 fn words(e: &Entry) -> String {
     match &e.what {
@@ -198,20 +198,14 @@ fn words(e: &Entry) -> String {
             step,
             status,
             message,
-        } => match message {
-            Some(m) => format!("{step} {}: {m}", step_look(*status).1),
-            None => format!("{step} {}", step_look(*status).1),
-        },
+        } => with_message(format!("{step} {}", step_look(*status).1), message),
         What::FaultInjected { step, undo } => format!("{step} left a fault (undo: {undo})"),
         What::Undo {
             description,
             status,
             message,
             ..
-        } => match message {
-            Some(m) => format!("{} {description}: {m}", undo_look(*status).1),
-            None => format!("{} {description}", undo_look(*status).1),
-        },
+        } => with_message(format!("{} {description}", undo_look(*status).1), message),
         What::Sandbox { node, pod, live } => {
             if *live {
                 format!("sandbox of {pod} live on {node}")

@@ -77,19 +77,11 @@ pub fn resolved(out: &mut String, plan: &Plan) {
         let _ = writeln!(out, "  seed: {seed} ({how})");
     }
     for t in &r.targets {
-        let name = t
-            .name
-            .as_ref()
-            .map(|n| format!(" [{n}]"))
-            .unwrap_or_default();
+        let name = tag(t.name.as_deref());
         let _ = writeln!(out, "  target {}{name}: {} -> {}", t.step, t.target, t.node);
     }
     for p in &r.pods {
-        let name = p
-            .name
-            .as_ref()
-            .map(|n| format!(" [{n}]"))
-            .unwrap_or_default();
+        let name = tag(p.name.as_deref());
         let chosen = match &p.pods {
             Some(pods) => pods.join(", "),
             None => "chosen by the step as it runs (its pods may not be there yet)".into(),
@@ -98,13 +90,14 @@ pub fn resolved(out: &mut String, plan: &Plan) {
     }
 }
 
+/// A step's `name`, as ` [name]` after its id; nothing when it has none.
+fn tag(name: Option<&str>) -> String {
+    name.map(|n| format!(" [{n}]")).unwrap_or_default()
+}
+
 fn step(out: &mut String, s: &PlanStep, depth: usize) {
     let pad = "  ".repeat(depth);
-    let name = s
-        .name
-        .as_ref()
-        .map(|n| format!(" [{n}]"))
-        .unwrap_or_default();
+    let name = tag(s.name.as_deref());
     let _ = writeln!(out, "{pad}{}{name} {}", s.id, describe::step(s));
     match &s.kind {
         PlanStepKind::Group(children)

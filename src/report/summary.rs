@@ -58,14 +58,14 @@ pub fn summary_table_width(reports: &[PlaybookReport], width: Option<u16>) -> St
             .filter(|u| u.status == UndoStatus::Owed)
             .count();
         let mut undo = format!("{undone}/{}", r.undo.len());
-        if failed > 0 {
-            undo += &format!(" ({failed} FAILED)");
-        }
-        if retained > 0 {
-            undo += &format!(" ({retained} retained)");
-        }
-        if owed > 0 {
-            undo += &format!(" ({owed} NOT UNDONE)");
+        for (n, what) in [
+            (failed, "FAILED"),
+            (retained, "retained"),
+            (owed, "NOT UNDONE"),
+        ] {
+            if n > 0 {
+                undo += &format!(" ({n} {what})");
+            }
         }
         t.add_row(vec![
             clean(&r.name).into_owned(),

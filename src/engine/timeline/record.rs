@@ -22,6 +22,20 @@ struct PodState {
     terminating: bool,
 }
 
+/// Whether `state` differs from what `seen` holds for `key`; if so, it is kept as the last seen.
+fn changed<K, Q, V>(seen: &mut BTreeMap<K, V>, key: &Q, state: &V) -> bool
+where
+    K: std::borrow::Borrow<Q> + Ord,
+    Q: ToOwned<Owned = K> + Ord + ?Sized,
+    V: Clone + PartialEq,
+{
+    if seen.get(key) == Some(state) {
+        return false;
+    }
+    seen.insert(key.to_owned(), state.clone());
+    true
+}
+
 /// Builds a [`Timeline`] from events, bounded by a cap.
 pub struct Recorder {
     cap: usize,
@@ -246,8 +260,7 @@ impl Recorder {
             ready: p.ready,
             terminating: p.deletion_timestamp.is_some(),
         };
-        if self.pods.get(&p.key) != Some(&state) {
-            self.pods.insert(p.key.clone(), state.clone());
+        if changed(&mut self.pods, &p.key, &state) {
             self.push(
                 at,
                 What::Pod {
@@ -290,8 +303,7 @@ impl Recorder {
             })
             .collect();
         let state = (n.ready.clone(), n.unschedulable, taints);
-        if self.nodes.get(&n.name) != Some(&state) {
-            self.nodes.insert(n.name.clone(), state.clone());
+        if changed(&mut self.nodes, &n.name, &state) {
             self.push(
                 at,
                 What::Node {
@@ -306,8 +318,7 @@ impl Recorder {
 
     /// Records a namespace's phase (`None`: gone) if it changed since it was last seen.
     pub(super) fn namespace_seen(&mut self, at: SystemTime, name: &str, phase: Option<String>) {
-        if self.namespaces.get(name) != Some(&phase) {
-            self.namespaces.insert(name.to_string(), phase.clone());
+        if changed(&mut self.namespaces, name, &phase) {
             self.push(
                 at,
                 What::Namespace {

@@ -78,11 +78,16 @@ const EXEC_FIELDS: &[&str] = &["node", "pod", "command", "exit-code", "output", 
 
 /// The schema says what the parser checks: exactly one of `node` and `pod`.
 fn node_or_pod(schema: &mut Schema) {
+    one_of(schema, "node", "pod");
+}
+
+/// Requires exactly one of the fields `a` and `b`.
+fn one_of(schema: &mut Schema, a: &str, b: &str) {
     schema.insert(
         "oneOf".into(),
         serde_json::json!([
-            {"required": ["node"], "not": {"required": ["pod"]}},
-            {"required": ["pod"], "not": {"required": ["node"]}},
+            {"required": [a], "not": {"required": [b]}},
+            {"required": [b], "not": {"required": [a]}},
         ]),
     );
 }
@@ -178,14 +183,9 @@ struct PodExecWritten {
 
 const POD_EXEC_FIELDS: &[&str] = &["namespace", "name", "selector", "container"];
 
+/// The schema says what the parser checks: exactly one of `name` and `selector`.
 fn name_or_selector(schema: &mut Schema) {
-    schema.insert(
-        "oneOf".into(),
-        serde_json::json!([
-            {"required": ["name"], "not": {"required": ["selector"]}},
-            {"required": ["selector"], "not": {"required": ["name"]}},
-        ]),
-    );
+    one_of(schema, "name", "selector");
 }
 
 impl PodExecWritten {

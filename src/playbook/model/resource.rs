@@ -6,9 +6,9 @@
 use std::fmt;
 
 use schemars::{JsonSchema, json_schema};
-use serde::{Deserialize, Deserializer, Serialize, Serializer, de};
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
-use super::super::values::Duration;
+use super::super::values::{Duration, StrOrNumber, StrOrNumberVisitor, leading_number};
 use super::target::NodeTarget;
 use crate::playbook::schema::by_hand;
 
@@ -79,14 +79,7 @@ pub fn parse_size(text: &str) -> Result<Size, String> {
     let hint = "expected bytes with an optional unit (k, M, G, T, Ki, Mi, Gi, Ti), like `512Mi`, \
                 or a share like `30%`";
     let t = text.trim();
-    let digits = t.bytes().take_while(u8::is_ascii_digit).count();
-    if digits == 0 {
-        return Err(format!("invalid size `{text}`: {hint}"));
-    }
-    let n: u64 = t[..digits]
-        .parse()
-        .map_err(|_| format!("invalid size `{text}`: number too large"))?;
-    let unit = &t[digits..];
+    let (n, unit) = leading_number(t, hint).map_err(|e| format!("invalid size `{text}`: {e}"))?;
     if unit == "%" {
         return match u8::try_from(n) {
             Ok(p @ 1..=100) => Ok(Size::Percent(p)),
@@ -147,27 +140,21 @@ impl Serialize for Size {
     }
 }
 
+impl StrOrNumber for Size {
+    const EXPECTING: &'static str = "a size like `512Mi`, `1G` or `30%`";
+    const NAME: &'static str = "size";
+    const NEGATIVE: &'static str = "sizes cannot be negative";
+    fn read_str(v: &str) -> Result<Self, String> {
+        parse_size(v)
+    }
+    fn read_number(v: u64) -> Result<Self, String> {
+        parse_size(&v.to_string())
+    }
+}
+
 impl<'de> Deserialize<'de> for Size {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct V;
-        impl de::Visitor<'_> for V {
-            type Value = Size;
-            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str("a size like `512Mi`, `1G` or `30%`")
-            }
-            fn visit_str<E: de::Error>(self, v: &str) -> Result<Size, E> {
-                parse_size(v).map_err(E::custom)
-            }
-            fn visit_u64<E: de::Error>(self, v: u64) -> Result<Size, E> {
-                parse_size(&v.to_string()).map_err(E::custom)
-            }
-            fn visit_i64<E: de::Error>(self, v: i64) -> Result<Size, E> {
-                Err(E::custom(format!(
-                    "invalid size `{v}`: sizes cannot be negative"
-                )))
-            }
-        }
-        d.deserialize_any(V)
+        d.deserialize_any(StrOrNumberVisitor::new())
     }
 }
 

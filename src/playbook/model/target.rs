@@ -11,6 +11,7 @@
 use std::fmt;
 
 use crate::playbook::schema::by_hand;
+use crate::playbook::values::{StrOrNumber, StrOrNumberVisitor};
 use schemars::{JsonSchema, json_schema};
 use serde::de::{self, Deserializer, MapAccess, Visitor};
 use serde::{Deserialize, Serialize, Serializer};
@@ -327,46 +328,38 @@ impl Serialize for PodPick {
     }
 }
 
+impl StrOrNumber for PodPick {
+    const EXPECTING: &'static str =
+        "`all`, `one`, `random`, a number of pods (`2`) or a share (`50%`)";
+    const NAME: &'static str = "pick";
+    const NEGATIVE: &'static str = "a number of pods cannot be negative";
+    fn read_str(v: &str) -> Result<Self, String> {
+        match v {
+            "all" => Ok(PodPick::All),
+            "one" => Ok(PodPick::One),
+            "random" => Ok(PodPick::Random),
+            _ => match v.strip_suffix('%').map(str::parse::<u8>) {
+                Some(Ok(p)) if (1..=100).contains(&p) => Ok(PodPick::Percent(p)),
+                _ => Err(format!(
+                    "invalid pick `{v}`: expected `all`, `one`, `random`, a number of pods (`2`) or a share from `1%` to `100%`"
+                )),
+            },
+        }
+    }
+    fn read_number(v: u64) -> Result<Self, String> {
+        match u32::try_from(v) {
+            Ok(n) if n >= 1 => Ok(PodPick::Count(n)),
+            _ => Err(format!(
+                "invalid pick `{v}`: a number of pods from 1 to {}",
+                u32::MAX
+            )),
+        }
+    }
+}
+
 impl<'de> Deserialize<'de> for PodPick {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct V;
-        impl Visitor<'_> for V {
-            type Value = PodPick;
-            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str("`all`, `one`, `random`, a number of pods (`2`) or a share (`50%`)")
-            }
-            fn visit_u64<E: de::Error>(self, v: u64) -> Result<PodPick, E> {
-                match u32::try_from(v) {
-                    Ok(n) if n >= 1 => Ok(PodPick::Count(n)),
-                    _ => Err(E::custom(format!(
-                        "invalid pick `{v}`: a number of pods from 1 to {}",
-                        u32::MAX
-                    ))),
-                }
-            }
-            fn visit_i64<E: de::Error>(self, v: i64) -> Result<PodPick, E> {
-                match u64::try_from(v) {
-                    Ok(u) => self.visit_u64(u),
-                    Err(_) => Err(E::custom(format!(
-                        "invalid pick `{v}`: a number of pods cannot be negative"
-                    ))),
-                }
-            }
-            fn visit_str<E: de::Error>(self, v: &str) -> Result<PodPick, E> {
-                match v {
-                    "all" => Ok(PodPick::All),
-                    "one" => Ok(PodPick::One),
-                    "random" => Ok(PodPick::Random),
-                    _ => match v.strip_suffix('%').map(str::parse::<u8>) {
-                        Some(Ok(p)) if (1..=100).contains(&p) => Ok(PodPick::Percent(p)),
-                        _ => Err(E::custom(format!(
-                            "invalid pick `{v}`: expected `all`, `one`, `random`, a number of pods (`2`) or a share from `1%` to `100%`"
-                        ))),
-                    },
-                }
-            }
-        }
-        d.deserialize_any(V)
+        d.deserialize_any(StrOrNumberVisitor::new())
     }
 }
 

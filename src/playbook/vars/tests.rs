@@ -19,6 +19,17 @@ fn inputs(sets: &[(&str, &str)], env: &[(&str, &str)], cluster: Option<&str>) ->
     }
 }
 
+/// The problems of `src` with no inputs given, which must be `count`.
+fn problems_of(src: &str, count: usize) -> Vec<Problem> {
+    let (_, problems) = apply(&mut root(src), src, &Inputs::default());
+    assert_eq!(problems.len(), count, "{problems:?}");
+    problems
+}
+
+fn help(p: &Problem) -> &str {
+    p.help.as_deref().expect("a problem with help")
+}
+
 const SRC: &str = "cluster: lab\nvars:\n  ns: chaos\n  my-node: w1\nname: \"${vars.ns} on ${cluster} costs $$5 and $x\"\n";
 
 #[test]
@@ -67,35 +78,20 @@ fn the_cluster_defaults_to_kind() {
 #[test]
 fn an_unknown_variable_is_reported_at_its_dollar() {
     let src = "vars: {ns: a}\nsteps:\n  - x: \"ab ${vars.ns} ${vars.nss}\"\n";
-    let mut r = root(src);
-    let (_, problems) = apply(&mut r, src, &Inputs::default());
-    assert_eq!(problems.len(), 1, "{problems:?}");
+    let problems = problems_of(src, 1);
     let p = &problems[0];
     let span = p.span.unwrap();
     assert_eq!((span.start.line, span.start.col), (3, 23));
     assert_eq!(&src[span.start.offset..span.end_offset], "${vars.nss}");
     assert_eq!(p.message, "unknown variable `${vars.nss}`");
-    assert!(
-        p.help
-            .as_deref()
-            .unwrap()
-            .starts_with("did you mean `${vars.ns}`?")
-    );
+    assert!(help(p).starts_with("did you mean `${vars.ns}`?"));
 }
 
 #[test]
 fn a_bare_name_suggests_its_vars_form_and_unterminated_is_an_error() {
     let src = "vars: {ns: a}\nname: ${ns}\ndescription: |\n  line one\n  costs ${vars.ns\n";
-    let mut r = root(src);
-    let (_, problems) = apply(&mut r, src, &Inputs::default());
-    assert_eq!(problems.len(), 2, "{problems:?}");
-    assert!(
-        problems[0]
-            .help
-            .as_deref()
-            .unwrap()
-            .starts_with("did you mean `${vars.ns}`?")
-    );
+    let problems = problems_of(src, 2);
+    assert!(help(&problems[0]).starts_with("did you mean `${vars.ns}`?"));
     let span = problems[1].span.unwrap();
     assert_eq!((span.start.line, span.start.col), (5, 9));
     assert!(problems[1].message.starts_with("unterminated `${`"));

@@ -277,6 +277,11 @@ fn json(text: &str, what: &str) -> Result<Value, String> {
     serde_json::from_str(text.trim()).map_err(|e| format!("{what} printed invalid JSON: {e}"))
 }
 
+/// The array at `key`; empty when there is none (crictl leaves it out or writes `null`).
+fn list_at<'a>(v: &'a Value, key: &str) -> &'a [Value] {
+    v[key].as_array().map(Vec::as_slice).unwrap_or_default()
+}
+
 fn str_at<'a>(v: &'a Value, path: &[&str]) -> &'a str {
     let mut cur = v;
     for p in path {
@@ -287,10 +292,7 @@ fn str_at<'a>(v: &'a Value, path: &[&str]) -> &'a str {
 
 fn crictl_pods(text: &str) -> Result<Vec<SandboxInfo>, String> {
     let v = json(text, "crictl pods -o json")?;
-    Ok(v["items"]
-        .as_array()
-        .map(Vec::as_slice)
-        .unwrap_or_default()
+    Ok(list_at(&v, "items")
         .iter()
         .filter(|p| valid_id(str_at(p, &["id"])))
         .map(|p| SandboxInfo {
@@ -306,10 +308,7 @@ fn crictl_pods(text: &str) -> Result<Vec<SandboxInfo>, String> {
 
 fn crictl_containers(text: &str) -> Result<Vec<CriContainer>, String> {
     let v = json(text, "crictl ps -o json")?;
-    Ok(v["containers"]
-        .as_array()
-        .map(Vec::as_slice)
-        .unwrap_or_default()
+    Ok(list_at(&v, "containers")
         .iter()
         .map(|c| CriContainer {
             id: str_at(c, &["id"]).to_string(),

@@ -91,22 +91,29 @@ fn action_keys_are_the_keys_a_step_accepts() {
 #[test]
 fn an_etcd_key_condition_has_one_target_too() {
     // `  - assert: {etcd-key: {}}`: the body of `etcd-key` starts at column 24.
-    assert_eq!(
-        problems("assert: {etcd-key: {}}"),
-        vec![("`etcd-key` needs one of `key` or `prefix`".into(), 5, 24)]
-    );
-    assert_eq!(
-        problems("assert: {etcd-key: {key: /a, prefix: /b}}")[0].0,
-        "`etcd-key` takes only one of `key` or `prefix`"
-    );
-    // The pairings stay rules of validation, at the field.
-    assert_eq!(
-        problems("assert: {etcd-key: {key: /a, count: 1}}"),
-        vec![("`count` goes with `prefix`, not `key`".into(), 5, 41)]
-    );
-    assert_eq!(
-        problems("assert: {etcd-key: {prefix: /a/, exists: true}}")[0].0,
-        "`exists` goes with `key`; use `count` with `prefix`"
-    );
-    assert!(problems("assert: {etcd-key: {prefix: /a/, count: 2}}").is_empty());
+    let etcd_key = |body: &str| problems(&format!("assert: {{etcd-key: {body}}}"));
+    // One problem, at the body or, for the pairings (rules of validation), at the field.
+    for (body, message, col) in [
+        ("{}", "`etcd-key` needs one of `key` or `prefix`", 24),
+        (
+            "{key: /a, count: 1}",
+            "`count` goes with `prefix`, not `key`",
+            41,
+        ),
+    ] {
+        assert_eq!(etcd_key(body), vec![(message.to_string(), 5, col)]);
+    }
+    for (body, message) in [
+        (
+            "{key: /a, prefix: /b}",
+            "`etcd-key` takes only one of `key` or `prefix`",
+        ),
+        (
+            "{prefix: /a/, exists: true}",
+            "`exists` goes with `key`; use `count` with `prefix`",
+        ),
+    ] {
+        assert_eq!(etcd_key(body)[0].0, message, "{body}");
+    }
+    assert!(etcd_key("{prefix: /a/, count: 2}").is_empty());
 }

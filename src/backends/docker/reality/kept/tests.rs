@@ -88,23 +88,18 @@ fn no_fingerprint_for_what_changed_within_the_settle_time_or_cannot_be_read() {
     let live = BTreeSet::from([101, 102]);
     assert!(fingerprint(&root, &live, now).is_some());
 
+    // A file written within the settle time leaves no fingerprint.
+    let fresh = |path: &str, why: &str| {
+        set_modified(path, now - SETTLE / 2);
+        assert_eq!(fingerprint(&root, &live, now), None, "{why}");
+    };
     let state = format!("{root}{RUNC_STATE}/bbb/state.json");
-    set_modified(&state, now - SETTLE / 2);
-    assert_eq!(
-        fingerprint(&root, &live, now),
-        None,
-        "a task's state just written"
-    );
+    fresh(&state, "a task's state just written");
     set_modified(&state, now - SETTLE * 2);
     assert!(fingerprint(&root, &live, now).is_some());
 
     let meta = format!("{root}{META_DB}");
-    set_modified(&meta, now - SETTLE / 2);
-    assert_eq!(
-        fingerprint(&root, &live, now),
-        None,
-        "metadata just written"
-    );
+    fresh(&meta, "metadata just written");
     fs::remove_file(&meta).unwrap();
     assert_eq!(fingerprint(&root, &live, now), None, "no metadata database");
 }
