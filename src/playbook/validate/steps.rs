@@ -72,15 +72,6 @@ impl Validator<'_> {
                 PlanStepKind::Group(self.nested(phase, children, body, body, &id, "an empty group"))
             }
             Action::Probe(p) => {
-                // The check's own `target-of` names a step before the probe (its node is
-                // resolved before `during` runs); the `during` steps are checked as steps.
-                if let Some(NodeKind::Map(entries)) = body.map(|b| &b.kind) {
-                    for (k, v) in entries {
-                        if k.scalar_text() != Some("during") {
-                            self.target_refs(Some(v));
-                        }
-                    }
-                }
                 let during = self.steps(
                     phase,
                     &p.during,
@@ -98,6 +89,16 @@ impl Validator<'_> {
                     );
                 }
                 self.check_probe(&p.check, &at);
+                // The check's own `target-of` names a step before the probe or in its
+                // `during` (the preflight resolves every node before the first step); the
+                // `during` steps' own are checked with them.
+                if let Some(NodeKind::Map(entries)) = body.map(|b| &b.kind) {
+                    for (k, v) in entries {
+                        if k.scalar_text() != Some("during") {
+                            self.target_refs(Some(v));
+                        }
+                    }
+                }
                 PlanStepKind::Probe {
                     probe: Box::new(ProbePlan {
                         check: p.check.clone(),
