@@ -10,7 +10,7 @@ use super::super::values::{Count, Duration};
 use super::actions::{ResourceRef, TaintEffect, default_namespace};
 use super::etcd::EtcdTarget;
 use super::target::NodeTarget;
-use super::written::{checked, schema_as_written};
+use super::written::read_as_written;
 use crate::playbook::schema::by_hand;
 
 #[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
@@ -299,20 +299,24 @@ impl From<EtcdKeyCondition> for EtcdKeyFields {
     }
 }
 
-impl<'de> Deserialize<'de> for EtcdKeyCondition {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let fields = &["key", "prefix", "exists", "count"];
-        checked(d, "EtcdKeyCondition", fields, |f: EtcdKeyFields| {
-            Ok(EtcdKeyCondition {
-                target: EtcdTarget::of("etcd-key", f.key, f.prefix)?,
-                exists: f.exists,
-                count: f.count,
-            })
+impl EtcdKeyFields {
+    fn check(self) -> Result<EtcdKeyCondition, String> {
+        Ok(EtcdKeyCondition {
+            target: EtcdTarget::of("etcd-key", self.key, self.prefix)?,
+            exists: self.exists,
+            count: self.count,
         })
     }
 }
 
-schema_as_written!(EtcdKeyCondition, EtcdKeyFields);
+const ETCD_KEY_FIELDS: &[&str] = &["key", "prefix", "exists", "count"];
+
+read_as_written!(
+    EtcdKeyCondition,
+    EtcdKeyFields,
+    ETCD_KEY_FIELDS,
+    EtcdKeyFields::check
+);
 
 #[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]

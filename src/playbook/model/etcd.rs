@@ -2,9 +2,9 @@
 //! "neither" and "both" cases are refused while deserializing, so no later code handles them).
 
 use schemars::JsonSchema;
-use serde::{Deserialize, Deserializer, Serialize};
+use serde::{Deserialize, Serialize};
 
-use super::written::{checked, schema_as_written};
+use super::written::read_as_written;
 
 /// What an `etcd-delete` deletes: one key, or every key under a prefix. A playbook writes it as
 /// `key:` or `prefix:` (exactly one; deserializing refuses neither and both), so past parsing
@@ -64,18 +64,16 @@ impl From<EtcdDelete> for EtcdDeleteFields {
     }
 }
 
-impl<'de> Deserialize<'de> for EtcdDelete {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        checked(
-            d,
-            "EtcdDelete",
-            &["key", "prefix"],
-            |f: EtcdDeleteFields| {
-                let target = EtcdTarget::of("etcd-delete", f.key, f.prefix)?;
-                Ok(EtcdDelete { target })
-            },
-        )
+impl EtcdDeleteFields {
+    fn check(self) -> Result<EtcdDelete, String> {
+        let target = EtcdTarget::of("etcd-delete", self.key, self.prefix)?;
+        Ok(EtcdDelete { target })
     }
 }
 
-schema_as_written!(EtcdDelete, EtcdDeleteFields);
+read_as_written!(
+    EtcdDelete,
+    EtcdDeleteFields,
+    &["key", "prefix"],
+    EtcdDeleteFields::check
+);

@@ -15,7 +15,7 @@ use super::conditions::Condition;
 use super::probe_exec::ExecCheck;
 use super::step::Step;
 use super::target::NodeTarget;
-use super::written::{checked, schema_as_written};
+use super::written::read_as_written;
 
 /// One check a probe samples: exactly one of `http`, `exec` or `condition`.
 #[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
@@ -134,13 +134,12 @@ impl ProbeStepWritten {
     }
 }
 
-impl<'de> Deserialize<'de> for ProbeStep {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        checked(d, "ProbeStep", PROBE_FIELDS, ProbeStepWritten::check)
-    }
-}
-
-schema_as_written!(ProbeStep, ProbeStepWritten);
+read_as_written!(
+    ProbeStep,
+    ProbeStepWritten,
+    PROBE_FIELDS,
+    ProbeStepWritten::check
+);
 
 /// Where an HTTP probe sends its request.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -272,12 +271,7 @@ impl HttpCheckWritten {
                 "status {bad} is not an HTTP status code (100 to 599)"
             ));
         }
-        if let Some(b) = &self.body {
-            check_pattern(b)?;
-        }
-        if self.timeout.is_some_and(|t| t.0.is_zero()) {
-            return Err("a probe timeout must be greater than zero".into());
-        }
+        check_answer(self.body.as_deref(), self.timeout)?;
         Ok(HttpCheck {
             target,
             method: self.method.unwrap_or_default(),
@@ -288,13 +282,12 @@ impl HttpCheckWritten {
     }
 }
 
-impl<'de> Deserialize<'de> for HttpCheck {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        checked(d, "HttpCheck", HTTP_FIELDS, HttpCheckWritten::check)
-    }
-}
-
-schema_as_written!(HttpCheck, HttpCheckWritten);
+read_as_written!(
+    HttpCheck,
+    HttpCheckWritten,
+    HTTP_FIELDS,
+    HttpCheckWritten::check
+);
 
 /// Only plain `http://` with a host: the probe speaks HTTP/1.1 over TCP, nothing else.
 fn check_url(url: &str) -> Result<(), String> {
@@ -310,13 +303,20 @@ fn check_url(url: &str) -> Result<(), String> {
     Ok(())
 }
 
-/// A body or output pattern must compile, so a typo is found before the run.
-pub(super) fn check_pattern(p: &str) -> Result<(), String> {
-    regex::RegexBuilder::new(p)
-        .multi_line(true)
-        .build()
-        .map(|_| ())
-        .map_err(|e| format!("invalid pattern `{p}`: {e}"))
+/// What an HTTP and an exec check ask of their answer alike: the pattern it must match (the
+/// body, the output) compiles, so a typo is found before the run, and the timeout, when given,
+/// is more than zero.
+pub(super) fn check_answer(pattern: Option<&str>, timeout: Option<Duration>) -> Result<(), String> {
+    if let Some(p) = pattern {
+        regex::RegexBuilder::new(p)
+            .multi_line(true)
+            .build()
+            .map_err(|e| format!("invalid pattern `{p}`: {e}"))?;
+    }
+    if timeout.is_some_and(|t| t.0.is_zero()) {
+        return Err("a probe timeout must be greater than zero".into());
+    }
+    Ok(())
 }
 
 /// An HTTP method a probe may send.

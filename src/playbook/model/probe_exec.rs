@@ -5,12 +5,12 @@
 use std::fmt;
 
 use schemars::{JsonSchema, Schema};
-use serde::{Deserialize, Deserializer, Serialize};
+use serde::{Deserialize, Serialize};
 
 use super::super::values::Duration;
-use super::probe::check_pattern;
+use super::probe::check_answer;
 use super::target::NodeTarget;
-use super::written::{checked, schema_as_written};
+use super::written::read_as_written;
 
 /// A command a probe runs, in a node container or in a pod's container.
 #[derive(Debug, Clone, Serialize)]
@@ -107,12 +107,7 @@ impl ExecCheckWritten {
         if self.command.is_empty() {
             return Err("an empty command".into());
         }
-        if let Some(o) = &self.output {
-            check_pattern(o)?;
-        }
-        if self.timeout.is_some_and(|t| t.0.is_zero()) {
-            return Err("a probe timeout must be greater than zero".into());
-        }
+        check_answer(self.output.as_deref(), self.timeout)?;
         Ok(ExecCheck {
             target,
             command: self.command,
@@ -123,13 +118,12 @@ impl ExecCheckWritten {
     }
 }
 
-impl<'de> Deserialize<'de> for ExecCheck {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        checked(d, "ExecCheck", EXEC_FIELDS, ExecCheckWritten::check)
-    }
-}
-
-schema_as_written!(ExecCheck, ExecCheckWritten);
+read_as_written!(
+    ExecCheck,
+    ExecCheckWritten,
+    EXEC_FIELDS,
+    ExecCheckWritten::check
+);
 
 /// The pod an exec probe runs in, looked up at each sample (a pod replaced by its controller
 /// is found again by its selector).
@@ -212,10 +206,9 @@ impl PodExecWritten {
     }
 }
 
-impl<'de> Deserialize<'de> for PodExec {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        checked(d, "PodExec", POD_EXEC_FIELDS, PodExecWritten::check)
-    }
-}
-
-schema_as_written!(PodExec, PodExecWritten);
+read_as_written!(
+    PodExec,
+    PodExecWritten,
+    POD_EXEC_FIELDS,
+    PodExecWritten::check
+);

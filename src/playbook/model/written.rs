@@ -1,7 +1,8 @@
 //! Model types read in their written shape and then checked into a stricter one (an etcd
 //! target is a key or a prefix, never neither nor both). The written struct derives serde and
 //! the JSON Schema, so the schema shows what a playbook writes; the strict type is read through
-//! it with [`checked`], and takes its schema with [`schema_as_written`].
+//! it with [`checked`] and takes its schema, both declared at once with [`read_as_written`]
+//! (every strict type is read this same way, so the impls are written once, here).
 
 use std::fmt;
 
@@ -37,9 +38,17 @@ where
     d.deserialize_struct(name, fields, V { name, check })
 }
 
-/// `impl JsonSchema for $strict` with the schema (and schema name) of `$written`.
-macro_rules! schema_as_written {
-    ($strict:ty, $written:ty) => {
+/// `$strict` is read as `$written` (whose keys are `$fields`) and turned into itself by `$check`
+/// (through [`checked`], the mapping named `$strict` in messages), and its JSON Schema (and
+/// schema name) is that of `$written`.
+macro_rules! read_as_written {
+    ($strict:ident, $written:ty, $fields:expr, $check:expr) => {
+        impl<'de> serde::Deserialize<'de> for $strict {
+            fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+                $crate::playbook::model::written::checked(d, stringify!($strict), $fields, $check)
+            }
+        }
+
         impl schemars::JsonSchema for $strict {
             fn schema_name() -> std::borrow::Cow<'static, str> {
                 <$written as schemars::JsonSchema>::schema_name()
@@ -54,4 +63,4 @@ macro_rules! schema_as_written {
     };
 }
 
-pub(super) use schema_as_written;
+pub(super) use read_as_written;
