@@ -78,17 +78,13 @@ impl EtcdOps for FakeCluster {
     }
 
     async fn exists(&self, key: &str) -> Result<bool> {
-        self.read("etcd-get").await?;
-        Ok(self.state().etcd.contains_key(key))
+        self.read("etcd-get", |s| s.etcd.contains_key(key)).await
     }
 
     async fn count(&self, prefix: &str) -> Result<u64> {
-        self.read("etcd-count").await?;
-        Ok(self
-            .state()
-            .etcd
-            .keys()
-            .filter(|k| k.starts_with(prefix))
-            .count() as u64)
+        self.read("etcd-count", |s| {
+            s.etcd.keys().filter(|k| k.starts_with(prefix)).count() as u64
+        })
+        .await
     }
 }

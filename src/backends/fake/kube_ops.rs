@@ -89,96 +89,88 @@ impl KubeOps for FakeCluster {
     }
 
     async fn pods(&self, q: &PodQuery) -> Result<Vec<PodView>> {
-        self.read("pods").await?;
-        let s = self.state();
-        Ok(s.pods
-            .iter()
-            .filter(|p| q.namespace.as_ref().is_none_or(|n| &p.key.namespace == n))
-            .filter(|p| q.name.as_ref().is_none_or(|n| &p.key.name == n))
-            .filter(|p| q.node.is_none() || p.node == q.node)
-            .filter(|p| {
-                q.selector
-                    .as_deref()
-                    .is_none_or(|sel| selector_matches(sel, &p.labels))
-            })
-            .cloned()
-            .collect())
+        self.read("pods", |s| {
+            s.pods
+                .iter()
+                .filter(|p| q.namespace.as_ref().is_none_or(|n| &p.key.namespace == n))
+                .filter(|p| q.name.as_ref().is_none_or(|n| &p.key.name == n))
+                .filter(|p| q.node.is_none() || p.node == q.node)
+                .filter(|p| {
+                    q.selector
+                        .as_deref()
+                        .is_none_or(|sel| selector_matches(sel, &p.labels))
+                })
+                .cloned()
+                .collect()
+        })
+        .await
     }
 
     async fn pod_logs(&self, pod: &PodKey, _c: Option<&str>, previous: bool) -> Result<String> {
-        self.read("pod-logs").await?;
         let key = if previous {
             format!("{pod}#previous")
         } else {
             pod.to_string()
         };
-        Ok(self.state().logs.get(&key).cloned().unwrap_or_default())
+        self.read("pod-logs", |s| {
+            s.logs.get(&key).cloned().unwrap_or_default()
+        })
+        .await
     }
 
     async fn nodes(&self) -> Result<Vec<NodeView>> {
-        self.read("nodes").await?;
-        Ok(super::watch::node_views(&self.state()))
+        self.read("nodes", super::watch::node_views).await
     }
 
     async fn namespace(&self, name: &str) -> Result<Option<NamespaceView>> {
-        self.read("namespace").await?;
-        Ok(self
-            .state()
-            .namespaces
-            .iter()
-            .find(|n| n.name == name)
-            .cloned())
+        self.read("namespace", |s| {
+            s.namespaces.iter().find(|n| n.name == name).cloned()
+        })
+        .await
     }
 
     async fn get(&self, target: &ResourceRef) -> Result<Option<serde_json::Value>> {
-        self.read("get").await?;
-        Ok(self.state().objects.get(&key_of(target)).cloned())
+        self.read("get", |s| s.objects.get(&key_of(target)).cloned())
+            .await
     }
 
     /// Refused with 404 when the object is not stored or its namespace is not (`default` and
     /// `kube-system` always are), as NamespaceLifecycle admission refuses it.
     async fn write_check(&self, target: &ResourceRef) -> Result<WriteCheck> {
-        self.read("write-check").await?;
-        let s = self.state();
-        if let Some(r) = s.write_refusals.get(&key_of(target)) {
-            return Ok(WriteCheck::Refused {
-                code: r.code,
-                message: r.message.clone(),
-            });
-        }
-        if !s.objects.contains_key(&key_of(target)) {
-            return Ok(WriteCheck::Refused {
-                code: 404,
-                message: format!("{target} not found"),
-            });
-        }
-        match target.namespace.as_deref() {
-            Some(ns)
-                if !["default", "kube-system"].contains(&ns)
-                    && !s.namespaces.iter().any(|n| n.name == ns) =>
-            {
-                Ok(WriteCheck::Refused {
-                    code: 404,
-                    message: format!("namespaces \"{ns}\" not found"),
-                })
-            }
-            _ => Ok(WriteCheck::Accepted),
-        }
+        self.read("write-check", |s| {
+            let (code, message) = if let Some(r) = s.write_refusals.get(&key_of(target)) {
+                (r.code, r.message.clone())
+            } else if !s.objects.contains_key(&key_of(target)) {
+                (404, format!("{target} not found"))
+            } else {
+                match target.namespace.as_deref() {
+                    Some(ns)
+                        if !["default", "kube-system"].contains(&ns)
+                            && !s.namespaces.iter().any(|n| n.name == ns) =>
+                    {
+                        (404, format!("namespaces \"{ns}\" not found"))
+                    }
+                    _ => return WriteCheck::Accepted,
+                }
+            };
+            WriteCheck::Refused { code, message }
+        })
+        .await
     }
 
     async fn events(&self, namespace: &str) -> Result<Vec<EventView>> {
-        self.read("events").await?;
-        Ok(self
-            .state()
-            .events
-            .iter()
-            .filter(|e| e.namespace == namespace)
-            .map(|e| EventView {
-                reason: e.reason.clone(),
-                object: e.object.clone(),
-                message: e.message.clone(),
-            })
-            .collect())
+        self.read("events", |s| {
+            s.events
+                .iter()
+                .filter(|e| e.namespace == namespace)
+                .map(|e| EventView {
+                    reason: e.reason.clone(),
+                    object: e.object.clone(),
+                    message: e.message.clone(),
+                })
+                .collect()
+        })
+        .await
     }
 
     async fn finalizer(&self, target: &ResourceRef, fin: &str, op: FinalizerOp) -> Result<bool> {

@@ -115,11 +115,12 @@ impl FakeCluster {
         Ok(())
     }
 
-    /// A read: gated like every operation, then counted as an observation.
-    async fn read(&self, op: &str) -> Result<()> {
+    /// A read: gated like every operation, counted as an observation, then what `look` finds
+    /// in the state (after the changes that observation was due).
+    async fn read<T>(&self, op: &str, look: impl FnOnce(&State) -> T + Send) -> Result<T> {
         self.gate(op).await?;
         self.observed();
-        Ok(())
+        Ok(look(&self.state()))
     }
 
     /// How many observations (reads) were made so far.

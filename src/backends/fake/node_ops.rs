@@ -27,6 +27,21 @@ impl FakeCluster {
         let n = s.nodes.get_mut(node).ok_or(missing)?;
         if noop { Ok(()) } else { change(n) }
     }
+
+    /// [`Self::change_node`] for an undo, whose change cannot fail once the node is found.
+    async fn undo_on_node(
+        &self,
+        op: &str,
+        call: String,
+        node: &str,
+        undo: impl FnOnce(&mut FakeNode) + Send,
+    ) -> Result<()> {
+        self.change_node(op, call, node, true, |n| {
+            undo(n);
+            Ok(())
+        })
+        .await
+    }
 }
 
 #[async_trait]
@@ -134,9 +149,8 @@ impl NodeOps for FakeCluster {
 
     async fn heal(&self, node: &str, chain: &str) -> Result<()> {
         let call = format!("network-heal {node} {chain}");
-        self.change_node("network-heal", call, node, true, |n| {
-            n.chains.retain(|c| c != chain);
-            Ok(())
+        self.undo_on_node("network-heal", call, node, |n| {
+            n.chains.retain(|c| c != chain)
         })
         .await
     }
@@ -159,11 +173,8 @@ impl NodeOps for FakeCluster {
 
     async fn unshape(&self, node: &str) -> Result<()> {
         let call = format!("network-unshape {node}");
-        self.change_node("network-unshape", call, node, true, |n| {
-            n.shaping = None;
-            Ok(())
-        })
-        .await
+        self.undo_on_node("network-unshape", call, node, |n| n.shaping = None)
+            .await
     }
 
     async fn hog(&self, node: &str, hog: &CpuHog) -> Result<()> {
@@ -180,11 +191,8 @@ impl NodeOps for FakeCluster {
 
     async fn unhog(&self, node: &str, marker: &str) -> Result<()> {
         let call = format!("cpu-unhog {node} {marker}");
-        self.change_node("cpu-unhog", call, node, true, |n| {
-            n.hogs.retain(|h| h != marker);
-            Ok(())
-        })
-        .await
+        self.undo_on_node("cpu-unhog", call, node, |n| n.hogs.retain(|h| h != marker))
+            .await
     }
 
     /// A share is taken of 8 GiB, the fake node's memory and disk alike.
@@ -215,9 +223,8 @@ impl NodeOps for FakeCluster {
     async fn unfill(&self, node: &str, marker: &str) -> Result<u64> {
         let call = format!("unfill {node} {marker}");
         let mut freed = 0;
-        self.change_node("unfill", call, node, true, |n| {
+        self.undo_on_node("unfill", call, node, |n| {
             freed = n.fills.remove(marker).unwrap_or(0);
-            Ok(())
         })
         .await?;
         Ok(freed)
@@ -226,7 +233,7 @@ impl NodeOps for FakeCluster {
     async fn sweep(&self, node: &str) -> Result<Vec<String>> {
         let call = format!("sweep {node}");
         let mut removed = Vec::new();
-        self.change_node("sweep", call, node, true, |n| {
+        self.undo_on_node("sweep", call, node, |n| {
             removed.extend(n.chains.drain(..).map(|c| format!("iptables chain {c}")));
             if n.shaping.take().is_some() {
                 removed.push("qdisc c4a0: (network shaping)".into());
@@ -238,7 +245,6 @@ impl NodeOps for FakeCluster {
                     .into_iter()
                     .map(|(f, b)| format!("fill {f} ({b} bytes)")),
             );
-            Ok(())
         })
         .await?;
         Ok(removed)
@@ -256,31 +262,32 @@ impl NodeOps for FakeCluster {
     }
 
     async fn reality(&self, node: Option<&str>) -> Result<Vec<NodeReality>> {
-        self.read("reality").await?;
-        let s = self.state();
-        if let Some(n) = node
-            && !s.nodes.contains_key(n)
-        {
-            return Err(node_missing(&s, n));
-        }
-        Ok(s.nodes
-            .iter()
-            .filter(|(n, _)| node.is_none_or(|want| want == n.as_str()))
-            .map(|(n, f)| NodeReality {
-                node: n.clone(),
-                kubelet_running: f.kubelet_running,
-                shims: f
-                    .sandboxes
-                    .iter()
-                    .filter(|sb| sb.live)
-                    .enumerate()
-                    .map(|(i, sb)| Shim {
-                        pid: 1000 + i as u32,
-                        sandbox_id: sb.id.clone(),
-                    })
-                    .collect(),
-                sandboxes: f.sandboxes.clone(),
-            })
-            .collect())
+        self.read("reality", |s| {
+            if let Some(n) = node
+                && !s.nodes.contains_key(n)
+            {
+                return Err(node_missing(s, n));
+            }
+            Ok(s.nodes
+                .iter()
+                .filter(|(n, _)| node.is_none_or(|want| want == n.as_str()))
+                .map(|(n, f)| NodeReality {
+                    node: n.clone(),
+                    kubelet_running: f.kubelet_running,
+                    shims: f
+                        .sandboxes
+                        .iter()
+                        .filter(|sb| sb.live)
+                        .enumerate()
+                        .map(|(i, sb)| Shim {
+                            pid: 1000 + i as u32,
+                            sandbox_id: sb.id.clone(),
+                        })
+                        .collect(),
+                    sandboxes: f.sandboxes.clone(),
+                })
+                .collect())
+        })
+        .await?
     }
 }
