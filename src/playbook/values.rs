@@ -122,7 +122,7 @@ pub(crate) trait StrOrNumber: Sized {
     fn read_number(v: u64) -> Result<Self, String>;
 }
 
-/// The visitor of every [`StrOrNumber`] type.
+/// The visitor of every [`StrOrNumber`] type (their `Deserialize`: [`read_str_or_number`]).
 pub(crate) struct StrOrNumberVisitor<T>(std::marker::PhantomData<T>);
 
 impl<T> StrOrNumberVisitor<T> {
@@ -154,6 +154,21 @@ impl<T: StrOrNumber> de::Visitor<'_> for StrOrNumberVisitor<T> {
     }
 }
 
+/// `impl Deserialize for $ty` through the [`StrOrNumberVisitor`], asking the deserializer with
+/// `$how`: `deserialize_any` for a value written as a string or a number, `deserialize_str` for
+/// one written as a string only.
+macro_rules! read_str_or_number {
+    ($ty:ty, $how:ident) => {
+        impl<'de> serde::Deserialize<'de> for $ty {
+            fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+                d.$how($crate::playbook::values::StrOrNumberVisitor::new())
+            }
+        }
+    };
+}
+
+pub(crate) use read_str_or_number;
+
 impl StrOrNumber for Duration {
     const EXPECTING: &'static str = "a duration like `30s` or `5m`";
     const NAME: &'static str = "duration";
@@ -168,11 +183,7 @@ impl StrOrNumber for Duration {
     }
 }
 
-impl<'de> Deserialize<'de> for Duration {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        d.deserialize_str(StrOrNumberVisitor::new())
-    }
-}
+read_str_or_number!(Duration, deserialize_str);
 
 impl Serialize for Duration {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {

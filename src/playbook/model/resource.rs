@@ -6,9 +6,9 @@
 use std::fmt;
 
 use schemars::{JsonSchema, json_schema};
-use serde::{Deserialize, Deserializer, Serialize, Serializer};
+use serde::{Deserialize, Serialize, Serializer};
 
-use super::super::values::{Duration, StrOrNumber, StrOrNumberVisitor, leading_number};
+use super::super::values::{Duration, StrOrNumber, leading_number, read_str_or_number};
 use super::target::NodeTarget;
 use crate::playbook::schema::by_hand;
 
@@ -152,11 +152,7 @@ impl StrOrNumber for Size {
     }
 }
 
-impl<'de> Deserialize<'de> for Size {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        d.deserialize_any(StrOrNumberVisitor::new())
-    }
-}
+read_str_or_number!(Size, deserialize_any);
 
 by_hand!(
     Size,

@@ -11,7 +11,7 @@
 use std::fmt;
 
 use crate::playbook::schema::by_hand;
-use crate::playbook::values::{StrOrNumber, StrOrNumberVisitor};
+use crate::playbook::values::{StrOrNumber, read_str_or_number};
 use schemars::{JsonSchema, json_schema};
 use serde::de::{self, Deserializer, MapAccess, Visitor};
 use serde::{Deserialize, Serialize, Serializer};
@@ -357,11 +357,7 @@ impl StrOrNumber for PodPick {
     }
 }
 
-impl<'de> Deserialize<'de> for PodPick {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        d.deserialize_any(StrOrNumberVisitor::new())
-    }
-}
+read_str_or_number!(PodPick, deserialize_any);
 
 by_hand!(
     PodPick,
