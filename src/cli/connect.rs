@@ -89,6 +89,24 @@ pub fn cluster_arg(s: &str) -> Result<String, String> {
 
 /// The backends of cluster `cluster`.
 pub fn connector(cluster: &str, args: &ConnectArgs) -> Result<Arc<dyn Connector>, String> {
+    kind_connector(cluster, args, None)
+}
+
+/// [`connector`] for a command already connected to the cluster's Docker: the backends use
+/// that connection (and what it listed) instead of connecting again.
+pub fn connector_with(
+    cluster: &str,
+    args: &ConnectArgs,
+    docker: Arc<DockerNodes>,
+) -> Result<Arc<dyn Connector>, String> {
+    kind_connector(cluster, args, Some(docker))
+}
+
+fn kind_connector(
+    cluster: &str,
+    args: &ConnectArgs,
+    docker: Option<Arc<DockerNodes>>,
+) -> Result<Arc<dyn Connector>, String> {
     crate::playbook::names::check_cluster_name(cluster)?;
     #[cfg(feature = "test-fake-cluster")]
     if let Some(f) = &args.fake_cluster {
@@ -98,7 +116,7 @@ pub fn connector(cluster: &str, args: &ConnectArgs) -> Result<Arc<dyn Connector>
         cluster: cluster.to_string(),
         kube: args.kube_target(),
         etcd: args.etcd_flags(),
-        docker: OnceCell::new(),
+        docker: OnceCell::new_with(docker.map(Ok)),
     }))
 }
 

@@ -53,8 +53,9 @@ pub const ROLE_LABEL: &str = "io.x-k8s.kind.role";
 pub struct DockerNodes {
     docker: Docker,
     cluster: String,
-    /// Node names seen at the last listing; refreshed when a name is not in it.
-    known: Mutex<Vec<String>>,
+    /// The node containers as the last listing gave them (names, roles, states); a name not
+    /// in it makes [`Self::check_node`] list again.
+    listed: Mutex<Vec<NodeContainer>>,
     /// The container ID of each node at the last listing.
     ids: Mutex<HashMap<String, String>>,
     /// Where each node's PID 1 is on the host, so a repeated reality read asks Docker once.
@@ -95,7 +96,7 @@ impl DockerNodes {
         let nodes = DockerNodes {
             docker,
             cluster: cluster.to_string(),
-            known: Mutex::new(Vec::new()),
+            listed: Mutex::new(Vec::new()),
             ids: Mutex::new(HashMap::new()),
             host_pids: reality::HostPids::default(),
             kept: reality::Kept::default(),
@@ -167,9 +168,7 @@ impl DockerNodes {
             })
             .collect();
         nodes.sort_by(|a, b| a.name.cmp(&b.name));
-        let mut known = self.known.lock().unwrap_or_else(|e| e.into_inner());
-        *known = nodes.iter().map(|n| n.name.clone()).collect();
-        drop(known);
+        *self.listed.lock().unwrap_or_else(|e| e.into_inner()) = nodes.clone();
         *self.ids.lock().unwrap_or_else(|e| e.into_inner()) = ids;
         Ok(nodes)
     }
@@ -186,9 +185,30 @@ impl DockerNodes {
         Ok(names.into_iter().collect())
     }
 
+    /// The node containers as the last listing (by [`Self::connect`] or [`Self::nodes`]) gave
+    /// them, listing them if none was made: for what a listing a moment old still says right
+    /// (which nodes there are and their roles; not whether they run), so that a command does not
+    /// ask Docker again for what it was told when it connected.
+    pub async fn listed_nodes(&self) -> Result<Vec<NodeContainer>, BackendError> {
+        let listed = self
+            .listed
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone();
+        if listed.is_empty() {
+            return self.nodes().await;
+        }
+        Ok(listed)
+    }
+
     /// The name of the control-plane node container (the first, if there are several).
     pub async fn control_plane(&self) -> Result<String, BackendError> {
-        let nodes = self.nodes().await?;
+        let nodes = self.listed_nodes().await?;
+        self.control_plane_of(&nodes)
+    }
+
+    /// The control-plane node among `nodes` (the first, if there are several).
+    pub fn control_plane_of(&self, nodes: &[NodeContainer]) -> Result<String, BackendError> {
         nodes
             .iter()
             .find(|n| n.role == "control-plane")
@@ -206,11 +226,11 @@ impl DockerNodes {
     /// Checks that `node` is a node container of this cluster (never another container).
     pub(crate) async fn check_node(&self, node: &str) -> Result<(), BackendError> {
         let cached = self
-            .known
+            .listed
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .iter()
-            .any(|n| n == node);
+            .any(|n| n.name == node);
         if cached {
             return Ok(());
         }

@@ -79,6 +79,27 @@ impl DockerNodes {
         via: ReadVia,
     ) -> Result<Vec<NodeSnapshot>, BackendError> {
         let all = self.nodes().await?;
+        self.read_nodes(all, node, via).await
+    }
+
+    /// [`Self::snapshot`] of the nodes as the last listing gave them (see
+    /// [`Self::listed_nodes`]), for a command that reads them right after connecting: one
+    /// Docker listing less.
+    pub async fn snapshot_listed(
+        &self,
+        node: Option<&str>,
+    ) -> Result<Vec<NodeSnapshot>, BackendError> {
+        let all = self.listed_nodes().await?;
+        self.read_nodes(all, node, ReadVia::from_env()).await
+    }
+
+    /// Reads the `node` (else every one) of `all`.
+    async fn read_nodes(
+        &self,
+        all: Vec<NodeContainer>,
+        node: Option<&str>,
+        via: ReadVia,
+    ) -> Result<Vec<NodeSnapshot>, BackendError> {
         let chosen: Vec<NodeContainer> = match node {
             None => all,
             Some(want) => {

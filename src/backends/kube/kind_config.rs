@@ -21,9 +21,10 @@ pub(crate) async fn from_node(
     cluster: &str,
     docker: &DockerNodes,
 ) -> Result<(Kubeconfig, String), BackendError> {
-    let control_plane = docker.control_plane().await?;
+    // Names and roles, as the listing made when Docker was connected gave them.
+    let nodes = docker.listed_nodes().await?;
+    let control_plane = docker.control_plane_of(&nodes)?;
     // With several control planes kind's kubeconfig points at the load balancer.
-    let nodes = docker.nodes().await?;
     let entry = nodes
         .iter()
         .find(|n| n.role == "external-load-balancer")

@@ -38,11 +38,12 @@ mod table;
 mod view;
 
 use std::io::IsTerminal;
+use std::sync::Arc;
 
 use clap::{Args, ValueEnum};
 
 use crate::backends::docker::DockerNodes;
-use crate::backends::{BackendError, ErrorKind, PodQuery, PodView};
+use crate::backends::{BackendError, Connector, ErrorKind, PodQuery, PodView};
 use crate::exit::Exit;
 use crate::report::out::Stream;
 use crate::{errln, out, outln};
@@ -116,11 +117,13 @@ Exit codes: 0 every chosen node was read; 2 unknown node; 3 no Docker or no such
 pub async fn run(args: RealityArgs) -> Exit {
     let cluster = super::connect::cluster_name(args.cluster.as_deref(), None);
     let nodes = match DockerNodes::connect(&cluster).await {
-        Ok(n) => n,
+        Ok(n) => Arc::new(n),
         Err(e) => return fail(&e),
     };
+    // The API's backend reads its credentials through the same Docker connection.
+    let conn = super::connect::connector_with(&cluster, &args.connect, nodes.clone());
     let node = match &args.node {
-        Some(want) => match nodes.nodes().await {
+        Some(want) => match nodes.listed_nodes().await {
             Ok(all) => {
                 let names: Vec<String> = all.into_iter().map(|n| n.name).collect();
                 // An unknown name goes on as given: the snapshot says which nodes there are.
@@ -131,12 +134,12 @@ pub async fn run(args: RealityArgs) -> Exit {
         None => None,
     };
     if !args.watch {
-        return match once(&args, &cluster, &nodes, node.as_deref()).await {
+        return match once(&conn, &nodes, node.as_deref(), true).await {
             Ok(view) => show(&view, args.output, false),
             Err(e) => fail(&e),
         };
     }
-    watch(&args, &cluster, &nodes, node.as_deref()).await
+    watch(&args, &conn, &nodes, node.as_deref()).await
 }
 
 /// The container name `want` means: itself, or `CLUSTER-want` (`worker` is `kind-worker`).
@@ -149,29 +152,37 @@ fn full_node_name(names: &[String], cluster: &str, want: &str) -> Option<String>
         .cloned()
 }
 
-/// One snapshot: the nodes' side and the API's pods, read at once.
+/// One snapshot: the nodes' side and the API's pods, read at once. `first`: the nodes as
+/// connecting listed them a moment ago, else listed again (each round of `--watch`).
 async fn once(
-    args: &RealityArgs,
-    cluster: &str,
+    conn: &Result<Arc<dyn Connector>, String>,
     nodes: &DockerNodes,
     node: Option<&str>,
+    first: bool,
 ) -> Result<RealityView, BackendError> {
     // The API's side, when the API server answers; the node side is shown either way. Both
     // are read at once: the join compares two views of one moment, and neither waits on the
     // other (finding the kubeconfig may itself read a file out of the control plane).
     let api = async {
-        match super::connect::connector(cluster, &args.connect) {
+        match conn {
             Ok(conn) => match conn.kube().await {
                 Ok(kube) => kube.pods(&PodQuery::default()).await.map_err(|e| e.message),
                 Err(e) => Err(e.message),
             },
-            Err(e) => Err(e),
+            Err(e) => Err(e.clone()),
         }
     };
-    let (snaps, api): (_, Result<Vec<PodView>, String>) = tokio::join!(nodes.snapshot(node), api);
+    let snaps = async {
+        if first {
+            nodes.snapshot_listed(node).await
+        } else {
+            nodes.snapshot(node).await
+        }
+    };
+    let (snaps, api): (_, Result<Vec<PodView>, String>) = tokio::join!(snaps, api);
     let snaps = snaps?;
     Ok(RealityView::new(
-        cluster,
+        nodes.cluster(),
         &snaps,
         api.as_deref().map_err(String::as_str),
     ))
@@ -218,16 +229,22 @@ fn show(view: &RealityView, output: Output, compact: bool) -> Exit {
 /// `--watch`: a snapshot every interval until Ctrl-C (or SIGTERM); the last snapshot's exit
 /// code. On a terminal the screen is cleared before each; piped, a line with the time
 /// separates the tables.
-async fn watch(args: &RealityArgs, cluster: &str, nodes: &DockerNodes, node: Option<&str>) -> Exit {
+async fn watch(
+    args: &RealityArgs,
+    conn: &Result<Arc<dyn Connector>, String>,
+    nodes: &DockerNodes,
+    node: Option<&str>,
+) -> Exit {
     let Some(mut stop) = super::interrupt::StopSignals::listen() else {
         return Exit::Environment;
     };
     let tty = std::io::stdout().is_terminal();
     let mut last = Exit::Passed;
+    let mut first = true;
     loop {
         let started = tokio::time::Instant::now();
         let round = tokio::select! {
-            r = once(args, cluster, nodes, node) => r,
+            r = once(conn, nodes, node, std::mem::take(&mut first)) => r,
             _ = stop.recv() => return last,
         };
         match round {

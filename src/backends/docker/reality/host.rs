@@ -222,6 +222,9 @@ fn read_text(pid: u32, container_id: &str, path: Option<&str>) -> Result<Option<
     Ok(Some(text))
 }
 
+/// A task's status when its init process runs (as containerd spells it).
+pub const RUNNING: &str = "RUNNING";
+
 /// The node's tasks from containerd's task bundles under `root` (`/proc/PID/root`): one
 /// directory per task with its init process's PID, running while that process is among `live`
 /// (the node's processes, by their PIDs in the node), as the bundle scan reads them. A bundle
@@ -243,14 +246,14 @@ pub fn bundle_tasks(root: &str, live: &BTreeSet<u32>) -> Result<Vec<Task>, Strin
         if id.starts_with('.') {
             continue;
         }
-        let Some(pid) = fs::read_to_string(entry.path().join("init.pid"))
+        let Some(pid) = read_virtual(entry.path().join("init.pid"))
             .ok()
-            .and_then(|p| p.trim().parse::<u32>().ok())
+            .and_then(|p| String::from_utf8_lossy(&p).trim().parse::<u32>().ok())
         else {
             continue;
         };
         let status = if live.contains(&pid) {
-            "RUNNING"
+            RUNNING
         } else {
             "STOPPED"
         };
@@ -333,9 +336,10 @@ fn cmdlines(out: &mut String, root: &str) -> Result<BTreeSet<u32>, String> {
     Ok(pids)
 }
 
-/// A file of the kernel's (`/proc`, `/sys/fs/cgroup`) read whole. They say their size is 0,
-/// so `fs::read` asks for the size in vain and then reads in small steps; one 4 KiB buffer
-/// (grown if full) takes two reads for most of them, and a snapshot reads hundreds.
+/// A small file read whole: a kernel's (`/proc`, `/sys/fs/cgroup`) or a task's `init.pid`.
+/// The kernel's say their size is 0, so `fs::read` asks for the size in vain and then reads
+/// in small steps; one 4 KiB buffer (grown if full) takes two reads for most of them, with no
+/// size asked, and a snapshot reads hundreds.
 fn read_virtual(path: impl AsRef<Path>) -> std::io::Result<Vec<u8>> {
     use std::io::Read;
     let mut file = fs::File::open(path)?;

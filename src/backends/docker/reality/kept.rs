@@ -14,15 +14,15 @@
 //! than [`MAX_AGE`] (a bound on what the fingerprint might miss, such as a task paused inside
 //! the node). Whatever cannot be read makes no fingerprint, and the node is listed each time.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::HashMap;
 use std::fs;
 use std::sync::Mutex;
 use std::time::{Duration, Instant, SystemTime};
 
 use tonic::transport::Channel;
 
-use super::host::BUNDLES;
-use super::parse::ApiView;
+use super::host::RUNNING;
+use super::parse::{ApiView, Task};
 
 /// containerd's metadata database inside a kind node (its default root).
 const META_DB: &str = "/var/lib/containerd/io.containerd.metadata.v1.bolt/meta.db";
@@ -38,46 +38,32 @@ pub const SETTLE: Duration = Duration::from_secs(1);
 pub struct Fingerprint {
     /// The metadata database: modification time, size, inode.
     meta: (SystemTime, u64, u64),
-    /// Per task bundle, sorted: its id, its init PID (in the node), whether that process
-    /// runs, and when runc last wrote the task's state.
-    tasks: Vec<(String, Option<u32>, bool, Option<SystemTime>)>,
+    /// Per task, sorted: its id, its init PID (in the node), whether that process runs, and
+    /// when runc last wrote the task's state.
+    tasks: Vec<(String, u32, bool, Option<SystemTime>)>,
 }
 
-/// The fingerprint of the node whose files are under `root` (`/proc/PID/root`), `live` being
-/// the PIDs (in the node) of its processes; `None` when it cannot be taken or a part of it
-/// changed within [`SETTLE`] of `now`.
-pub fn fingerprint(root: &str, live: &BTreeSet<u32>, now: SystemTime) -> Option<Fingerprint> {
+/// The fingerprint of the node whose files are under `root` (`/proc/PID/root`), `tasks`
+/// being its tasks as just read from their bundles ([`super::host::bundle_tasks`]: id, init
+/// PID, whether that process runs); `None` when it cannot be taken or a part of it changed
+/// within [`SETTLE`] of `now`.
+pub fn fingerprint(root: &str, tasks: &[Task], now: SystemTime) -> Option<Fingerprint> {
     use std::os::unix::fs::MetadataExt;
     let settled = |t: SystemTime| now.duration_since(t).is_ok_and(|d| d >= SETTLE);
     let meta = fs::metadata(format!("{root}{META_DB}")).ok()?;
     let mtime = meta.modified().ok().filter(|t| settled(*t))?;
-    let bundles = format!("{root}{BUNDLES}");
-    let mut tasks = Vec::new();
-    match fs::read_dir(&bundles) {
-        Ok(dir) => {
-            for entry in dir {
-                let name = entry.ok()?.file_name().into_string().ok()?;
-                if name.starts_with('.') {
-                    continue;
-                }
-                let pid = fs::read_to_string(format!("{bundles}/{name}/init.pid"))
-                    .ok()
-                    .and_then(|p| p.trim().parse::<u32>().ok());
-                let runs = pid.is_some_and(|p| live.contains(&p));
-                let state = match fs::metadata(format!("{root}{RUNC_STATE}/{name}/state.json")) {
-                    Ok(m) => Some(m.modified().ok().filter(|t| settled(*t))?),
-                    Err(_) => None,
-                };
-                tasks.push((name, pid, runs, state));
-            }
-        }
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-        Err(_) => return None,
+    let mut seen = Vec::with_capacity(tasks.len());
+    for t in tasks {
+        let state = match fs::metadata(format!("{root}{RUNC_STATE}/{}/state.json", t.id)) {
+            Ok(m) => Some(m.modified().ok().filter(|t| settled(*t))?),
+            Err(_) => None,
+        };
+        seen.push((t.id.clone(), t.pid, t.status == RUNNING, state));
     }
-    tasks.sort();
+    seen.sort();
     Some(Fingerprint {
         meta: (mtime, meta.len(), meta.ino()),
-        tasks,
+        tasks: seen,
     })
 }
 

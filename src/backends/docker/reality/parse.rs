@@ -360,23 +360,59 @@ fn containerd_container(
         return;
     }
     let text = String::from_utf8_lossy(spec);
+    let annotations = spec_annotations(&text);
     if text.contains("\"io.kubernetes.cri.sandbox-name\"")
         || text.contains("\"io.kubernetes.cri.container-name\"")
     {
-        oci_spec(scan, id, &text);
+        by_annotations(scan, id, &annotations);
     } else {
-        let spec: Value = serde_json::from_slice(spec).unwrap_or(Value::Null);
-        let v = serde_json::json!({ "Labels": labels, "Spec": spec });
-        ctr_value(scan, id, &v);
+        by_labels(scan, id, labels, &annotations);
     }
+}
+
+/// The annotations of an OCI spec: all the scan reads of it. The rest of the spec (mounts,
+/// capabilities, seccomp: most of its bytes) is skipped by the parser, not built as a tree.
+/// An unreadable spec has none.
+fn spec_annotations(spec: &str) -> BTreeMap<String, Value> {
+    #[derive(serde::Deserialize)]
+    struct Spec {
+        #[serde(default)]
+        annotations: BTreeMap<String, Value>,
+    }
+    serde_json::from_str::<Spec>(spec.trim())
+        .map(|s| s.annotations)
+        .unwrap_or_default()
+}
+
+/// A string annotation, or empty.
+fn annotation(annotations: &BTreeMap<String, Value>, key: &str) -> String {
+    annotations
+        .get(key)
+        .and_then(Value::as_str)
+        .unwrap_or_default()
+        .to_string()
 }
 
 /// [`ctr_info`] on the parsed JSON.
 fn ctr_value(scan: &mut NodeScan, id: &str, v: &Value) {
     let labels: BTreeMap<String, String> =
         serde_json::from_value(v["Labels"].clone()).unwrap_or_default();
+    let annotations: BTreeMap<String, Value> = v["Spec"]["annotations"]
+        .as_object()
+        .map(|m| m.clone().into_iter().collect())
+        .unwrap_or_default();
+    by_labels(scan, id, &labels, &annotations);
+}
+
+/// A container read by its containerd labels (the CRI's `io.cri-containerd.kind` and
+/// `io.kubernetes.*`), its spec's annotations filling in what the labels lack.
+fn by_labels(
+    scan: &mut NodeScan,
+    id: &str,
+    labels: &BTreeMap<String, String>,
+    annotations: &BTreeMap<String, Value>,
+) {
     let label = |k: &str| labels.get(k).cloned().unwrap_or_default();
-    let annotation = |k: &str| str_at(v, &["Spec", "annotations", k]).to_string();
     let kind = labels.get("io.cri-containerd.kind").map(String::as_str);
     let pod_name = label("io.kubernetes.pod.name");
     match kind {
@@ -384,8 +420,8 @@ fn ctr_value(scan: &mut NodeScan, id: &str, v: &Value) {
             id: id.to_string(),
             name: Some(label("io.kubernetes.container.name"))
                 .filter(|n| !n.is_empty())
-                .unwrap_or_else(|| annotation("io.kubernetes.cri.container-name")),
-            sandbox_id: annotation("io.kubernetes.cri.sandbox-id"),
+                .unwrap_or_else(|| annotation(annotations, "io.kubernetes.cri.container-name")),
+            sandbox_id: annotation(annotations, "io.kubernetes.cri.sandbox-id"),
             running: false,
         }),
         Some("sandbox") | None if !pod_name.is_empty() => scan.sandboxes.push(SandboxInfo {
@@ -437,10 +473,12 @@ fn bundles(scan: &mut NodeScan, live: &BTreeSet<u32>, text: &str) {
 /// at this moment (a task starting): the task is left unmapped until the next scan, rather
 /// than failing the whole node's snapshot.
 fn oci_spec(scan: &mut NodeScan, id: &str, text: &str) {
-    let Ok(v) = serde_json::from_str::<Value>(text.trim()) else {
-        return;
-    };
-    let annotation = |k: &str| str_at(&v, &["annotations", k]).to_string();
+    by_annotations(scan, id, &spec_annotations(text));
+}
+
+/// A container read by the CRI's annotations in its OCI spec.
+fn by_annotations(scan: &mut NodeScan, id: &str, annotations: &BTreeMap<String, Value>) {
+    let annotation = |k: &str| annotation(annotations, k);
     match annotation("io.kubernetes.cri.container-type").as_str() {
         "container" => scan.containers.push(CriContainer {
             id: id.to_string(),

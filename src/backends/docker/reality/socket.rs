@@ -44,7 +44,7 @@ pub async fn read(pid: u32, container_id: String, path: Option<String>, kept: &K
         };
         let (processes, live) = host::processes_and_pids(&node)?;
         let tasks = host::bundle_tasks(&node.root, &live)?;
-        let at = fingerprint(&node.root, &live, SystemTime::now());
+        let at = fingerprint(&node.root, &tasks, SystemTime::now());
         Ok(Some((node, processes, tasks, at)))
     })
     .await;

@@ -1,7 +1,14 @@
+use std::collections::BTreeSet;
 use std::fs::{self, File};
 use std::time::{Duration, Instant, SystemTime};
 
 use super::*;
+use crate::backends::docker::reality::host::{BUNDLES, bundle_tasks};
+
+/// The fingerprint with the tasks read from the bundles under `root`, `live` the node's PIDs.
+fn fingerprint_of(root: &str, live: &BTreeSet<u32>, now: SystemTime) -> Option<Fingerprint> {
+    fingerprint(root, &bundle_tasks(root, live).unwrap(), now)
+}
 
 /// A node's files as the host sees them: metadata database, two task bundles, runc state.
 fn node_root(dir: &std::path::Path, old: SystemTime) -> String {
@@ -48,9 +55,9 @@ fn the_fingerprint_moves_with_every_change_a_listing_could_show() {
     let old = now - Duration::from_secs(60);
     let root = node_root(dir.path(), old);
     let live = BTreeSet::from([1, 101, 102]);
-    let first = fingerprint(&root, &live, now).unwrap();
+    let first = fingerprint_of(&root, &live, now).unwrap();
     assert_eq!(
-        fingerprint(&root, &live, now),
+        fingerprint_of(&root, &live, now),
         Some(first.clone()),
         "nothing changed"
     );
@@ -58,26 +65,27 @@ fn the_fingerprint_moves_with_every_change_a_listing_could_show() {
 
     // A task's init process died.
     let fewer = BTreeSet::from([1, 101]);
-    assert_ne!(fingerprint(&root, &fewer, now).unwrap(), first);
+    assert_ne!(fingerprint_of(&root, &fewer, now).unwrap(), first);
 
-    // A new task bundle.
+    // A new task (its bundle has its init process's PID).
     let bundle = format!("{root}{BUNDLES}/ccc");
     fs::create_dir_all(&bundle).unwrap();
-    let more = fingerprint(&root, &live, now).unwrap();
+    fs::write(format!("{bundle}/init.pid"), "103").unwrap();
+    let more = fingerprint_of(&root, &live, now).unwrap();
     assert_ne!(more, first);
     fs::remove_dir_all(&bundle).unwrap();
-    assert_eq!(fingerprint(&root, &live, now).unwrap(), first);
+    assert_eq!(fingerprint_of(&root, &live, now).unwrap(), first);
 
     // runc wrote a task's state.
     let state = format!("{root}{RUNC_STATE}/aaa/state.json");
     set_modified(&state, old + Duration::from_secs(5));
-    let restated = fingerprint(&root, &live, now).unwrap();
+    let restated = fingerprint_of(&root, &live, now).unwrap();
     assert_ne!(restated, first);
 
     // containerd wrote its metadata (a container created, relabelled or removed).
     let meta = format!("{root}{META_DB}");
     set_modified(&meta, old + Duration::from_secs(7));
-    assert_ne!(fingerprint(&root, &live, now).unwrap(), restated);
+    assert_ne!(fingerprint_of(&root, &live, now).unwrap(), restated);
 }
 
 #[test]
@@ -86,22 +94,26 @@ fn no_fingerprint_for_what_changed_within_the_settle_time_or_cannot_be_read() {
     let now = SystemTime::now();
     let root = node_root(dir.path(), now - Duration::from_secs(60));
     let live = BTreeSet::from([101, 102]);
-    assert!(fingerprint(&root, &live, now).is_some());
+    assert!(fingerprint_of(&root, &live, now).is_some());
 
     // A file written within the settle time leaves no fingerprint.
     let fresh = |path: &str, why: &str| {
         set_modified(path, now - SETTLE / 2);
-        assert_eq!(fingerprint(&root, &live, now), None, "{why}");
+        assert_eq!(fingerprint_of(&root, &live, now), None, "{why}");
     };
     let state = format!("{root}{RUNC_STATE}/bbb/state.json");
     fresh(&state, "a task's state just written");
     set_modified(&state, now - SETTLE * 2);
-    assert!(fingerprint(&root, &live, now).is_some());
+    assert!(fingerprint_of(&root, &live, now).is_some());
 
     let meta = format!("{root}{META_DB}");
     fresh(&meta, "metadata just written");
     fs::remove_file(&meta).unwrap();
-    assert_eq!(fingerprint(&root, &live, now), None, "no metadata database");
+    assert_eq!(
+        fingerprint_of(&root, &live, now),
+        None,
+        "no metadata database"
+    );
 }
 
 #[tokio::test]
@@ -111,8 +123,8 @@ async fn a_listing_is_used_again_only_at_the_same_fingerprint_and_while_young() 
     let root = node_root(dir.path(), now - Duration::from_secs(60));
     let socket = format!("{root}/containerd.sock");
     fs::write(&socket, b"").unwrap();
-    let at = fingerprint(&root, &BTreeSet::from([101, 102]), now).unwrap();
-    let other = fingerprint(&root, &BTreeSet::from([101]), now).unwrap();
+    let at = fingerprint_of(&root, &BTreeSet::from([101, 102]), now).unwrap();
+    let other = fingerprint_of(&root, &BTreeSet::from([101]), now).unwrap();
 
     let kept = Kept::default();
     let t0 = Instant::now();
