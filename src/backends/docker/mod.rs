@@ -17,7 +17,8 @@
 //! tc), `resource` the CPU hog, `fill`
 //! the memory hog, the disk fill and the sweep of leftovers, `verify` checks an undo did it; `exec`
 //! and `scripts` run commands in a node; `reality` reads what runs there; `load` loads images;
-//! `tar` reads a file out of a node; `error` maps Docker's failures to the engine's kinds.
+//! `tar` reads a file out of a node; `error` maps Docker's failures to the engine's kinds;
+//! `version` picks the API version to speak.
 
 mod error;
 mod exec;
@@ -31,6 +32,7 @@ mod resource;
 mod scripts;
 mod tar;
 mod verify;
+mod version;
 
 use std::collections::{BTreeSet, HashMap};
 use std::sync::Mutex;
@@ -79,20 +81,10 @@ impl DockerNodes {
     /// when no container carries `io.x-k8s.kind.cluster=<cluster>` (listing the clusters that
     /// do exist).
     pub async fn connect(cluster: &str) -> Result<Self, BackendError> {
-        let docker =
-            Docker::connect_with_local_defaults().map_err(|source| DockerError::Connect {
-                cluster: cluster.to_string(),
-                socket: socket(),
-                source,
-            })?;
-        let docker = docker
-            .negotiate_version()
-            .await
-            .map_err(|source| DockerError::Connect {
-                cluster: cluster.to_string(),
-                socket: socket(),
-                source,
-            })?;
+        let docker = match version::connect_pinged(&socket()).await {
+            Some(docker) => docker,
+            None => Self::negotiated(cluster).await?,
+        };
         let nodes = DockerNodes {
             docker,
             cluster: cluster.to_string(),
@@ -111,6 +103,18 @@ impl DockerNodes {
             .into());
         }
         Ok(nodes)
+    }
+
+    /// A client of the local daemon at the version bollard negotiates (see [`version`] for
+    /// why it is not the first choice); its errors name the socket.
+    async fn negotiated(cluster: &str) -> Result<Docker, BackendError> {
+        let failed = |source| DockerError::Connect {
+            cluster: cluster.to_string(),
+            socket: socket(),
+            source,
+        };
+        let docker = Docker::connect_with_local_defaults().map_err(failed)?;
+        Ok(docker.negotiate_version().await.map_err(failed)?)
     }
 
     /// The kind cluster's name.
