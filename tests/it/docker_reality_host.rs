@@ -6,6 +6,7 @@
 //! stand-in crictl, worker 5 changes between reads that keep containerd's listing.
 
 use crate::support::testcluster;
+use crate::support::wait::eventually;
 
 use std::time::{Duration, Instant};
 
@@ -62,6 +63,20 @@ async fn both(n: &DockerNodes, node: &str) -> NodeReality {
     socket
 }
 
+/// Waits until containerd lists task `id` on `node` as stopped.
+fn task_stopped(c: &TestCluster, node: &str, id: &str) {
+    eventually(
+        &format!("task {id} stopped on {node}"),
+        Duration::from_secs(5),
+        || {
+            let ls = c.docker_exec_ok(node, &["ctr", "-n", "k8s.io", "tasks", "ls"]);
+            ls.lines()
+                .any(|l| l.starts_with(id) && l.contains("STOPPED"))
+                .then_some(())
+        },
+    );
+}
+
 /// An application container in a sandbox, as the CRI would make it: its OCI spec carries the
 /// CRI's annotations naming it and its sandbox.
 fn app_container(c: &TestCluster, node: &str, sandbox: &str, id: &str, name: &str) {
@@ -104,18 +119,7 @@ async fn both_paths_agree_on_pods_stopped_tasks_and_the_kubelet() {
             "ctr", "-n", "k8s.io", "tasks", "kill", "-s", "KILL", &stopped,
         ],
     );
-    let deadline = Instant::now() + Duration::from_secs(5);
-    loop {
-        let ls = c.docker_exec_ok(&w, &["ctr", "-n", "k8s.io", "tasks", "ls"]);
-        if ls
-            .lines()
-            .any(|l| l.starts_with(&stopped) && l.contains("STOPPED"))
-        {
-            break;
-        }
-        assert!(Instant::now() < deadline, "{ls}");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    task_stopped(c, &w, &stopped);
 
     let r = both(&n, &w).await;
     assert!(r.kubelet_running);
@@ -152,19 +156,13 @@ async fn both_paths_agree_on_pods_stopped_tasks_and_the_kubelet() {
         "-c",
         "exec -a /usr/bin/kubelet sleep 300",
     ]);
-    let deadline = Instant::now() + Duration::from_secs(5);
     let entered = "pgrep -f '^/usr/bin/kubelet 300' || true";
-    while c
-        .docker_exec_ok(&w, &["sh", "-c", entered])
-        .trim()
-        .is_empty()
-    {
-        assert!(
-            Instant::now() < deadline,
-            "the exec'd process did not start"
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    eventually("the exec'd process starts", Duration::from_secs(5), || {
+        (!c.docker_exec_ok(&w, &["sh", "-c", entered])
+            .trim()
+            .is_empty())
+        .then_some(())
+    });
     assert!(both(&n, &w).await.kubelet_running);
     c.docker_exec_ok(&w, &["pkill", "-f", "^/usr/bin/kubelet 300"]);
     let deadline = Instant::now() + Duration::from_secs(5);
@@ -328,18 +326,7 @@ async fn kept_listings_follow_every_change_the_exec_path_sees() {
         &w,
         &["ctr", "-n", "k8s.io", "tasks", "kill", "-s", "KILL", &app],
     );
-    let deadline = Instant::now() + Duration::from_secs(5);
-    loop {
-        let ls = c.docker_exec_ok(&w, &["ctr", "-n", "k8s.io", "tasks", "ls"]);
-        if ls
-            .lines()
-            .any(|l| l.starts_with(&app) && l.contains("STOPPED"))
-        {
-            break;
-        }
-        assert!(Instant::now() < deadline, "{ls}");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    task_stopped(c, &w, &app);
     let r = twice(&n).await;
     assert_eq!(with_app(&r), Some(vec![]), "{r:#?}");
 

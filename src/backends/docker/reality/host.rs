@@ -52,7 +52,7 @@ pub fn possible() -> Result<(), String> {
         return Err(format!("DOCKER_HOST={host} is not a local socket"));
     }
     let status =
-        fs::read_to_string("/proc/self/status").map_err(|e| format!("/proc/self/status: {e}"))?;
+        read_kernel_text("/proc/self/status").map_err(|e| format!("/proc/self/status: {e}"))?;
     let euid = status
         .lines()
         .find_map(|l| l.strip_prefix("Uid:"))
@@ -104,7 +104,7 @@ pub fn find_pid(id: &str) -> Option<(u32, Option<String>)> {
         return None;
     }
     for dir in cgroup_dirs(id) {
-        let Ok(procs) = fs::read_to_string(format!("{dir}/cgroup.procs")) else {
+        let Ok(procs) = read_kernel_text(format!("{dir}/cgroup.procs")) else {
             continue;
         };
         let pid1 = procs
@@ -112,7 +112,7 @@ pub fn find_pid(id: &str) -> Option<(u32, Option<String>)> {
             .filter_map(|p| p.parse::<u32>().ok())
             .find(|&p| nspid(p).is_some_and(|ns| ns.len() > 1 && ns.last() == Some(&1)));
         if let Some(pid) = pid1 {
-            let environ = fs::read(format!("/proc/{pid}/environ")).ok()?;
+            let environ = read_virtual(format!("/proc/{pid}/environ")).ok()?;
             let path = environ
                 .split(|b| *b == 0)
                 .find_map(|e| e.strip_prefix(b"PATH="))
@@ -146,7 +146,7 @@ pub fn node(
 ) -> Result<Option<HostNode>, String> {
     let proc = format!("/proc/{pid}");
     let cgroup =
-        fs::read_to_string(format!("{proc}/cgroup")).map_err(|e| format!("{proc}/cgroup: {e}"))?;
+        read_kernel_text(format!("{proc}/cgroup")).map_err(|e| format!("{proc}/cgroup: {e}"))?;
     if container_id.is_empty() || !cgroup.contains(container_id) {
         return Err(format!(
             "process {pid} is not the node container as seen from here (Docker Desktop, or \
@@ -277,10 +277,10 @@ fn frozen(cgroup: &str) -> bool {
         };
         let path = path.trim();
         if ctrl.is_empty() {
-            fs::read_to_string(format!("/sys/fs/cgroup{path}/cgroup.events"))
+            read_kernel_text(format!("/sys/fs/cgroup{path}/cgroup.events"))
                 .is_ok_and(|ev| ev.lines().any(|l| l.trim() == "frozen 1"))
         } else if ctrl.split(',').any(|c| c == "freezer") {
-            fs::read_to_string(format!("/sys/fs/cgroup/freezer{path}/freezer.state"))
+            read_kernel_text(format!("/sys/fs/cgroup/freezer{path}/freezer.state"))
                 .is_ok_and(|st| st.trim() != "THAWED")
         } else {
             false
@@ -358,6 +358,11 @@ fn read_virtual(path: impl AsRef<Path>) -> std::io::Result<Vec<u8>> {
     }
     buf.truncate(len);
     Ok(buf)
+}
+
+/// [`read_virtual`] as text (a kernel file's bytes that are not UTF-8 are replaced).
+fn read_kernel_text(path: impl AsRef<Path>) -> std::io::Result<String> {
+    read_virtual(path).map(|b| String::from_utf8_lossy(&b).into_owned())
 }
 
 /// What `grep -H '' FILE` prints for a file of this content, shown as `path`.
