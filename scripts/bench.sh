@@ -288,7 +288,7 @@ bench_nodes() {
       # second of wall time (this process, dockerd and containerd), not latency.
       local cost
       cost=$("$BENCH" sample-cost --cluster "$CLUSTER" --interval 1 --duration 20)
-      result "nodes" "N=13: sampling node reality once a second for 20 s: CPU time per second of wall time, less the same processes' in 20 s without sampling (chaos $(jq -r .cpu_percent_of_one_core.chaos <<<"$cost")%, dockerd $(jq -r .cpu_percent_of_one_core.dockerd <<<"$cost")%, containerd $(jq -r .cpu_percent_of_one_core.containerd <<<"$cost")%, shims $(jq -r .cpu_percent_of_one_core.shims <<<"$cost")%; read via $(jq -r '.sources | unique | join(",")' <<<"$cost"))" \
+      result "nodes" "N=13: sampling node reality once a second for 20 s: CPU time per second of wall time, less the same processes' in 20 s without sampling, the two alternating in 4 rounds of 5 s (chaos $(jq -r .cpu_percent_of_one_core.chaos <<<"$cost")%, dockerd $(jq -r .cpu_percent_of_one_core.dockerd <<<"$cost")%, containerd $(jq -r .cpu_percent_of_one_core.containerd <<<"$cost")%, shims $(jq -r .cpu_percent_of_one_core.shims <<<"$cost")%; read via $(jq -r '.sources | unique | join(",")' <<<"$cost"))" \
         "$(jq -r '.cpu_percent_of_one_core.total / 100' <<<"$cost")" "$(jq -r .samples <<<"$cost") samples"
       # The same, forgetting what the socket path keeps between reads (a connection and a full
       # listing per node and sample, as before it kept them), and through the exec path.

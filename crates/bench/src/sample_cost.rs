@@ -9,8 +9,9 @@
 //! the kernel's 15-character name of `containerd-shim-runc-v2`: containerd asks each task's
 //! shim for its state when it lists tasks; Docker's shims serve the exec path's execs).
 //! Prints one JSON object: the share of one core each used, less what the same processes used
-//! in a window of the same length just before without sampling (`idle_percent_of_one_core`;
-//! the idle shims' own timers, other clusters' requests to the shared dockerd). Processes that start and end
+//! as long without sampling (`idle_percent_of_one_core`; the idle shims' own timers, other
+//! clusters' requests to the shared dockerd), measured in windows that alternate with the
+//! sampling ones (`--rounds`) so that a drift of that background does not land on one side. Processes that start and end
 //! within the sampling (the exec path's `runc` and scan processes) are not counted.
 
 use std::time::{Duration, Instant};
@@ -26,9 +27,12 @@ pub struct Args {
     /// Seconds between two snapshots.
     #[arg(long, default_value_t = 1.0)]
     interval: f64,
-    /// Seconds to sample for.
+    /// Seconds to sample for (and as long again without sampling, for the baseline).
     #[arg(long, default_value_t = 30.0)]
     duration: f64,
+    /// Rounds of an idle window then a sampling window that the time is cut into.
+    #[arg(long, default_value_t = 4)]
+    rounds: u32,
     /// Forget the open containerd channels and the last listings before each snapshot: a
     /// connection and a full listing per node and snapshot, as before they were kept.
     #[arg(long)]
@@ -120,35 +124,51 @@ pub async fn run(a: Args) -> Result<(), String> {
     };
     // What the same processes use meanwhile without sampling (idle shims, the daemons' own
     // work, other clusters' requests to the shared dockerd): subtracted from the sampling's.
-    let idle_from = all();
-    let idle_started = Instant::now();
-    tokio::time::sleep(Duration::from_secs_f64(a.duration)).await;
-    let idle_wall = idle_started.elapsed().as_secs_f64();
-    let idle_to = all();
-    let before = all();
-    let started = Instant::now();
-    let mut samples = 0u32;
-    let mut tick = tokio::time::interval(interval);
-    while started.elapsed().as_secs_f64() < a.duration {
-        tick.tick().await;
-        if a.forget_kept {
-            nodes.forget_kept();
+    // The time is cut into rounds of an idle window then a sampling window of the same length,
+    // so that a drift of that background (130 idle shims' timers) falls on both alike.
+    let rounds = a.rounds.max(1);
+    let window = a.duration / f64::from(rounds);
+    let zero = || vec![0.0; DAEMONS.len() + 1];
+    let (mut idle_cpu, mut idle_wall) = (zero(), 0.0);
+    let (mut busy_cpu, mut wall) = (zero(), 0.0);
+    let add = |sum: &mut Vec<f64>, from: &[f64], to: &[f64]| {
+        for (i, s) in sum.iter_mut().enumerate() {
+            *s += to[i] - from[i];
         }
-        nodes.snapshot(None).await.map_err(|e| e.to_string())?;
-        samples += 1;
+    };
+    let mut samples = 0u32;
+    for _ in 0..rounds {
+        let from = all();
+        let started = Instant::now();
+        tokio::time::sleep(Duration::from_secs_f64(window)).await;
+        idle_wall += started.elapsed().as_secs_f64();
+        add(&mut idle_cpu, &from, &all());
+
+        let from = all();
+        let started = Instant::now();
+        let mut tick = tokio::time::interval(interval);
+        while started.elapsed().as_secs_f64() < window {
+            tick.tick().await;
+            if a.forget_kept {
+                nodes.forget_kept();
+            }
+            nodes.snapshot(None).await.map_err(|e| e.to_string())?;
+            samples += 1;
+        }
+        wall += started.elapsed().as_secs_f64();
+        add(&mut busy_cpu, &from, &all());
     }
-    let wall = started.elapsed().as_secs_f64();
-    let after = all();
     let round = |x: f64| (x * 10.0).round() / 10.0;
-    let idle = |i: usize| (idle_to[i] - idle_from[i]) / idle_wall * 100.0;
-    let share = |i: usize| (after[i] - before[i]) / wall * 100.0 - idle(i);
-    let total: f64 = (0..after.len()).map(share).sum();
+    let idle = |i: usize| idle_cpu[i] / idle_wall * 100.0;
+    let share = |i: usize| busy_cpu[i] / wall * 100.0 - idle(i);
+    let total: f64 = (0..busy_cpu.len()).map(share).sum();
     let out = json!({
         "nodes": count,
         "sources": sources,
         "interval_s": a.interval,
         "forget_kept": a.forget_kept,
         "samples": samples,
+        "rounds": rounds,
         "wall_s": round(wall),
         "cpu_percent_of_one_core": {
             "chaos": round(share(0)),
