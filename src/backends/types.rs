@@ -77,11 +77,13 @@ pub struct NodeReality {
     pub sandboxes: Vec<Sandbox>,
 }
 
-/// How a node's reality was read: through containerd's socket or from the host's `/proc` (no
-/// process started in the node), or by one exec of the scan script in the node.
+/// How a node's reality was read: from containerd's metadata database, through containerd's
+/// socket or from the host's `/proc` alone (no process started in the node), or by one exec of
+/// the scan script in the node.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum RealitySource {
+    ContainerdMetadata,
     ContainerdSocket,
     HostProc,
     Exec,

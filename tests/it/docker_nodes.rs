@@ -479,7 +479,7 @@ async fn crictl_is_preferred_where_it_exists() {
     assert_eq!(r[0].shims[0].sandbox_id, live);
 
     let mut auto = n.snapshot_via(Some(&w), ReadVia::Auto).await.unwrap();
-    assert_eq!(auto[0].source, Some(RealitySource::ContainerdSocket));
+    assert_eq!(auto[0].source, Some(RealitySource::ContainerdMetadata));
     let auto = auto.remove(0).reality.unwrap();
     let names: Vec<&str> = auto.sandboxes.iter().map(|s| s.pod.name.as_str()).collect();
     assert_eq!(names, vec!["real-pod"], "containerd has no `dead-pod`");

@@ -1,5 +1,5 @@
-//! Node reality read without exec (containerd's socket through the host's `/proc`, and the
-//! host's `/proc` alone) against the exec path, on real Docker with the kind-like test cluster
+//! Node reality read without exec (containerd's metadata database and its socket through the
+//! host's `/proc`, and the host's `/proc` alone) against the exec path, on real Docker with the kind-like test cluster
 //! (`scripts/testcluster.sh`). These tests need root on the Docker host (that is what reading
 //! without exec needs); they fail, not skip, without it. Each test owns its nodes: worker 1
 //! pods and the kubelet, worker 2 a task without CRI annotations, worker 3 pause, worker 4 a
@@ -30,11 +30,13 @@ async fn one(n: &DockerNodes, node: &str, via: ReadVia) -> NodeSnapshot {
     s.remove(0)
 }
 
-/// The node read through containerd's socket and by exec: the same reality, each saying how
-/// it was read. Auto picks the socket.
+/// The node read from containerd's metadata database, through its socket and by exec: the
+/// same reality, each saying how it was read. Auto picks the database.
 async fn socket_and_exec(n: &DockerNodes, node: &str) -> NodeReality {
+    let metadata = one(n, node, ReadVia::Metadata).await;
     let socket = one(n, node, ReadVia::Socket).await;
     let exec = one(n, node, ReadVia::Exec).await;
+    assert_eq!(metadata.source, Some(RealitySource::ContainerdMetadata));
     assert_eq!(socket.source, Some(RealitySource::ContainerdSocket));
     assert_eq!(exec.source, Some(RealitySource::Exec));
     let socket = socket.reality.unwrap();
@@ -44,8 +46,13 @@ async fn socket_and_exec(n: &DockerNodes, node: &str) -> NodeReality {
         "socket path vs exec path on {node}"
     );
     assert_eq!(
+        metadata.reality.unwrap(),
+        socket,
+        "metadata path vs socket path on {node}"
+    );
+    assert_eq!(
         one(n, node, ReadVia::Auto).await.source,
-        Some(RealitySource::ContainerdSocket)
+        Some(RealitySource::ContainerdMetadata)
     );
     socket
 }
@@ -180,7 +187,7 @@ async fn both_paths_agree_on_pods_stopped_tasks_and_the_kubelet() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
-async fn a_task_without_cri_annotations_is_read_through_the_socket() {
+async fn a_task_without_cri_annotations_is_read_from_containerds_metadata() {
     let c = cluster();
     let n = nodes().await;
     let w = c.worker(2);
@@ -196,7 +203,8 @@ async fn a_task_without_cri_annotations_is_read_through_the_socket() {
         "{}",
         err.message
     );
-    // containerd's socket can, and agrees with the exec path (its `ctr` per task).
+    // containerd's metadata and its socket can, and agree with the exec path (its `ctr` per
+    // task).
     let r = socket_and_exec(&n, &w).await;
     let eps = r.sandboxes.iter().find(|s| s.id == bare).unwrap();
     assert_eq!(
@@ -209,12 +217,12 @@ async fn a_task_without_cri_annotations_is_read_through_the_socket() {
         ("epsilon", "t-bare", "uid-epsilon", true)
     );
     assert!(r.sandboxes.iter().any(|s| s.pod.name == "annotated"));
-    // The other nodes are read through the socket too.
+    // The other nodes are read from containerd's database too.
     let all = n.snapshot_via(None, ReadVia::Auto).await.unwrap();
     assert!(
         all.iter()
             .filter(|s| s.node.name != c.worker(4))
-            .all(|s| s.source == Some(RealitySource::ContainerdSocket)),
+            .all(|s| s.source == Some(RealitySource::ContainerdMetadata)),
         "{all:#?}"
     );
     c.unpod(&w, &bare);
@@ -233,10 +241,12 @@ async fn a_paused_node_is_reported_paused_without_hanging() {
     let started = Instant::now();
     let host = one(&n, &w, ReadVia::Host).await;
     let socket = one(&n, &w, ReadVia::Socket).await;
+    let metadata = one(&n, &w, ReadVia::Metadata).await;
     let exec = one(&n, &w, ReadVia::Exec).await;
     let (h, e) = (host.reality.unwrap_err(), exec.reality.unwrap_err());
     assert_eq!(h.message, e.message);
     assert_eq!(socket.reality.unwrap_err().message, e.message);
+    assert_eq!(metadata.reality.unwrap_err().message, e.message);
     assert!(h.message.contains("paused"), "{}", h.message);
     // Past Docker's state, the host read itself sees the frozen cgroup.
     let direct = n.read_from_host(&w).await.unwrap_err();
@@ -251,9 +261,10 @@ async fn a_paused_node_is_reported_paused_without_hanging() {
 }
 
 /// A node with `crictl` (kind's nodes have it): the host's `/proc` alone cannot give the CRI's
-/// view and refuses; containerd's socket gives it, so Auto reads it without exec.
+/// view and refuses; containerd's metadata gives it, so Auto reads it without exec. Where the
+/// database cannot be read, Auto asks containerd through its socket.
 #[tokio::test(flavor = "multi_thread")]
-async fn a_node_with_crictl_is_read_through_containerd_socket() {
+async fn a_node_with_crictl_is_read_from_containerds_metadata_else_its_socket() {
     let c = cluster();
     let n = nodes().await;
     let w = c.worker(4);
@@ -269,7 +280,7 @@ async fn a_node_with_crictl_is_read_through_containerd_socket() {
     let err = one(&n, &w, ReadVia::Host).await.reality.unwrap_err();
     assert!(err.message.contains("crictl"), "{}", err.message);
     let auto = one(&n, &w, ReadVia::Auto).await;
-    assert_eq!(auto.source, Some(RealitySource::ContainerdSocket));
+    assert_eq!(auto.source, Some(RealitySource::ContainerdMetadata));
     // This crictl fails, so the exec path reads the bundles: the same pod either way.
     let exec = one(&n, &w, ReadVia::Exec).await;
     assert_eq!(exec.source, Some(RealitySource::Exec));
@@ -277,6 +288,18 @@ async fn a_node_with_crictl_is_read_through_containerd_socket() {
     assert!(auto.sandboxes.iter().any(|s| s.pod.name == "real"));
     assert_eq!(auto, exec.reality.unwrap());
     c.docker_exec_ok(&w, &["rm", "/usr/local/bin/crictl"]);
+    assert_eq!(both(&n, &w).await, auto);
+
+    // The database moved away (containerd keeps it open and goes on writing to it): no
+    // metadata read, the socket instead, the same reality.
+    let db = "/var/lib/containerd/io.containerd.metadata.v1.bolt/meta.db";
+    c.docker_exec_ok(&w, &["mv", db, &format!("{db}.moved")]);
+    let err = one(&n, &w, ReadVia::Metadata).await.reality.unwrap_err();
+    let fallback = one(&n, &w, ReadVia::Auto).await;
+    c.docker_exec_ok(&w, &["mv", &format!("{db}.moved"), db]);
+    assert!(err.message.contains("meta.db"), "{}", err.message);
+    assert_eq!(fallback.source, Some(RealitySource::ContainerdSocket));
+    assert_eq!(fallback.reality.unwrap(), auto);
     assert_eq!(both(&n, &w).await, auto);
 }
 

@@ -1,7 +1,9 @@
 //! Node reality: what really runs in each node container.
 //!
-//! Where it can, each node is read with no process started in it: through containerd's socket
-//! as the host sees it ([`socket`]), else from the Docker host's `/proc` alone ([`host`]); else
+//! Where it can, each node is read with no process started in it: its containers from
+//! containerd's metadata database as the host sees the node's files ([`metadata`]), else
+//! through containerd's socket ([`socket`]), else from the Docker host's `/proc` alone
+//! ([`host`]); else
 //! (or for a node neither can read) by one exec per node: [`scripts::SCAN`] reads every
 //! `/proc/PID/cmdline` and the CRI's view
 //! (crictl; where it is missing, containerd's task bundles), so a snapshot of N nodes costs
@@ -10,8 +12,10 @@
 //! which pod a sandbox belongs to from the CRI's annotations in the task's OCI spec (or its
 //! labels `io.kubernetes.pod.{namespace,name,uid}`).
 
+mod bolt;
 mod host;
 mod kept;
+mod metadata;
 mod parse;
 mod socket;
 
@@ -37,9 +41,11 @@ pub struct NodeSnapshot {
 /// How to read the nodes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ReadVia {
-    /// Without exec where possible (containerd's socket, else the host's `/proc`), else by
-    /// exec (per node).
+    /// Without exec where possible (containerd's metadata database, else its socket, else
+    /// the host's `/proc`), else by exec (per node).
     Auto,
+    /// Only from containerd's metadata database: a node it cannot read is an error (for tests).
+    Metadata,
     /// Only through containerd's socket: a node it cannot read is an error (for tests).
     Socket,
     /// Only from the host's `/proc`: a node it cannot read is an error (for tests).
@@ -49,11 +55,12 @@ pub enum ReadVia {
 }
 
 impl ReadVia {
-    /// `KIND_CHAOS_REALITY=exec|socket|host|auto` (default `auto`), so the paths can be
-    /// compared.
+    /// `KIND_CHAOS_REALITY=exec|metadata|socket|host|auto` (default `auto`), so the paths
+    /// can be compared.
     pub fn from_env() -> Self {
         match std::env::var("KIND_CHAOS_REALITY").as_deref() {
             Ok("exec") => ReadVia::Exec,
+            Ok("metadata") => ReadVia::Metadata,
             Ok("socket") => ReadVia::Socket,
             Ok("host") => ReadVia::Host,
             _ => ReadVia::Auto,
@@ -155,6 +162,7 @@ impl DockerNodes {
         }
         let mut why_not = Vec::new();
         for (way, source) in [
+            (ReadVia::Metadata, RealitySource::ContainerdMetadata),
             (ReadVia::Socket, RealitySource::ContainerdSocket),
             (ReadVia::Host, RealitySource::HostProc),
         ] {
@@ -217,8 +225,9 @@ impl DockerNodes {
         }
     }
 
-    /// Reads one running node without exec, bounded: through containerd's socket
-    /// ([`ReadVia::Socket`]) or the host's `/proc` alone (otherwise). Where the node's PID 1 was
+    /// Reads one running node without exec, bounded: with containerd's metadata database
+    /// ([`ReadVia::Metadata`]), through its socket ([`ReadVia::Socket`]) or from the host's
+    /// `/proc` alone (otherwise). Where the node's PID 1 was
     /// found before, it is used again without asking Docker (a timeline samples every few
     /// seconds); else it is looked for in the container's cgroup ([`host::find_pid`]: one
     /// `docker inspect` per node would cost a snapshot of many nodes more than the reads
@@ -290,8 +299,10 @@ impl DockerNodes {
         let HostPid { pid, id, path } = at;
         let kept = &self.kept;
         let read = async move {
-            if way == ReadVia::Socket {
-                Ok(socket::read(pid, id, path, kept).await)
+            if way == ReadVia::Metadata {
+                Ok(socket::read(pid, id, path, kept, socket::Lister::Metadata).await)
+            } else if way == ReadVia::Socket {
+                Ok(socket::read(pid, id, path, kept, socket::Lister::Socket).await)
             } else {
                 tokio::task::spawn_blocking(move || host::read(pid, &id, path.as_deref())).await
             }

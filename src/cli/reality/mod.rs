@@ -102,8 +102,9 @@ const JSON_FORMAT: &str =
                      shims[] {pid, sandbox_id},
                      sandboxes[] {id, namespace, name, uid, live (a shim serves it),
                                   shim_pid, containers (running ones), api (consistent|ghost|null)},
-                     source (how it was read: containerd-socket, host-proc, exec, or null
-                     if it was not), api_pods (pods the API places there, null without it);
+                     source (how it was read: containerd-metadata, containerd-socket,
+                     host-proc, exec, or null if it was not), api_pods (pods the API places
+                     there, null without it);
                      each sandbox also has ip, phase, restarts from the API (null without it)
   drift              null without the API, else [{node, namespace, name, state, detail}]
                      with state consistent|ghost|phantom

@@ -34,7 +34,8 @@ pub struct NodeView {
     pub kubelet_running: bool,
     pub shims: Vec<ShimView>,
     pub sandboxes: Vec<SandboxView>,
-    /// How the node was read (containerd-socket, host-proc or exec); null when it was not.
+    /// How the node was read (containerd-metadata, containerd-socket, host-proc or exec); null
+    /// when it was not.
     pub source: Option<RealitySource>,
     /// How many pods the API places on this node; null without the API.
     pub api_pods: Option<usize>,

@@ -22,10 +22,9 @@ use std::time::{Duration, Instant, SystemTime};
 use tonic::transport::Channel;
 
 use super::host::RUNNING;
+use super::metadata::META_DB;
 use super::parse::{ApiView, Task};
 
-/// containerd's metadata database inside a kind node (its default root).
-const META_DB: &str = "/var/lib/containerd/io.containerd.metadata.v1.bolt/meta.db";
 /// runc's state directories of namespace k8s.io inside the node (one per task).
 const RUNC_STATE: &str = "/run/containerd/runc/k8s.io";
 /// A listing is used again at most this long after it was taken.
@@ -67,13 +66,15 @@ pub fn fingerprint(root: &str, tasks: &[Task], now: SystemTime) -> Option<Finger
     })
 }
 
-/// Channels and listings kept, by node socket path.
+/// Channels and listings kept, by where the listing came from: a node's containerd socket or
+/// its metadata database (either path names the node's host PID).
 #[derive(Debug, Default)]
 pub struct Kept(Mutex<HashMap<String, KeptNode>>);
 
 #[derive(Debug)]
 struct KeptNode {
-    channel: Channel,
+    /// The open channel, for a socket.
+    channel: Option<Channel>,
     listed: Option<Listed>,
 }
 
@@ -91,7 +92,7 @@ impl Kept {
 
     /// The open channel to this socket, if one is kept.
     pub fn channel(&self, socket: &str) -> Option<Channel> {
-        self.lock().get(socket).map(|n| n.channel.clone())
+        self.lock().get(socket).and_then(|n| n.channel.clone())
     }
 
     /// Keeps a newly opened channel (and forgets sockets that are gone: nodes stopped or
@@ -102,7 +103,7 @@ impl Kept {
         all.insert(
             socket.to_string(),
             KeptNode {
-                channel,
+                channel: Some(channel),
                 listed: None,
             },
         );
@@ -118,10 +119,18 @@ impl Kept {
     }
 
     /// Keeps a listing taken at `at` (`None`: it will not be used again).
+    /// A source without a channel (the metadata database) gets its entry here, and sources
+    /// that are gone are forgotten then.
     pub fn keep_view(&self, socket: &str, at: Option<Fingerprint>, taken: Instant, view: ApiView) {
-        if let Some(node) = self.lock().get_mut(socket) {
-            node.listed = at.map(|at| Listed { at, taken, view });
+        let mut all = self.lock();
+        if !all.contains_key(socket) {
+            all.retain(|s, _| std::path::Path::new(s).exists());
         }
+        let node = all.entry(socket.to_string()).or_insert(KeptNode {
+            channel: None,
+            listed: None,
+        });
+        node.listed = at.map(|at| Listed { at, taken, view });
     }
 
     /// Drops everything kept.

@@ -1,19 +1,23 @@
-//! Node reality from containerd's own API, reached through the node's filesystem as the host
-//! sees it (`/proc/PID/root/run/containerd/containerd.sock`), with no process started in the
-//! node.
+//! Node reality from containerd's view of the node's containers, read with no process
+//! started in the node: from containerd's metadata database ([`super::metadata`]) or through
+//! its API at its socket (`/proc/PID/root/run/containerd/containerd.sock`), both reached
+//! through the node's filesystem as the host sees it.
 //!
 //! The host's `/proc` alone (see [`super::host`]) cannot name the pod of a task whose OCI spec
 //! lacks the CRI's annotations: those live in containerd's metadata (its labels), which the
-//! exec path reads with one `ctr` process per task. containerd's API gives every container's
-//! labels and spec in one call, so this path reads any node the host can reach at the cost of
-//! a gRPC round trip. The tasks (PID, running or not) come from the task bundles as the host
-//! sees them ([`host::bundle_tasks`]), not from containerd's task listing, which asks every
-//! task's shim for its state (a round trip per pod). On a node with `crictl` (kind's) it
-//! also gives the CRI's view: every sandbox containerd keeps for the CRI, a stopped one (no
-//! task) included, as `crictl pods` lists it. The processes (shims, kubelet) still
-//! come from the host's `/proc`, and both are handed to the same interpretation as the exec
-//! path's output ([`super::parse::api_view`], [`super::parse::with_processes`]). containerd types stay in this file. What
-//! is kept between reads of the same node (the channel, the last listing) is [`super::kept`]'s.
+//! exec path reads with one `ctr` process per task. The metadata database (and containerd's
+//! API, which answers from it) gives every container's labels and spec at once, so this path
+//! reads any node the host can reach: the database in a few page reads, the API at the cost
+//! of a gRPC connection and a listing in the node's containerd (where the database cannot be
+//! read). The tasks (PID, running or not) come from the task bundles as the host sees them
+//! ([`host::bundle_tasks`]), not from containerd's task listing, which asks every task's shim
+//! for its state (a round trip per pod). On a node with `crictl` (kind's) it also gives the
+//! CRI's view: every sandbox containerd keeps for the CRI, a stopped one (no task) included,
+//! as `crictl pods` lists it. The processes (shims, kubelet) still come from the host's
+//! `/proc`, and both are handed to the same interpretation as the exec path's output
+//! ([`super::parse::api_view`], [`super::parse::with_processes`]). containerd types stay in
+//! this file. What is kept between reads of the same node (the channel, the last listing) is
+//! [`super::kept`]'s.
 
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant, SystemTime};
@@ -25,6 +29,7 @@ use tonic::metadata::MetadataValue;
 
 use super::host::{self, HostRead};
 use super::kept::{Kept, fingerprint};
+use super::metadata;
 use super::parse::{ApiContainer, api_view, with_processes};
 
 /// containerd's socket inside a kind node.
@@ -34,9 +39,24 @@ const NAMESPACE: &str = "k8s.io";
 /// How long connecting and the two calls may take together.
 const TIMEOUT: Duration = Duration::from_secs(5);
 
+/// Where the containers' labels and specs come from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Lister {
+    /// containerd's metadata database, read from the host ([`super::metadata`]).
+    Metadata,
+    /// containerd's API through its socket.
+    Socket,
+}
+
 /// Reads the node whose PID 1 is host process `pid` (see [`host::read`] for the arguments),
-/// with what earlier reads kept (see [`super::kept`]).
-pub async fn read(pid: u32, container_id: String, path: Option<String>, kept: &Kept) -> HostRead {
+/// with what earlier reads kept (see [`super::kept`]), its containers listed by `lister`.
+pub async fn read(
+    pid: u32,
+    container_id: String,
+    path: Option<String>,
+    kept: &Kept,
+    lister: Lister,
+) -> HostRead {
     let checked = tokio::task::spawn_blocking(move || {
         let node = host::node(pid, &container_id, path.as_deref(), false)?;
         let Some(node) = node else {
@@ -54,33 +74,53 @@ pub async fn read(pid: u32, container_id: String, path: Option<String>, kept: &K
         Ok(Err(why)) => return HostRead::Fallback(why),
         Err(e) => return HostRead::Fallback(format!("the host read failed: {e}")),
     };
-    let socket = format!("{}{SOCKET}", node.root);
+    // What is kept is kept per source: the socket's path, or the database's.
+    let key = match lister {
+        Lister::Socket => format!("{}{SOCKET}", node.root),
+        Lister::Metadata => format!("{}{}", node.root, metadata::META_DB),
+    };
     let now = Instant::now();
-    let known = at.as_ref().and_then(|at| kept.view(&socket, at, now));
+    let known = at.as_ref().and_then(|at| kept.view(&key, at, now));
     let view = match known {
         Some(view) => view,
-        None => match tokio::time::timeout(TIMEOUT, list(&socket, kept)).await {
-            Ok(Ok(containers)) => {
-                let view = api_view(tasks, &containers, node.crictl);
-                kept.keep_view(&socket, at, now, view.clone());
-                view
+        None => {
+            let listed = match lister {
+                Lister::Socket => list_bounded(&key, kept).await,
+                Lister::Metadata => {
+                    let root = node.root.clone();
+                    tokio::task::spawn_blocking(move || metadata::containers(&root, NAMESPACE))
+                        .await
+                        .unwrap_or_else(|e| Err(format!("the read failed: {e}")))
+                }
+            };
+            match listed {
+                Ok(containers) => {
+                    let view = api_view(tasks, &containers, node.crictl);
+                    kept.keep_view(&key, at, now, view.clone());
+                    view
+                }
+                Err(why) => {
+                    kept.forget(&key);
+                    return HostRead::Fallback(why);
+                }
             }
-            Ok(Err(why)) => {
-                kept.forget(&socket);
-                return HostRead::Fallback(format!("containerd at {socket}: {why}"));
-            }
-            Err(_) => {
-                kept.forget(&socket);
-                return HostRead::Fallback(format!(
-                    "containerd at {socket} did not answer within {}s",
-                    TIMEOUT.as_secs()
-                ));
-            }
-        },
+        }
     };
     match with_processes(&processes, &view) {
         Ok(scan) => HostRead::Scan(scan),
         Err(why) => HostRead::Fallback(why),
+    }
+}
+
+/// [`list`], bounded by [`TIMEOUT`], its errors naming the socket.
+async fn list_bounded(socket: &str, kept: &Kept) -> Result<Vec<ApiContainer>, String> {
+    match tokio::time::timeout(TIMEOUT, list(socket, kept)).await {
+        Ok(Ok(containers)) => Ok(containers),
+        Ok(Err(why)) => Err(format!("containerd at {socket}: {why}")),
+        Err(_) => Err(format!(
+            "containerd at {socket} did not answer within {}s",
+            TIMEOUT.as_secs()
+        )),
     }
 }
 

@@ -169,3 +169,25 @@ async fn channels_of_sockets_that_are_gone_are_dropped() {
     assert!(kept.channel(&gone).is_none());
     assert!(kept.channel(&here).is_some());
 }
+
+/// A listing read from the metadata database is kept with no channel, and forgotten once the
+/// database is gone (the node restarted under another PID).
+#[test]
+fn a_listing_without_a_channel_is_kept_until_its_source_is_gone() {
+    let dir = tempfile::tempdir().unwrap();
+    let now = SystemTime::now();
+    let root = node_root(dir.path(), now - Duration::from_secs(60));
+    let db = format!("{root}{META_DB}");
+    let at = fingerprint_of(&root, &BTreeSet::from([101, 102]), now).unwrap();
+    let kept = Kept::default();
+    let t0 = Instant::now();
+    kept.keep_view(&db, Some(at.clone()), t0, ApiView::default());
+    assert_eq!(kept.view(&db, &at, t0), Some(ApiView::default()));
+    assert!(kept.channel(&db).is_none());
+    fs::remove_file(&db).unwrap();
+    let other = dir.path().join("other.db").to_string_lossy().to_string();
+    fs::write(&other, b"").unwrap();
+    kept.keep_view(&other, Some(at.clone()), t0, ApiView::default());
+    assert!(kept.view(&db, &at, t0).is_none(), "its database is gone");
+    assert!(kept.view(&other, &at, t0).is_some());
+}
