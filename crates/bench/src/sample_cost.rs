@@ -2,17 +2,17 @@
 //! second for the whole game day, so its cost is CPU per second of wall time, not latency.
 //!
 //! Snapshots every node of the cluster at a fixed interval for a while (as the run's sampler
-//! does, through the same `DockerNodes`), and reads the CPU time (user + system, from
-//! `/proc/PID/stat`) spent meanwhile by this process and by the daemons each read wakes:
-//! dockerd (the node listing, and an inspect per node at the first read), containerd (the
-//! socket path's two calls per node, when a node changed) and the shims (`containerd-shim`,
-//! the kernel's 15-character name of `containerd-shim-runc-v2`: containerd asks each task's
-//! shim for its state when it lists tasks; Docker's shims serve the exec path's execs).
-//! Prints one JSON object: the share of one core each used, less what the same processes used
-//! as long without sampling (`idle_percent_of_one_core`; the idle shims' own timers, other
-//! clusters' requests to the shared dockerd), measured in windows that alternate with the
-//! sampling ones (`--rounds`) so that a drift of that background does not land on one side. Processes that start and end
-//! within the sampling (the exec path's `runc` and scan processes) are not counted.
+//! does, through the same `DockerNodes`), and reads the CPU time spent meanwhile by this
+//! process and by what each read may wake: the host's dockerd (the node listing) and
+//! containerd, Docker's shims of the node containers (they serve the exec path's execs), and
+//! everything inside the node containers (their containerd, which the socket path asks, and
+//! the pods' shims, which containerd asks for their state when it lists tasks), the last
+//! from the kernel's accounting of each node container's cgroup. Prints one JSON object: the
+//! share of one core each used, less what the same processes used as long without sampling
+//! (`idle_percent_of_one_core`: the idle shims' own timers, other clusters' requests to the
+//! shared dockerd), measured in windows that alternate with the sampling ones (`--rounds`) so
+//! that a drift of that background does not land on one side. Processes on the host that
+//! start and end within the sampling (the exec path's `docker exec` helpers) are not counted.
 
 use std::time::{Duration, Instant};
 
@@ -42,7 +42,7 @@ pub struct Args {
 /// Clock ticks per second of `/proc/PID/stat` (USER_HZ, 100 on Linux).
 const TICKS: f64 = 100.0;
 
-/// User + system CPU seconds of one process.
+/// User + system CPU seconds of one process (all its threads, ended ones included).
 fn cpu_of(pid: u32) -> Option<f64> {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
     // Fields after the `(comm)`, which may hold spaces: state is field 3, utime 14, stime 15.
@@ -53,11 +53,10 @@ fn cpu_of(pid: u32) -> Option<f64> {
     Some((utime + stime) / TICKS)
 }
 
-/// The PIDs of the host's processes named `name` (from `/proc/PID/comm`) that belong to this
-/// cluster: in one of its node containers (their cgroup or command line names the container's
-/// ID: the nodes' containerd and shims, Docker's shims of the nodes) or, for the host's
-/// daemons (`host`), in no container. Other clusters on the same Docker are left out.
-fn pids_named(name: &str, ids: &[String], host: bool) -> Vec<u32> {
+/// The host's processes (in no container) named `name` (from `/proc/PID/comm`); for Docker's
+/// shims, `of` keeps those whose command line names one of these container IDs (the shims of
+/// this cluster's node containers).
+fn host_pids(name: &str, of: Option<&[String]>) -> Vec<u32> {
     let Ok(dir) = std::fs::read_dir("/proc") else {
         return Vec::new();
     };
@@ -65,10 +64,8 @@ fn pids_named(name: &str, ids: &[String], host: bool) -> Vec<u32> {
         let cgroup = std::fs::read_to_string(format!("/proc/{pid}/cgroup")).unwrap_or_default();
         let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
         let cmdline = String::from_utf8_lossy(&cmdline);
-        let mine = ids
-            .iter()
-            .any(|id| cgroup.contains(id.as_str()) || cmdline.contains(id.as_str()));
-        mine || (host && !cgroup.contains("docker"))
+        !cgroup.contains("docker")
+            && of.is_none_or(|ids| ids.iter().any(|id| cmdline.contains(id.as_str())))
     };
     dir.filter_map(|e| e.ok()?.file_name().into_string().ok()?.parse().ok())
         .filter(|pid: &u32| {
@@ -80,15 +77,55 @@ fn pids_named(name: &str, ids: &[String], host: bool) -> Vec<u32> {
         .collect()
 }
 
-/// CPU seconds of every process named `name` of this cluster (and of this process for `None`).
-fn cpu(name: Option<&str>, ids: &[String]) -> f64 {
-    match name {
-        None => cpu_of(std::process::id()).unwrap_or(0.0),
-        Some(n) => pids_named(n, ids, n != "containerd-shim")
-            .into_iter()
-            .filter_map(cpu_of)
-            .sum(),
+/// CPU seconds used so far by everything in node container `id` (its containerd, the pods'
+/// shims and processes, the kubelet), ended processes included: the kernel's accounting of
+/// the container's cgroup (v1 `cpuacct.usage`, v2 `cpu.stat`; the cgroupfs driver or
+/// systemd's), exact where summing each process's 10 ms ticks was not.
+fn node_cpu(id: &str) -> Result<f64, String> {
+    let v1 = ["cpuacct", "cpu,cpuacct"].into_iter().flat_map(|h| {
+        [
+            format!("/sys/fs/cgroup/{h}/docker/{id}/cpuacct.usage"),
+            format!("/sys/fs/cgroup/{h}/system.slice/docker-{id}.scope/cpuacct.usage"),
+        ]
+    });
+    for path in v1 {
+        if let Ok(ns) = std::fs::read_to_string(&path) {
+            let ns: f64 = ns.trim().parse().map_err(|e| format!("{path}: {e}"))?;
+            return Ok(ns / 1e9);
+        }
     }
+    for path in [
+        format!("/sys/fs/cgroup/docker/{id}/cpu.stat"),
+        format!("/sys/fs/cgroup/system.slice/docker-{id}.scope/cpu.stat"),
+    ] {
+        if let Ok(stat) = std::fs::read_to_string(&path) {
+            let usec = stat
+                .lines()
+                .find_map(|l| l.strip_prefix("usage_usec "))
+                .and_then(|u| u.trim().parse::<f64>().ok())
+                .ok_or_else(|| format!("{path}: no usage_usec"))?;
+            return Ok(usec / 1e6);
+        }
+    }
+    Err(format!(
+        "no CPU accounting found for container {id}'s cgroup"
+    ))
+}
+
+/// CPU seconds so far: this process, then each of [`GROUPS`] after it.
+fn cpu_now(ids: &[String]) -> Result<Vec<f64>, String> {
+    let sum = |pids: Vec<u32>| pids.into_iter().filter_map(cpu_of).sum::<f64>();
+    let mut nodes = 0.0;
+    for id in ids {
+        nodes += node_cpu(id)?;
+    }
+    Ok(vec![
+        cpu_of(std::process::id()).unwrap_or(0.0),
+        sum(host_pids("dockerd", None)),
+        sum(host_pids("containerd", None)),
+        sum(host_pids("containerd-shim", Some(ids))),
+        nodes,
+    ])
 }
 
 /// The full IDs of the cluster's node containers (`docker ps`).
@@ -104,7 +141,9 @@ fn node_ids(cluster: &str) -> Result<Vec<String>, String> {
         .collect())
 }
 
-const DAEMONS: [&str; 3] = ["dockerd", "containerd", "containerd-shim"];
+/// What is counted, after this process: the host's dockerd and containerd, Docker's shims of
+/// the node containers, and everything in the node containers.
+const GROUPS: [&str; 4] = ["dockerd", "containerd", "shims", "nodes"];
 
 pub async fn run(a: Args) -> Result<(), String> {
     let nodes = DockerNodes::connect(&a.cluster)
@@ -117,18 +156,14 @@ pub async fn run(a: Args) -> Result<(), String> {
     let sources: Vec<String> = first.iter().map(|s| format!("{:?}", s.source)).collect();
     let interval = Duration::from_secs_f64(a.interval);
     let ids = node_ids(&a.cluster)?;
-    let all = || -> Vec<f64> {
-        std::iter::once(cpu(None, &ids))
-            .chain(DAEMONS.iter().map(|d| cpu(Some(d), &ids)))
-            .collect()
-    };
+    let all = || cpu_now(&ids);
     // What the same processes use meanwhile without sampling (idle shims, the daemons' own
     // work, other clusters' requests to the shared dockerd): subtracted from the sampling's.
     // The time is cut into rounds of an idle window then a sampling window of the same length,
     // so that a drift of that background (130 idle shims' timers) falls on both alike.
     let rounds = a.rounds.max(1);
     let window = a.duration / f64::from(rounds);
-    let zero = || vec![0.0; DAEMONS.len() + 1];
+    let zero = || vec![0.0; GROUPS.len() + 1];
     let (mut idle_cpu, mut idle_wall) = (zero(), 0.0);
     let (mut busy_cpu, mut wall) = (zero(), 0.0);
     let add = |sum: &mut Vec<f64>, from: &[f64], to: &[f64]| {
@@ -138,13 +173,13 @@ pub async fn run(a: Args) -> Result<(), String> {
     };
     let mut samples = 0u32;
     for _ in 0..rounds {
-        let from = all();
+        let from = all()?;
         let started = Instant::now();
         tokio::time::sleep(Duration::from_secs_f64(window)).await;
         idle_wall += started.elapsed().as_secs_f64();
-        add(&mut idle_cpu, &from, &all());
+        add(&mut idle_cpu, &from, &all()?);
 
-        let from = all();
+        let from = all()?;
         let started = Instant::now();
         let mut tick = tokio::time::interval(interval);
         while started.elapsed().as_secs_f64() < window {
@@ -156,7 +191,7 @@ pub async fn run(a: Args) -> Result<(), String> {
             samples += 1;
         }
         wall += started.elapsed().as_secs_f64();
-        add(&mut busy_cpu, &from, &all());
+        add(&mut busy_cpu, &from, &all()?);
     }
     let round = |x: f64| (x * 10.0).round() / 10.0;
     let idle = |i: usize| idle_cpu[i] / idle_wall * 100.0;
@@ -175,12 +210,14 @@ pub async fn run(a: Args) -> Result<(), String> {
             "dockerd": round(share(1)),
             "containerd": round(share(2)),
             "shims": round(share(3)),
+            "nodes": round(share(4)),
             "total": round(total),
         },
         "idle_percent_of_one_core": {
             "dockerd": round(idle(1)),
             "containerd": round(idle(2)),
             "shims": round(idle(3)),
+            "nodes": round(idle(4)),
         },
     });
     println!("{out}");
