@@ -265,26 +265,34 @@ pub struct EtcdEntry {
 mod bytes_b64 {
     use base64::Engine;
     use base64::engine::general_purpose::STANDARD;
-    use serde::{Deserialize, Deserializer, Serializer};
+    use serde::de::{self, SeqAccess, Visitor};
+    use serde::{Deserializer, Serializer};
 
     pub fn serialize<S: Serializer>(v: &[u8], s: S) -> Result<S::Ok, S::Error> {
         s.serialize_str(&STANDARD.encode(v))
     }
 
-    #[derive(Deserialize)]
-    #[serde(untagged)]
-    enum Either {
-        Text(String),
-        Numbers(Vec<u8>),
+    struct Bytes;
+
+    impl<'de> Visitor<'de> for Bytes {
+        type Value = Vec<u8>;
+        fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str("a string")
+        }
+        fn visit_str<E: de::Error>(self, s: &str) -> Result<Vec<u8>, E> {
+            STANDARD.decode(s.as_bytes()).map_err(E::custom)
+        }
+        fn visit_seq<A: SeqAccess<'de>>(self, mut numbers: A) -> Result<Vec<u8>, A::Error> {
+            let mut v = Vec::new();
+            while let Some(b) = numbers.next_element()? {
+                v.push(b);
+            }
+            Ok(v)
+        }
     }
 
     pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<u8>, D::Error> {
-        match Either::deserialize(d)? {
-            Either::Text(s) => STANDARD
-                .decode(s.as_bytes())
-                .map_err(serde::de::Error::custom),
-            Either::Numbers(v) => Ok(v),
-        }
+        d.deserialize_any(Bytes)
     }
 }
 

@@ -243,7 +243,9 @@ async fn load_lab_images(name: &str, script: &Path) -> Exit {
         .collect();
     super::load::run(super::load::LoadArgs {
         images,
-        cluster: Some(name.to_string()),
+        cluster: super::connect::ClusterArg {
+            cluster: Some(name.to_string()),
+        },
         node: None,
     })
     .await

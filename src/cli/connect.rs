@@ -87,6 +87,22 @@ pub fn cluster_arg(s: &str) -> Result<String, String> {
     crate::playbook::names::check_cluster_name(s).map(|()| s.to_string())
 }
 
+// `--cluster` of the commands that name no playbook (`reality`, `load-image`): declared once,
+// with its help and its default. (A doc comment here would be the command's own help.)
+#[derive(Args, Debug, Clone)]
+pub struct ClusterArg {
+    /// The kind cluster (default `kind`).
+    #[arg(long, value_parser = cluster_arg)]
+    pub cluster: Option<String>,
+}
+
+impl ClusterArg {
+    /// The cluster named, else `kind`.
+    pub fn name(&self) -> String {
+        cluster_name(self.cluster.as_deref(), None)
+    }
+}
+
 /// The backends of cluster `cluster`.
 pub fn connector(cluster: &str, args: &ConnectArgs) -> Result<Arc<dyn Connector>, String> {
     kind_connector(cluster, args, None)

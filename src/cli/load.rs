@@ -14,21 +14,22 @@ use crate::exit::Exit;
 use crate::playbook::values::format_duration;
 use crate::{errln, outln};
 
+use super::connect::ClusterArg;
+
 #[derive(Args, Debug)]
 pub struct LoadArgs {
     /// Images in the local Docker image store, like `kind-chaos/probe:0.1.0`.
     #[arg(required = true, value_name = "IMAGE")]
     pub images: Vec<String>,
-    /// The kind cluster (default `kind`).
-    #[arg(long, value_parser = super::connect::cluster_arg)]
-    pub cluster: Option<String>,
+    #[command(flatten)]
+    pub cluster: ClusterArg,
     /// Only this node (default: every node).
     #[arg(long)]
     pub node: Option<String>,
 }
 
 pub async fn run(args: LoadArgs) -> Exit {
-    let cluster = super::connect::cluster_name(args.cluster.as_deref(), None);
+    let cluster = args.cluster.name();
     let nodes = match DockerNodes::connect(&cluster).await {
         Ok(n) => n,
         Err(e) => return super::reality::fail(&e),

@@ -235,7 +235,7 @@ async fn del_backs_up_every_value_and_restore_puts_back_identical_bytes() {
     let mut in_file: Vec<(Vec<u8>, Vec<u8>)> = file
         .entries
         .iter()
-        .map(|e| (e.key.clone(), e.value.clone()))
+        .map(|e| (e.entry.key.clone(), e.entry.value.clone()))
         .collect();
     in_file.sort();
     let mut expected = entries.clone();

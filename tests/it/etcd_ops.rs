@@ -36,7 +36,7 @@ fn backed_up(path: &std::path::Path) -> Vec<(Vec<u8>, Vec<u8>)> {
     assert!(file.complete);
     file.entries
         .iter()
-        .map(|e| (e.key.clone(), e.value.clone()))
+        .map(|e| (e.entry.key.clone(), e.entry.value.clone()))
         .collect()
 }
 

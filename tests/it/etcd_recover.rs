@@ -204,7 +204,7 @@ async fn a_run_killed_before_applied_is_recovered_with_exactly_the_deleted_value
     let b = BackupFile::read(&file).unwrap();
     assert!(b.complete);
     for e in &b.entries {
-        assert_eq!(Some(&e.value), deleted.get(&e.key));
+        assert_eq!(Some(&e.entry.value), deleted.get(&e.entry.key));
     }
 }
 

@@ -41,8 +41,6 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::SystemTime;
 
-use base64::Engine;
-use base64::engine::general_purpose::STANDARD;
 use serde::{Deserialize, Serialize};
 
 use super::EtcdError;
@@ -87,12 +85,12 @@ impl From<&EtcdSelector> for SelectorDoc {
     }
 }
 
+/// One entry of the file: the etcd entry itself (its `key` and `value` in base64, written as the
+/// journal writes them), the revision it was read at and the key as text.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct EntryDoc {
-    #[serde(with = "b64")]
-    pub key: Vec<u8>,
-    #[serde(with = "b64")]
-    pub value: Vec<u8>,
+    #[serde(flatten)]
+    pub entry: EtcdEntry,
     #[serde(default)]
     pub mod_revision: i64,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -102,27 +100,10 @@ pub struct EntryDoc {
 impl EntryDoc {
     pub fn new(entry: &EtcdEntry, mod_revision: i64) -> Self {
         EntryDoc {
-            key: entry.key.clone(),
-            value: entry.value.clone(),
+            entry: entry.clone(),
             mod_revision,
             key_text: Some(String::from_utf8_lossy(&entry.key).into_owned()),
         }
-    }
-}
-
-mod b64 {
-    use super::{Engine, STANDARD};
-    use serde::{Deserialize, Deserializer, Serializer};
-
-    pub fn serialize<S: Serializer>(v: &[u8], s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_str(&STANDARD.encode(v))
-    }
-
-    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<u8>, D::Error> {
-        let s = String::deserialize(d)?;
-        STANDARD
-            .decode(s.as_bytes())
-            .map_err(serde::de::Error::custom)
     }
 }
 
@@ -143,14 +124,7 @@ impl BackupFile {
     pub fn to_backup(&self) -> EtcdBackup {
         EtcdBackup {
             revision: self.revision,
-            entries: self
-                .entries
-                .iter()
-                .map(|e| EtcdEntry {
-                    key: e.key.clone(),
-                    value: e.value.clone(),
-                })
-                .collect(),
+            entries: self.entries.iter().map(|e| e.entry.clone()).collect(),
         }
     }
 

@@ -54,9 +54,8 @@ pub use view::{NodeView, RealityView};
 #[derive(Args, Debug)]
 #[command(after_long_help = JSON_FORMAT)]
 pub struct RealityArgs {
-    /// The kind cluster (default `kind`).
-    #[arg(long, value_parser = super::connect::cluster_arg)]
-    pub cluster: Option<String>,
+    #[command(flatten)]
+    pub cluster: super::connect::ClusterArg,
     /// Only this node: its container name (`kind-worker`) or the name without the cluster's
     /// prefix (`worker`).
     #[arg(long)]
@@ -116,7 +115,7 @@ Exit codes: 0 every chosen node was read; 2 unknown node; 3 no Docker or no such
 4 a node could not be read (paused, exec failed): the other nodes are still shown.";
 
 pub async fn run(args: RealityArgs) -> Exit {
-    let cluster = super::connect::cluster_name(args.cluster.as_deref(), None);
+    let cluster = args.cluster.name();
     let nodes = match DockerNodes::connect(&cluster).await {
         Ok(n) => Arc::new(n),
         Err(e) => return fail(&e),
