@@ -189,6 +189,12 @@ impl DockerNodes {
         (reality, Some(RealitySource::Exec))
     }
 
+    /// Keeps nothing between reads of the nodes: for a command that reads them once, which
+    /// then takes no fingerprint of each node's files for a later read (see [`Kept`]).
+    pub fn keep_nothing(&self) {
+        self.kept.turn_off();
+    }
+
     /// Forgets what reading through containerd's socket kept (open channels, last listings), so
     /// that the next read connects and lists again: how every read went before they were kept
     /// (for `chaos-bench sample-cost --forget-kept`, which measures the difference).

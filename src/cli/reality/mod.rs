@@ -134,6 +134,7 @@ pub async fn run(args: RealityArgs) -> Exit {
         None => None,
     };
     if !args.watch {
+        nodes.keep_nothing();
         return match once(&conn, &nodes, node.as_deref(), true).await {
             Ok(view) => show(&view, args.output, false),
             Err(e) => fail(&e),

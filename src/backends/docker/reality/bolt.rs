@@ -131,23 +131,26 @@ impl<'f> Snapshot<'f> {
         }
     }
 
-    /// Page `id` with its overflow pages.
+    /// Page `id` with its overflow pages: one read for the page, one more for any overflow.
     fn page(&self, id: u64) -> Result<Vec<u8>, String> {
         let at = id
             .checked_mul(self.page_size)
             .ok_or_else(|| format!("page {id}: beyond any file"))?;
-        let mut header = [0u8; PAGE_HEADER];
-        read_exact_at(self.file, &mut header, at)?;
-        if u64_at(&header, 0)? != id {
+        let size = usize::try_from(self.page_size).map_err(|_| "page size".to_string())?;
+        let mut page = vec![0u8; size];
+        read_exact_at(self.file, &mut page, at)?;
+        if u64_at(&page, 0)? != id {
             return Err(format!("page {id}: its header names another page"));
         }
-        let overflow = u64::from(u32_at(&header, 12)?);
-        let len = (overflow + 1)
-            .checked_mul(self.page_size)
-            .and_then(|l| usize::try_from(l).ok())
-            .ok_or_else(|| format!("page {id}: {overflow} overflow pages"))?;
-        let mut page = vec![0u8; len];
-        read_exact_at(self.file, &mut page, at)?;
+        let overflow = u64::from(u32_at(&page, 12)?);
+        if overflow > 0 {
+            let len = (overflow + 1)
+                .checked_mul(self.page_size)
+                .and_then(|l| usize::try_from(l).ok())
+                .ok_or_else(|| format!("page {id}: {overflow} overflow pages"))?;
+            page.resize(len, 0);
+            read_exact_at(self.file, &mut page[size..], at + self.page_size)?;
+        }
         Ok(page)
     }
 }

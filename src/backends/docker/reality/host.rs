@@ -21,6 +21,7 @@
 use std::collections::BTreeSet;
 use std::fs;
 use std::path::Path;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use super::parse::{NodeScan, Task, parse_scan};
 use crate::backends::docker::scripts::MARK;
@@ -94,6 +95,9 @@ fn cgroup_dirs(id: &str) -> Vec<String> {
     dirs
 }
 
+/// Which of [`cgroup_dirs`] held the last container found.
+static LAYOUT: AtomicUsize = AtomicUsize::new(0);
+
 /// The host PID of PID 1 of Docker container `id` and its PATH (`None`: it sets none), from
 /// the container's cgroup and `/proc`, without asking Docker (one inspect per node otherwise):
 /// the process of the container's cgroup that is PID 1 of a PID namespace below ours.
@@ -103,10 +107,16 @@ pub fn find_pid(id: &str) -> Option<(u32, Option<String>)> {
     if !valid_container_id(id) {
         return None;
     }
-    for dir in cgroup_dirs(id) {
+    // Every node of one host has the same layout: the one found last is tried first.
+    let dirs = cgroup_dirs(id);
+    let last = LAYOUT.load(Ordering::Relaxed).min(dirs.len() - 1);
+    let order = std::iter::once(last).chain((0..dirs.len()).filter(|&i| i != last));
+    for i in order {
+        let dir = &dirs[i];
         let Ok(procs) = read_kernel_text(format!("{dir}/cgroup.procs")) else {
             continue;
         };
+        LAYOUT.store(i, Ordering::Relaxed);
         let pid1 = procs
             .split_whitespace()
             .filter_map(|p| p.parse::<u32>().ok())

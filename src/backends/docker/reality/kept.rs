@@ -17,6 +17,7 @@
 use std::collections::HashMap;
 use std::fs;
 use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant, SystemTime};
 
 use tonic::transport::Channel;
@@ -67,9 +68,14 @@ pub fn fingerprint(root: &str, tasks: &[Task], now: SystemTime) -> Option<Finger
 }
 
 /// Channels and listings kept, by where the listing came from: a node's containerd socket or
-/// its metadata database (either path names the node's host PID).
+/// its metadata database (either path names the node's host PID). Turned off
+/// ([`Kept::turn_off`]) for a command that reads the nodes once: nothing is kept, and no
+/// fingerprint is taken for a later read that will not come.
 #[derive(Debug, Default)]
-pub struct Kept(Mutex<HashMap<String, KeptNode>>);
+pub struct Kept {
+    nodes: Mutex<HashMap<String, KeptNode>>,
+    off: AtomicBool,
+}
 
 #[derive(Debug)]
 struct KeptNode {
@@ -87,7 +93,18 @@ struct Listed {
 
 impl Kept {
     fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, KeptNode>> {
-        self.0.lock().unwrap_or_else(|e| e.into_inner())
+        self.nodes.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Keeps nothing from now on (and drops what was kept).
+    pub fn turn_off(&self) {
+        self.off.store(true, Ordering::Relaxed);
+        self.clear();
+    }
+
+    /// Whether reads keep what they read (else they need no fingerprint either).
+    pub fn on(&self) -> bool {
+        !self.off.load(Ordering::Relaxed)
     }
 
     /// The open channel to this socket, if one is kept.
@@ -98,6 +115,9 @@ impl Kept {
     /// Keeps a newly opened channel (and forgets sockets that are gone: nodes stopped or
     /// restarted under another PID).
     pub fn keep_channel(&self, socket: &str, channel: Channel) {
+        if !self.on() {
+            return;
+        }
         let mut all = self.lock();
         all.retain(|s, _| std::path::Path::new(s).exists());
         all.insert(
@@ -122,6 +142,9 @@ impl Kept {
     /// A source without a channel (the metadata database) gets its entry here, and sources
     /// that are gone are forgotten then.
     pub fn keep_view(&self, socket: &str, at: Option<Fingerprint>, taken: Instant, view: ApiView) {
+        if !self.on() {
+            return;
+        }
         let mut all = self.lock();
         if !all.contains_key(socket) {
             all.retain(|s, _| std::path::Path::new(s).exists());

@@ -57,6 +57,7 @@ pub async fn read(
     kept: &Kept,
     lister: Lister,
 ) -> HostRead {
+    let keeping = kept.on();
     let checked = tokio::task::spawn_blocking(move || {
         let node = host::node(pid, &container_id, path.as_deref(), false)?;
         let Some(node) = node else {
@@ -64,7 +65,9 @@ pub async fn read(
         };
         let (processes, live) = host::processes_and_pids(&node)?;
         let tasks = host::bundle_tasks(&node.root, &live)?;
-        let at = fingerprint(&node.root, &tasks, SystemTime::now());
+        let at = keeping
+            .then(|| fingerprint(&node.root, &tasks, SystemTime::now()))
+            .flatten();
         Ok(Some((node, processes, tasks, at)))
     })
     .await;

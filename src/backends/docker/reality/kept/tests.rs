@@ -191,3 +191,23 @@ fn a_listing_without_a_channel_is_kept_until_its_source_is_gone() {
     assert!(kept.view(&db, &at, t0).is_none(), "its database is gone");
     assert!(kept.view(&other, &at, t0).is_some());
 }
+
+/// Turned off (a command that reads once), nothing is kept and what was kept is dropped.
+#[test]
+fn turned_off_it_keeps_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let now = SystemTime::now();
+    let root = node_root(dir.path(), now - Duration::from_secs(60));
+    let db = format!("{root}{META_DB}");
+    let at = fingerprint_of(&root, &BTreeSet::from([101, 102]), now).unwrap();
+    let kept = Kept::default();
+    let t0 = Instant::now();
+    assert!(kept.on());
+    kept.keep_view(&db, Some(at.clone()), t0, ApiView::default());
+    assert!(kept.view(&db, &at, t0).is_some());
+    kept.turn_off();
+    assert!(!kept.on());
+    assert!(kept.view(&db, &at, t0).is_none(), "dropped");
+    kept.keep_view(&db, Some(at.clone()), t0, ApiView::default());
+    assert!(kept.view(&db, &at, t0).is_none(), "not kept");
+}
