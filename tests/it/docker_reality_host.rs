@@ -3,7 +3,8 @@
 //! (`scripts/testcluster.sh`). These tests need root on the Docker host (that is what reading
 //! without exec needs); they fail, not skip, without it. Each test owns its nodes: worker 1
 //! pods and the kubelet, worker 2 a task without CRI annotations, worker 3 pause, worker 4 a
-//! stand-in crictl, worker 5 changes between reads that keep containerd's listing.
+//! stand-in crictl, worker 5 changes between reads that keep containerd's listing, worker 6
+//! containerd writing its database while it is read.
 
 use crate::support::testcluster;
 use crate::support::wait::eventually;
@@ -17,7 +18,7 @@ use testcluster::{TestCluster, shared};
 const CLUSTER: &str = "pf-hostreal";
 
 fn cluster() -> &'static TestCluster {
-    shared(CLUSTER, 5)
+    shared(CLUSTER, 6)
 }
 
 async fn nodes() -> DockerNodes {
@@ -371,4 +372,69 @@ async fn the_node_pid_from_the_cgroup_is_dockers() {
             .unwrap();
         assert_eq!(n.host_pid_from_cgroup(&node).await, Some(docker), "{node}");
     }
+}
+
+/// containerd's database is read without its lock while containerd writes to it: a container
+/// record created and removed in a loop (no task, so no part of the node's reality) while the
+/// node is read from the database again and again. Every read must succeed and give the same
+/// reality (a read that crossed a commit is read again, see `reality/bolt.rs`).
+#[tokio::test(flavor = "multi_thread")]
+async fn the_database_reads_whole_while_containerd_writes_it() {
+    let c = cluster();
+    let n = nodes().await;
+    let w = c.worker(6);
+    c.pod(&w, "t-churn", "steady", "uid-steady");
+    let before = both(&n, &w).await;
+    c.docker_exec_ok(
+        &w,
+        &[
+            "sh",
+            "-c",
+            "rm -f /tmp/churn-stop /tmp/churn-count; \
+             (i=0; while [ ! -e /tmp/churn-stop ]; do i=$((i+1)); \
+               ctr -n k8s.io containers create --snapshotter \"$(cat /run/kind-chaos/snapshotter)\" \
+                 --label io.cri-containerd.kind=sandbox --label io.kubernetes.pod.name=churn \
+                 --label io.kubernetes.pod.namespace=t-churn --label io.kubernetes.pod.uid=uid-churn \
+                 docker.io/library/kind-chaos-pause:test churn-$i >/dev/null 2>&1; \
+               ctr -n k8s.io containers rm churn-$i >/dev/null 2>&1; echo $i >>/tmp/churn-count; \
+             done; touch /tmp/churn-done) >/dev/null 2>&1 &",
+        ],
+    );
+    let count = || {
+        c.docker_exec_ok(
+            &w,
+            &["sh", "-c", "wc -l </tmp/churn-count 2>/dev/null || echo 0"],
+        )
+        .trim()
+        .parse::<u32>()
+        .unwrap()
+    };
+    eventually("the churn loop runs", Duration::from_secs(10), || {
+        (count() > 0).then_some(())
+    });
+    // At least 20 reads while containerd commits at least 5 times (a slow machine reads longer).
+    let started = count();
+    let (mut reads, mut churned) = (0, 0);
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while (reads < 20 || churned < 5) && Instant::now() < deadline {
+        let r = one(&n, &w, ReadVia::Metadata).await;
+        assert_eq!(r.reality.unwrap(), before, "read {reads} during the churn");
+        reads += 1;
+        if reads % 10 == 0 {
+            churned = count() - started;
+        }
+    }
+    c.docker_exec_ok(&w, &["touch", "/tmp/churn-stop"]);
+    eventually("the churn loop ends", Duration::from_secs(10), || {
+        c.docker_exec(&w, &["test", "-e", "/tmp/churn-done"])
+            .status
+            .success()
+            .then_some(())
+    });
+    assert!(
+        churned >= 3,
+        "containerd wrote only {churned} times in {reads} reads"
+    );
+    assert!(reads >= 20, "{reads} reads");
+    assert_eq!(both(&n, &w).await, before);
 }
