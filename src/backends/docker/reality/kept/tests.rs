@@ -170,17 +170,22 @@ async fn channels_of_sockets_that_are_gone_are_dropped() {
     assert!(kept.channel(&here).is_some());
 }
 
+/// A node's files under `dir` (see [`node_root`]): its metadata database's path and the
+/// fingerprint of a listing read from it.
+fn database_listing(dir: &std::path::Path) -> (String, Fingerprint) {
+    let now = SystemTime::now();
+    let root = node_root(dir, now - Duration::from_secs(60));
+    let at = fingerprint_of(&root, &BTreeSet::from([101, 102]), now).unwrap();
+    (format!("{root}{META_DB}"), at)
+}
+
 /// A listing read from the metadata database is kept with no channel, and forgotten once the
 /// database is gone (the node restarted under another PID).
 #[test]
 fn a_listing_without_a_channel_is_kept_until_its_source_is_gone() {
     let dir = tempfile::tempdir().unwrap();
-    let now = SystemTime::now();
-    let root = node_root(dir.path(), now - Duration::from_secs(60));
-    let db = format!("{root}{META_DB}");
-    let at = fingerprint_of(&root, &BTreeSet::from([101, 102]), now).unwrap();
-    let kept = Kept::default();
-    let t0 = Instant::now();
+    let (db, at) = database_listing(dir.path());
+    let (kept, t0) = (Kept::default(), Instant::now());
     kept.keep_view(&db, Some(at.clone()), t0, ApiView::default());
     assert_eq!(kept.view(&db, &at, t0), Some(ApiView::default()));
     assert!(kept.channel(&db).is_none());
@@ -196,12 +201,8 @@ fn a_listing_without_a_channel_is_kept_until_its_source_is_gone() {
 #[test]
 fn turned_off_it_keeps_nothing() {
     let dir = tempfile::tempdir().unwrap();
-    let now = SystemTime::now();
-    let root = node_root(dir.path(), now - Duration::from_secs(60));
-    let db = format!("{root}{META_DB}");
-    let at = fingerprint_of(&root, &BTreeSet::from([101, 102]), now).unwrap();
-    let kept = Kept::default();
-    let t0 = Instant::now();
+    let (db, at) = database_listing(dir.path());
+    let (kept, t0) = (Kept::default(), Instant::now());
     assert!(kept.on());
     kept.keep_view(&db, Some(at.clone()), t0, ApiView::default());
     assert!(kept.view(&db, &at, t0).is_some());
