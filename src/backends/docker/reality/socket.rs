@@ -58,6 +58,8 @@ pub async fn read(
     lister: Lister,
 ) -> HostRead {
     let keeping = kept.on();
+    // Read once, nothing can be kept: the database is read in the same blocking task.
+    let read_now = !keeping && lister == Lister::Metadata;
     let checked = tokio::task::spawn_blocking(move || {
         let node = host::node(pid, &container_id, path.as_deref(), false)?;
         let Some(node) = node else {
@@ -68,10 +70,11 @@ pub async fn read(
         let at = keeping
             .then(|| fingerprint(&node.root, &tasks, SystemTime::now()))
             .flatten();
-        Ok(Some((node, processes, tasks, at)))
+        let listed = read_now.then(|| metadata::containers(&node.root, NAMESPACE));
+        Ok(Some((node, processes, tasks, at, listed)))
     })
     .await;
-    let (node, processes, tasks, at) = match checked {
+    let (node, processes, tasks, at, listed) = match checked {
         Ok(Ok(Some(read))) => read,
         Ok(Ok(None)) => return HostRead::Paused,
         Ok(Err(why)) => return HostRead::Fallback(why),
@@ -87,9 +90,10 @@ pub async fn read(
     let view = match known {
         Some(view) => view,
         None => {
-            let listed = match lister {
-                Lister::Socket => list_bounded(&key, kept).await,
-                Lister::Metadata => {
+            let listed = match (listed, lister) {
+                (Some(listed), _) => listed,
+                (None, Lister::Socket) => list_bounded(&key, kept).await,
+                (None, Lister::Metadata) => {
                     let root = node.root.clone();
                     tokio::task::spawn_blocking(move || metadata::containers(&root, NAMESPACE))
                         .await
