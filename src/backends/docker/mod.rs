@@ -63,7 +63,7 @@ pub struct DockerNodes {
     /// Where each node's PID 1 is on the host, so a repeated reality read asks Docker once.
     host_pids: reality::HostPids,
     /// What reading the nodes through containerd's socket keeps between reads.
-    kept: reality::Kept,
+    kept: std::sync::Arc<reality::Kept>,
 }
 
 /// Where bollard connects, for error messages (it honours `DOCKER_HOST=unix://...`).
@@ -91,7 +91,7 @@ impl DockerNodes {
             listed: Mutex::new(Vec::new()),
             ids: Mutex::new(HashMap::new()),
             host_pids: reality::HostPids::default(),
-            kept: reality::Kept::default(),
+            kept: std::sync::Arc::default(),
         };
         let found = nodes.nodes().await?;
         if found.is_empty() {

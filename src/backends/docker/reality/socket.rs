@@ -20,6 +20,7 @@
 //! [`super::kept`]'s.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
 use containerd_client::services::v1::ListContainersRequest;
@@ -28,9 +29,9 @@ use tonic::Request;
 use tonic::metadata::MetadataValue;
 
 use super::host::{self, HostRead};
-use super::kept::{Kept, fingerprint};
+use super::kept::{Fingerprint, Kept, fingerprint};
 use super::metadata;
-use super::parse::{ApiContainer, api_view, with_processes};
+use super::parse::{ApiContainer, ApiView, Task, api_view, with_processes};
 
 /// containerd's socket inside a kind node.
 const SOCKET: &str = "/run/containerd/containerd.sock";
@@ -50,16 +51,15 @@ pub enum Lister {
 
 /// Reads the node whose PID 1 is host process `pid` (see [`host::read`] for the arguments),
 /// with what earlier reads kept (see [`super::kept`]), its containers listed by `lister`.
+/// Everything but a request to containerd's socket is done in one blocking task.
 pub async fn read(
     pid: u32,
     container_id: String,
     path: Option<String>,
-    kept: &Kept,
+    kept: &Arc<Kept>,
     lister: Lister,
 ) -> HostRead {
-    let keeping = kept.on();
-    // Read once, nothing can be kept: the database is read in the same blocking task.
-    let read_now = !keeping && lister == Lister::Metadata;
+    let shared = Arc::clone(kept);
     let checked = tokio::task::spawn_blocking(move || {
         let node = host::node(pid, &container_id, path.as_deref(), false)?;
         let Some(node) = node else {
@@ -67,38 +67,55 @@ pub async fn read(
         };
         let (processes, live) = host::processes_and_pids(&node)?;
         let tasks = host::bundle_tasks(&node.root, &live)?;
-        let at = keeping
+        // Kept per source: the socket's path, or the database's. A command that reads once
+        // keeps nothing, and takes no fingerprint.
+        let key = match lister {
+            Lister::Socket => format!("{}{SOCKET}", node.root),
+            Lister::Metadata => format!("{}{}", node.root, metadata::META_DB),
+        };
+        let at = shared
+            .on()
             .then(|| fingerprint(&node.root, &tasks, SystemTime::now()))
             .flatten();
-        let listed = read_now.then(|| metadata::containers(&node.root, NAMESPACE));
-        Ok(Some((node, processes, tasks, at, listed)))
+        let now = Instant::now();
+        let known = at.as_ref().and_then(|at| shared.view(&key, at, now));
+        let listed = match (&known, lister) {
+            (None, Lister::Metadata) => Some(metadata::containers(&node.root, NAMESPACE)),
+            _ => None,
+        };
+        let read = Read {
+            node,
+            processes,
+            tasks,
+            key,
+            at,
+            now,
+            known,
+        };
+        Ok(Some((read, listed)))
     })
     .await;
-    let (node, processes, tasks, at, listed) = match checked {
+    let (read, listed) = match checked {
         Ok(Ok(Some(read))) => read,
         Ok(Ok(None)) => return HostRead::Paused,
         Ok(Err(why)) => return HostRead::Fallback(why),
         Err(e) => return HostRead::Fallback(format!("the host read failed: {e}")),
     };
-    // What is kept is kept per source: the socket's path, or the database's.
-    let key = match lister {
-        Lister::Socket => format!("{}{SOCKET}", node.root),
-        Lister::Metadata => format!("{}{}", node.root, metadata::META_DB),
-    };
-    let now = Instant::now();
-    let known = at.as_ref().and_then(|at| kept.view(&key, at, now));
+    let Read {
+        node,
+        processes,
+        tasks,
+        key,
+        at,
+        now,
+        known,
+    } = read;
     let view = match known {
         Some(view) => view,
         None => {
-            let listed = match (listed, lister) {
-                (Some(listed), _) => listed,
-                (None, Lister::Socket) => list_bounded(&key, kept).await,
-                (None, Lister::Metadata) => {
-                    let root = node.root.clone();
-                    tokio::task::spawn_blocking(move || metadata::containers(&root, NAMESPACE))
-                        .await
-                        .unwrap_or_else(|e| Err(format!("the read failed: {e}")))
-                }
+            let listed = match listed {
+                Some(listed) => listed,
+                None => list_bounded(&key, kept).await,
             };
             match listed {
                 Ok(containers) => {
@@ -117,6 +134,19 @@ pub async fn read(
         Ok(scan) => HostRead::Scan(scan),
         Err(why) => HostRead::Fallback(why),
     }
+}
+
+/// What the blocking part of [`read`] found.
+struct Read {
+    node: host::HostNode,
+    processes: String,
+    tasks: Vec<Task>,
+    /// Where the listing is kept.
+    key: String,
+    at: Option<Fingerprint>,
+    now: Instant,
+    /// The listing kept from an earlier read, still good.
+    known: Option<ApiView>,
 }
 
 /// [`list`], bounded by [`TIMEOUT`], its errors naming the socket.
